@@ -1,0 +1,46 @@
+package api
+
+import (
+	"context"
+
+	"github.com/cassandranet/cassnet/consensus"
+	"github.com/cassandranet/cassnet/mesh"
+	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
+)
+
+// Store is the replicated state as the API sees it. consensus.Store
+// implements it; unit tests plug in an in-memory one.
+//
+// All methods are safe for concurrent use.
+type Store interface {
+	// Apply proposes cmd through Raft, forwarding to the leader if this
+	// node is not the leader. It returns the Raft index of the entry once
+	// it has been applied on this node, so a read of State() that follows
+	// sees the write. Errors carry consensus error codes (errors.Is with
+	// consensus.ErrNotFound, ErrConflict, ErrInvalid, ErrNoLeader,
+	// ErrIndeterminate, ErrShuttingDown).
+	Apply(ctx context.Context, cmd *cassnetv1.Command) (uint64, error)
+	// Read prepares a read at the given consistency: after it returns nil,
+	// State() is at least as fresh as the mode promises.
+	Read(ctx context.Context, c consensus.Consistency) (consensus.ReadMeta, error)
+	// State is the local state machine's data.
+	State() *consensus.State
+	// RaftInfo describes the local Raft status and configuration.
+	RaftInfo() consensus.RaftInfo
+	// Ready is true once the node knows a leader and has caught up to the
+	// leader's index as of when it started.
+	Ready() bool
+}
+
+// Members lists the gossip membership. mesh.Mesh implements it.
+type Members interface {
+	Members() []mesh.Member
+}
+
+// Agent is the local node's lifecycle, for operator actions such as leave.
+type Agent interface {
+	// Leave starts a graceful leave: hand over leadership, leave the Raft
+	// configuration and the gossip pool, then stop. It returns once the
+	// leave has been started.
+	Leave(ctx context.Context) error
+}

@@ -1,0 +1,176 @@
+package api
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/cassandranet/cassnet/consensus"
+	"github.com/cassandranet/cassnet/mesh"
+	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
+)
+
+// fakeClock is a controllable clock shared by the fake leader (which
+// stamps commands) and the server (which decides whether bans are active).
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// fakeStore is a single-node Store backed by a real consensus.State and
+// consensus.FSM: commands are encoded, stamped and applied exactly as a
+// leader would, just without Raft. It can be told to fail.
+type fakeStore struct {
+	state *consensus.State
+	fsm   *consensus.FSM
+	clock *fakeClock
+
+	mu        sync.Mutex
+	index     uint64
+	applyErr  error // returned by Apply instead of applying
+	readErr   error // returned by Read
+	readPanic bool  // Read panics, to exercise the recovery middleware
+	modes     []consensus.Consistency
+	info      consensus.RaftInfo
+	ready     bool
+}
+
+var _ Store = (*fakeStore)(nil)
+
+func newFakeStore(clock *fakeClock) *fakeStore {
+	st := consensus.NewState()
+	return &fakeStore{
+		state: st,
+		fsm:   consensus.NewFSM(st, nil),
+		clock: clock,
+		ready: true,
+		info: consensus.RaftInfo{
+			ID: "node-a", State: "Leader", LeaderID: "node-a", Term: 3,
+			Servers: []consensus.ServerConfig{
+				{ID: "node-a", Address: "10.0.0.1:7001", Suffrage: "voter", Leader: true},
+				{ID: "node-b", Address: "10.0.0.2:7001", Suffrage: "voter"},
+				{ID: "node-c", Address: "10.0.0.3:7001", Suffrage: "nonvoter"},
+			},
+		},
+	}
+}
+
+// Apply validates, stamps, encodes and applies cmd at the next index.
+func (f *fakeStore) Apply(ctx context.Context, cmd *cassnetv1.Command) (uint64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.applyErr != nil {
+		return 0, f.applyErr
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if err := consensus.ValidateCommand(cmd); err != nil {
+		return 0, err
+	}
+	stamped := proto.Clone(cmd).(*cassnetv1.Command)
+	stamped.TimeUnixNano = f.clock.Now().UnixNano()
+	data, err := consensus.EncodeCommand(stamped)
+	if err != nil {
+		return 0, err
+	}
+	f.index++
+	res := f.fsm.Apply(&raft.Log{Index: f.index, Term: 3, Type: raft.LogCommand, Data: data}).(*consensus.ApplyResult)
+	return res.Index, res.Err
+}
+
+// mustApply applies cmd as actor, for test setup.
+func (f *fakeStore) mustApply(cmd *cassnetv1.Command) uint64 {
+	cmd.Version = consensus.CommandVersion
+	if cmd.Actor == "" {
+		cmd.Actor = "test"
+	}
+	idx, err := f.Apply(context.Background(), cmd)
+	if err != nil {
+		panic(err)
+	}
+	return idx
+}
+
+func (f *fakeStore) Read(ctx context.Context, c consensus.Consistency) (consensus.ReadMeta, error) {
+	f.mu.Lock()
+	f.modes = append(f.modes, c)
+	err, doPanic := f.readErr, f.readPanic
+	f.mu.Unlock()
+	if doPanic {
+		panic("fake store: read exploded")
+	}
+	if err != nil {
+		return consensus.ReadMeta{}, err
+	}
+	return consensus.ReadMeta{Index: f.state.Index(), KnownLeader: true, LastContact: 1500 * time.Millisecond}, nil
+}
+
+func (f *fakeStore) State() *consensus.State { return f.state }
+
+func (f *fakeStore) RaftInfo() consensus.RaftInfo {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	info := f.info
+	info.AppliedIndex = f.state.Index()
+	info.LastIndex, info.CommitIndex = f.index, f.index
+	return info
+}
+
+func (f *fakeStore) Ready() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.ready
+}
+
+func (f *fakeStore) set(fn func(f *fakeStore)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn(f)
+}
+
+// lastMode is the consistency of the most recent Read.
+func (f *fakeStore) lastMode() (consensus.Consistency, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.modes) == 0 {
+		return 0, false
+	}
+	return f.modes[len(f.modes)-1], true
+}
+
+type fakeMembers struct{ list []mesh.Member }
+
+func (m *fakeMembers) Members() []mesh.Member { return m.list }
+
+type fakeAgent struct {
+	mu     sync.Mutex
+	leaves int
+	err    error
+}
+
+func (a *fakeAgent) Leave(context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.leaves++
+	return a.err
+}

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// clientFlags are shared by the commands that talk to a running node.
+type clientFlags struct {
+	addr    string
+	token   string
+	dataDir string
+}
+
+func (c *clientFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.addr, "http-addr", "127.0.0.1:8080", "the node's REST address")
+	fs.StringVar(&c.token, "token", "", "an operator token (default: the data dir's admin-token file)")
+	fs.StringVar(&c.dataDir, "data-dir", "", "read the admin token from this data dir")
+}
+
+func (c *clientFlags) do(method, path string, body any) ([]byte, error) {
+	token := c.token
+	if token == "" && c.dataDir != "" {
+		b, err := os.ReadFile(filepath.Join(c.dataDir, "admin-token"))
+		if err != nil {
+			return nil, fmt.Errorf("read admin token: %w", err)
+		}
+		token = strings.TrimSpace(string(b))
+	}
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, "http://"+c.addr+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode >= 300 {
+		return out, fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(out)))
+	}
+	return out, nil
+}
+
+func runLeave(args []string) error {
+	var c clientFlags
+	fs := flag.NewFlagSet("leave", flag.ContinueOnError)
+	fs.Usage = flagUsage(fs, "Usage: cassnet leave [flags]\n\nAsks a running node to leave the cluster gracefully and stop.")
+	c.register(fs)
+	if _, err := parseWithEnv(fs, args); err != nil {
+		if err == flag.ErrHelp {
+			return nil
+		}
+		return err
+	}
+	if _, err := c.do(http.MethodPost, "/v1/agent/leave", nil); err != nil {
+		return err
+	}
+	fmt.Println("leave started")
+	return nil
+}
+
+func runMembers(args []string) error {
+	var c clientFlags
+	fs := flag.NewFlagSet("members", flag.ContinueOnError)
+	fs.Usage = flagUsage(fs, "Usage: cassnet members [flags]\n\nLists the mesh members a node sees.")
+	c.register(fs)
+	if _, err := parseWithEnv(fs, args); err != nil {
+		if err == flag.ErrHelp {
+			return nil
+		}
+		return err
+	}
+	out, err := c.do(http.MethodGet, "/v1/members", nil)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if json.Indent(&buf, out, "", "  ") == nil {
+		out = buf.Bytes()
+	}
+	fmt.Println(string(out))
+	return nil
+}

@@ -1,0 +1,56 @@
+// Command cassnet is the CassandraNet agent and its operator CLI.
+//
+// main only parses flags and starts a node; everything else lives in the
+// packages it calls.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `cassnet: a peer-to-peer mesh of agents for running game-server fleets.
+
+Usage:
+  cassnet agent [flags]      run a node (see: cassnet agent --help)
+  cassnet leave [flags]      make a running node leave the cluster gracefully
+  cassnet members [flags]    list the mesh members a node sees
+  cassnet bench [flags]      start a 3-node cluster and measure it
+  cassnet version            print the version
+
+Every flag can also be set through an environment variable: CASS_ followed
+by the flag name in upper case with dashes as underscores (--data-dir is
+CASS_DATA_DIR). A flag on the command line wins over the environment.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "agent":
+		err = runAgent(os.Args[2:])
+	case "leave":
+		err = runLeave(os.Args[2:])
+	case "members":
+		err = runMembers(os.Args[2:])
+	case "bench":
+		err = runBench(os.Args[2:])
+	case "version", "--version", "-v":
+		fmt.Println(version)
+	case "help", "--help", "-h":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "cassnet: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cassnet:", err)
+		os.Exit(1)
+	}
+}

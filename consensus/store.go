@@ -1,0 +1,250 @@
+package consensus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"google.golang.org/grpc"
+
+	"github.com/cassandranet/cassnet/mesh"
+)
+
+// MemberSource is who is in the mesh, as the mesh package reports it.
+// consensus never keeps a second membership list: autopilot reads this
+// on every pass. mesh.Mesh implements it.
+type MemberSource interface {
+	Members() []mesh.Member
+	// Changes signals (without blocking) when membership changes.
+	Changes() <-chan struct{}
+}
+
+// Config configures a Store.
+type Config struct {
+	// NodeID is the stable Raft server ID (the node's ID on disk).
+	NodeID string
+	// DataDir holds raft/raft.db and raft/snapshots.
+	DataDir string
+	// BindAddr is the host:port the Raft and internal RPC port listens on.
+	BindAddr string
+	// AdvertiseAddr is the host:port other servers dial (default BindAddr).
+	AdvertiseAddr string
+	// JoinToken authenticates connections between nodes.
+	JoinToken string
+	// Bootstrap forms a one-server cluster if there is no Raft state yet.
+	Bootstrap bool
+	// Members is the gossip membership; required.
+	Members MemberSource
+	// Autopilot tunes how servers are added, promoted and removed.
+	Autopilot AutopilotConfig
+	// SnapshotThreshold, SnapshotInterval and TrailingLogs override the
+	// raft defaults when non-zero (tests use small values to force
+	// compaction).
+	SnapshotThreshold uint64
+	SnapshotInterval  time.Duration
+	TrailingLogs      uint64
+	// Logger receives structured logs; default slog.Default().
+	Logger *slog.Logger
+}
+
+// applyTimeout bounds how long a proposal may wait to enter the log.
+const applyTimeout = 10 * time.Second
+
+// holdTimeout is how long a request waits for a leader to appear before
+// failing with ErrNoLeader (as Consul's RPCHoldTimeout).
+const holdTimeout = 5 * time.Second
+
+// Store is one server's Raft node: the log, the state machine, the
+// internal RPC that forwards writes to the leader, and autopilot.
+type Store struct {
+	cfg    Config
+	logger *slog.Logger
+	state  *State
+	fsm    *FSM
+
+	raft      *raft.Raft
+	boltStore *raftboltdb.BoltStore
+	transport *raft.NetworkTransport
+	mux       *mux
+	tag       []byte
+	grpc      *grpc.Server
+	clients   *rpcClients
+
+	leaderReady atomic.Bool // leader has applied everything from earlier terms
+	ready       atomic.Bool
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+// New validates cfg and returns a Store that has started nothing.
+func New(cfg Config) (*Store, error) {
+	if cfg.NodeID == "" || cfg.DataDir == "" || cfg.BindAddr == "" {
+		return nil, errors.New("consensus: NodeID, DataDir and BindAddr are required")
+	}
+	if cfg.JoinToken == "" {
+		return nil, errors.New("consensus: JoinToken is required")
+	}
+	if cfg.Members == nil {
+		return nil, errors.New("consensus: Members is required")
+	}
+	if cfg.AdvertiseAddr == "" {
+		cfg.AdvertiseAddr = cfg.BindAddr
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	cfg.Autopilot = cfg.Autopilot.withDefaults()
+	tag, err := rpcAuthKey(cfg.JoinToken)
+	if err != nil {
+		return nil, err
+	}
+	state := NewState()
+	logger := cfg.Logger.With("component", "consensus")
+	return &Store{
+		cfg:    cfg,
+		logger: logger,
+		state:  state,
+		fsm:    NewFSM(state, logger),
+		tag:    tag,
+	}, nil
+}
+
+// Start opens the log, starts Raft, the internal RPC server and the
+// background loops. It does not wait for a leader.
+func (s *Store) Start(ctx context.Context) error {
+	dir := filepath.Join(s.cfg.DataDir, "raft")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create raft dir: %w", err)
+	}
+	bolt, err := raftboltdb.NewBoltStore(filepath.Join(dir, "raft.db"))
+	if err != nil {
+		return fmt.Errorf("open raft log: %w", err)
+	}
+	s.boltStore = bolt
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, newRaftLogger(s.logger))
+	if err != nil {
+		return fmt.Errorf("open snapshot store: %w", err)
+	}
+	ln, err := net.Listen("tcp", s.cfg.BindAddr)
+	if err != nil {
+		return fmt.Errorf("listen on raft port: %w", err)
+	}
+	advertise, err := net.ResolveTCPAddr("tcp", s.cfg.AdvertiseAddr)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("resolve advertise address: %w", err)
+	}
+	s.mux = newMux(ln, s.tag, s.logger)
+	stream := &raftStreamLayer{subListener: s.mux.raft, tag: s.tag, advertise: advertise}
+	s.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  stream,
+		MaxPool: 3,
+		Timeout: 10 * time.Second,
+		Logger:  newRaftLogger(s.logger),
+	})
+
+	conf := raft.DefaultConfig()
+	conf.LocalID = raft.ServerID(s.cfg.NodeID)
+	conf.Logger = newRaftLogger(s.logger)
+	if s.cfg.SnapshotThreshold > 0 {
+		conf.SnapshotThreshold = s.cfg.SnapshotThreshold
+	}
+	if s.cfg.SnapshotInterval > 0 {
+		conf.SnapshotInterval = s.cfg.SnapshotInterval
+	}
+	if s.cfg.TrailingLogs > 0 {
+		conf.TrailingLogs = s.cfg.TrailingLogs
+	}
+	r, err := raft.NewRaft(conf, s.fsm, bolt, bolt, snaps, s.transport)
+	if err != nil {
+		s.mux.close()
+		return fmt.Errorf("start raft: %w", err)
+	}
+	s.raft = r
+
+	if s.cfg.Bootstrap {
+		has, err := raft.HasExistingState(bolt, bolt, snaps)
+		if err != nil {
+			return fmt.Errorf("inspect raft state: %w", err)
+		}
+		if !has {
+			f := r.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{
+				Suffrage: raft.Voter,
+				ID:       raft.ServerID(s.cfg.NodeID),
+				Address:  raft.ServerAddress(s.cfg.AdvertiseAddr),
+			}}})
+			if err := f.Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
+				return fmt.Errorf("bootstrap: %w", err)
+			}
+			s.logger.Info("bootstrapped a new cluster", "id", s.cfg.NodeID)
+		}
+	}
+
+	s.clients = newRPCClients(s.tag)
+	s.grpc = newRPCServer(s)
+	go s.mux.serve()
+	go func() { _ = s.grpc.Serve(s.mux.rpc) }()
+
+	loopCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.wg.Add(2)
+	go func() { defer s.wg.Done(); s.leadershipLoop(loopCtx) }()
+	go func() { defer s.wg.Done(); s.readinessLoop(loopCtx) }()
+	return nil
+}
+
+// State is the local state machine's data.
+func (s *Store) State() *State { return s.state }
+
+// Ready is true once this node knows a leader and has applied the log up
+// to the leader's index as of when it started.
+func (s *Store) Ready() bool { return s.ready.Load() }
+
+// IsLeader reports whether this node is the Raft leader.
+func (s *Store) IsLeader() bool { return s.raft != nil && s.raft.State() == raft.Leader }
+
+// Shutdown stops the loops, Raft, the RPC server and closes the log. It is
+// idempotent. It does not leave the cluster: see Leave.
+func (s *Store) Shutdown() error {
+	var errs []error
+	s.once.Do(func() {
+		if s.cancel != nil {
+			s.cancel()
+		}
+		s.wg.Wait()
+		if s.raft != nil {
+			if err := s.raft.Shutdown().Error(); err != nil {
+				errs = append(errs, fmt.Errorf("raft shutdown: %w", err))
+			}
+		}
+		if s.grpc != nil {
+			s.grpc.Stop()
+		}
+		if s.clients != nil {
+			s.clients.close()
+		}
+		if s.transport != nil {
+			_ = s.transport.Close()
+		}
+		if s.mux != nil {
+			_ = s.mux.close()
+		}
+		if s.boltStore != nil {
+			if err := s.boltStore.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close raft log: %w", err))
+			}
+		}
+	})
+	return errors.Join(errs...)
+}

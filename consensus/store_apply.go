@@ -1,0 +1,131 @@
+package consensus
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
+)
+
+// Apply proposes cmd through Raft. On a follower it forwards the command
+// to the leader over the internal RPC, then waits until the entry has been
+// applied locally, so the caller can read its own write from State().
+//
+// An error wrapping ErrIndeterminate means the entry may or may not have
+// been committed: the caller must not report it as "not written".
+func (s *Store) Apply(ctx context.Context, cmd *cassnetv1.Command) (uint64, error) {
+	if err := ValidateCommand(cmd); err != nil {
+		return 0, err
+	}
+	hold, cancel := context.WithTimeout(ctx, holdTimeout)
+	defer cancel()
+	for {
+		addr, id := s.raft.LeaderWithID()
+		switch {
+		case id == raft.ServerID(s.cfg.NodeID):
+			idx, err := s.applyLocal(ctx, cmd)
+			if errors.Is(err, ErrNoLeader) && hold.Err() == nil {
+				break // lost leadership before proposing; retry
+			}
+			return idx, err
+		case addr != "":
+			idx, err := s.forwardApply(ctx, string(addr), cmd)
+			if errors.Is(err, ErrNoLeader) && hold.Err() == nil {
+				break
+			}
+			if err != nil {
+				return idx, err
+			}
+			return idx, s.waitLocal(ctx, idx)
+		}
+		select {
+		case <-hold.Done():
+			if ctx.Err() != nil {
+				return 0, ctx.Err()
+			}
+			return 0, newError(ErrNoLeader, "no leader elected within %s", holdTimeout)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// waitLocal waits, for a bounded time, until the local state machine has
+// applied idx. The write is committed either way; a lagging follower only
+// delays read-your-writes.
+func (s *Store) waitLocal(ctx context.Context, idx uint64) error {
+	wctx, cancel := context.WithTimeout(ctx, applyTimeout)
+	defer cancel()
+	if err := s.state.WaitIndex(wctx, idx); err != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return nil
+}
+
+// applyLocal proposes cmd on this node, which must be the leader. It
+// stamps the leader's clock into the command.
+func (s *Store) applyLocal(ctx context.Context, cmd *cassnetv1.Command) (uint64, error) {
+	if s.raft.State() != raft.Leader {
+		return 0, newError(ErrNoLeader, "this node is not the leader")
+	}
+	if err := ValidateCommand(cmd); err != nil {
+		return 0, err
+	}
+	cmd.TimeUnixNano = time.Now().UnixNano()
+	data, err := EncodeCommand(cmd)
+	if err != nil {
+		return 0, err
+	}
+	f := s.raft.Apply(data, applyTimeout)
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		// The entry is in flight; its outcome is unknown to this caller.
+		return 0, newError(ErrIndeterminate, "request cancelled after the write was proposed")
+	}
+	if err != nil {
+		switch {
+		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrEnqueueTimeout):
+			return 0, newError(ErrNoLeader, "%v", err)
+		case errors.Is(err, raft.ErrRaftShutdown):
+			return 0, newError(ErrIndeterminate, "node shut down during the write")
+		default:
+			return 0, newError(ErrIndeterminate, "%v", err)
+		}
+	}
+	res, ok := f.Response().(*ApplyResult)
+	if !ok {
+		return f.Index(), newError(ErrIndeterminate, "unexpected apply response %T", f.Response())
+	}
+	return res.Index, res.Err
+}
+
+// forwardApply sends cmd to the leader at addr.
+func (s *Store) forwardApply(ctx context.Context, addr string, cmd *cassnetv1.Command) (uint64, error) {
+	data, err := EncodeCommand(cmd)
+	if err != nil {
+		return 0, err
+	}
+	cctx, ccancel := context.WithTimeout(ctx, 2*time.Second)
+	client, err := s.clients.ready(cctx, addr)
+	ccancel()
+	if err != nil {
+		// Nothing was sent, so the caller may safely retry.
+		return 0, newError(ErrNoLeader, "connect to leader: %v", err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, applyTimeout+2*time.Second)
+	defer cancel()
+	resp, err := client.Apply(rctx, &cassnetv1.ApplyRequest{Command: data})
+	if err != nil {
+		// The request may have reached the leader before the failure.
+		return 0, newError(ErrIndeterminate, "forward to leader: %v", err)
+	}
+	if resp.GetErrorCode() != "" {
+		return resp.GetIndex(), codeError(resp.GetErrorCode(), resp.GetErrorMessage())
+	}
+	return resp.GetIndex(), nil
+}

@@ -1,0 +1,59 @@
+package mesh
+
+import (
+	"crypto/hkdf"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// gossipKeyInfo binds the derived key to its purpose and version. Changing
+// it changes every cluster's key, so it must never change for v1 clusters.
+const gossipKeyInfo = "cassnet gossip key v1"
+
+// GossipKeySize is the length of the key GossipKey returns (AES-256-GCM).
+const GossipKeySize = 32
+
+// GossipKey derives the 32-byte AES-256-GCM gossip key from the cluster's
+// join token with HKDF-SHA256 (no salt, info "cassnet gossip key v1").
+// The same token always gives the same key, so every node that knows the
+// token can talk to the others and nothing else can. Neither the token nor
+// the key is ever logged.
+//
+// GossipKey panics only under GODEBUG=fips140=only with a token shorter
+// than 14 bytes, which that mode refuses as an HKDF secret; New reports
+// that case as an error instead.
+func GossipKey(joinToken string) []byte {
+	key, err := deriveGossipKey(joinToken)
+	if err != nil {
+		panic(err)
+	}
+	return key
+}
+
+func deriveGossipKey(joinToken string) ([]byte, error) {
+	key, err := hkdf.Key(sha256.New, []byte(joinToken), nil, gossipKeyInfo, GossipKeySize)
+	if err != nil {
+		return nil, fmt.Errorf("mesh: derive gossip key: %w", err)
+	}
+	return key, nil
+}
+
+// newKeyring returns a memberlist keyring whose primary (and only) key is
+// derived from joinToken.
+func newKeyring(joinToken string) (*memberlist.Keyring, error) {
+	if joinToken == "" {
+		return nil, errors.New("mesh: join token is required")
+	}
+	key, err := deriveGossipKey(joinToken)
+	if err != nil {
+		return nil, err
+	}
+	kr, err := memberlist.NewKeyring(nil, key)
+	if err != nil {
+		return nil, fmt.Errorf("mesh: keyring: %w", err)
+	}
+	return kr, nil
+}

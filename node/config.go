@@ -1,0 +1,141 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+)
+
+// Default ports. Every one is on the bind address and can be overridden.
+const (
+	DefaultGossipPort = 7946
+	DefaultRaftPort   = 7947
+	DefaultP2PPort    = 7948
+	DefaultGRPCPort   = 7949
+	DefaultHTTPPort   = 8080
+)
+
+// Config is everything a node needs to start. Fields the operator did not
+// set explicitly are taken from the node's data dir (see persisted.go), so
+// a node restarts with only DataDir.
+type Config struct {
+	// Name is the node's unique name in the mesh (default: host name).
+	Name string
+	// DataDir holds the node's identity, tokens, Raft log and snapshots.
+	DataDir string
+	// Bind is the IP every service listens on.
+	Bind string
+	// Advertise is the IP other nodes use to reach this one (default
+	// Bind; required when Bind is unspecified such as 0.0.0.0).
+	Advertise string
+
+	GossipPort int
+	RaftPort   int
+	P2PPort    int
+	GRPCPort   int
+	HTTPPort   int
+	// HTTPBind overrides the IP the REST API listens on (default Bind).
+	HTTPBind string
+
+	// Join lists seed gossip addresses (host or host:port).
+	Join []string
+	// Token is the cluster's join token. Default: the data dir's
+	// join-token file.
+	Token string
+	// Bootstrap forms a new cluster if this node has no state yet.
+	Bootstrap bool
+	// Voters is the target number of Raft voters (1, 3, 5 or 7).
+	Voters int
+
+	// DeadServerGrace, StabilizationTime and ReconnectInterval tune
+	// autopilot and the mesh's reconnect loop.
+	DeadServerGrace   time.Duration
+	StabilizationTime time.Duration
+	ReconnectInterval time.Duration
+	// AuditRetention is the audit log bound written when the cluster is
+	// bootstrapped; change it later with PUT /v1/cluster/settings.
+	AuditRetention uint32
+	// SnapshotThreshold and TrailingLogs override raft's compaction
+	// settings when non-zero.
+	SnapshotThreshold uint64
+	TrailingLogs      uint64
+	SnapshotInterval  time.Duration
+
+	// Version is reported in gossip metadata and /v1/version.
+	Version string
+	// Logger receives structured logs.
+	Logger *slog.Logger
+}
+
+// Defaults returns a Config with every default filled in.
+func Defaults() Config {
+	return Config{
+		Bind:              "127.0.0.1",
+		GossipPort:        DefaultGossipPort,
+		RaftPort:          DefaultRaftPort,
+		P2PPort:           DefaultP2PPort,
+		GRPCPort:          DefaultGRPCPort,
+		HTTPPort:          DefaultHTTPPort,
+		Voters:            3,
+		DeadServerGrace:   30 * time.Second,
+		StabilizationTime: 10 * time.Second,
+		ReconnectInterval: 5 * time.Second,
+		AuditRetention:    10000,
+		Version:           "dev",
+	}
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("--data-dir is required"))
+	}
+	if net.ParseIP(c.Bind) == nil {
+		errs = append(errs, fmt.Errorf("--bind %q is not an IP address", c.Bind))
+	}
+	if c.Advertise == "" {
+		if ip := net.ParseIP(c.Bind); ip != nil && ip.IsUnspecified() {
+			errs = append(errs, errors.New("--advertise is required when --bind is unspecified"))
+		}
+	} else if net.ParseIP(c.Advertise) == nil {
+		errs = append(errs, fmt.Errorf("--advertise %q is not an IP address", c.Advertise))
+	}
+	for name, p := range map[string]int{"gossip": c.GossipPort, "raft": c.RaftPort, "p2p": c.P2PPort, "grpc": c.GRPCPort, "http": c.HTTPPort} {
+		if p <= 0 || p > 65535 {
+			errs = append(errs, fmt.Errorf("--%s-port %d is out of range", name, p))
+		}
+	}
+	switch c.Voters {
+	case 1, 3, 5, 7:
+	default:
+		errs = append(errs, fmt.Errorf("--voters %d: must be 1, 3, 5 or 7 (an odd number)", c.Voters))
+	}
+	if c.Name == "" {
+		errs = append(errs, errors.New("--name is required"))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) advertiseIP() string {
+	if c.Advertise != "" {
+		return c.Advertise
+	}
+	return c.Bind
+}
+
+func (c *Config) httpBind() string {
+	if c.HTTPBind != "" {
+		return c.HTTPBind
+	}
+	return c.Bind
+}
+
+// withPort appends the default port to a seed address without one.
+func withPort(addr string, port int) string {
+	if _, _, err := net.SplitHostPort(addr); err == nil {
+		return addr
+	}
+	return net.JoinHostPort(addr, fmt.Sprint(port))
+}

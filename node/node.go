@@ -1,0 +1,141 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/cassandranet/cassnet/api"
+	"github.com/cassandranet/cassnet/consensus"
+	"github.com/cassandranet/cassnet/mesh"
+)
+
+// leaveTimeout bounds a graceful leave.
+const leaveTimeout = 20 * time.Second
+
+// Node is one running cassnet agent: mesh, consensus and the REST API.
+type Node struct {
+	cfg      Config
+	id       string
+	logger   *slog.Logger
+	out      io.Writer
+	explicit map[string]bool
+
+	mesh  *mesh.Mesh
+	store *consensus.Store
+	api   *api.Server
+	http  *http.Server
+
+	joinToken  string
+	adminToken string
+
+	leaveOnce sync.Once
+	leaveCh   chan struct{}
+}
+
+// New prepares a node from cfg. explicit names the flags the operator set
+// (flag names such as "bind"); the rest come from the data dir if it has
+// been used before. out receives the one-time token banner. New creates
+// the data dir and identity but starts no listener.
+func New(cfg Config, explicit map[string]bool, out io.Writer) (*Node, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("--data-dir is required")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	id, err := mergePersisted(&cfg, explicit)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Name == "" {
+		cfg.Name, _ = os.Hostname()
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if id == "" {
+		if id, err = newNodeID(); err != nil {
+			return nil, fmt.Errorf("generate node id: %w", err)
+		}
+	}
+	if err := savePersisted(&cfg, id); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	n := &Node{
+		cfg: cfg, id: id, out: out, explicit: explicit,
+		logger:  cfg.Logger.With("node", cfg.Name),
+		leaveCh: make(chan struct{}),
+	}
+	if err := n.loadTokens(); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// loadTokens reads or creates the join and admin tokens.
+func (n *Node) loadTokens() error {
+	joinPath := filepath.Join(n.cfg.DataDir, joinTokenFile)
+	onDisk, err := readSecretFile(joinPath)
+	if err != nil {
+		return err
+	}
+	n.joinToken = n.cfg.Token
+	if n.joinToken == "" {
+		n.joinToken = onDisk
+	}
+	fresh := false
+	if n.joinToken == "" {
+		if !n.cfg.Bootstrap {
+			return errors.New("no join token: pass --token (or CASS_TOKEN) with the cluster's join token")
+		}
+		if n.joinToken, err = newJoinToken(); err != nil {
+			return fmt.Errorf("generate join token: %w", err)
+		}
+		fresh = true
+	}
+	if n.joinToken != onDisk {
+		if err := writeFileAtomic(joinPath, []byte(n.joinToken+"\n")); err != nil {
+			return err
+		}
+	}
+	adminPath := filepath.Join(n.cfg.DataDir, adminTokenFile)
+	if n.adminToken, err = readSecretFile(adminPath); err != nil {
+		return err
+	}
+	if n.adminToken == "" && n.cfg.Bootstrap && fresh {
+		tok, _, _, err := api.NewOperatorToken()
+		if err != nil {
+			return fmt.Errorf("generate admin token: %w", err)
+		}
+		if err := writeFileAtomic(adminPath, []byte(tok+"\n")); err != nil {
+			return err
+		}
+		n.adminToken = tok
+		fmt.Fprintf(n.out, "Bootstrapped a new cluster. These are shown once; they are also in %s (mode 0600).\n", n.cfg.DataDir)
+		fmt.Fprintf(n.out, "  admin-token: %s\n  join-token:  %s\n", tok, n.joinToken)
+	}
+	return nil
+}
+
+// ID is the node's stable identifier (its Raft server ID).
+func (n *Node) ID() string { return n.id }
+
+func (n *Node) addr(port int) string {
+	return net.JoinHostPort(n.cfg.Bind, strconv.Itoa(port))
+}
+
+func (n *Node) advertised(port int) string {
+	return net.JoinHostPort(n.cfg.advertiseIP(), strconv.Itoa(port))
+}

@@ -1,0 +1,163 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/cassandranet/cassnet/api"
+	"github.com/cassandranet/cassnet/consensus"
+	"github.com/cassandranet/cassnet/mesh"
+)
+
+// Run starts every part of the node and blocks until ctx is cancelled or
+// a leave is requested through the API. Either way it then leaves the
+// cluster gracefully (hands over leadership, leaves the Raft configuration
+// and the gossip pool) and stops. To stop without leaving, as a crash
+// would, kill the process.
+func (n *Node) Run(ctx context.Context) error {
+	if err := n.start(ctx); err != nil {
+		n.stop()
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		n.logger.Info("signal received: leaving the cluster")
+	case <-n.leaveCh:
+		n.logger.Info("leave requested: leaving the cluster")
+	}
+	n.leave()
+	n.stop()
+	return nil
+}
+
+func (n *Node) start(ctx context.Context) error {
+	cfg := n.cfg
+	seeds := make([]string, 0, len(cfg.Join))
+	for _, s := range cfg.Join {
+		seeds = append(seeds, withPort(s, DefaultGossipPort))
+	}
+	meta := mesh.Meta{
+		Name: cfg.Name, ID: n.id, Role: mesh.RoleServer, Version: cfg.Version,
+		RaftAddr: n.advertised(cfg.RaftPort), HTTPAddr: n.advertised(cfg.HTTPPort),
+		P2PAddr: n.advertised(cfg.P2PPort), GRPCAddr: n.advertised(cfg.GRPCPort),
+	}
+	m, err := mesh.New(mesh.Config{
+		Name: cfg.Name, NodeID: n.id,
+		BindAddr: cfg.Bind, BindPort: cfg.GossipPort,
+		AdvertiseAddr: cfg.advertiseIP(), AdvertisePort: cfg.GossipPort,
+		Meta: meta, JoinToken: n.joinToken, Seeds: seeds,
+		PeersFile:         filepath.Join(cfg.DataDir, "peers.json"),
+		ReconnectInterval: cfg.ReconnectInterval,
+		Logger:            n.logger.With("component", "mesh"),
+	})
+	if err != nil {
+		return fmt.Errorf("configure mesh: %w", err)
+	}
+	n.mesh = m
+	store, err := consensus.New(consensus.Config{
+		NodeID: n.id, DataDir: cfg.DataDir,
+		BindAddr: n.addr(cfg.RaftPort), AdvertiseAddr: n.advertised(cfg.RaftPort),
+		JoinToken: n.joinToken, Bootstrap: cfg.Bootstrap, Members: m,
+		Autopilot: consensus.AutopilotConfig{
+			Voters:            cfg.Voters,
+			StabilizationTime: cfg.StabilizationTime,
+			DeadServerGrace:   cfg.DeadServerGrace,
+		},
+		SnapshotThreshold: cfg.SnapshotThreshold,
+		TrailingLogs:      cfg.TrailingLogs,
+		SnapshotInterval:  cfg.SnapshotInterval,
+		Logger:            n.logger,
+	})
+	if err != nil {
+		return fmt.Errorf("configure consensus: %w", err)
+	}
+	n.store = store
+	srv, err := api.New(api.Config{
+		Store: store, Members: m, Agent: n,
+		Version: cfg.Version, NodeName: cfg.Name,
+		Logger: n.logger.With("component", "api"),
+	})
+	if err != nil {
+		return fmt.Errorf("configure api: %w", err)
+	}
+	n.api = srv
+
+	// Raft listens first, so that by the time gossip announces this node
+	// its Raft address answers.
+	if err := store.Start(ctx); err != nil {
+		return fmt.Errorf("start consensus: %w", err)
+	}
+	if err := m.Start(ctx); err != nil {
+		return fmt.Errorf("start mesh: %w", err)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.httpBind(), strconv.Itoa(cfg.HTTPPort)))
+	if err != nil {
+		return fmt.Errorf("listen on http port: %w", err)
+	}
+	n.http = &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	go func() {
+		if err := n.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.logger.Error("http server stopped", "err", err)
+		}
+	}()
+	n.logger.Info("node started", "id", n.id,
+		"http", "http://"+ln.Addr().String(), "gossip", n.addr(cfg.GossipPort),
+		"raft", n.addr(cfg.RaftPort), "bootstrap", cfg.Bootstrap)
+	if cfg.Bootstrap {
+		go n.seedClusterState(ctx)
+	}
+	return nil
+}
+
+// Leave implements api.Agent: it asks Run to leave and stop.
+func (n *Node) Leave(context.Context) error {
+	n.leaveOnce.Do(func() { close(n.leaveCh) })
+	return nil
+}
+
+// leave performs the graceful part of stopping.
+func (n *Node) leave() {
+	ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
+	defer cancel()
+	if n.store != nil {
+		if err := n.store.Leave(ctx); err != nil {
+			n.logger.Warn("leaving raft failed", "err", err)
+		}
+	}
+	if n.mesh != nil {
+		if err := n.mesh.Leave(ctx); err != nil {
+			n.logger.Warn("leaving gossip failed", "err", err)
+		}
+	}
+}
+
+// stop shuts every part down, in reverse order of start.
+func (n *Node) stop() {
+	if n.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = n.http.Shutdown(ctx)
+		cancel()
+	}
+	if n.store != nil {
+		if err := n.store.Shutdown(); err != nil {
+			n.logger.Warn("consensus shutdown", "err", err)
+		}
+	}
+	if n.mesh != nil {
+		if err := n.mesh.Shutdown(); err != nil {
+			n.logger.Warn("mesh shutdown", "err", err)
+		}
+	}
+	n.logger.Info("node stopped")
+}

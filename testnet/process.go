@@ -1,0 +1,149 @@
+package testnet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Node is one cassnet agent process.
+type Node struct {
+	Name    string
+	IP      string
+	DataDir string
+	Ports   Ports
+	// Args are the extra agent flags it was first started with.
+	Args []string
+
+	bin     string
+	logPath string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// HTTPAddr is the node's REST address.
+func (n *Node) HTTPAddr() string { return net.JoinHostPort(n.IP, strconv.Itoa(n.Ports.HTTP)) }
+
+// GossipAddr is the node's gossip address, to use as a seed.
+func (n *Node) GossipAddr() string { return net.JoinHostPort(n.IP, strconv.Itoa(n.Ports.Gossip)) }
+
+// LogPath is where the process's stdout and stderr go.
+func (n *Node) LogPath() string { return n.logPath }
+
+// start launches the agent with the full flag set.
+func (n *Node) start(args []string) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd != nil {
+		return fmt.Errorf("%s is already running", n.Name)
+	}
+	logf, err := os.OpenFile(n.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(n.bin, append([]string{"agent"}, args...)...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Env = append(os.Environ(), "GORACE=halt_on_error=0 log_path="+filepath.Join(filepath.Dir(n.logPath), n.Name+".race"))
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("start %s: %w", n.Name, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		logf.Close()
+		close(done)
+	}()
+	n.cmd, n.done = cmd, done
+	return nil
+}
+
+// Restart starts a stopped node again with only its data dir, as an
+// operator would.
+func (n *Node) Restart() error {
+	return n.start([]string{"--data-dir", n.DataDir, "--log-level", "debug"})
+}
+
+// Running reports whether the process is alive.
+func (n *Node) Running() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil {
+		return false
+	}
+	select {
+	case <-n.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// Kill sends SIGKILL and waits for the process to exit.
+func (n *Node) Kill() error { return n.signalAndWait(syscall.SIGKILL, 10*time.Second) }
+
+// Stop sends SIGTERM (a graceful leave) and waits up to timeout.
+func (n *Node) Stop(timeout time.Duration) error { return n.signalAndWait(syscall.SIGTERM, timeout) }
+
+// Signal sends sig without waiting (SIGSTOP and SIGCONT, for pauses).
+func (n *Node) Signal(sig syscall.Signal) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil {
+		return errors.New("not running")
+	}
+	return n.cmd.Process.Signal(sig)
+}
+
+// Wait blocks until the process exits or ctx ends.
+func (n *Node) Wait(ctx context.Context) error {
+	n.mu.Lock()
+	done := n.done
+	n.mu.Unlock()
+	if done == nil {
+		return nil
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (n *Node) signalAndWait(sig syscall.Signal, timeout time.Duration) error {
+	n.mu.Lock()
+	cmd, done := n.cmd, n.done
+	n.mu.Unlock()
+	if cmd == nil {
+		return nil
+	}
+	_ = cmd.Process.Signal(sig)
+	select {
+	case <-done:
+	case <-time.After(timeout):
+		_ = cmd.Process.Kill()
+		<-done
+		n.clear()
+		return fmt.Errorf("%s did not exit within %s after %s; killed", n.Name, timeout, sig)
+	}
+	n.clear()
+	return nil
+}
+
+func (n *Node) clear() {
+	n.mu.Lock()
+	n.cmd, n.done = nil, nil
+	n.mu.Unlock()
+}
