@@ -2,6 +2,12 @@ module github.com/cassandranet/cassnet
 
 go 1.26.8
 
+// Version pins, measured on this project's build machine:
+//   - hashicorp/raft v1.7.3 with raft-boltdb/v2 v2.3.1 and memberlist v0.6.0
+//     build together. raft v1.8.0 does not build with raft-boltdb/v2 v2.3.1,
+//     because go-metrics v0.7.0 dropped the `compat` package it imports.
+//   - go-libp2p-pubsub (when added) must be pinned to v0.16.0: the module
+//     proxy refuses its @latest listing.
 require (
 	github.com/hashicorp/go-hclog v1.6.3
 	github.com/hashicorp/memberlist v0.6.0
@@ -13,6 +19,7 @@ require (
 )
 
 require (
+	github.com/anishathalye/porcupine v1.3.1 // indirect
 	github.com/armon/go-metrics v0.4.1 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/boltdb/bolt v1.3.1 // indirect

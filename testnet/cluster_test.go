@@ -157,6 +157,28 @@ func TestClusterLifecycle(t *testing.T) {
 	}
 	// And the rest still take writes.
 	mustWrite(t, ctx, cl, rest[0], "/v1/tenants/studio/bans", map[string]any{"player_id": "after-leave", "reason": "x"}, http.StatusCreated)
+
+	// The leader leaves gracefully too: it hands leadership to the last
+	// node, which carries on alone.
+	lastLeader := leaderOf(t, ctx, cl, rest)
+	last := others(rest, lastLeader)[0]
+	if err := lastLeader.Stop(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	err = WaitFor(wctx, func() error {
+		ri, err := cl.Raft(wctx, last)
+		if err != nil {
+			return err
+		}
+		if ri.State != "Leader" || len(ri.Servers) != 1 {
+			return fmt.Errorf("%s is %s with %d servers", last.Name, ri.State, len(ri.Servers))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("after the leader left: %v", err)
+	}
+	mustWrite(t, ctx, cl, last, "/v1/tenants/studio/bans", map[string]any{"player_id": "alone", "reason": "x"}, http.StatusCreated)
 }
 
 // waitConverged waits until every node reports the same applied index and
