@@ -197,11 +197,7 @@ func (a *autopilot) pass(ctx context.Context) {
 		}
 	}
 	sort.Slice(stable, func(i, j int) bool { return stable[i].ID < stable[j].ID })
-	n := min(len(stable), target-voters)
-	if (voters+n)%2 == 0 {
-		n--
-	}
-	for _, srv := range stable[:max(n, 0)] {
+	for _, srv := range stable[:promotions(voters, len(stable), target)] {
 		s.logger.Info("autopilot: promoting to voter", "id", srv.ID)
 		if err := s.raft.AddVoter(srv.ID, srv.Address, 0, applyTimeout).Error(); err != nil {
 			s.logger.Warn("autopilot: promote failed", "id", srv.ID, "err", err)
@@ -234,4 +230,17 @@ func (a *autopilot) health(ctx context.Context, srv raft.Server, m mesh.Member, 
 		return false
 	}
 	return st.GetLastIndex()+s.cfg.Autopilot.MaxTrailingLogs >= leaderLast
+}
+
+// promotions is how many of stable healthy non-voters to promote when the
+// configuration has voters voters and the target is target: as many as
+// reach the target, minus one if that would leave an even number of
+// voters (two voters tolerate no more failures than one, and need both to
+// make progress).
+func promotions(voters, stable, target int) int {
+	n := min(stable, target-voters)
+	if n > 0 && (voters+n)%2 == 0 {
+		n--
+	}
+	return max(n, 0)
 }
