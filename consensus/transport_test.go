@@ -66,7 +66,7 @@ func TestMuxRoutesOnlyAuthenticatedStreams(t *testing.T) {
 	}
 
 	for name, dial := range map[string]func() (net.Conn, error){
-		"wrong token": func() (net.Conn, error) { return dialStream(addr, streamRaft, bad, time.Second) },
+		"wrong token":    func() (net.Conn, error) { return dialStream(addr, streamRaft, bad, time.Second) },
 		"unknown stream": func() (net.Conn, error) { return dialStream(addr, 'X', good, time.Second) },
 		"plaintext": func() (net.Conn, error) {
 			c, err := net.Dial("tcp", addr)
