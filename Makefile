@@ -60,6 +60,9 @@ bench: build
 fuzz:
 	$(GO) test ./consensus/ -run '^$$' -fuzz FuzzDecodeApply -fuzztime 30s
 	$(GO) test ./mesh/ -run '^$$' -fuzz FuzzDecodeMeta -fuzztime 30s
+	$(GO) test ./session/ -run '^$$' -fuzz FuzzVerify -fuzztime 30s
+	$(GO) test ./api/ -run '^$$' -fuzz FuzzVerifyBody -fuzztime 30s
+	$(GO) test ./api/ -run '^$$' -fuzz FuzzParseCredential -fuzztime 30s
 
 clean:
 	rm -rf bin $(DATA)

@@ -153,13 +153,19 @@ type banCheck struct {
 // this tenant, and in this project if ?project_id is given? It is a stale
 // read of the local state machine unless ?default or ?consistent asks for
 // more. Tenant-wide bans apply to every project; a project ban applies only
-// when that project_id is asked about.
-func (s *Server) handleBanCheck(w http.ResponseWriter, r *http.Request, _ Principal) {
+// when that project_id is asked about. A game-server key scoped to a
+// project always asks about its project.
+func (s *Server) handleBanCheck(w http.ResponseWriter, r *http.Request, p Principal) {
 	if !s.prepareRead(w, r, consensus.Stale, false) {
 		return
 	}
 	tenant, player := r.PathValue("tenant"), r.PathValue("player")
 	project, _ := queryValue(r.URL.RawQuery, "project_id")
+	project, err := p.scopeProject(project) // a scoped key checks its project
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	st := s.store.State()
 	ban, banned := st.ActiveBan(tenant, player, project, s.now())
 	if !banned {

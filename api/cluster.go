@@ -106,9 +106,11 @@ func (s *Server) handleGetSettings(w http.ResponseWriter, r *http.Request, _ Pri
 	writeJSON(w, http.StatusOK, s.store.State().Settings())
 }
 
-// settingsRequest is the body of PUT /v1/cluster/settings.
+// settingsRequest is the body of PUT /v1/cluster/settings. Absent fields
+// are unchanged; at least one must be given.
 type settingsRequest struct {
-	AuditRetention *uint32 `json:"audit_retention"`
+	AuditRetention       *uint32 `json:"audit_retention"`
+	MaxSessionTTLSeconds *uint32 `json:"max_session_ttl_seconds"`
 }
 
 func (s *Server) handlePutSettings(w http.ResponseWriter, r *http.Request, p Principal) {
@@ -117,16 +119,27 @@ func (s *Server) handlePutSettings(w http.ResponseWriter, r *http.Request, p Pri
 		s.fail(w, r, err)
 		return
 	}
-	if req.AuditRetention == nil {
-		s.fail(w, r, badRequest("audit_retention: is required"))
+	if req.AuditRetention == nil && req.MaxSessionTTLSeconds == nil {
+		s.fail(w, r, badRequest("audit_retention or max_session_ttl_seconds: one is required"))
 		return
 	}
-	if n := *req.AuditRetention; n < 1 || n > consensus.MaxAuditRetention {
-		s.fail(w, r, badRequest("audit_retention: must be between 1 and %d", consensus.MaxAuditRetention))
-		return
+	var set cassnetv1.SetSettings
+	if req.AuditRetention != nil {
+		if n := *req.AuditRetention; n < 1 || n > consensus.MaxAuditRetention {
+			s.fail(w, r, badRequest("audit_retention: must be between 1 and %d", consensus.MaxAuditRetention))
+			return
+		}
+		set.AuditRetention = *req.AuditRetention
+	}
+	if req.MaxSessionTTLSeconds != nil {
+		if n := *req.MaxSessionTTLSeconds; n < 60 || n > consensus.MaxSessionTTLLimit {
+			s.fail(w, r, badRequest("max_session_ttl_seconds: must be between 60 and %d", consensus.MaxSessionTTLLimit))
+			return
+		}
+		set.MaxSessionTtlSeconds = *req.MaxSessionTTLSeconds
 	}
 	idx, err := s.apply(r.Context(), p, &cassnetv1.Command{Op: &cassnetv1.Command_SetSettings{
-		SetSettings: &cassnetv1.SetSettings{AuditRetention: *req.AuditRetention},
+		SetSettings: &set,
 	}})
 	if err != nil {
 		s.fail(w, r, err)

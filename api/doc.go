@@ -14,9 +14,35 @@
 //
 // There is one route table (routes.go). It registers handlers on an
 // http.ServeMux, applies the single authorisation layer (every route names
-// the role it needs, so no handler checks credentials itself), labels
-// metrics by route pattern, and is compared against openapi.json by a test,
-// so the document cannot drift from the code.
+// the access level it needs, so no handler checks credentials itself),
+// rate limits mutating routes, labels metrics by route pattern, and is
+// compared against openapi.json and against the authorisation matrix of
+// authz_test.go by tests, so neither can drift from the code.
+//
+// # Identity and access
+//
+// Principals are operators (operator tokens) and tenant API keys with a
+// role: tenant-admin, game-server (optionally scoped to one project) or
+// read-only. authorize (auth.go) authenticates (401), then enforces tenant
+// isolation from the route's {tenant} path value (a key of another tenant
+// gets 404, decided before anything is looked up, so existence never
+// leaks), then the route's role (403). Principal.canSee is the one tenant
+// rule; verification applies it to the tenant inside a token.
+//
+// Authentication never costs a Raft write: failures are counted per
+// (credential id, reason) and written to the audit log every 10 s, and
+// API key uses are coalesced into one last-used write a minute (Run,
+// background.go). Only credential ids, never secrets, reach logs, metrics
+// and the audit log.
+//
+// Player sessions are EdDSA JWTs (package session) signed by whichever
+// node receives the request, with the key in the replicated state; issuing
+// and verifying read only the local replica. Revocation and ban checks
+// happen here, after the session package has checked the token itself.
+//
+// Rate limits (ratelimit.go) are token buckets per API key, per tenant and
+// (optionally) per operator token, enforced per node: N nodes admit up to
+// N times the limit cluster-wide. See docs/identity.md.
 //
 // Validation lives in consensus (ValidateName and friends). The API calls
 // the same validators before proposing, so bad input fails fast with a 400
@@ -29,7 +55,10 @@
 //     {"error":{"code":"...","message":"..."}}; internal errors never leak
 //     details to the client, they are logged instead.
 //   - A handler panic is recovered, logged and answered with a 500.
-//   - Tokens and Authorization headers are never logged.
+//   - Tokens, keys, session tokens and Authorization headers are never
+//     logged, and only credential ids appear in metrics or the audit log.
+//   - An API key acts only inside its own tenant (and project, if scoped);
+//     another tenant's resources answer 404, never 403.
 //   - Every read of the state machine carries X-Cass-Index,
 //     X-Cass-Known-Leader and X-Cass-Last-Contact.
 //   - A write that may or may not have been committed is answered with

@@ -24,6 +24,8 @@ const (
 	codeTimeout          = "timeout"
 	codeCanceled         = "canceled"
 	codeInternal         = "internal"
+	codeRateLimited      = "rate_limited"
+	codePlayerBanned     = "player_banned"
 )
 
 // apiError is an error that already knows its HTTP status and public code.

@@ -46,7 +46,8 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-func newHarness(t testing.TB) *harness {
+// newHarness builds the harness; opts edit the server's Config.
+func newHarness(t testing.TB, opts ...func(*Config)) *harness {
 	t.Helper()
 	clock := newFakeClock()
 	store := newFakeStore(clock)
@@ -66,13 +67,18 @@ func newHarness(t testing.TB) *harness {
 	}}
 	agent := &fakeAgent{}
 	logs := &syncBuffer{}
-	srv, err := New(Config{
+	cfg := Config{
 		Store: store, Members: members, Agent: agent,
 		Version: "1.2.3", NodeName: "node-a",
 		Logger:       slog.New(slog.NewJSONHandler(logs, nil)),
 		MaxBodyBytes: 1024,
 		Now:          clock.Now,
-	})
+		Topics:       newFakeTopics(16 << 10),
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,11 @@ type metrics struct {
 	requests *prometheus.CounterVec   // cassnet_http_requests_total{route,code}
 	latency  *prometheus.HistogramVec // cassnet_http_request_duration_seconds{route,code}
 	apply    *prometheus.HistogramVec // cassnet_raft_apply_duration_seconds{outcome}
+
+	rateLimited *prometheus.CounterVec // cassnet_http_rate_limited_total{tenant,route}
+	sessions    prometheus.Counter     // cassnet_sessions_issued_total
+	verifies    *prometheus.CounterVec // cassnet_session_verifications_total{reason}
+	verifyBy    map[string]prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry, store Store, members Members, version string) (*metrics, error) {
@@ -33,6 +38,22 @@ func newMetrics(reg *prometheus.Registry, store Store, members Members, version 
 			Help:    "Latency of Store.Apply calls made by the API, by outcome (ok or the error code).",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"outcome"}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cassnet_http_rate_limited_total",
+			Help: "Requests answered 429 by this node's rate limiter, by tenant (existing tenants only, else unknown or none) and route pattern.",
+		}, []string{"tenant", "route"}),
+		sessions: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cassnet_sessions_issued_total",
+			Help: "Player session tokens signed by this node.",
+		}),
+		verifies: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cassnet_session_verifications_total",
+			Help: "Session tokens verified by this node, by outcome (ok, expired, revoked, banned, invalid).",
+		}, []string{"reason"}),
+	}
+	m.verifyBy = make(map[string]prometheus.Counter, len(verifyReasons))
+	for _, r := range verifyReasons { // resolved once: verification is hot
+		m.verifyBy[r] = m.verifies.WithLabelValues(r)
 	}
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "cassnet_build_info",
@@ -43,7 +64,7 @@ func newMetrics(reg *prometheus.Registry, store Store, members Members, version 
 	for _, c := range []prometheus.Collector{
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.latency, m.apply, buildInfo,
+		m.requests, m.latency, m.apply, m.rateLimited, m.sessions, m.verifies, buildInfo,
 		&raftCollector{store: store},
 		&membersCollector{members: members},
 	} {

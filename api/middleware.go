@@ -14,10 +14,12 @@ import (
 const unmatchedRoute = "unmatched"
 
 // wrap builds the chain every route runs through: metrics, panic recovery,
-// then the route's access check, then the handler. pattern is fixed at
-// registration, so metric labels are bounded by the route table.
-func (s *Server) wrap(pattern string, a access, h handlerFunc) http.Handler {
+// then the authorisation layer, the rate limiter, then the handler. pattern
+// is fixed at registration, so metric labels are bounded by the route
+// table.
+func (s *Server) wrap(pattern string, rt *route) http.Handler {
 	obs := s.metrics.forRoute(pattern)
+	h, limited := rt.handle, rt.limited()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := newStatusWriter(w)
@@ -39,8 +41,11 @@ func (s *Server) wrap(pattern string, a access, h handlerFunc) http.Handler {
 			obs.observe(sw.status, time.Since(start))
 			sw.release()
 		}()
-		p, ok := s.authorize(sw, r, a)
+		p, ok := s.authorize(sw, r, rt)
 		if !ok {
+			return
+		}
+		if limited && s.rateLimited(sw, r, rt, p) {
 			return
 		}
 		h(s, sw, r, p)

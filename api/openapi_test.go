@@ -102,8 +102,11 @@ func TestOpenAPIOperations(t *testing.T) {
 	if !strings.HasPrefix(doc.OpenAPI, "3.0.") {
 		t.Fatalf("openapi version %q", doc.OpenAPI)
 	}
-	if _, ok := doc.Components.SecuritySchemes["bearer"]; !ok || len(doc.Security) != 1 {
+	if _, ok := doc.Components.SecuritySchemes["bearer"]; !ok || len(doc.Security) == 0 || doc.Security[0]["bearer"] == nil {
 		t.Fatal("bearer security scheme not defined as the default")
+	}
+	if _, ok := doc.Components.SecuritySchemes["apiKey"]; !ok {
+		t.Fatal("X-API-Key security scheme not defined")
 	}
 	if _, ok := doc.Components.Schemas["Error"]; !ok {
 		t.Fatal("no Error schema")
@@ -160,7 +163,11 @@ func TestOpenAPIOperations(t *testing.T) {
 				t.Errorf("%s: authenticated route without a 401 response", rt.pattern())
 			}
 		}
-		wantBody := rt.method == "POST" && rt.path != "/v1/agent/leave" || rt.method == "PUT"
+		if _, ok := op.Responses["429"]; ok != rt.limited() {
+			t.Errorf("%s: 429 documented=%v, route is rate limited=%v", rt.pattern(), ok, rt.limited())
+		}
+		bodyless := rt.path == "/v1/agent/leave" || rt.path == "/v1/auth/keys/rotate"
+		wantBody := rt.method == "POST" && !bodyless || rt.method == "PUT"
 		if (len(op.RequestBody) > 0) != wantBody {
 			t.Errorf("%s: requestBody documented=%v, want %v", rt.pattern(), len(op.RequestBody) > 0, wantBody)
 		}

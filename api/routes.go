@@ -1,6 +1,9 @@
 package api
 
-import "net/http"
+import (
+	"net/http"
+	"strings"
+)
 
 // handlerFunc is the shape of every route handler. p is the authenticated
 // principal (zero for public routes). Handlers answer through writeJSON and
@@ -16,10 +19,24 @@ type route struct {
 }
 
 // pattern is the ServeMux pattern, also the "route" metric label.
-func (rt route) pattern() string { return rt.method + " " + rt.path }
+func (rt *route) pattern() string { return rt.method + " " + rt.path }
+
+// tenantScoped reports whether the path names a tenant: the authorisation
+// layer then confines API keys to their own tenant before the handler
+// runs.
+func (rt *route) tenantScoped() bool { return strings.Contains(rt.path, "{tenant}") }
+
+// limited reports whether the route is rate limited: every mutating route
+// (which includes session creation). Verification is a POST but a read.
+func (rt *route) limited() bool {
+	return rt.method != http.MethodGet && rt.path != verifyPath
+}
+
+const verifyPath = "/v1/sessions/verify"
 
 // routes is the one route table: the mux, the authorisation layer, the
-// metrics labels and the OpenAPI consistency test all read it.
+// rate limiter, the metrics labels, the OpenAPI consistency test and the
+// authorisation matrix test all read it.
 var routes = []route{
 	// Node and cluster status.
 	{"GET", "/v1/health", public, (*Server).handleHealth},
@@ -32,20 +49,42 @@ var routes = []route{
 	{"GET", "/v1/cluster/settings", operatorOnly, (*Server).handleGetSettings},
 	{"PUT", "/v1/cluster/settings", operatorOnly, (*Server).handlePutSettings},
 	{"POST", "/v1/agent/leave", operatorOnly, (*Server).handleLeave},
+	{"GET", "/v1/audit", operatorOnly, (*Server).handleClusterAudit},
 
 	// Tenants and projects.
 	{"POST", "/v1/tenants", operatorOnly, (*Server).handleCreateTenant},
 	{"GET", "/v1/tenants", operatorOnly, (*Server).handleListTenants},
-	{"GET", "/v1/tenants/{tenant}", operatorOnly, (*Server).handleGetTenant},
+	{"GET", "/v1/tenants/{tenant}", tenantMember, (*Server).handleGetTenant},
 	{"DELETE", "/v1/tenants/{tenant}", operatorOnly, (*Server).handleDeleteTenant},
-	{"POST", "/v1/tenants/{tenant}/projects", operatorOnly, (*Server).handleCreateProject},
-	{"GET", "/v1/tenants/{tenant}/projects", operatorOnly, (*Server).handleListProjects},
-	{"GET", "/v1/tenants/{tenant}/audit", operatorOnly, (*Server).handleAudit},
+	{"POST", "/v1/tenants/{tenant}/projects", tenantAdmin, (*Server).handleCreateProject},
+	{"GET", "/v1/tenants/{tenant}/projects", tenantMember, (*Server).handleListProjects},
+	{"GET", "/v1/tenants/{tenant}/audit", tenantReader, (*Server).handleAudit},
 
 	// Bans.
-	{"POST", "/v1/tenants/{tenant}/bans", operatorOnly, (*Server).handleCreateBan},
-	{"GET", "/v1/tenants/{tenant}/bans", operatorOnly, (*Server).handleListBans},
-	{"GET", "/v1/tenants/{tenant}/bans/{ban}", operatorOnly, (*Server).handleGetBan},
-	{"DELETE", "/v1/tenants/{tenant}/bans/{ban}", operatorOnly, (*Server).handleRevokeBan},
-	{"GET", "/v1/tenants/{tenant}/players/{player}/ban", operatorOnly, (*Server).handleBanCheck},
+	{"POST", "/v1/tenants/{tenant}/bans", tenantAdmin, (*Server).handleCreateBan},
+	{"GET", "/v1/tenants/{tenant}/bans", tenantReader, (*Server).handleListBans},
+	{"GET", "/v1/tenants/{tenant}/bans/{ban}", tenantReader, (*Server).handleGetBan},
+	{"DELETE", "/v1/tenants/{tenant}/bans/{ban}", tenantAdmin, (*Server).handleRevokeBan},
+	{"GET", "/v1/tenants/{tenant}/players/{player}/ban", tenantMember, (*Server).handleBanCheck},
+
+	// API keys and operator tokens.
+	{"POST", "/v1/tenants/{tenant}/keys", tenantAdmin, (*Server).handleCreateKey},
+	{"GET", "/v1/tenants/{tenant}/keys", tenantAdmin, (*Server).handleListKeys},
+	{"DELETE", "/v1/tenants/{tenant}/keys/{key}", tenantAdmin, (*Server).handleRevokeKey},
+	{"POST", "/v1/auth/operator-tokens", operatorOnly, (*Server).handleCreateOperatorToken},
+	{"GET", "/v1/auth/operator-tokens", operatorOnly, (*Server).handleListOperatorTokens},
+	{"DELETE", "/v1/auth/operator-tokens/{token}", operatorOnly, (*Server).handleRevokeOperatorToken},
+
+	// Player sessions and their signing keys.
+	{"POST", "/v1/tenants/{tenant}/sessions", tenantSessions, (*Server).handleCreateSession},
+	{"DELETE", "/v1/tenants/{tenant}/sessions/{session}", tenantAdmin, (*Server).handleRevokeSession},
+	{"DELETE", "/v1/tenants/{tenant}/players/{player}/sessions", tenantAdmin, (*Server).handleRevokePlayerSessions},
+	{"POST", verifyPath, authenticated, (*Server).handleVerifySession},
+	{"GET", "/v1/auth/jwks.json", public, (*Server).handleJWKS},
+	{"POST", "/v1/auth/keys/rotate", operatorOnly, (*Server).handleRotateSigningKey},
+
+	// Topic messaging (package pubsub): tenant-admin and game-server keys.
+	{"POST", "/v1/tenants/{tenant}/topics/{topic}/messages", tenantSessions, (*Server).handlePublish},
+	{"GET", "/v1/tenants/{tenant}/topics/{topic}/events", tenantSessions, (*Server).handleTopicEvents},
+	{"GET", "/v1/pubsub/peers", operatorOnly, (*Server).handlePubSubPeers},
 }

@@ -1,11 +1,13 @@
 package api
 
 import (
+	"cmp"
 	"errors"
 	"log/slog"
 	"net/http"
 	"time"
 
+	"github.com/cassandranet/cassnet/session"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -18,6 +20,9 @@ type Config struct {
 	Members Members
 	// Agent is the local node, for operator actions such as leave.
 	Agent Agent
+	// Topics is topic messaging. Optional: without it the topic routes
+	// answer 503.
+	Topics Topics
 	// Version is this build's version, reported by /v1/version.
 	Version string
 	// NodeName is this node's name, reported by /v1/health.
@@ -26,18 +31,29 @@ type Config struct {
 	Logger *slog.Logger
 	// MaxBodyBytes bounds request bodies. Default: DefaultMaxBodyBytes.
 	MaxBodyBytes int64
-	// Now is the clock used to decide whether bans are active. Default:
-	// time.Now.
+	// Now is the clock used to decide whether bans are active, whether
+	// credentials and sessions have expired, and to stamp session tokens.
+	// Default: time.Now.
 	Now func() time.Time
+	// RateLimits limits mutating requests per API key, per tenant and per
+	// operator token. The zero value limits nothing.
+	RateLimits RateLimits
+	// AuthFailureFlush and KeyTouchFlush are how often Run writes the
+	// aggregated authentication failures and API key uses. Defaults:
+	// DefaultAuthFailureFlush and DefaultKeyTouchFlush.
+	AuthFailureFlush time.Duration
+	KeyTouchFlush    time.Duration
 }
 
-// Server is the REST API of one node. It holds no goroutines: the caller
-// serves Handler() with its own http.Server and owns its lifecycle.
-// A Server is safe for concurrent use.
+// Server is the REST API of one node. The caller serves Handler() with its
+// own http.Server and owns its lifecycle; it also runs Run, the one
+// goroutine that flushes aggregated authentication failures and API key
+// uses. A Server is safe for concurrent use.
 type Server struct {
 	store   Store
 	members Members
 	agent   Agent
+	topics  Topics
 	version string
 	node    string
 	log     *slog.Logger
@@ -50,6 +66,14 @@ type Server struct {
 	handler http.Handler
 
 	metricsHandler http.Handler
+
+	limits     *rateLimiter
+	failures   failureLog
+	touches    keyTouches
+	failFlush  time.Duration
+	touchFlush time.Duration
+	keyring    *session.Keyring
+	verifier   *session.Verifier
 }
 
 // New builds a Server: its routes, its own Prometheus registry and its
@@ -64,17 +88,25 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("api: Config.Agent is required")
 	case cfg.MaxBodyBytes < 0:
 		return nil, errors.New("api: Config.MaxBodyBytes must not be negative")
+	case cfg.AuthFailureFlush < 0 || cfg.KeyTouchFlush < 0:
+		return nil, errors.New("api: flush intervals must not be negative")
 	}
 	s := &Server{
 		store:   cfg.Store,
 		members: cfg.Members,
 		agent:   cfg.Agent,
+		topics:  cfg.Topics,
 		version: cfg.Version,
 		node:    cfg.NodeName,
 		log:     cfg.Logger,
 		maxBody: cfg.MaxBodyBytes,
 		now:     cfg.Now,
 		reg:     prometheus.NewRegistry(),
+
+		limits:     newRateLimiter(cfg.RateLimits),
+		failFlush:  cmp.Or(cfg.AuthFailureFlush, DefaultAuthFailureFlush),
+		touchFlush: cmp.Or(cfg.KeyTouchFlush, DefaultKeyTouchFlush),
+		keyring:    session.NewKeyring(),
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -85,6 +117,7 @@ func New(cfg Config) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.verifier = session.NewVerifier(s.publicKey, s.now)
 	m, err := newMetrics(s.reg, s.store, s.members, s.version)
 	if err != nil {
 		return nil, err
@@ -95,11 +128,12 @@ func New(cfg Config) (*Server, error) {
 	})
 
 	mux := http.NewServeMux()
-	for _, rt := range routes {
-		mux.Handle(rt.pattern(), s.wrap(rt.pattern(), rt.access, rt.handle))
+	for i := range routes {
+		rt := &routes[i]
+		mux.Handle(rt.pattern(), s.wrap(rt.pattern(), rt))
 	}
 	// Anything the table does not match ends here, for JSON 404s and 405s.
-	mux.Handle("/", s.wrap(unmatchedRoute, public, (*Server).handleUnmatched))
+	mux.Handle("/", s.wrap(unmatchedRoute, &route{method: "GET", path: "/", access: public, handle: (*Server).handleUnmatched}))
 	s.mux, s.handler = mux, mux
 	return s, nil
 }

@@ -126,6 +126,18 @@ func (s *Server) handleListProjects(w http.ResponseWriter, r *http.Request, _ Pr
 // handleAudit lists a tenant's audit entries, newest first. It answers for
 // deleted tenants too, since their deletion is itself audited.
 func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request, _ Principal) {
+	s.listAudit(w, r, r.PathValue("tenant"))
+}
+
+// handleClusterAudit lists every audit entry, newest first, including
+// those of no tenant (operator tokens, settings, signing keys, and
+// authentication failures of unknown credentials).
+func (s *Server) handleClusterAudit(w http.ResponseWriter, r *http.Request, _ Principal) {
+	s.listAudit(w, r, "")
+}
+
+// listAudit answers an audit listing for tenant ("" for all).
+func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, tenant string) {
 	limit := defaultAuditLimit
 	if v, ok := queryValue(r.URL.RawQuery, "limit"); ok {
 		n, err := strconv.Atoi(v)
@@ -140,7 +152,7 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request, _ Principal
 	}
 	writeJSON(w, http.StatusOK, struct {
 		Entries []consensus.AuditEntry `json:"entries"`
-	}{nonNil(s.store.State().Audit(r.PathValue("tenant"), limit))})
+	}{nonNil(s.store.State().Audit(tenant, limit))})
 }
 
 // prepareRead parses the read options and runs s.read. On failure it has

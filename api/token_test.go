@@ -12,7 +12,7 @@ func TestNewOperatorToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(token) != tokenLen || !strings.HasPrefix(token, "cnop_") {
+	if len(token) != len(tokenPrefix)+tokenIDLen+1+tokenSecretLen || !strings.HasPrefix(token, "cnop_") {
 		t.Fatalf("token %d chars, shape wrong", len(token))
 	}
 	gotID, secret, err := ParseOperatorToken(token)

@@ -20,32 +20,66 @@ func (s *State) apply(cmd *cassnetv1.Command, index uint64) error {
 	defer s.mu.Unlock()
 	defer s.advance(index)
 
+	e := AuditEntry{Index: index, Time: at, Actor: actor}
 	var (
-		action, tenant, target string
-		err                    error
+		err   error
+		extra []AuditEntry // entries written instead of e (aggregated auth failures)
+		quiet bool         // accepted without an audit entry (key-use bookkeeping)
 	)
 	switch op := cmd.GetOp().(type) {
 	case *cassnetv1.Command_CreateTenant:
-		action, tenant, target = "tenant.create", op.CreateTenant.GetName(), op.CreateTenant.GetName()
+		e.Action, e.Tenant, e.Target = "tenant.create", op.CreateTenant.GetName(), op.CreateTenant.GetName()
 		err = s.createTenant(op.CreateTenant, actor, at)
 	case *cassnetv1.Command_DeleteTenant:
-		action, tenant, target = "tenant.delete", op.DeleteTenant.GetName(), op.DeleteTenant.GetName()
+		e.Action, e.Tenant, e.Target = "tenant.delete", op.DeleteTenant.GetName(), op.DeleteTenant.GetName()
 		err = s.deleteTenant(op.DeleteTenant)
 	case *cassnetv1.Command_CreateProject:
-		action, tenant, target = "project.create", op.CreateProject.GetTenant(), op.CreateProject.GetName()
+		e.Action, e.Tenant, e.Target = "project.create", op.CreateProject.GetTenant(), op.CreateProject.GetName()
 		err = s.createProject(op.CreateProject, actor, at)
 	case *cassnetv1.Command_CreateBan:
-		action, tenant, target = "ban.create", op.CreateBan.GetTenant(), op.CreateBan.GetId()
+		e.Action, e.Tenant, e.Target = "ban.create", op.CreateBan.GetTenant(), op.CreateBan.GetId()
 		err = s.createBan(op.CreateBan, actor, at)
 	case *cassnetv1.Command_RevokeBan:
-		action, tenant, target = "ban.revoke", op.RevokeBan.GetTenant(), op.RevokeBan.GetId()
+		e.Action, e.Tenant, e.Target = "ban.revoke", op.RevokeBan.GetTenant(), op.RevokeBan.GetId()
 		err = s.revokeBan(op.RevokeBan, actor, at)
 	case *cassnetv1.Command_SetSettings:
-		action, target = "settings.set", "audit_retention"
-		s.settings.AuditRetention = op.SetSettings.GetAuditRetention()
+		e.Action, e.Target = "settings.set", settingsTarget(op.SetSettings)
+		s.setSettings(op.SetSettings)
 	case *cassnetv1.Command_CreateOperatorToken:
-		action, target = "operator_token.create", op.CreateOperatorToken.GetId()
+		e.Action, e.Target = "operator_token.create", op.CreateOperatorToken.GetId()
 		err = s.createOperatorToken(op.CreateOperatorToken, at)
+	case *cassnetv1.Command_RevokeOperatorToken:
+		e.Action, e.Target = "operator_token.revoke", op.RevokeOperatorToken.GetId()
+		err = s.revokeOperatorToken(op.RevokeOperatorToken, at)
+	case *cassnetv1.Command_CreateApiKey:
+		k := op.CreateApiKey
+		e.Action, e.Tenant, e.Target = "api_key.create", k.GetTenant(), k.GetId()
+		e.Detail = "role=" + k.GetRole()
+		if k.GetProject() != "" {
+			e.Detail += " project=" + k.GetProject()
+		}
+		err = s.createAPIKey(k, actor, at)
+	case *cassnetv1.Command_RevokeApiKey:
+		e.Action, e.Tenant, e.Target = "api_key.revoke", op.RevokeApiKey.GetTenant(), op.RevokeApiKey.GetId()
+		err = s.revokeAPIKey(op.RevokeApiKey)
+	case *cassnetv1.Command_TouchApiKeys:
+		quiet = true
+		s.touchAPIKeys(op.TouchApiKeys)
+	case *cassnetv1.Command_RotateSigningKey:
+		e.Action, e.Target = "signing_key.rotate", op.RotateSigningKey.GetKid()
+		err = s.rotateSigningKey(op.RotateSigningKey, actor, at)
+	case *cassnetv1.Command_RevokeSession:
+		e.Action, e.Tenant, e.Target = "session.revoke", op.RevokeSession.GetTenant(), op.RevokeSession.GetSessionId()
+		err = s.revokeSession(op.RevokeSession, actor, at)
+	case *cassnetv1.Command_RevokePlayerSessions:
+		r := op.RevokePlayerSessions
+		e.Action, e.Tenant, e.Target = "player_sessions.revoke", r.GetTenant(), r.GetPlayerId()
+		if r.GetProject() != "" {
+			e.Detail = "project=" + r.GetProject()
+		}
+		err = s.revokePlayerSessions(r, actor, at)
+	case *cassnetv1.Command_RecordAuthFailures:
+		extra = authFailureEntries(op.RecordAuthFailures, e)
 	default:
 		// Unreachable after ValidateCommand; refuse rather than guess.
 		err = newError(ErrInvalid, "op: exactly one known operation must be set")
@@ -54,10 +88,15 @@ func (s *State) apply(cmd *cassnetv1.Command, index uint64) error {
 		return err
 	}
 	s.gen++
-	s.appendAudit(AuditEntry{
-		Index: index, Time: at, Actor: actor,
-		Action: action, Tenant: tenant, Target: target,
-	})
+	s.prune(at)
+	switch {
+	case extra != nil:
+		for _, x := range extra {
+			s.appendAudit(x)
+		}
+	case !quiet:
+		s.appendAudit(e)
+	}
 	return nil
 }
 
@@ -85,6 +124,9 @@ func newTenantState(info Tenant) *tenantState {
 		projects: make(map[string]Project),
 		bans:     make(map[string]*Ban),
 		byPlayer: make(map[string][]*Ban),
+		keys:     make(map[string]APIKey),
+		sessions: make(map[string]SessionRevocation),
+		players:  make(map[playerScope]PlayerRevocation),
 	}
 }
 
@@ -93,7 +135,10 @@ func (s *State) deleteTenant(op *cassnetv1.DeleteTenant) error {
 	if _, ok := s.tenants[name]; !ok {
 		return newError(ErrNotFound, "tenant %q", name)
 	}
-	delete(s.tenants, name) // its projects, bans and ban index go with it
+	for id := range s.tenants[name].keys {
+		delete(s.keyTenant, id)
+	}
+	delete(s.tenants, name) // its projects, bans, keys and revocations go with it
 	return nil
 }
 
@@ -169,11 +214,20 @@ func (s *State) createOperatorToken(op *cassnetv1.CreateOperatorToken, at time.T
 	if _, ok := s.tokens[id]; ok {
 		return newError(ErrConflict, "operator token %q already exists", id)
 	}
+	if len(s.tokens) >= MaxOperatorTokens {
+		return newError(ErrConflict, "at most %d operator tokens may exist", MaxOperatorTokens)
+	}
+	exp, err := expiry(op.GetExpiresUnix(), at)
+	if err != nil {
+		return err
+	}
 	s.tokens[id] = OperatorToken{
 		ID:           id,
 		Name:         op.GetName(),
 		SecretSHA256: slices.Clone(op.GetSecretSha256()),
 		CreatedAt:    at,
+		ExpiresAt:    exp,
 	}
+	s.notePrune(exp)
 	return nil
 }

@@ -39,7 +39,8 @@ func DecodeCommand(b []byte) (*cassnetv1.Command, error) {
 
 // Hash returns the hex SHA-256 of a canonical encoding of all replicated
 // data: tenants, projects, bans, operator tokens (their secret hashes
-// included), settings and the retained audit log. The applied index is
+// included), settings, the retained audit log, API keys, signing keys and
+// session revocations. The applied index is
 // left out, so two nodes holding the same data hash equal even if one has
 // since applied commands that were rejected; audit entries carry the index
 // of the command that made them, so the history is still covered.
@@ -92,13 +93,16 @@ func (d *snapshotData) hash() string {
 		e.str(tok.Name)
 		e.bytes(tok.SecretSHA256)
 		e.time(tok.CreatedAt)
+		e.optTime(tok.ExpiresAt)
 	}
-	e.section("settings", 1)
+	e.section("settings", 2)
 	e.u64(uint64(d.Settings.AuditRetention))
+	e.u64(uint64(d.Settings.MaxSessionTTLSeconds))
 	e.section("audit", len(d.Audit))
 	for i := range d.Audit {
 		e.audit(&d.Audit[i])
 	}
+	e.identity(d)
 	e.flush()
 	return hex.EncodeToString(e.h.Sum(nil))
 }
@@ -182,4 +186,47 @@ func (e *hashEncoder) audit(a *AuditEntry) {
 	e.str(a.Action)
 	e.str(a.Tenant)
 	e.str(a.Target)
+	e.str(a.Detail)
+}
+
+// identity digests the identity lists, each already in sort's order.
+func (e *hashEncoder) identity(d *snapshotData) {
+	e.section("api_keys", len(d.APIKeys))
+	for _, k := range d.APIKeys {
+		e.str(k.ID)
+		e.str(k.Tenant)
+		e.str(k.Name)
+		e.str(k.Role)
+		e.str(k.ProjectID)
+		e.bytes(k.SecretSHA256)
+		e.time(k.CreatedAt)
+		e.str(k.CreatedBy)
+		e.optTime(k.ExpiresAt)
+		e.optTime(k.LastUsedAt)
+	}
+	e.section("signing_keys", len(d.SigningKeys))
+	for _, k := range d.SigningKeys {
+		e.str(k.KID)
+		e.bytes(k.PrivateKey)
+		e.time(k.CreatedAt)
+		e.str(k.CreatedBy)
+		e.optTime(k.RetiredAt)
+	}
+	e.section("session_revocations", len(d.SessionRevocations))
+	for _, r := range d.SessionRevocations {
+		e.str(r.Tenant)
+		e.str(r.SessionID)
+		e.time(r.RevokedAt)
+		e.str(r.RevokedBy)
+		e.time(r.ExpiresAt)
+	}
+	e.section("player_revocations", len(d.PlayerRevocations))
+	for _, r := range d.PlayerRevocations {
+		e.str(r.Tenant)
+		e.str(r.PlayerID)
+		e.str(r.ProjectID)
+		e.time(r.RevokedAt)
+		e.str(r.RevokedBy)
+		e.time(r.ExpiresAt)
+	}
 }

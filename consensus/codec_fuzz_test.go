@@ -45,7 +45,7 @@ func randomLog(seed uint64, n int) []*cassnetv1.Command {
 	log := make([]*cassnetv1.Command, 0, n)
 	for i := range n {
 		var c *cassnetv1.Command
-		switch r.IntN(8) {
+		switch r.IntN(14) {
 		case 0:
 			c = createTenant(name("t", 4))
 		case 1:
@@ -58,8 +58,21 @@ func randomLog(seed uint64, n int) []*cassnetv1.Command {
 			c = revokeBan(name("t", 4), name("b", 40))
 		case 6:
 			c = setSettings(uint32(5 + r.IntN(50)))
-		default:
+		case 7:
 			c = createToken(name("k", 5), bytes.Repeat([]byte{byte(i)}, 32))
+		case 8:
+			role := []string{RoleTenantAdmin, RoleGameServer, RoleReadOnly}[r.IntN(3)]
+			c = createKey(name("t", 4), fmt.Sprintf("%016x", r.IntN(8)), role, "", int64(r.IntN(2))*testEpoch.Add(time.Duration(i+600)*time.Second).Unix())
+		case 9:
+			c = revokeKey(name("t", 4), fmt.Sprintf("%016x", r.IntN(8)))
+		case 10:
+			c = touchKeys(fmt.Sprintf("%016x", r.IntN(8)), testEpoch.Add(time.Duration(i)*time.Second).Unix())
+		case 11:
+			c = rotateKey(name("kid", 6), false)
+		case 12:
+			c = revokeSession(name("t", 4), name("ses", 20), 0)
+		default:
+			c = revokePlayer(name("t", 4), name("p", 10), []string{"", "g0"}[r.IntN(2)])
 		}
 		c.TimeUnixNano = testEpoch.Add(time.Duration(i) * time.Second).UnixNano()
 		log = append(log, c)
@@ -119,6 +132,10 @@ func FuzzDecodeApply(f *testing.F) {
 	for _, c := range append(randomLog(11, 40),
 		createTenant("acme"), deleteTenant("acme"), revokeBan("acme", "b1"), revokeBan("acme", "b2"),
 		createBan("acme", "b9", "shooter", "p1", 60), createProject("acme", "shooter"),
+		createKey("acme", testKeyID, RoleGameServer, "shooter", 0), revokeKey("acme", testKeyID),
+		touchKeys(testKeyID, testEpoch.Unix()), rotateKey("kid1", true), rotateKey("kid2", false),
+		revokeSession("acme", "ses1", 0), revokePlayer("acme", "p1", "shooter"),
+		authFailures("apikey:"+testKeyID, "bad_secret", "acme", 3), revokeToken("0123456789abcdef"),
 	) {
 		if c.TimeUnixNano == 0 {
 			c.TimeUnixNano = testEpoch.UnixNano()
@@ -150,6 +167,9 @@ func FuzzDecodeApply(f *testing.F) {
 				t.Fatalf("rejected entry (%v) changed the state", res.Err)
 			}
 			return
+		}
+		if cmd, _ := DecodeCommand(data); cmd.GetTouchApiKeys() != nil {
+			return // key-use bookkeeping is deliberately not audited
 		}
 		if a := h.state().Audit("", 1); len(a) != 1 || a[0].Index != h.index {
 			t.Fatalf("accepted entry was not audited: newest entry %+v", a)
@@ -190,6 +210,27 @@ func TestHashCoversEveryField(t *testing.T) {
 		{"Settings", reflect.TypeFor[Settings](), func(s *State, fn func(reflect.Value)) {
 			fn(reflect.ValueOf(&s.settings).Elem())
 		}},
+		{"APIKey", reflect.TypeFor[APIKey](), func(s *State, fn func(reflect.Value)) {
+			k := s.tenants["acme"].keys[testKeyID]
+			fn(reflect.ValueOf(&k).Elem())
+			s.tenants["acme"].keys[testKeyID] = k
+		}},
+		{"SigningKey", reflect.TypeFor[SigningKey](), func(s *State, fn func(reflect.Value)) {
+			k := s.signing["kid1"]
+			fn(reflect.ValueOf(&k).Elem())
+			s.signing["kid1"] = k
+		}},
+		{"SessionRevocation", reflect.TypeFor[SessionRevocation](), func(s *State, fn func(reflect.Value)) {
+			r := s.tenants["acme"].sessions["ses1"]
+			fn(reflect.ValueOf(&r).Elem())
+			s.tenants["acme"].sessions["ses1"] = r
+		}},
+		{"PlayerRevocation", reflect.TypeFor[PlayerRevocation](), func(s *State, fn func(reflect.Value)) {
+			key := playerScope{player: "p1", project: "shooter"}
+			r := s.tenants["acme"].players[key]
+			fn(reflect.ValueOf(&r).Elem())
+			s.tenants["acme"].players[key] = r
+		}},
 	}
 	for _, tg := range targets {
 		for i := range tg.typ.NumField() {
@@ -198,6 +239,7 @@ func TestHashCoversEveryField(t *testing.T) {
 				h := newHarness(t)
 				baseState(h)
 				h.mustApply(createToken("tok", make([]byte, 32)), setSettings(50))
+				h.mustApply(identityState()...)
 				before := h.state().Hash()
 				tg.edit(h.state(), func(v reflect.Value) { perturb(t, v.Field(i)) })
 				h.state().gen++ // as apply does, so Hash does not answer from its memo

@@ -17,6 +17,11 @@
 //     leader's state index is a valid read index (see read.go).
 //   - Autopilot never makes a change that leaves the healthy voters short
 //     of a quorum.
+//   - Identity state (API keys, operator tokens, signing keys, session
+//     revocations) stores only hashes of credential secrets, and is pruned
+//     inside Apply using the command's leader time: expired keys and
+//     tokens, revocations whose tokens have expired, and retired signing
+//     keys once their last token has expired (see prune.go).
 //
 // See DESIGN.md beside this file for the reasoning.
 package consensus

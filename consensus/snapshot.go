@@ -13,9 +13,11 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// snapshotVersion is the version of the snapshot format Persist writes and
-// Restore reads.
-const snapshotVersion = 1
+// snapshotVersion is the version of the snapshot format Persist writes.
+// Restore reads it and version 1 (before identity and access), whose
+// missing lists are empty. A node that only knows version 1 refuses a
+// version 2 snapshot instead of silently dropping the keys in it.
+const snapshotVersion = 2
 
 // snapshotData is the snapshot format: one JSON object with flat, sorted
 // lists. Persist streams it element by element, so encoding a large state
@@ -29,6 +31,11 @@ type snapshotData struct {
 	Bans           []Ban           `json:"bans"`
 	OperatorTokens []OperatorToken `json:"operator_tokens"`
 	Audit          []AuditEntry    `json:"audit"` // oldest first
+
+	APIKeys            []APIKey            `json:"api_keys"`
+	SigningKeys        []SigningKey        `json:"signing_keys"`
+	SessionRevocations []SessionRevocation `json:"session_revocations"`
+	PlayerRevocations  []PlayerRevocation  `json:"player_revocations"`
 
 	gen uint64 // data generation the copy was taken at (not persisted)
 }
@@ -63,9 +70,21 @@ func (s *State) snapshot() *snapshotData {
 		for _, b := range t.bans {
 			d.Bans = append(d.Bans, *b)
 		}
+		for _, k := range t.keys {
+			d.APIKeys = append(d.APIKeys, k)
+		}
+		for _, r := range t.sessions {
+			d.SessionRevocations = append(d.SessionRevocations, r)
+		}
+		for _, r := range t.players {
+			d.PlayerRevocations = append(d.PlayerRevocations, r)
+		}
 	}
 	for _, tok := range s.tokens {
 		d.OperatorTokens = append(d.OperatorTokens, tok)
+	}
+	for _, k := range s.signing {
+		d.SigningKeys = append(d.SigningKeys, k)
 	}
 	return d
 }
@@ -100,6 +119,12 @@ func (d *snapshotData) sort() {
 		return cmp.Or(cmp.Compare(a.Tenant, b.Tenant), compareBans(&a, &b))
 	})
 	slices.SortFunc(d.OperatorTokens, func(a, b OperatorToken) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(d.APIKeys, func(a, b APIKey) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(d.SigningKeys, func(a, b SigningKey) int { return cmp.Compare(a.KID, b.KID) })
+	slices.SortFunc(d.SessionRevocations, func(a, b SessionRevocation) int {
+		return cmp.Or(cmp.Compare(a.Tenant, b.Tenant), cmp.Compare(a.SessionID, b.SessionID))
+	})
+	slices.SortFunc(d.PlayerRevocations, comparePlayerRevocations)
 }
 
 // write encodes d as JSON with every list in a deterministic order.
@@ -118,6 +143,10 @@ func (d *snapshotData) write(w io.Writer) error {
 		writeList(bw, enc, "bans", d.Bans),
 		writeList(bw, enc, "operator_tokens", d.OperatorTokens),
 		writeList(bw, enc, "audit", d.Audit),
+		writeList(bw, enc, "api_keys", d.APIKeys),
+		writeList(bw, enc, "signing_keys", d.SigningKeys),
+		writeList(bw, enc, "session_revocations", d.SessionRevocations),
+		writeList(bw, enc, "player_revocations", d.PlayerRevocations),
 	} {
 		if err != nil {
 			return err
@@ -147,8 +176,8 @@ func readSnapshot(r io.Reader) (*snapshotData, error) {
 	if err := json.NewDecoder(bufio.NewReaderSize(r, 64<<10)).Decode(&d); err != nil {
 		return nil, fmt.Errorf("restore snapshot: decode: %w", err)
 	}
-	if d.Version != snapshotVersion {
-		return nil, fmt.Errorf("restore snapshot: unknown version %d (want %d)", d.Version, snapshotVersion)
+	if d.Version != snapshotVersion && d.Version != 1 {
+		return nil, fmt.Errorf("restore snapshot: unknown version %d (want 1 or %d)", d.Version, snapshotVersion)
 	}
 	return &d, nil
 }
@@ -164,6 +193,12 @@ func (s *State) restore(d *snapshotData) error {
 			return fmt.Errorf("restore snapshot: audit_retention %d out of range", r)
 		}
 		fresh.settings.AuditRetention = r
+	}
+	if ttl := d.Settings.MaxSessionTTLSeconds; ttl != 0 {
+		if ttl > MaxSessionTTLLimit {
+			return fmt.Errorf("restore snapshot: max_session_ttl_seconds %d out of range", ttl)
+		}
+		fresh.settings.MaxSessionTTLSeconds = ttl
 	}
 	for _, t := range d.Tenants {
 		if _, ok := fresh.tenants[t.Name]; ok || t.Name == "" {
@@ -204,16 +239,21 @@ func (s *State) restore(d *snapshotData) error {
 			return fmt.Errorf("restore snapshot: duplicate operator token %q", tok.ID)
 		}
 		tok.CreatedAt = tok.CreatedAt.UTC()
+		tok.ExpiresAt = utcPtr(tok.ExpiresAt)
 		fresh.tokens[tok.ID] = tok
 	}
 	for _, e := range d.Audit {
 		e.Time = e.Time.UTC()
 		fresh.appendAudit(e)
 	}
+	if err := restoreIdentity(fresh, d); err != nil {
+		return fmt.Errorf("restore snapshot: %w", err)
+	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tenants, s.tokens, s.settings, s.audit = fresh.tenants, fresh.tokens, fresh.settings, fresh.audit
+	s.keyTenant, s.signing, s.nextPrune = fresh.keyTenant, fresh.signing, time.Time{}
 	s.gen++
 	s.advance(d.Index)
 	return nil

@@ -164,7 +164,13 @@ func TestRestoreWakesWaiters(t *testing.T) {
 func TestRestoreRejectsBadSnapshots(t *testing.T) {
 	tests := []struct{ name, data string }{
 		{"not json", "{"},
-		{"unknown version", `{"version":2,"index":5}`},
+		{"unknown version", `{"version":3,"index":5}`},
+		{"api key of unknown tenant", `{"version":2,"api_keys":[{"id":"0123456789abcdef","tenant":"x","role":"read-only","secret_sha256":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}]}`},
+		{"api key with bad role", `{"version":2,"tenants":[{"name":"x"}],"api_keys":[{"id":"0123456789abcdef","tenant":"x","role":"god","secret_sha256":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}]}`},
+		{"two active signing keys", `{"version":2,"signing_keys":[{"kid":"a","private_key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="},{"kid":"b","private_key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}]}`},
+		{"short signing key", `{"version":2,"signing_keys":[{"kid":"a","private_key":"AAAA"}]}`},
+		{"revocation of unknown tenant", `{"version":2,"session_revocations":[{"tenant":"x","session_id":"s"}]}`},
+		{"ttl out of range", `{"version":2,"settings":{"audit_retention":5,"max_session_ttl_seconds":99999999}}`},
 		{"no version", `{"index":5}`},
 		{"ban of unknown tenant", `{"version":1,"index":5,"bans":[{"id":"b","tenant":"x","player_id":"p"}]}`},
 		{"project of unknown tenant", `{"version":1,"index":5,"projects":[{"tenant":"x","name":"g"}]}`},

@@ -29,6 +29,15 @@ type State struct {
 	tokens   map[string]OperatorToken
 	settings Settings
 	audit    []AuditEntry // oldest first, at most settings.AuditRetention
+
+	keyTenant map[string]string     // API key ID -> tenant; the keys live in tenantState
+	signing   map[string]SigningKey // by KID
+
+	// nextPrune is derived, not replicated: no item expires before it, so
+	// prune skips its sweep until the leader's time reaches it. The zero
+	// time (after a restore) only makes the next sweep happen sooner; the
+	// data pruned is the same on every node. See prune.go.
+	nextPrune time.Time
 }
 
 // tenantState is one tenant and everything that belongs to it, so that
@@ -38,7 +47,14 @@ type tenantState struct {
 	projects map[string]Project
 	bans     map[string]*Ban   // by ban ID
 	byPlayer map[string][]*Ban // by player ID, in apply order; same pointers as bans
+
+	keys     map[string]APIKey            // by key ID
+	sessions map[string]SessionRevocation // by session ID
+	players  map[playerScope]PlayerRevocation
 }
+
+// playerScope keys a player revocation: project "" is tenant-wide.
+type playerScope struct{ player, project string }
 
 // NewState returns an empty state at index 0.
 func NewState() *State {
@@ -52,8 +68,11 @@ func NewState() *State {
 func (s *State) reset() {
 	s.tenants = make(map[string]*tenantState)
 	s.tokens = make(map[string]OperatorToken)
-	s.settings = Settings{AuditRetention: DefaultAuditRetention}
+	s.settings = Settings{AuditRetention: DefaultAuditRetention, MaxSessionTTLSeconds: DefaultMaxSessionTTLSeconds}
 	s.audit = nil
+	s.keyTenant = make(map[string]string)
+	s.signing = make(map[string]SigningKey)
+	s.nextPrune = time.Time{}
 }
 
 // advance records that the entry at index has been applied and wakes every
@@ -255,6 +274,7 @@ func (s *State) OperatorToken(id string) (OperatorToken, bool) {
 		return OperatorToken{}, false
 	}
 	tok.SecretSHA256 = slices.Clone(tok.SecretSHA256)
+	tok.ExpiresAt = cloneTime(tok.ExpiresAt)
 	return tok, true
 }
 

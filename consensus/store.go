@@ -52,6 +52,13 @@ type Config struct {
 	SnapshotThreshold uint64
 	SnapshotInterval  time.Duration
 	TrailingLogs      uint64
+	// UnsafeAckBeforeCommit is for the chaos harness only: the leader
+	// reports a write as done when it has not committed within a short
+	// grace (unsafeAckGrace) after raft.Apply enqueued it, without waiting
+	// for a quorum. It loses acknowledged writes when the leader is cut
+	// off; it exists so that tests can prove the harness's checkers catch
+	// exactly that. Never set it in production.
+	UnsafeAckBeforeCommit bool
 	// Logger receives structured logs; default slog.Default().
 	Logger *slog.Logger
 }

@@ -64,6 +64,13 @@ func (s *Store) waitLocal(ctx context.Context, idx uint64) error {
 	return nil
 }
 
+// unsafeAckGrace is how long a leader with Config.UnsafeAckBeforeCommit
+// waits for a commit before acknowledging anyway. Without it every create
+// would answer 404, because the API reads a new ban back from the local
+// state, which has not applied it yet; with it, uncontended writes behave
+// normally and a partitioned leader acknowledges writes it cannot commit.
+const unsafeAckGrace = 100 * time.Millisecond
+
 // applyLocal proposes cmd on this node, which must be the leader. It
 // stamps the leader's clock into the command.
 func (s *Store) applyLocal(ctx context.Context, cmd *cassnetv1.Command) (uint64, error) {
@@ -81,8 +88,15 @@ func (s *Store) applyLocal(ctx context.Context, cmd *cassnetv1.Command) (uint64,
 	f := s.raft.Apply(data, applyTimeout)
 	done := make(chan error, 1)
 	go func() { done <- f.Error() }()
+	var unsafeAck <-chan time.Time // nil, so never ready, unless test-only
+	if s.cfg.UnsafeAckBeforeCommit {
+		unsafeAck = time.After(unsafeAckGrace)
+	}
 	select {
 	case err = <-done:
+	case <-unsafeAck:
+		// Test-only (see Config): acknowledged although not committed.
+		return 0, nil
 	case <-ctx.Done():
 		// The entry is in flight; its outcome is unknown to this caller.
 		return 0, newError(ErrIndeterminate, "request cancelled after the write was proposed")

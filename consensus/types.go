@@ -49,25 +49,46 @@ type AuditEntry struct {
 	Action string    `json:"action"`
 	Tenant string    `json:"tenant,omitempty"`
 	Target string    `json:"target"`
+	// Detail is extra context some actions carry, such as the count and
+	// node of aggregated authentication failures. Never a secret.
+	Detail string `json:"detail,omitempty"`
 }
 
 // OperatorToken is the replicated record of an operator bearer token. Only
 // the SHA-256 of its secret is stored.
 type OperatorToken struct {
-	ID           string    `json:"id"`
-	Name         string    `json:"name"`
-	SecretSHA256 []byte    `json:"secret_sha256"`
-	CreatedAt    time.Time `json:"created_at"`
+	ID           string     `json:"id"`
+	Name         string     `json:"name"`
+	SecretSHA256 []byte     `json:"secret_sha256"`
+	CreatedAt    time.Time  `json:"created_at"`
+	ExpiresAt    *time.Time `json:"expires_at"`
+}
+
+// ActiveAt reports whether the token authenticates at t (not expired).
+func (t *OperatorToken) ActiveAt(at time.Time) bool {
+	return t.ExpiresAt == nil || at.Before(*t.ExpiresAt)
 }
 
 // Settings are cluster-wide knobs that must be identical on every node, so
 // they live in the replicated state rather than in flags.
 type Settings struct {
 	AuditRetention uint32 `json:"audit_retention"`
+	// MaxSessionTTLSeconds is the longest lifetime of a player session
+	// token. It also bounds how long session revocations and retired
+	// signing keys are kept.
+	MaxSessionTTLSeconds uint32 `json:"max_session_ttl_seconds"`
 }
 
-// DefaultAuditRetention is used until a SetSettings command says otherwise.
-const DefaultAuditRetention = 10000
+// MaxSessionTTL is MaxSessionTTLSeconds as a duration.
+func (s Settings) MaxSessionTTL() time.Duration {
+	return time.Duration(s.MaxSessionTTLSeconds) * time.Second
+}
+
+// Defaults used until a SetSettings command says otherwise.
+const (
+	DefaultAuditRetention       = 10000
+	DefaultMaxSessionTTLSeconds = 24 * 3600
+)
 
 // BanFilter selects bans in State.Bans.
 type BanFilter struct {

@@ -151,10 +151,7 @@ func ValidateCommand(cmd *cassnetv1.Command) error {
 		if op.SetSettings == nil {
 			break
 		}
-		if r := op.SetSettings.GetAuditRetention(); r < 1 || r > MaxAuditRetention {
-			return newError(ErrInvalid, "audit_retention: must be between 1 and %d", MaxAuditRetention)
-		}
-		return nil
+		return validateSetSettings(op.SetSettings)
 	case *cassnetv1.Command_CreateOperatorToken:
 		if op.CreateOperatorToken == nil {
 			break
@@ -166,7 +163,14 @@ func ValidateCommand(cmd *cassnetv1.Command) error {
 		if n := len(tok.GetSecretSha256()); n != secretHashLen {
 			return newError(ErrInvalid, "secret_sha256: must be %d bytes, got %d", secretHashLen, n)
 		}
+		if tok.GetExpiresUnix() < 0 {
+			return newError(ErrInvalid, "expires_unix: must not be negative")
+		}
 		return nil
+	default:
+		if err := validateIdentityOp(cmd); err != errNotIdentity {
+			return err
+		}
 	}
 	// No operation, an empty oneof wrapper, or an operation this node does
 	// not know (a newer node's field arrives as an unknown field).

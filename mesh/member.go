@@ -34,6 +34,9 @@ type Meta struct {
 	HTTPAddr string `json:"h"`  // host:port of the REST API
 	P2PAddr  string `json:"p"`  // host:port of libp2p
 	GRPCAddr string `json:"g"`  // host:port of the local game-server gRPC API
+	// PeerID is the node's libp2p peer ID (see package pubsub), empty
+	// until pubsub has started.
+	PeerID string `json:"pid,omitempty"`
 }
 
 // Member is one node as the local node currently sees it.

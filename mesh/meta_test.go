@@ -22,6 +22,8 @@ func worstMeta() Meta {
 		HTTPAddr: v6,
 		P2PAddr:  v6,
 		GRPCAddr: v6,
+		// An RSA-derived peer ID is longer than an Ed25519 one (52 chars).
+		PeerID: "QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N" + strings.Repeat("x", 8),
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net"
 	"time"
+
+	"github.com/cassandranet/cassnet/api"
 )
 
 // Default ports. Every one is on the bind address and can be overridden.
@@ -62,6 +64,20 @@ type Config struct {
 	SnapshotThreshold uint64
 	TrailingLogs      uint64
 	SnapshotInterval  time.Duration
+	// UnsafeAckBeforeCommit makes the leader acknowledge writes before
+	// they commit. Test-only: the chaos harness uses it to prove that its
+	// checkers catch lost writes. Not persisted in the data dir.
+	UnsafeAckBeforeCommit bool
+
+	// RateLimits limit mutating API requests per API key, per tenant and
+	// per operator token, on this node (see api.RateLimits).
+	RateLimits api.RateLimits
+
+	// PubSubMaxMessageSize, PubSubHistorySize and PubSubHistoryAge tune
+	// topic messaging (0: pubsub's defaults, 64 KiB, 10000 and 5m).
+	PubSubMaxMessageSize int
+	PubSubHistorySize    int
+	PubSubHistoryAge     time.Duration
 
 	// Version is reported in gossip metadata and /v1/version.
 	Version string
@@ -83,7 +99,11 @@ func Defaults() Config {
 		StabilizationTime: 10 * time.Second,
 		ReconnectInterval: 5 * time.Second,
 		AuditRetention:    10000,
-		Version:           "dev",
+		// Generous enough for a game server creating sessions as players
+		// join, tight enough to blunt a leaked key. Operators are not
+		// limited by default (see docs/identity.md).
+		RateLimits: api.RateLimits{KeyRate: 50, KeyBurst: 100, TenantRate: 200, TenantBurst: 400},
+		Version:    "dev",
 	}
 }
 

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"github.com/cassandranet/cassnet/api"
 	"github.com/cassandranet/cassnet/consensus"
 	"github.com/cassandranet/cassnet/mesh"
+	"github.com/cassandranet/cassnet/pubsub"
 )
 
 // leaveTimeout bounds a graceful leave.
@@ -29,16 +31,20 @@ type Node struct {
 	out      io.Writer
 	explicit map[string]bool
 
-	mesh  *mesh.Mesh
-	store *consensus.Store
-	api   *api.Server
-	http  *http.Server
+	mesh   *mesh.Mesh
+	store  *consensus.Store
+	pubsub *pubsub.Service
+	api    *api.Server
+	http   *http.Server
 
 	joinToken  string
 	adminToken string
 
 	leaveOnce sync.Once
 	leaveCh   chan struct{}
+
+	apiCancel context.CancelFunc // stops api.Server.Run
+	apiDone   chan struct{}      // closed when it has returned
 }
 
 // New prepares a node from cfg. explicit names the flags the operator set
@@ -138,4 +144,24 @@ func (n *Node) addr(port int) string {
 
 func (n *Node) advertised(port int) string {
 	return net.JoinHostPort(n.cfg.advertiseIP(), strconv.Itoa(port))
+}
+
+// startAPIBackground runs the API's flush loop (aggregated authentication
+// failures and API key uses) until stopAPIBackground.
+func (n *Node) startAPIBackground(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	n.apiCancel, n.apiDone = cancel, make(chan struct{})
+	go func() {
+		defer close(n.apiDone)
+		_ = n.api.Run(ctx)
+	}()
+}
+
+// stopAPIBackground stops the flush loop and waits for it.
+func (n *Node) stopAPIBackground() {
+	if n.apiCancel == nil {
+		return
+	}
+	n.apiCancel()
+	<-n.apiDone
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/cassandranet/cassnet/api"
 	"github.com/cassandranet/cassnet/consensus"
 	"github.com/cassandranet/cassnet/mesh"
+	"github.com/cassandranet/cassnet/pubsub"
 )
 
 // Run starts every part of the node and blocks until ctx is cancelled or
@@ -42,10 +43,15 @@ func (n *Node) start(ctx context.Context) error {
 	for _, s := range cfg.Join {
 		seeds = append(seeds, withPort(s, DefaultGossipPort))
 	}
+	p2pKey, p2pID, err := pubsub.LoadIdentity(filepath.Join(cfg.DataDir, pubsub.IdentityFile))
+	if err != nil {
+		return fmt.Errorf("load p2p identity: %w", err)
+	}
 	meta := mesh.Meta{
 		Name: cfg.Name, ID: n.id, Role: mesh.RoleServer, Version: cfg.Version,
 		RaftAddr: n.advertised(cfg.RaftPort), HTTPAddr: n.advertised(cfg.HTTPPort),
 		P2PAddr: n.advertised(cfg.P2PPort), GRPCAddr: n.advertised(cfg.GRPCPort),
+		PeerID: p2pID.String(),
 	}
 	m, err := mesh.New(mesh.Config{
 		Name: cfg.Name, NodeID: n.id,
@@ -60,6 +66,9 @@ func (n *Node) start(ctx context.Context) error {
 		return fmt.Errorf("configure mesh: %w", err)
 	}
 	n.mesh = m
+	if n.pubsub, err = n.newPubSub(p2pKey, m); err != nil {
+		return err
+	}
 	store, err := consensus.New(consensus.Config{
 		NodeID: n.id, DataDir: cfg.DataDir,
 		BindAddr: n.addr(cfg.RaftPort), AdvertiseAddr: n.advertised(cfg.RaftPort),
@@ -73,20 +82,29 @@ func (n *Node) start(ctx context.Context) error {
 		TrailingLogs:      cfg.TrailingLogs,
 		SnapshotInterval:  cfg.SnapshotInterval,
 		Logger:            n.logger,
+
+		UnsafeAckBeforeCommit: cfg.UnsafeAckBeforeCommit,
 	})
 	if err != nil {
 		return fmt.Errorf("configure consensus: %w", err)
 	}
 	n.store = store
+	if cfg.UnsafeAckBeforeCommit {
+		n.logger.Warn("TEST ONLY: --unsafe-ack-before-commit is set; acknowledged writes can be lost")
+	}
 	srv, err := api.New(api.Config{
-		Store: store, Members: m, Agent: n,
+		Store: store, Members: m, Agent: n, Topics: topics{n.pubsub},
 		Version: cfg.Version, NodeName: cfg.Name,
-		Logger: n.logger.With("component", "api"),
+		Logger:     n.logger.With("component", "api"),
+		RateLimits: cfg.RateLimits,
 	})
 	if err != nil {
 		return fmt.Errorf("configure api: %w", err)
 	}
 	n.api = srv
+	if err := n.pubsub.RegisterMetrics(srv.Registry()); err != nil {
+		return err
+	}
 
 	// Raft listens first, so that by the time gossip announces this node
 	// its Raft address answers.
@@ -95,6 +113,9 @@ func (n *Node) start(ctx context.Context) error {
 	}
 	if err := m.Start(ctx); err != nil {
 		return fmt.Errorf("start mesh: %w", err)
+	}
+	if err := n.pubsub.Start(ctx); err != nil { // after the mesh: it needs members
+		return fmt.Errorf("start pubsub: %w", err)
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.httpBind(), strconv.Itoa(cfg.HTTPPort)))
 	if err != nil {
@@ -111,6 +132,7 @@ func (n *Node) start(ctx context.Context) error {
 			n.logger.Error("http server stopped", "err", err)
 		}
 	}()
+	n.startAPIBackground(ctx)
 	n.logger.Info("node started", "id", n.id,
 		"http", "http://"+ln.Addr().String(), "gossip", n.addr(cfg.GossipPort),
 		"raft", n.addr(cfg.RaftPort), "bootstrap", cfg.Bootstrap)
@@ -144,10 +166,16 @@ func (n *Node) leave() {
 
 // stop shuts every part down, in reverse order of start.
 func (n *Node) stop() {
+	n.stopAPIBackground()
 	if n.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = n.http.Shutdown(ctx)
 		cancel()
+	}
+	if n.pubsub != nil { // before the mesh it takes its peers from
+		if err := n.pubsub.Stop(); err != nil {
+			n.logger.Warn("pubsub shutdown", "err", err)
+		}
 	}
 	if n.store != nil {
 		if err := n.store.Shutdown(); err != nil {

@@ -8,12 +8,14 @@ import (
 	"github.com/cassandranet/cassnet/api"
 	"github.com/cassandranet/cassnet/consensus"
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
+	"github.com/cassandranet/cassnet/session"
 )
 
 // seedClusterState runs on a bootstrap node: once the cluster is ready it
-// makes sure the admin token's hash and the initial settings are in the
-// replicated state. Both steps are idempotent, so a bootstrap node that
-// crashed half-way finishes them on its next start.
+// makes sure the initial settings, the admin token's hash and the first
+// session signing key are in the replicated state. Every step is
+// idempotent, so a bootstrap node that crashed half-way finishes them on
+// its next start.
 func (n *Node) seedClusterState(ctx context.Context) {
 	for ctx.Err() == nil && !n.store.Ready() {
 		select {
@@ -35,6 +37,26 @@ func (n *Node) seedClusterState(ctx context.Context) {
 			}
 		}
 	}
+	n.seedAdminToken(retry)
+	// The first signing key. Sessions would create it lazily anyway; doing
+	// it here means the JWKS document is populated from the start.
+	kid, seed, err := session.NewKey()
+	if err != nil {
+		n.logger.Error("generate signing key", "err", err)
+		return
+	}
+	retry("signing key", func() *cassnetv1.Command {
+		return &cassnetv1.Command{Version: consensus.CommandVersion, Actor: "system:bootstrap",
+			Op: &cassnetv1.Command_RotateSigningKey{RotateSigningKey: &cassnetv1.RotateSigningKey{
+				Kid: kid, PrivateKey: seed, IfNone: true}}}
+	}, func() bool { _, ok := n.store.State().ActiveSigningKey(); return ok })
+}
+
+// seedAdminToken replicates the admin-token file's hash and the initial
+// settings, once: only while the state holds no operator token at all, so
+// an admin token an operator has since revoked is never resurrected by a
+// restart of the bootstrap node.
+func (n *Node) seedAdminToken(retry func(string, func() *cassnetv1.Command, func() bool)) {
 	if n.adminToken == "" {
 		return
 	}
@@ -43,7 +65,7 @@ func (n *Node) seedClusterState(ctx context.Context) {
 		n.logger.Error("admin-token file is malformed", "err", err)
 		return
 	}
-	if _, ok := n.store.State().OperatorToken(id); ok {
+	if len(n.store.State().OperatorTokens()) > 0 {
 		return // seeded on an earlier start
 	}
 	// Settings first: once the token exists, seeding is done and the

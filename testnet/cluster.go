@@ -18,8 +18,16 @@ type Config struct {
 	Bin string
 	// Dir holds every node's data dir and log.
 	Dir string
-	// AgentArgs are extra flags given to every agent (timing knobs).
+	// AgentArgs are extra flags given to every agent (timing knobs). They
+	// are given again when a node restarts.
 	AgentArgs []string
+	// Net, if set, puts every node started with Spawn in its own network
+	// namespace on this network. Nil means loopback addresses.
+	Net *Netns
+	// Persistent nodes outlive the harness process (`cassnet testnet
+	// up`). Otherwise each agent gets SIGKILL when the harness dies, so a
+	// test killed by its time-out leaks no processes.
+	Persistent bool
 }
 
 // Cluster is a set of agent processes started by this harness.
@@ -57,18 +65,46 @@ func (c *Cluster) AdminToken() string {
 	return c.adminToken
 }
 
-// AddNode starts one more agent on ip. The first node bootstraps the
-// cluster; later ones join through the first node's gossip address.
+// AddNode starts one more agent on ip (a loopback address). The first
+// node bootstraps the cluster; later ones join through the first node's
+// gossip address.
 func (c *Cluster) AddNode(ctx context.Context, name, ip string, extra ...string) (*Node, error) {
 	ports, err := FreePorts(ip)
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{
-		Name: name, IP: ip, Ports: ports, bin: c.cfg.Bin,
-		DataDir: filepath.Join(c.cfg.Dir, name),
-		logPath: filepath.Join(c.cfg.Dir, name+".log"),
+	return c.addNode(ctx, &Node{Name: name, IP: ip, Ports: ports}, extra)
+}
+
+// Spawn starts the next node, named n<k> for the k-th node of the
+// cluster: in its own namespace with the default ports when the cluster
+// has a Net, else on 127.0.0.<k> with free ports. Do not call it
+// concurrently with itself or AddNode.
+func (c *Cluster) Spawn(ctx context.Context, extra ...string) (*Node, error) {
+	c.mu.Lock()
+	k := len(c.nodes) + 1
+	c.mu.Unlock()
+	name := fmt.Sprintf("n%d", k)
+	if c.cfg.Net == nil {
+		if k > 254 {
+			return nil, errors.New("at most 254 loopback nodes")
+		}
+		return c.AddNode(ctx, name, fmt.Sprintf("127.0.0.%d", k), extra...)
 	}
+	ns, ip, err := c.cfg.Net.AddNode(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return c.addNode(ctx, &Node{Name: name, IP: ip, Ports: DefaultPorts(), Netns: ns, HubVeth: HubVeth(k)}, extra)
+}
+
+func (c *Cluster) addNode(ctx context.Context, n *Node, extra []string) (*Node, error) {
+	name, ip, ports := n.Name, n.IP, n.Ports
+	n.bin = c.cfg.Bin
+	n.persistent = c.cfg.Persistent
+	n.DataDir = filepath.Join(c.cfg.Dir, name)
+	n.logPath = filepath.Join(c.cfg.Dir, name+".log")
+	n.restartArgs = append(append([]string(nil), c.cfg.AgentArgs...), extra...)
 	args := []string{
 		"--name", name, "--data-dir", n.DataDir, "--bind", ip,
 		"--gossip-port", strconv.Itoa(ports.Gossip), "--raft-port", strconv.Itoa(ports.Raft),
@@ -79,16 +115,17 @@ func (c *Cluster) AddNode(ctx context.Context, name, ip string, extra ...string)
 	args = append(args, extra...)
 	c.mu.Lock()
 	first := len(c.nodes) == 0
-	var seed string
-	if !first {
-		seed = c.nodes[0].GossipAddr()
+	// Every earlier node is a seed, so a join works while some are down.
+	var seeds []string
+	for _, o := range c.nodes {
+		seeds = append(seeds, "--join", o.GossipAddr())
 	}
 	token := c.joinToken
 	c.mu.Unlock()
 	if first {
 		args = append(args, "--bootstrap")
 	} else {
-		args = append(args, "--join", seed, "--token", token)
+		args = append(append(args, seeds...), "--token", token)
 	}
 	n.Args = args
 	if err := n.start(args); err != nil {

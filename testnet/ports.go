@@ -10,6 +10,12 @@ type Ports struct {
 	Gossip, Raft, P2P, GRPC, HTTP int
 }
 
+// DefaultPorts are the agent's default ports. Nodes in their own network
+// namespace use them: each has a network stack to itself.
+func DefaultPorts() Ports {
+	return Ports{Gossip: 7946, Raft: 7947, P2P: 7948, GRPC: 7949, HTTP: 8080}
+}
+
 // FreePorts finds five ports free for both TCP and UDP on ip. The ports are
 // released before returning, so a race with another process is possible
 // but unlikely.

@@ -22,9 +22,17 @@ type Node struct {
 	Ports   Ports
 	// Args are the extra agent flags it was first started with.
 	Args []string
+	// Netns is the network namespace the node runs in ("" on loopback);
+	// HubVeth is its link's end on the bridge, in the hub namespace.
+	Netns   string
+	HubVeth string
 
 	bin     string
 	logPath string
+	// restartArgs are given again on Restart (the cluster's AgentArgs and
+	// the node's extra flags).
+	restartArgs []string
+	persistent  bool
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -51,9 +59,19 @@ func (n *Node) start(args []string) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(n.bin, append([]string{"agent"}, args...)...)
+	argv := append([]string{n.bin, "agent"}, args...)
+	if n.Netns != "" {
+		// ip execs the agent in place, so the process is the agent itself
+		// and signals reach it directly.
+		argv = append([]string{"ip", "netns", "exec", n.Netns}, argv...)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if !n.persistent {
+		// ip netns exec keeps it across its exec of the agent.
+		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	}
 	cmd.Env = append(os.Environ(), "GORACE=halt_on_error=0 log_path="+filepath.Join(filepath.Dir(n.logPath), n.Name+".race"))
 	if err := cmd.Start(); err != nil {
 		logf.Close()
@@ -69,10 +87,21 @@ func (n *Node) start(args []string) error {
 	return nil
 }
 
-// Restart starts a stopped node again with only its data dir, as an
-// operator would.
+// Restart starts a stopped node again with its data dir and the
+// cluster's tuning flags, as an operator would: name, addresses, ports and
+// the join seeds come from the data dir.
 func (n *Node) Restart() error {
-	return n.start([]string{"--data-dir", n.DataDir, "--log-level", "debug"})
+	return n.start(append([]string{"--data-dir", n.DataDir, "--log-level", "debug"}, n.restartArgs...))
+}
+
+// Pid is the process id, or 0 if the node is not running.
+func (n *Node) Pid() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil || n.cmd.Process == nil {
+		return 0
+	}
+	return n.cmd.Process.Pid
 }
 
 // Running reports whether the process is alive.

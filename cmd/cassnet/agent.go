@@ -16,7 +16,7 @@ func runAgent(args []string) error {
 	cfg := node.Defaults()
 	cfg.Version = version
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
-	fs.Usage = flagUsage(fs, "Usage: cassnet agent [flags]\n\nRuns a CassandraNet node. The first node of a cluster uses --bootstrap;\nthe others use --join with a seed address and --token. A restarted node\nneeds only --data-dir.")
+	fs.Usage = flagUsage(fs, agentSynopsis)
 	fs.StringVar(&cfg.Name, "name", "", "unique node name (default: host name; remembered in the data dir)")
 	fs.StringVar(&cfg.DataDir, "data-dir", "", "directory for identity, tokens, Raft log and snapshots (required)")
 	fs.StringVar(&cfg.Bind, "bind", cfg.Bind, "IP address every service listens on")
@@ -40,8 +40,21 @@ func runAgent(args []string) error {
 	fs.Uint64Var(&cfg.SnapshotThreshold, "raft-snapshot-threshold", 0, "log entries between snapshots (0: raft default 8192)")
 	fs.Uint64Var(&cfg.TrailingLogs, "raft-trailing-logs", 0, "log entries kept after a snapshot (0: raft default 10240)")
 	fs.DurationVar(&cfg.SnapshotInterval, "raft-snapshot-interval", 0, "how often raft checks whether to snapshot (0: raft default 120s)")
+	fs.Float64Var(&cfg.RateLimits.KeyRate, "rate-limit-key", cfg.RateLimits.KeyRate, "mutating requests per second per API key, on each node (0: unlimited)")
+	fs.IntVar(&cfg.RateLimits.KeyBurst, "rate-limit-key-burst", cfg.RateLimits.KeyBurst, "burst of --rate-limit-key")
+	fs.Float64Var(&cfg.RateLimits.TenantRate, "rate-limit-tenant", cfg.RateLimits.TenantRate, "mutating requests per second per tenant (all its API keys), on each node (0: unlimited)")
+	fs.IntVar(&cfg.RateLimits.TenantBurst, "rate-limit-tenant-burst", cfg.RateLimits.TenantBurst, "burst of --rate-limit-tenant")
+	fs.Float64Var(&cfg.RateLimits.OperatorRate, "rate-limit-operator", cfg.RateLimits.OperatorRate, "mutating requests per second per operator token, on each node (0: unlimited)")
+	fs.IntVar(&cfg.RateLimits.OperatorBurst, "rate-limit-operator-burst", cfg.RateLimits.OperatorBurst, "burst of --rate-limit-operator")
+	fs.IntVar(&cfg.PubSubMaxMessageSize, "pubsub-max-message-size", 0, "largest topic message payload in bytes (0: 64 KiB)")
+	fs.IntVar(&cfg.PubSubHistorySize, "pubsub-history-size", 0, "messages kept per topic for backfill and resume (0: 10000)")
+	fs.DurationVar(&cfg.PubSubHistoryAge, "pubsub-history-age", 0, "how long topic messages are kept for backfill and resume (0: 5m)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
+	// Test-only: registered like the others but left out of --help.
+	fs.BoolVar(&cfg.UnsafeAckBeforeCommit, "unsafe-ack-before-commit", false,
+		"TEST ONLY: acknowledge writes before they commit (loses data; used by the chaos harness)")
+	hideFlags(fs, "unsafe-ack-before-commit")
 	explicit, err := parseWithEnv(fs, args)
 	if err != nil {
 		if err == flag.ErrHelp {
@@ -79,4 +92,24 @@ func newLogger(level, format string) (*slog.Logger, error) {
 	default:
 		return nil, fmt.Errorf("--log-format %q: must be text or json", format)
 	}
+}
+
+// agentSynopsis heads `cassnet agent --help`.
+const agentSynopsis = "Usage: cassnet agent [flags]\n\nRuns a CassandraNet node. The first node of a cluster uses --bootstrap;\nthe others use --join with a seed address and --token. A restarted node\nneeds only --data-dir."
+
+// hideFlags keeps the named (test-only) flags out of fs's --help output;
+// they still parse normally, from the command line or CASS_<NAME>.
+func hideFlags(fs *flag.FlagSet, names ...string) {
+	hidden := make(map[string]bool, len(names))
+	for _, n := range names {
+		hidden[n] = true
+	}
+	public := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
+	public.SetOutput(fs.Output())
+	fs.VisitAll(func(f *flag.Flag) {
+		if !hidden[f.Name] {
+			public.Var(f.Value, f.Name, f.Usage)
+		}
+	})
+	fs.Usage = flagUsage(public, agentSynopsis)
 }

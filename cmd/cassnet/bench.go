@@ -98,7 +98,7 @@ func runBench(args []string) error {
 // bench runs both sides and builds the report.
 func bench(ctx context.Context, f benchFlags, dir string) (*benchReport, error) {
 	rep := &benchReport{
-		Date: time.Now().UTC().Format(time.RFC3339), Machine: machine(),
+		Date: time.Now().UTC().Format(time.RFC3339), Machine: benchMachine(),
 		Nodes: f.nodes, Clients: f.clients,
 		Duration: f.duration.String(), Warmup: f.warmup.String(),
 	}
@@ -121,9 +121,9 @@ func bench(ctx context.Context, f benchFlags, dir string) (*benchReport, error) 
 	}
 	rep.Etcd = newSide(etcdVersion(etcdBin), res, valueSize)
 	rep.Ratio = &benchRatio{
-		WritesPerSec: ratio(rep.Cassnet.Writes.PerSec, rep.Etcd.Writes.PerSec),
-		WriteP99:     ratio(rep.Cassnet.Writes.P99Ms, rep.Etcd.Writes.P99Ms),
-		ReadsPerSec:  ratio(rep.Cassnet.Reads.PerSec, rep.Etcd.Reads.PerSec),
+		WritesPerSec: benchDiv(rep.Cassnet.Writes.PerSec, rep.Etcd.Writes.PerSec),
+		WriteP99:     benchDiv(rep.Cassnet.Writes.P99Ms, rep.Etcd.Writes.P99Ms),
+		ReadsPerSec:  benchDiv(rep.Cassnet.Reads.PerSec, rep.Etcd.Reads.PerSec),
 	}
 	return rep, nil
 }
@@ -157,7 +157,7 @@ func benchCassnet(ctx context.Context, f benchFlags, dir string, load testnet.Lo
 	for _, n := range c.Nodes() {
 		addrs = append(addrs, n.HTTPAddr())
 	}
-	if err := expect(ctx, cl, addrs[0], "/v1/tenants", map[string]string{"name": benchTenant}); err != nil {
+	if err := benchPost(ctx, cl, addrs[0], "/v1/tenants", map[string]string{"name": benchTenant}); err != nil {
 		return res, 0, fmt.Errorf("create tenant: %w", err)
 	}
 	probe := map[string]string{"player_id": "probe", "reason": benchReason}
@@ -174,8 +174,8 @@ func benchCassnet(ctx context.Context, f benchFlags, dir string, load testnet.Lo
 	return res, len(resp.Body), err
 }
 
-// expect POSTs body and wants 201.
-func expect(ctx context.Context, cl *testnet.Client, addr, path string, body any) error {
+// benchPost POSTs body and wants 201.
+func benchPost(ctx context.Context, cl *testnet.Client, addr, path string, body any) error {
 	resp, err := cl.Do(ctx, http.MethodPost, addr, path, body)
 	if err != nil {
 		return err
@@ -232,19 +232,19 @@ func etcdVersion(bin string) string {
 
 // benchReport is everything one run measured.
 type benchReport struct {
-	Date     string      `json:"date"`
-	Machine  machineInfo `json:"machine"`
-	Nodes    int         `json:"nodes"`
-	Clients  int         `json:"clients"`
-	Duration string      `json:"duration"`
-	Warmup   string      `json:"warmup"`
-	Cassnet  *benchSide  `json:"cassnet"`
-	Etcd     *benchSide  `json:"etcd,omitempty"`
-	EtcdNote string      `json:"etcd_note,omitempty"`
-	Ratio    *benchRatio `json:"cassnet_over_etcd,omitempty"`
+	Date     string           `json:"date"`
+	Machine  benchMachineInfo `json:"machine"`
+	Nodes    int              `json:"nodes"`
+	Clients  int              `json:"clients"`
+	Duration string           `json:"duration"`
+	Warmup   string           `json:"warmup"`
+	Cassnet  *benchSide       `json:"cassnet"`
+	Etcd     *benchSide       `json:"etcd,omitempty"`
+	EtcdNote string           `json:"etcd_note,omitempty"`
+	Ratio    *benchRatio      `json:"cassnet_over_etcd,omitempty"`
 }
 
-type machineInfo struct {
+type benchMachineInfo struct {
 	CPU       string `json:"cpu"`
 	NumCPU    int    `json:"num_cpu"`
 	OSArch    string `json:"os_arch"`
@@ -286,22 +286,22 @@ func newPhase(r testnet.LoadResult) benchPhase {
 	l := r.Latency
 	return benchPhase{
 		PerSec: r.PerSecond(), OK: r.OK, Errors: r.Errors,
-		MeanMs: msec(l.Mean), P50Ms: msec(l.P50), P90Ms: msec(l.P90), P99Ms: msec(l.P99), MaxMs: msec(l.Max),
+		MeanMs: benchMs(l.Mean), P50Ms: benchMs(l.P50), P90Ms: benchMs(l.P90), P99Ms: benchMs(l.P99), MaxMs: benchMs(l.Max),
 	}
 }
 
-func msec(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+func benchMs(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-func ratio(a, b float64) float64 {
+func benchDiv(a, b float64) float64 {
 	if b == 0 {
 		return 0
 	}
 	return a / b
 }
 
-// machine describes the host: CPU model, cores, platform, Go version.
-func machine() machineInfo {
-	m := machineInfo{CPU: "unknown", NumCPU: runtime.NumCPU(), OSArch: runtime.GOOS + "/" + runtime.GOARCH, GoVersion: runtime.Version()}
+// benchMachine describes the host: CPU model, cores, platform, Go version.
+func benchMachine() benchMachineInfo {
+	m := benchMachineInfo{CPU: "unknown", NumCPU: runtime.NumCPU(), OSArch: runtime.GOOS + "/" + runtime.GOARCH, GoVersion: runtime.Version()}
 	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
 		m.LoadAvg, _, _ = strings.Cut(string(b), " ")
 	}
@@ -339,7 +339,7 @@ func printBench(w io.Writer, r *benchReport) {
 			line += fmt.Sprintf(format, val(s)) + "\t"
 		}
 		if len(sides) == 2 {
-			line += fmt.Sprintf("%.2f\t", ratio(val(sides[0]), val(sides[1])))
+			line += fmt.Sprintf("%.2f\t", benchDiv(val(sides[0]), val(sides[1])))
 		}
 		fmt.Fprintln(tw, line)
 	}
@@ -353,15 +353,15 @@ func printBench(w io.Writer, r *benchReport) {
 	row("read p99 ms", func(s *benchSide) float64 { return s.Reads.P99Ms }, "%.2f")
 	tw.Flush()
 	for _, s := range sides {
-		fmt.Fprintf(w, "%s errors: writes %s, reads %s\n", s.System, errorList(s.Writes.Errors), errorList(s.Reads.Errors))
+		fmt.Fprintf(w, "%s errors: writes %s, reads %s\n", s.System, benchErrors(s.Writes.Errors), benchErrors(s.Reads.Errors))
 	}
 	if r.EtcdNote != "" {
 		fmt.Fprintln(w, "note:", r.EtcdNote)
 	}
 }
 
-// errorList formats error counts as "none" or "HTTP 503: 4, timeout: 1".
-func errorList(errs map[string]int) string {
+// benchErrors formats error counts as "none" or "HTTP 503: 4, timeout: 1".
+func benchErrors(errs map[string]int) string {
 	if len(errs) == 0 {
 		return "none"
 	}

@@ -18,7 +18,9 @@ Usage:
   cassnet agent [flags]      run a node (see: cassnet agent --help)
   cassnet leave [flags]      make a running node leave the cluster gracefully
   cassnet members [flags]    list the mesh members a node sees
+  cassnet token create ...   create an operator token or a tenant API key
   cassnet bench [flags]      start a 3-node cluster and measure it
+  cassnet testnet <cmd>      local test network and chaos runs (up, status, down, run)
   cassnet version            print the version
 
 Every flag can also be set through an environment variable: CASS_ followed
@@ -39,8 +41,12 @@ func main() {
 		err = runLeave(os.Args[2:])
 	case "members":
 		err = runMembers(os.Args[2:])
+	case "token":
+		err = runToken(os.Args[2:])
 	case "bench":
 		err = runBench(os.Args[2:])
+	case "testnet":
+		err = runTestnet(os.Args[2:])
 	case "version", "--version", "-v":
 		fmt.Println(version)
 	case "help", "--help", "-h":

@@ -46,6 +46,14 @@ type Command struct {
 	//	*Command_RevokeBan
 	//	*Command_SetSettings
 	//	*Command_CreateOperatorToken
+	//	*Command_CreateApiKey
+	//	*Command_RevokeApiKey
+	//	*Command_TouchApiKeys
+	//	*Command_RotateSigningKey
+	//	*Command_RevokeSession
+	//	*Command_RevokePlayerSessions
+	//	*Command_RecordAuthFailures
+	//	*Command_RevokeOperatorToken
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -172,6 +180,78 @@ func (x *Command) GetCreateOperatorToken() *CreateOperatorToken {
 	return nil
 }
 
+func (x *Command) GetCreateApiKey() *CreateAPIKey {
+	if x != nil {
+		if x, ok := x.Op.(*Command_CreateApiKey); ok {
+			return x.CreateApiKey
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRevokeApiKey() *RevokeAPIKey {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RevokeApiKey); ok {
+			return x.RevokeApiKey
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetTouchApiKeys() *TouchAPIKeys {
+	if x != nil {
+		if x, ok := x.Op.(*Command_TouchApiKeys); ok {
+			return x.TouchApiKeys
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRotateSigningKey() *RotateSigningKey {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RotateSigningKey); ok {
+			return x.RotateSigningKey
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRevokeSession() *RevokeSession {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RevokeSession); ok {
+			return x.RevokeSession
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRevokePlayerSessions() *RevokePlayerSessions {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RevokePlayerSessions); ok {
+			return x.RevokePlayerSessions
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRecordAuthFailures() *RecordAuthFailures {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RecordAuthFailures); ok {
+			return x.RecordAuthFailures
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRevokeOperatorToken() *RevokeOperatorToken {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RevokeOperatorToken); ok {
+			return x.RevokeOperatorToken
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -204,6 +284,39 @@ type Command_CreateOperatorToken struct {
 	CreateOperatorToken *CreateOperatorToken `protobuf:"bytes,16,opt,name=create_operator_token,json=createOperatorToken,proto3,oneof"`
 }
 
+type Command_CreateApiKey struct {
+	// Identity and access (field numbers 20-39).
+	CreateApiKey *CreateAPIKey `protobuf:"bytes,20,opt,name=create_api_key,json=createApiKey,proto3,oneof"`
+}
+
+type Command_RevokeApiKey struct {
+	RevokeApiKey *RevokeAPIKey `protobuf:"bytes,21,opt,name=revoke_api_key,json=revokeApiKey,proto3,oneof"`
+}
+
+type Command_TouchApiKeys struct {
+	TouchApiKeys *TouchAPIKeys `protobuf:"bytes,22,opt,name=touch_api_keys,json=touchApiKeys,proto3,oneof"`
+}
+
+type Command_RotateSigningKey struct {
+	RotateSigningKey *RotateSigningKey `protobuf:"bytes,23,opt,name=rotate_signing_key,json=rotateSigningKey,proto3,oneof"`
+}
+
+type Command_RevokeSession struct {
+	RevokeSession *RevokeSession `protobuf:"bytes,24,opt,name=revoke_session,json=revokeSession,proto3,oneof"`
+}
+
+type Command_RevokePlayerSessions struct {
+	RevokePlayerSessions *RevokePlayerSessions `protobuf:"bytes,25,opt,name=revoke_player_sessions,json=revokePlayerSessions,proto3,oneof"`
+}
+
+type Command_RecordAuthFailures struct {
+	RecordAuthFailures *RecordAuthFailures `protobuf:"bytes,26,opt,name=record_auth_failures,json=recordAuthFailures,proto3,oneof"`
+}
+
+type Command_RevokeOperatorToken struct {
+	RevokeOperatorToken *RevokeOperatorToken `protobuf:"bytes,27,opt,name=revoke_operator_token,json=revokeOperatorToken,proto3,oneof"`
+}
+
 func (*Command_CreateTenant) isCommand_Op() {}
 
 func (*Command_DeleteTenant) isCommand_Op() {}
@@ -217,6 +330,22 @@ func (*Command_RevokeBan) isCommand_Op() {}
 func (*Command_SetSettings) isCommand_Op() {}
 
 func (*Command_CreateOperatorToken) isCommand_Op() {}
+
+func (*Command_CreateApiKey) isCommand_Op() {}
+
+func (*Command_RevokeApiKey) isCommand_Op() {}
+
+func (*Command_TouchApiKeys) isCommand_Op() {}
+
+func (*Command_RotateSigningKey) isCommand_Op() {}
+
+func (*Command_RevokeSession) isCommand_Op() {}
+
+func (*Command_RevokePlayerSessions) isCommand_Op() {}
+
+func (*Command_RecordAuthFailures) isCommand_Op() {}
+
+func (*Command_RevokeOperatorToken) isCommand_Op() {}
 
 type CreateTenant struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -501,9 +630,14 @@ func (x *RevokeBan) GetId() string {
 type SetSettings struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// How many audit entries the state keeps; older ones are dropped.
+	// Zero leaves it unchanged.
 	AuditRetention uint32 `protobuf:"varint,1,opt,name=audit_retention,json=auditRetention,proto3" json:"audit_retention,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The longest lifetime a player session token may be issued with, in
+	// seconds. It also bounds how long revocations and retired signing keys
+	// are kept. Zero leaves it unchanged. At least one field must be set.
+	MaxSessionTtlSeconds uint32 `protobuf:"varint,2,opt,name=max_session_ttl_seconds,json=maxSessionTtlSeconds,proto3" json:"max_session_ttl_seconds,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *SetSettings) Reset() {
@@ -543,13 +677,23 @@ func (x *SetSettings) GetAuditRetention() uint32 {
 	return 0
 }
 
+func (x *SetSettings) GetMaxSessionTtlSeconds() uint32 {
+	if x != nil {
+		return x.MaxSessionTtlSeconds
+	}
+	return 0
+}
+
 type CreateOperatorToken struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	Name  string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	// SHA-256 of the token's secret part. The secret itself is never
 	// replicated.
-	SecretSha256  []byte `protobuf:"bytes,3,opt,name=secret_sha256,json=secretSha256,proto3" json:"secret_sha256,omitempty"`
+	SecretSha256 []byte `protobuf:"bytes,3,opt,name=secret_sha256,json=secretSha256,proto3" json:"secret_sha256,omitempty"`
+	// Unix seconds after which the token no longer authenticates; zero
+	// means it never expires. Expired tokens are pruned from the state.
+	ExpiresUnix   int64 `protobuf:"varint,4,opt,name=expires_unix,json=expiresUnix,proto3" json:"expires_unix,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -605,11 +749,637 @@ func (x *CreateOperatorToken) GetSecretSha256() []byte {
 	return nil
 }
 
+func (x *CreateOperatorToken) GetExpiresUnix() int64 {
+	if x != nil {
+		return x.ExpiresUnix
+	}
+	return 0
+}
+
+type RevokeOperatorToken struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeOperatorToken) Reset() {
+	*x = RevokeOperatorToken{}
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeOperatorToken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeOperatorToken) ProtoMessage() {}
+
+func (x *RevokeOperatorToken) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeOperatorToken.ProtoReflect.Descriptor instead.
+func (*RevokeOperatorToken) Descriptor() ([]byte, []int) {
+	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *RevokeOperatorToken) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// CreateAPIKey adds a tenant API key. The key string itself is returned to
+// the caller once and never replicated: only the SHA-256 of its secret is.
+type CreateAPIKey struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 16 lowercase hex characters, chosen by the node that took the request.
+	Id     string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Tenant string `protobuf:"bytes,2,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	Name   string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	// tenant-admin, game-server or read-only.
+	Role string `protobuf:"bytes,4,opt,name=role,proto3" json:"role,omitempty"`
+	// Optional project scope (game-server keys only).
+	Project      string `protobuf:"bytes,5,opt,name=project,proto3" json:"project,omitempty"`
+	SecretSha256 []byte `protobuf:"bytes,6,opt,name=secret_sha256,json=secretSha256,proto3" json:"secret_sha256,omitempty"`
+	// Unix seconds; zero means the key never expires.
+	ExpiresUnix   int64 `protobuf:"varint,7,opt,name=expires_unix,json=expiresUnix,proto3" json:"expires_unix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateAPIKey) Reset() {
+	*x = CreateAPIKey{}
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateAPIKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateAPIKey) ProtoMessage() {}
+
+func (x *CreateAPIKey) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateAPIKey.ProtoReflect.Descriptor instead.
+func (*CreateAPIKey) Descriptor() ([]byte, []int) {
+	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *CreateAPIKey) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *CreateAPIKey) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *CreateAPIKey) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CreateAPIKey) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *CreateAPIKey) GetProject() string {
+	if x != nil {
+		return x.Project
+	}
+	return ""
+}
+
+func (x *CreateAPIKey) GetSecretSha256() []byte {
+	if x != nil {
+		return x.SecretSha256
+	}
+	return nil
+}
+
+func (x *CreateAPIKey) GetExpiresUnix() int64 {
+	if x != nil {
+		return x.ExpiresUnix
+	}
+	return 0
+}
+
+type RevokeAPIKey struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tenant        string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeAPIKey) Reset() {
+	*x = RevokeAPIKey{}
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeAPIKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeAPIKey) ProtoMessage() {}
+
+func (x *RevokeAPIKey) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeAPIKey.ProtoReflect.Descriptor instead.
+func (*RevokeAPIKey) Descriptor() ([]byte, []int) {
+	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *RevokeAPIKey) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *RevokeAPIKey) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// TouchAPIKeys records when keys were last used. Each node batches the uses
+// it saw and sends at most one of these a minute, so authentication never
+// costs a Raft write.
+type TouchAPIKeys struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entries       []*KeyUse              `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TouchAPIKeys) Reset() {
+	*x = TouchAPIKeys{}
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TouchAPIKeys) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TouchAPIKeys) ProtoMessage() {}
+
+func (x *TouchAPIKeys) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TouchAPIKeys.ProtoReflect.Descriptor instead.
+func (*TouchAPIKeys) Descriptor() ([]byte, []int) {
+	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *TouchAPIKeys) GetEntries() []*KeyUse {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+type KeyUse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	LastUsedUnix  int64                  `protobuf:"varint,2,opt,name=last_used_unix,json=lastUsedUnix,proto3" json:"last_used_unix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyUse) Reset() {
+	*x = KeyUse{}
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyUse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyUse) ProtoMessage() {}
+
+func (x *KeyUse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyUse.ProtoReflect.Descriptor instead.
+func (*KeyUse) Descriptor() ([]byte, []int) {
+	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *KeyUse) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *KeyUse) GetLastUsedUnix() int64 {
+	if x != nil {
+		return x.LastUsedUnix
+	}
+	return 0
+}
+
+// RotateSigningKey makes a new Ed25519 key the one that signs player
+// sessions. The previous key is retired: it keeps verifying until every
+// token it can have signed has expired, then it is pruned.
+type RotateSigningKey struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kid   string                 `protobuf:"bytes,1,opt,name=kid,proto3" json:"kid,omitempty"`
+	// The 32-byte Ed25519 seed (RFC 8032 private key).
+	PrivateKey []byte `protobuf:"bytes,2,opt,name=private_key,json=privateKey,proto3" json:"private_key,omitempty"`
+	// Only add the key if there is no active key yet (first key created
+	// lazily by any node); otherwise the command is rejected as a conflict.
+	IfNone        bool `protobuf:"varint,3,opt,name=if_none,json=ifNone,proto3" json:"if_none,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateSigningKey) Reset() {
+	*x = RotateSigningKey{}
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateSigningKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateSigningKey) ProtoMessage() {}
+
+func (x *RotateSigningKey) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateSigningKey.ProtoReflect.Descriptor instead.
+func (*RotateSigningKey) Descriptor() ([]byte, []int) {
+	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *RotateSigningKey) GetKid() string {
+	if x != nil {
+		return x.Kid
+	}
+	return ""
+}
+
+func (x *RotateSigningKey) GetPrivateKey() []byte {
+	if x != nil {
+		return x.PrivateKey
+	}
+	return nil
+}
+
+func (x *RotateSigningKey) GetIfNone() bool {
+	if x != nil {
+		return x.IfNone
+	}
+	return false
+}
+
+// RevokeSession revokes one player session by its id.
+type RevokeSession struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Tenant    string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	SessionId string                 `protobuf:"bytes,2,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	// When the revocation may be forgotten (the token has expired by then).
+	// Zero means the command's time plus the maximum session TTL.
+	ExpiresUnix   int64 `protobuf:"varint,3,opt,name=expires_unix,json=expiresUnix,proto3" json:"expires_unix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeSession) Reset() {
+	*x = RevokeSession{}
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeSession) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeSession) ProtoMessage() {}
+
+func (x *RevokeSession) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeSession.ProtoReflect.Descriptor instead.
+func (*RevokeSession) Descriptor() ([]byte, []int) {
+	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *RevokeSession) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *RevokeSession) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *RevokeSession) GetExpiresUnix() int64 {
+	if x != nil {
+		return x.ExpiresUnix
+	}
+	return 0
+}
+
+// RevokePlayerSessions revokes every session of a player issued up to the
+// command's time, in one project or (project empty) in the whole tenant.
+type RevokePlayerSessions struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Tenant   string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	PlayerId string                 `protobuf:"bytes,2,opt,name=player_id,json=playerId,proto3" json:"player_id,omitempty"`
+	Project  string                 `protobuf:"bytes,3,opt,name=project,proto3" json:"project,omitempty"`
+	// As in RevokeSession.
+	ExpiresUnix   int64 `protobuf:"varint,4,opt,name=expires_unix,json=expiresUnix,proto3" json:"expires_unix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokePlayerSessions) Reset() {
+	*x = RevokePlayerSessions{}
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokePlayerSessions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokePlayerSessions) ProtoMessage() {}
+
+func (x *RevokePlayerSessions) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokePlayerSessions.ProtoReflect.Descriptor instead.
+func (*RevokePlayerSessions) Descriptor() ([]byte, []int) {
+	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *RevokePlayerSessions) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *RevokePlayerSessions) GetPlayerId() string {
+	if x != nil {
+		return x.PlayerId
+	}
+	return ""
+}
+
+func (x *RevokePlayerSessions) GetProject() string {
+	if x != nil {
+		return x.Project
+	}
+	return ""
+}
+
+func (x *RevokePlayerSessions) GetExpiresUnix() int64 {
+	if x != nil {
+		return x.ExpiresUnix
+	}
+	return 0
+}
+
+// RecordAuthFailures writes a node's aggregated authentication failures
+// into the audit log: one entry per (credential, reason), with a count.
+type RecordAuthFailures struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The node that saw the failures.
+	Node          string         `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	Entries       []*AuthFailure `protobuf:"bytes,2,rep,name=entries,proto3" json:"entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordAuthFailures) Reset() {
+	*x = RecordAuthFailures{}
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordAuthFailures) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordAuthFailures) ProtoMessage() {}
+
+func (x *RecordAuthFailures) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordAuthFailures.ProtoReflect.Descriptor instead.
+func (*RecordAuthFailures) Descriptor() ([]byte, []int) {
+	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *RecordAuthFailures) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *RecordAuthFailures) GetEntries() []*AuthFailure {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+type AuthFailure struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "anonymous", "apikey:<id>" or "operator:<id>". Never a secret.
+	Credential string `protobuf:"bytes,1,opt,name=credential,proto3" json:"credential,omitempty"`
+	// missing, malformed, unknown, bad_secret or expired.
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The tenant of the key, when the key is known.
+	Tenant        string `protobuf:"bytes,3,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	Count         uint32 `protobuf:"varint,4,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuthFailure) Reset() {
+	*x = AuthFailure{}
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuthFailure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuthFailure) ProtoMessage() {}
+
+func (x *AuthFailure) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuthFailure.ProtoReflect.Descriptor instead.
+func (*AuthFailure) Descriptor() ([]byte, []int) {
+	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *AuthFailure) GetCredential() string {
+	if x != nil {
+		return x.Credential
+	}
+	return ""
+}
+
+func (x *AuthFailure) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *AuthFailure) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *AuthFailure) GetCount() uint32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
 var File_proto_cassandranet_v1_command_proto protoreflect.FileDescriptor
 
 const file_proto_cassandranet_v1_command_proto_rawDesc = "" +
 	"\n" +
-	"#proto/cassandranet/v1/command.proto\x12\x0fcassandranet.v1\"\xd3\x04\n" +
+	"#proto/cassandranet/v1/command.proto\x12\x0fcassandranet.v1\"\xd8\t\n" +
 	"\aCommand\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12$\n" +
 	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\x12\x14\n" +
@@ -623,7 +1393,15 @@ const file_proto_cassandranet_v1_command_proto_rawDesc = "" +
 	"\n" +
 	"revoke_ban\x18\x0e \x01(\v2\x1a.cassandranet.v1.RevokeBanH\x00R\trevokeBan\x12A\n" +
 	"\fset_settings\x18\x0f \x01(\v2\x1c.cassandranet.v1.SetSettingsH\x00R\vsetSettings\x12Z\n" +
-	"\x15create_operator_token\x18\x10 \x01(\v2$.cassandranet.v1.CreateOperatorTokenH\x00R\x13createOperatorTokenB\x04\n" +
+	"\x15create_operator_token\x18\x10 \x01(\v2$.cassandranet.v1.CreateOperatorTokenH\x00R\x13createOperatorToken\x12E\n" +
+	"\x0ecreate_api_key\x18\x14 \x01(\v2\x1d.cassandranet.v1.CreateAPIKeyH\x00R\fcreateApiKey\x12E\n" +
+	"\x0erevoke_api_key\x18\x15 \x01(\v2\x1d.cassandranet.v1.RevokeAPIKeyH\x00R\frevokeApiKey\x12E\n" +
+	"\x0etouch_api_keys\x18\x16 \x01(\v2\x1d.cassandranet.v1.TouchAPIKeysH\x00R\ftouchApiKeys\x12Q\n" +
+	"\x12rotate_signing_key\x18\x17 \x01(\v2!.cassandranet.v1.RotateSigningKeyH\x00R\x10rotateSigningKey\x12G\n" +
+	"\x0erevoke_session\x18\x18 \x01(\v2\x1e.cassandranet.v1.RevokeSessionH\x00R\rrevokeSession\x12]\n" +
+	"\x16revoke_player_sessions\x18\x19 \x01(\v2%.cassandranet.v1.RevokePlayerSessionsH\x00R\x14revokePlayerSessions\x12W\n" +
+	"\x14record_auth_failures\x18\x1a \x01(\v2#.cassandranet.v1.RecordAuthFailuresH\x00R\x12recordAuthFailures\x12Z\n" +
+	"\x15revoke_operator_token\x18\x1b \x01(\v2$.cassandranet.v1.RevokeOperatorTokenH\x00R\x13revokeOperatorTokenB\x04\n" +
 	"\x02op\"\"\n" +
 	"\fCreateTenant\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\"\n" +
@@ -641,13 +1419,58 @@ const file_proto_cassandranet_v1_command_proto_rawDesc = "" +
 	"\x10duration_seconds\x18\x06 \x01(\x03R\x0fdurationSeconds\"3\n" +
 	"\tRevokeBan\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x0e\n" +
-	"\x02id\x18\x02 \x01(\tR\x02id\"6\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"m\n" +
 	"\vSetSettings\x12'\n" +
-	"\x0faudit_retention\x18\x01 \x01(\rR\x0eauditRetention\"^\n" +
+	"\x0faudit_retention\x18\x01 \x01(\rR\x0eauditRetention\x125\n" +
+	"\x17max_session_ttl_seconds\x18\x02 \x01(\rR\x14maxSessionTtlSeconds\"\x81\x01\n" +
 	"\x13CreateOperatorToken\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12#\n" +
-	"\rsecret_sha256\x18\x03 \x01(\fR\fsecretSha256BAZ?github.com/cassandranet/cassnet/proto/cassandranet/v1;cassnetv1b\x06proto3"
+	"\rsecret_sha256\x18\x03 \x01(\fR\fsecretSha256\x12!\n" +
+	"\fexpires_unix\x18\x04 \x01(\x03R\vexpiresUnix\"%\n" +
+	"\x13RevokeOperatorToken\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\xc0\x01\n" +
+	"\fCreateAPIKey\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06tenant\x18\x02 \x01(\tR\x06tenant\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12\x12\n" +
+	"\x04role\x18\x04 \x01(\tR\x04role\x12\x18\n" +
+	"\aproject\x18\x05 \x01(\tR\aproject\x12#\n" +
+	"\rsecret_sha256\x18\x06 \x01(\fR\fsecretSha256\x12!\n" +
+	"\fexpires_unix\x18\a \x01(\x03R\vexpiresUnix\"6\n" +
+	"\fRevokeAPIKey\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"A\n" +
+	"\fTouchAPIKeys\x121\n" +
+	"\aentries\x18\x01 \x03(\v2\x17.cassandranet.v1.KeyUseR\aentries\">\n" +
+	"\x06KeyUse\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12$\n" +
+	"\x0elast_used_unix\x18\x02 \x01(\x03R\flastUsedUnix\"^\n" +
+	"\x10RotateSigningKey\x12\x10\n" +
+	"\x03kid\x18\x01 \x01(\tR\x03kid\x12\x1f\n" +
+	"\vprivate_key\x18\x02 \x01(\fR\n" +
+	"privateKey\x12\x17\n" +
+	"\aif_none\x18\x03 \x01(\bR\x06ifNone\"i\n" +
+	"\rRevokeSession\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x02 \x01(\tR\tsessionId\x12!\n" +
+	"\fexpires_unix\x18\x03 \x01(\x03R\vexpiresUnix\"\x88\x01\n" +
+	"\x14RevokePlayerSessions\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x1b\n" +
+	"\tplayer_id\x18\x02 \x01(\tR\bplayerId\x12\x18\n" +
+	"\aproject\x18\x03 \x01(\tR\aproject\x12!\n" +
+	"\fexpires_unix\x18\x04 \x01(\x03R\vexpiresUnix\"`\n" +
+	"\x12RecordAuthFailures\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x126\n" +
+	"\aentries\x18\x02 \x03(\v2\x1c.cassandranet.v1.AuthFailureR\aentries\"s\n" +
+	"\vAuthFailure\x12\x1e\n" +
+	"\n" +
+	"credential\x18\x01 \x01(\tR\n" +
+	"credential\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x16\n" +
+	"\x06tenant\x18\x03 \x01(\tR\x06tenant\x12\x14\n" +
+	"\x05count\x18\x04 \x01(\rR\x05countBAZ?github.com/cassandranet/cassnet/proto/cassandranet/v1;cassnetv1b\x06proto3"
 
 var (
 	file_proto_cassandranet_v1_command_proto_rawDescOnce sync.Once
@@ -661,30 +1484,50 @@ func file_proto_cassandranet_v1_command_proto_rawDescGZIP() []byte {
 	return file_proto_cassandranet_v1_command_proto_rawDescData
 }
 
-var file_proto_cassandranet_v1_command_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_proto_cassandranet_v1_command_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_proto_cassandranet_v1_command_proto_goTypes = []any{
-	(*Command)(nil),             // 0: cassandranet.v1.Command
-	(*CreateTenant)(nil),        // 1: cassandranet.v1.CreateTenant
-	(*DeleteTenant)(nil),        // 2: cassandranet.v1.DeleteTenant
-	(*CreateProject)(nil),       // 3: cassandranet.v1.CreateProject
-	(*CreateBan)(nil),           // 4: cassandranet.v1.CreateBan
-	(*RevokeBan)(nil),           // 5: cassandranet.v1.RevokeBan
-	(*SetSettings)(nil),         // 6: cassandranet.v1.SetSettings
-	(*CreateOperatorToken)(nil), // 7: cassandranet.v1.CreateOperatorToken
+	(*Command)(nil),              // 0: cassandranet.v1.Command
+	(*CreateTenant)(nil),         // 1: cassandranet.v1.CreateTenant
+	(*DeleteTenant)(nil),         // 2: cassandranet.v1.DeleteTenant
+	(*CreateProject)(nil),        // 3: cassandranet.v1.CreateProject
+	(*CreateBan)(nil),            // 4: cassandranet.v1.CreateBan
+	(*RevokeBan)(nil),            // 5: cassandranet.v1.RevokeBan
+	(*SetSettings)(nil),          // 6: cassandranet.v1.SetSettings
+	(*CreateOperatorToken)(nil),  // 7: cassandranet.v1.CreateOperatorToken
+	(*RevokeOperatorToken)(nil),  // 8: cassandranet.v1.RevokeOperatorToken
+	(*CreateAPIKey)(nil),         // 9: cassandranet.v1.CreateAPIKey
+	(*RevokeAPIKey)(nil),         // 10: cassandranet.v1.RevokeAPIKey
+	(*TouchAPIKeys)(nil),         // 11: cassandranet.v1.TouchAPIKeys
+	(*KeyUse)(nil),               // 12: cassandranet.v1.KeyUse
+	(*RotateSigningKey)(nil),     // 13: cassandranet.v1.RotateSigningKey
+	(*RevokeSession)(nil),        // 14: cassandranet.v1.RevokeSession
+	(*RevokePlayerSessions)(nil), // 15: cassandranet.v1.RevokePlayerSessions
+	(*RecordAuthFailures)(nil),   // 16: cassandranet.v1.RecordAuthFailures
+	(*AuthFailure)(nil),          // 17: cassandranet.v1.AuthFailure
 }
 var file_proto_cassandranet_v1_command_proto_depIdxs = []int32{
-	1, // 0: cassandranet.v1.Command.create_tenant:type_name -> cassandranet.v1.CreateTenant
-	2, // 1: cassandranet.v1.Command.delete_tenant:type_name -> cassandranet.v1.DeleteTenant
-	3, // 2: cassandranet.v1.Command.create_project:type_name -> cassandranet.v1.CreateProject
-	4, // 3: cassandranet.v1.Command.create_ban:type_name -> cassandranet.v1.CreateBan
-	5, // 4: cassandranet.v1.Command.revoke_ban:type_name -> cassandranet.v1.RevokeBan
-	6, // 5: cassandranet.v1.Command.set_settings:type_name -> cassandranet.v1.SetSettings
-	7, // 6: cassandranet.v1.Command.create_operator_token:type_name -> cassandranet.v1.CreateOperatorToken
-	7, // [7:7] is the sub-list for method output_type
-	7, // [7:7] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	1,  // 0: cassandranet.v1.Command.create_tenant:type_name -> cassandranet.v1.CreateTenant
+	2,  // 1: cassandranet.v1.Command.delete_tenant:type_name -> cassandranet.v1.DeleteTenant
+	3,  // 2: cassandranet.v1.Command.create_project:type_name -> cassandranet.v1.CreateProject
+	4,  // 3: cassandranet.v1.Command.create_ban:type_name -> cassandranet.v1.CreateBan
+	5,  // 4: cassandranet.v1.Command.revoke_ban:type_name -> cassandranet.v1.RevokeBan
+	6,  // 5: cassandranet.v1.Command.set_settings:type_name -> cassandranet.v1.SetSettings
+	7,  // 6: cassandranet.v1.Command.create_operator_token:type_name -> cassandranet.v1.CreateOperatorToken
+	9,  // 7: cassandranet.v1.Command.create_api_key:type_name -> cassandranet.v1.CreateAPIKey
+	10, // 8: cassandranet.v1.Command.revoke_api_key:type_name -> cassandranet.v1.RevokeAPIKey
+	11, // 9: cassandranet.v1.Command.touch_api_keys:type_name -> cassandranet.v1.TouchAPIKeys
+	13, // 10: cassandranet.v1.Command.rotate_signing_key:type_name -> cassandranet.v1.RotateSigningKey
+	14, // 11: cassandranet.v1.Command.revoke_session:type_name -> cassandranet.v1.RevokeSession
+	15, // 12: cassandranet.v1.Command.revoke_player_sessions:type_name -> cassandranet.v1.RevokePlayerSessions
+	16, // 13: cassandranet.v1.Command.record_auth_failures:type_name -> cassandranet.v1.RecordAuthFailures
+	8,  // 14: cassandranet.v1.Command.revoke_operator_token:type_name -> cassandranet.v1.RevokeOperatorToken
+	12, // 15: cassandranet.v1.TouchAPIKeys.entries:type_name -> cassandranet.v1.KeyUse
+	17, // 16: cassandranet.v1.RecordAuthFailures.entries:type_name -> cassandranet.v1.AuthFailure
+	17, // [17:17] is the sub-list for method output_type
+	17, // [17:17] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_proto_cassandranet_v1_command_proto_init() }
@@ -700,6 +1543,14 @@ func file_proto_cassandranet_v1_command_proto_init() {
 		(*Command_RevokeBan)(nil),
 		(*Command_SetSettings)(nil),
 		(*Command_CreateOperatorToken)(nil),
+		(*Command_CreateApiKey)(nil),
+		(*Command_RevokeApiKey)(nil),
+		(*Command_TouchApiKeys)(nil),
+		(*Command_RotateSigningKey)(nil),
+		(*Command_RevokeSession)(nil),
+		(*Command_RevokePlayerSessions)(nil),
+		(*Command_RecordAuthFailures)(nil),
+		(*Command_RevokeOperatorToken)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -707,7 +1558,7 @@ func file_proto_cassandranet_v1_command_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_cassandranet_v1_command_proto_rawDesc), len(file_proto_cassandranet_v1_command_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

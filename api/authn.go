@@ -1,0 +1,96 @@
+package api
+
+import (
+	"crypto/subtle"
+	"net/http"
+	"strings"
+)
+
+// Reasons an authentication fails, as aggregated into the audit log.
+const (
+	failMissing   = "missing"
+	failMalformed = "malformed"
+	failUnknown   = "unknown"
+	failSecret    = "bad_secret"
+	failExpired   = "expired"
+)
+
+// zeroHash is compared against when a credential's id is unknown, so the
+// time taken does not tell whether the id exists.
+var zeroHash = make([]byte, 32)
+
+// authenticate identifies the caller from its operator token or API key.
+// Every failure is a 401 that says nothing about which check failed;
+// failures are counted for the audit log (by credential id and reason,
+// never the secret), and nothing about the credential is logged.
+func (s *Server) authenticate(r *http.Request) (Principal, *apiError) {
+	cred, ok := credential(r)
+	if !ok {
+		s.failures.record(authFailure{credential: "anonymous", reason: failMissing})
+		return Principal{}, errMissingCredentials
+	}
+	switch {
+	case strings.HasPrefix(cred, tokenPrefix):
+		return s.authOperator(cred)
+	case strings.HasPrefix(cred, apiKeyPrefix):
+		return s.authAPIKey(cred)
+	}
+	s.failures.record(authFailure{credential: "anonymous", reason: failMalformed})
+	return Principal{}, errInvalidToken
+}
+
+func (s *Server) authOperator(cred string) (Principal, *apiError) {
+	id, secret, err := ParseOperatorToken(cred)
+	if err != nil {
+		s.failures.record(authFailure{credential: "anonymous", reason: failMalformed})
+		return Principal{}, errInvalidToken
+	}
+	sum := hashSecret(secret)
+	tok, found := s.store.State().OperatorToken(id)
+	want := tok.SecretSHA256
+	if !found {
+		want = zeroHash
+	}
+	match := subtle.ConstantTimeCompare(sum[:], want) == 1
+	who := PrincipalOperator + ":" + id
+	switch {
+	case !found:
+		s.failures.record(authFailure{credential: who, reason: failUnknown})
+	case !match:
+		s.failures.record(authFailure{credential: who, reason: failSecret})
+	case !tok.ActiveAt(s.now()):
+		s.failures.record(authFailure{credential: who, reason: failExpired})
+	default:
+		return Principal{Kind: PrincipalOperator, ID: id}, nil
+	}
+	return Principal{}, errInvalidToken
+}
+
+func (s *Server) authAPIKey(cred string) (Principal, *apiError) {
+	id, secret, err := ParseAPIKey(cred)
+	if err != nil {
+		s.failures.record(authFailure{credential: "anonymous", reason: failMalformed})
+		return Principal{}, errInvalidToken
+	}
+	sum := hashSecret(secret)
+	key, found := s.store.State().APIKey(id)
+	want := key.SecretSHA256
+	if !found {
+		want = zeroHash
+	}
+	match := subtle.ConstantTimeCompare(sum[:], want) == 1
+	who := PrincipalAPIKey + ":" + id
+	now := s.now()
+	switch {
+	case !found:
+		s.failures.record(authFailure{credential: who, reason: failUnknown})
+	case !match:
+		s.failures.record(authFailure{credential: who, reason: failSecret, tenant: key.Tenant})
+	case !key.ActiveAt(now):
+		s.failures.record(authFailure{credential: who, reason: failExpired, tenant: key.Tenant})
+	default:
+		s.touches.record(id, now)
+		return Principal{Kind: PrincipalAPIKey, ID: id, Tenant: key.Tenant, Role: key.Role, Project: key.ProjectID}, nil
+	}
+	return Principal{}, errInvalidToken
+}

@@ -1,0 +1,93 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/cassandranet/cassnet/session"
+)
+
+// Verification reasons, as answered by POST /v1/sessions/verify.
+const (
+	reasonOK      = "ok"
+	reasonExpired = "expired"
+	reasonRevoked = "revoked"
+	reasonBanned  = "banned"
+	reasonInvalid = "invalid"
+)
+
+var verifyReasons = []string{reasonOK, reasonExpired, reasonRevoked, reasonBanned, reasonInvalid}
+
+// verifyRequest is the body of POST /v1/sessions/verify.
+type verifyRequest struct {
+	Token string `json:"token"`
+}
+
+// verifyResponse is the answer. For an invalid token every claim is empty:
+// nothing a forged token says is repeated back.
+type verifyResponse struct {
+	Valid     bool       `json:"valid"`
+	Reason    string     `json:"reason"`
+	PlayerID  string     `json:"player_id"`
+	TenantID  string     `json:"tenant_id"`
+	ProjectID string     `json:"project_id"`
+	SessionID string     `json:"session_id"`
+	ExpiresAt *time.Time `json:"expires_at"`
+}
+
+// handleVerifySession answers whether a session token is good, from this
+// node's replica alone: no leader hop, no Raft write. Malformed bodies are
+// 400s; every token, however broken, is a 200 with a reason.
+func (s *Server) handleVerifySession(w http.ResponseWriter, r *http.Request, p Principal) {
+	var req verifyRequest
+	if err := decodeJSON(w, r, s.maxBody, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if req.Token == "" {
+		s.fail(w, r, badRequest("token: is required"))
+		return
+	}
+	res := s.verifySession(p, req.Token)
+	s.metrics.verifyBy[res.Reason].Inc()
+	writeJSON(w, http.StatusOK, res)
+}
+
+// verifySession is the whole verification, in order: the token itself
+// (algorithm, kid, signature, issuer, audience, claims: invalid), whether
+// p may see its tenant and project (if not: invalid, so nothing leaks),
+// expiry, revocation (the session, or its player tenant-wide or in its
+// project), then bans (tenant-wide, or in the session's project, at this
+// node's time).
+func (s *Server) verifySession(p Principal, token string) verifyResponse {
+	sess, err := s.verifier.Verify(token)
+	if err != nil && !errors.Is(err, session.ErrExpired) {
+		return verifyResponse{Reason: reasonInvalid}
+	}
+	if !p.canSee(sess.Tenant, sess.Project) {
+		return verifyResponse{Reason: reasonInvalid}
+	}
+	exp := sess.ExpiresAt
+	res := verifyResponse{
+		PlayerID: sess.PlayerID, TenantID: sess.Tenant, ProjectID: sess.Project,
+		SessionID: sess.ID, ExpiresAt: &exp,
+	}
+	st := s.store.State()
+	if _, ok := st.Tenant(sess.Tenant); !ok {
+		return verifyResponse{Reason: reasonInvalid} // the tenant was deleted
+	}
+	switch {
+	case err != nil:
+		res.Reason = reasonExpired
+	case st.SessionRevoked(sess.Tenant, sess.ID, sess.PlayerID, sess.Project, sess.IssuedAt):
+		res.Reason = reasonRevoked
+	default:
+		if _, banned := st.ActiveBan(sess.Tenant, sess.PlayerID, sess.Project, s.now()); banned {
+			res.Reason = reasonBanned
+		} else {
+			res.Valid, res.Reason = true, reasonOK
+		}
+	}
+	return res
+}

@@ -1,0 +1,105 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+
+	"github.com/cassandranet/cassnet/api"
+	"github.com/cassandranet/cassnet/pubsub"
+	"github.com/libp2p/go-libp2p/core/crypto"
+)
+
+// newPubSub configures topic messaging on the p2p port; Start comes after
+// the mesh's, Stop before it.
+func (n *Node) newPubSub(key crypto.PrivKey, members pubsub.Members) (*pubsub.Service, error) {
+	ps, err := pubsub.New(pubsub.Config{
+		NodeID: n.id, Key: key, Members: members,
+		ListenAddr:     net.JoinHostPort(n.cfg.Bind, strconv.Itoa(n.cfg.P2PPort)),
+		MaxMessageSize: n.cfg.PubSubMaxMessageSize,
+		HistorySize:    n.cfg.PubSubHistorySize,
+		HistoryAge:     n.cfg.PubSubHistoryAge,
+		Logger:         n.logger.With("component", "pubsub"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("configure pubsub: %w", err)
+	}
+	return ps, nil
+}
+
+// topics adapts pubsub.Service to api.Topics: api does not import pubsub
+// (which links libp2p), so types and errors are translated here.
+type topics struct{ ps *pubsub.Service }
+
+// Publish implements api.Topics.
+func (t topics) Publish(ctx context.Context, tenant, topic, contentType string, payload []byte) (api.PublishedMessage, error) {
+	res, err := t.ps.Publish(ctx, tenant, topic, contentType, payload)
+	if err != nil {
+		return api.PublishedMessage{}, topicErr(err)
+	}
+	return api.PublishedMessage{ID: res.ID, Seq: res.Seq, Origin: res.Origin, Epoch: epochHex(res.Epoch)}, nil
+}
+
+// Subscribe implements api.Topics.
+func (t topics) Subscribe(ctx context.Context, tenant, topic, lastEventID string) (api.TopicStream, error) {
+	sub, err := t.ps.Subscribe(ctx, tenant, topic, lastEventID)
+	if err != nil {
+		return nil, topicErr(err)
+	}
+	return topicStream{sub}, nil
+}
+
+// Peers implements api.Topics.
+func (t topics) Peers() []api.TopicPeer {
+	var out []api.TopicPeer
+	for _, p := range t.ps.Peers() {
+		out = append(out, api.TopicPeer{PeerID: p.PeerID, Addrs: p.Addrs, Member: p.Member,
+			NodeID: p.NodeID, MemberStatus: p.MemberStatus, Connected: p.Connected})
+	}
+	return out
+}
+
+// MaxMessageSize implements api.Topics.
+func (t topics) MaxMessageSize() int { return t.ps.MaxMessageSize() }
+
+// topicStream adapts pubsub.Subscription to api.TopicStream.
+type topicStream struct{ sub *pubsub.Subscription }
+
+func (s topicStream) Next(ctx context.Context) (api.TopicEvent, error) {
+	ev, err := s.sub.Next(ctx)
+	if err != nil {
+		return api.TopicEvent{}, err
+	}
+	return api.TopicEvent{Kind: ev.Kind.String(), ID: ev.ID, Origin: ev.Origin, Epoch: epochHex(ev.Epoch),
+		Seq: ev.Seq, Published: ev.Published, ContentType: ev.ContentType, Payload: ev.Payload,
+		From: ev.From, To: ev.To, Reason: ev.Reason}, nil
+}
+
+func (s topicStream) Ready() bool { return s.sub.Ready() }
+func (s topicStream) Close()      { s.sub.Close() }
+
+func epochHex(e uint64) string { return fmt.Sprintf("%016x", e) }
+
+// topicErr maps pubsub's errors onto the api.Topics contract.
+func topicErr(err error) error {
+	switch {
+	case errors.Is(err, pubsub.ErrInvalid):
+		return fmt.Errorf("%w: %s", api.ErrTopicInvalid, trimPrefix(err, pubsub.ErrInvalid))
+	case errors.Is(err, pubsub.ErrTooLarge):
+		return fmt.Errorf("%w: %s", api.ErrTopicTooLarge, trimPrefix(err, pubsub.ErrTooLarge))
+	case errors.Is(err, pubsub.ErrClosed):
+		return fmt.Errorf("%w: %v", api.ErrTopicsUnavailable, err)
+	}
+	return err
+}
+
+// trimPrefix drops "sentinel: " from err's message.
+func trimPrefix(err, sentinel error) string {
+	m, p := err.Error(), sentinel.Error()+": "
+	if len(m) > len(p) && m[:len(p)] == p {
+		return m[len(p):]
+	}
+	return m
+}

@@ -1,0 +1,134 @@
+package pubsub
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/cassandranet/cassnet/mesh"
+	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
+	"github.com/libp2p/go-libp2p/core/crypto"
+)
+
+// Defaults for Config's zero fields.
+const (
+	DefaultMaxMessageSize = 64 << 10
+	DefaultHistorySize    = 10000
+	DefaultHistoryAge     = 5 * time.Minute
+	DefaultSubscriberLag  = 4096
+	DefaultHoldTimeout    = 200 * time.Millisecond
+	DefaultQueueSize      = 4096
+	DefaultMaxTopics      = 10000
+)
+
+// Members is the gossip membership pubsub takes its peers from.
+// mesh.Mesh implements it. Members must be safe for concurrent use and
+// cheap enough to call a few times a second.
+type Members interface {
+	Members() []mesh.Member
+}
+
+// Config configures a Service. NodeID, Key, ListenAddr and Members are
+// required; zero values elsewhere take the defaults above.
+type Config struct {
+	// NodeID is this node's mesh ID: the origin of what it publishes.
+	NodeID string
+	// Key is the libp2p identity (see LoadIdentity); its peer ID is what
+	// the node advertises as mesh.Meta.PeerID.
+	Key crypto.PrivKey
+	// ListenAddr is the host:port of the libp2p TCP listener (port 0
+	// picks one; see Service.Addr).
+	ListenAddr string
+	// Members supplies the peers: alive and suspect members that
+	// advertise a PeerID and a P2PAddr.
+	Members Members
+
+	// MaxMessageSize bounds a payload in bytes (default 64 KiB).
+	MaxMessageSize int
+	// HistorySize and HistoryAge bound each topic's history: at most
+	// HistorySize events (default 10000), none older than HistoryAge
+	// (default 5 min). Backfill and resume are served from it.
+	HistorySize int
+	HistoryAge  time.Duration
+	// SubscriberLag is how many events a subscriber may fall behind the
+	// newest before it is disconnected (it may then resume).
+	SubscriberLag int
+	// HoldTimeout is how long an out-of-order message is held before the
+	// gap before it is repaired by backfill.
+	HoldTimeout time.Duration
+	// QueueSize sizes GossipSub's per-peer outbound queue, its validation
+	// queue and each topic's subscription buffer (default 4096).
+	QueueSize int
+	// MaxTopics bounds the topics this node carries at once.
+	MaxTopics int
+
+	// Logger receives structured logs (default slog.Default()).
+	Logger *slog.Logger
+
+	// dropGossip and cutBackfill are test-only transport hooks: gossip
+	// envelopes for which dropGossip returns true are dropped as if lost
+	// on the network, and backfill requests to the nodes for which
+	// cutBackfill returns true fail as if unreachable.
+	dropGossip  func(env *cassnetv1.Envelope) bool
+	cutBackfill func(nodeID string) bool
+	// now is the clock (default time.Now); tests may replace it.
+	now func() time.Time
+}
+
+func (c *Config) setDefaults() error {
+	var errs []error
+	if c.NodeID == "" {
+		errs = append(errs, errors.New("NodeID is required"))
+	}
+	if c.Key == nil {
+		errs = append(errs, errors.New("key is required"))
+	}
+	if c.Members == nil {
+		errs = append(errs, errors.New("members is required"))
+	}
+	if _, _, err := net.SplitHostPort(c.ListenAddr); err != nil {
+		errs = append(errs, fmt.Errorf("ListenAddr %q: %w", c.ListenAddr, err))
+	}
+	for _, f := range []struct {
+		name string
+		v    *int
+		def  int
+	}{
+		{"MaxMessageSize", &c.MaxMessageSize, DefaultMaxMessageSize},
+		{"HistorySize", &c.HistorySize, DefaultHistorySize},
+		{"SubscriberLag", &c.SubscriberLag, DefaultSubscriberLag},
+		{"QueueSize", &c.QueueSize, DefaultQueueSize},
+		{"MaxTopics", &c.MaxTopics, DefaultMaxTopics},
+	} {
+		switch {
+		case *f.v < 0:
+			errs = append(errs, fmt.Errorf("%s must not be negative", f.name))
+		case *f.v == 0:
+			*f.v = f.def
+		}
+	}
+	if c.MaxMessageSize > 4<<20 {
+		errs = append(errs, fmt.Errorf("MaxMessageSize %d exceeds 4 MiB", c.MaxMessageSize))
+	}
+	if c.HistoryAge < 0 || c.HoldTimeout < 0 {
+		errs = append(errs, errors.New("HistoryAge and HoldTimeout must not be negative"))
+	}
+	if c.HistoryAge == 0 {
+		c.HistoryAge = DefaultHistoryAge
+	}
+	if c.HoldTimeout == 0 {
+		c.HoldTimeout = DefaultHoldTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("pubsub: config: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,290 @@
+package testnet
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// sseEvent is one Server-Sent Event read from a node.
+type sseEvent struct {
+	ID, Event string
+	Data      []byte
+	At        time.Time // when it was read
+}
+
+// sseMsg is the data of a message event.
+type sseMsg struct {
+	Origin      string    `json:"origin"`
+	Seq         uint64    `json:"seq"`
+	Payload     string    `json:"payload"`
+	PublishedAt time.Time `json:"published_at"`
+}
+
+// sseStream reads a node's event stream in a goroutine it owns.
+type sseStream struct {
+	events chan sseEvent
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// openSSE subscribes on addr and returns once the node has subscribed.
+func openSSE(ctx context.Context, addr, cred, path, lastID string) (*sseStream, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+cred)
+	if lastID != "" {
+		req.Header.Set("Last-Event-ID", lastID)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		cancel()
+		return nil, fmt.Errorf("subscribe %s: %d %s", path, resp.StatusCode, b)
+	}
+	s := &sseStream{events: make(chan sseEvent, 1<<16), cancel: cancel, done: make(chan struct{})}
+	ready := make(chan struct{})
+	go s.read(resp.Body, ready)
+	select {
+	case <-ready:
+		return s, nil
+	case <-s.done:
+		return nil, fmt.Errorf("stream ended before it was ready")
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (s *sseStream) read(body io.ReadCloser, ready chan struct{}) {
+	defer close(s.done)
+	defer close(s.events)
+	defer body.Close()
+	sc := bufio.NewScanner(body)
+	sc.Buffer(make([]byte, 256<<10), 1<<20)
+	var cur sseEvent
+	for sc.Scan() {
+		line := sc.Bytes()
+		switch {
+		case len(line) == 0:
+			if cur.Event != "" {
+				cur.At = time.Now()
+				s.events <- cur
+			}
+			cur = sseEvent{}
+		case bytes.HasPrefix(line, []byte(": subscribed")):
+			close(ready)
+		case bytes.HasPrefix(line, []byte("id: ")):
+			cur.ID = string(line[4:])
+		case bytes.HasPrefix(line, []byte("event: ")):
+			cur.Event = string(line[7:])
+		case bytes.HasPrefix(line, []byte("data: ")):
+			cur.Data = append([]byte(nil), line[6:]...)
+		}
+	}
+}
+
+// close ends the stream as a client disconnect would.
+func (s *sseStream) close() {
+	s.cancel()
+	<-s.done
+}
+
+// next returns the next event other than heartbeats, or fails.
+func (s *sseStream) next(t testing.TB, timeout time.Duration) sseEvent {
+	t.Helper()
+	select {
+	case ev, ok := <-s.events:
+		if !ok {
+			t.Fatal("event stream ended")
+		}
+		return ev
+	case <-time.After(timeout):
+		t.Fatalf("no event within %s", timeout)
+	}
+	return sseEvent{}
+}
+
+// nextMessages reads n events that must be messages with consecutive
+// sequence numbers from first, all from one origin.
+func (s *sseStream) nextMessages(t *testing.T, n int, first uint64) (last sseEvent) {
+	t.Helper()
+	origin := ""
+	for i := range n {
+		ev := s.next(t, 30*time.Second)
+		var m sseMsg
+		if ev.Event != "message" || json.Unmarshal(ev.Data, &m) != nil {
+			t.Fatalf("event %d: %s %s, want a message", i, ev.Event, ev.Data)
+		}
+		if want := first + uint64(i); m.Seq != want || (origin != "" && m.Origin != origin) {
+			t.Fatalf("event %d: seq %d from %s, want %d from %s", i, m.Seq, m.Origin, want, origin)
+		}
+		if m.Payload != fmt.Sprintf("msg-%d", m.Seq) {
+			t.Fatalf("seq %d carries %q", m.Seq, m.Payload)
+		}
+		origin, last = m.Origin, ev
+	}
+	return last
+}
+
+// publish posts one raw message and returns the status and body.
+func publish(ctx context.Context, hc *http.Client, addr, cred, tenant, topic, ct string, payload []byte) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost,
+		"http://"+addr+"/v1/tenants/"+tenant+"/topics/"+topic+"/messages", bytes.NewReader(payload))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+cred)
+	req.Header.Set("Content-Type", ct)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+// publishSeq publishes msg-<seq> for seq in from..to and checks each
+// answer's sequence number.
+func publishSeq(t *testing.T, ctx context.Context, hc *http.Client, n *Node, cred string, from, to uint64) {
+	t.Helper()
+	for seq := from; seq <= to; seq++ {
+		code, body, err := publish(ctx, hc, n.HTTPAddr(), cred, "acme", "match", "text/plain", fmt.Appendf(nil, "msg-%d", seq))
+		if err != nil || code != http.StatusAccepted {
+			t.Fatalf("publish %d: %d %s %v", seq, code, body, err)
+		}
+		var res struct{ Seq uint64 }
+		if err := json.Unmarshal(body, &res); err != nil || res.Seq != seq {
+			t.Fatalf("publish %d answered %s", seq, body)
+		}
+	}
+}
+
+// waitPubSubMesh waits until every node has a libp2p connection to every
+// other node, and the tenant is in every node's replica.
+func waitPubSubMesh(t testing.TB, ctx context.Context, cl *Client, nodes []*Node, tenant string) {
+	t.Helper()
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	err := WaitFor(wctx, func() error {
+		for _, nd := range nodes {
+			resp, err := cl.Do(wctx, http.MethodGet, nd.HTTPAddr(), "/v1/pubsub/peers", nil)
+			if err != nil {
+				return err
+			}
+			var body struct {
+				Peers []struct {
+					Member    string `json:"member"`
+					Connected bool   `json:"connected"`
+				} `json:"peers"`
+			}
+			if err := resp.JSON(&body); err != nil {
+				return err
+			}
+			connected := 0
+			for _, p := range body.Peers {
+				if p.Connected && p.Member != "" {
+					connected++
+				}
+			}
+			if connected != len(nodes)-1 {
+				return fmt.Errorf("%s has %d member peers connected: %s", nd.Name, connected, resp.Body)
+			}
+			if resp, err := cl.Do(wctx, http.MethodGet, nd.HTTPAddr(), "/v1/tenants/"+tenant+"?stale", nil); err != nil || resp.Status != http.StatusOK {
+				return fmt.Errorf("%s does not have tenant %s yet", nd.Name, tenant)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("pubsub mesh did not form: %v", err)
+	}
+}
+
+// TestPubSubAcrossNodes: in order across nodes, resume on another node
+// with exactly the missed messages, 413, and tenant isolation with keys.
+func TestPubSubAcrossNodes(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	defer cancel()
+	c, cl := startCluster(t, ctx, 3, 3)
+	nodes := c.Nodes()
+	token := c.AdminToken()
+	for _, tn := range []string{"acme", "bravo"} {
+		if resp, err := cl.Do(ctx, http.MethodPost, nodes[0].HTTPAddr(), "/v1/tenants", map[string]string{"name": tn}); err != nil || resp.Status != http.StatusCreated {
+			t.Fatalf("create tenant %s: %v %v", tn, resp, err)
+		}
+	}
+	waitPubSubMesh(t, ctx, cl, nodes, "bravo")
+	hc := &http.Client{Timeout: 15 * time.Second}
+	const path = "/v1/tenants/acme/topics/match/events"
+
+	// 1,000 messages published on node 3 reach a subscriber on node 1 in order.
+	sub, err := openSSE(ctx, nodes[0].HTTPAddr(), token, path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	publishSeq(t, ctx, hc, nodes[2], token, 1, 1000)
+	last := sub.nextMessages(t, 1000, 1)
+	sub.close()
+
+	// 100 more while it is away; it resumes on node 2 and gets exactly those.
+	publishSeq(t, ctx, hc, nodes[2], token, 1001, 1100)
+	sub, err = openSSE(ctx, nodes[1].HTTPAddr(), token, path, last.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.close()
+	sub.nextMessages(t, 100, 1001)
+	publishSeq(t, ctx, hc, nodes[2], token, 1101, 1101) // no duplicate before it
+	sub.nextMessages(t, 1, 1101)
+
+	// Oversized messages are refused with 413.
+	if code, body, _ := publish(ctx, hc, nodes[1].HTTPAddr(), token, "acme", "match", "text/plain", make([]byte, 64<<10+1)); code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("oversized publish: %d %s", code, body)
+	}
+
+	// A key of tenant B can neither publish to nor subscribe to tenant A.
+	resp, err := cl.Do(ctx, http.MethodPost, nodes[0].HTTPAddr(), "/v1/tenants/bravo/keys", map[string]string{"name": "b", "role": "tenant-admin"})
+	if err != nil || resp.Status != http.StatusCreated {
+		t.Fatalf("create key: %v %v", resp, err)
+	}
+	var key struct{ Key string }
+	if err := resp.JSON(&key); err != nil || key.Key == "" {
+		t.Fatalf("key answer %s: %v", resp.Body, err)
+	}
+	// (The key replicates to node 2 shortly after node 1 answered.)
+	err = WaitFor(ctx, func() error {
+		if code, body, _ := publish(ctx, hc, nodes[1].HTTPAddr(), key.Key, "acme", "match", "text/plain", []byte("intruder")); code != http.StatusNotFound {
+			return fmt.Errorf("tenant B key publishing to A: %d %s", code, body)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := openSSE(ctx, nodes[1].HTTPAddr(), key.Key, path, ""); err == nil || !strings.Contains(err.Error(), ": 404 ") {
+		t.Fatalf("tenant B key subscribing to A: %v", err)
+	}
+	if code, body, _ := publish(ctx, hc, nodes[1].HTTPAddr(), key.Key, "bravo", "match", "text/plain", []byte("own")); code != http.StatusAccepted {
+		t.Fatalf("tenant B key publishing to B: %d %s", code, body)
+	}
+	// Nothing from B reached A's subscriber.
+	publishSeq(t, ctx, hc, nodes[2], token, 1102, 1102)
+	sub.nextMessages(t, 1, 1102)
+}
