@@ -57,12 +57,26 @@ proto-check:
 bench: build
 	./$(BIN) bench --bin ./$(BIN)
 
+# Every fuzz target, as package:Target. CI runs each briefly (FUZZTIME=5s).
+FUZZTIME ?= 30s
+FUZZ_TARGETS := \
+	./consensus/:FuzzDecodeApply \
+	./mesh/:FuzzDecodeMeta \
+	./session/:FuzzVerify \
+	./api/:FuzzVerifyBody \
+	./api/:FuzzParseCredential \
+	./api/:FuzzDecodeCreateBan \
+	./api/:FuzzDecodeCreateTenant \
+	./pubsub/:FuzzDecodeEnvelope \
+	./pubsub/:FuzzBackfillDecoders \
+	./pubsub/:FuzzDecodeEventID
+
 fuzz:
-	$(GO) test ./consensus/ -run '^$$' -fuzz FuzzDecodeApply -fuzztime 30s
-	$(GO) test ./mesh/ -run '^$$' -fuzz FuzzDecodeMeta -fuzztime 30s
-	$(GO) test ./session/ -run '^$$' -fuzz FuzzVerify -fuzztime 30s
-	$(GO) test ./api/ -run '^$$' -fuzz FuzzVerifyBody -fuzztime 30s
-	$(GO) test ./api/ -run '^$$' -fuzz FuzzParseCredential -fuzztime 30s
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t##*:}; \
+	  echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
+	  $(GO) test $$pkg -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME); \
+	done
 
 clean:
 	rm -rf bin $(DATA)
