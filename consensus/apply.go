@@ -51,6 +51,10 @@ func (s *State) apply(cmd *cassnetv1.Command, index uint64) error {
 	case *cassnetv1.Command_RevokeOperatorToken:
 		e.Action, e.Target = "operator_token.revoke", op.RevokeOperatorToken.GetId()
 		err = s.revokeOperatorToken(op.RevokeOperatorToken, at)
+	case *cassnetv1.Command_UpdateGossipKeyring:
+		k := op.UpdateGossipKeyring
+		e.Action, e.Target = "gossip_keyring."+k.GetAction(), GossipKeyID(k.GetKey())
+		err = s.updateGossipKeyring(k)
 	case *cassnetv1.Command_CreateApiKey:
 		k := op.CreateApiKey
 		e.Action, e.Tenant, e.Target = "api_key.create", k.GetTenant(), k.GetId()

@@ -103,6 +103,10 @@ func (d *snapshotData) hash() string {
 		e.audit(&d.Audit[i])
 	}
 	e.identity(d)
+	e.section("gossip_keys", len(d.GossipKeys))
+	for _, k := range d.GossipKeys {
+		e.bytes(k)
+	}
 	e.flush()
 	return hex.EncodeToString(e.h.Sum(nil))
 }

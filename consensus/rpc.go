@@ -2,6 +2,7 @@ package consensus
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -90,12 +91,13 @@ func (s *Store) localStatus() *cassnetv1.StatusResponse {
 // rpcClients keeps one gRPC connection per peer address.
 type rpcClients struct {
 	tag   []byte
+	tls   *tls.Config // nil: plaintext
 	mu    sync.Mutex
 	conns map[string]*grpc.ClientConn
 }
 
-func newRPCClients(tag []byte) *rpcClients {
-	return &rpcClients{tag: tag, conns: make(map[string]*grpc.ClientConn)}
+func newRPCClients(tag []byte, tlsConf *tls.Config) *rpcClients {
+	return &rpcClients{tag: tag, tls: tlsConf, conns: make(map[string]*grpc.ClientConn)}
 }
 
 func (c *rpcClients) get(addr string) (cassnetv1.InternalClient, error) {
@@ -138,7 +140,7 @@ func (c *rpcClients) conn(addr string) (*grpc.ClientConn, error) {
 		if dl, ok := ctx.Deadline(); ok {
 			timeout = time.Until(dl)
 		}
-		return dialStream(target, streamRPC, c.tag, timeout)
+		return dialStream(target, streamRPC, c.tag, c.tls, timeout)
 	}
 	cc, err := grpc.NewClient("passthrough:///"+addr,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),

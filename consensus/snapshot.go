@@ -36,6 +36,8 @@ type snapshotData struct {
 	SigningKeys        []SigningKey        `json:"signing_keys"`
 	SessionRevocations []SessionRevocation `json:"session_revocations"`
 	PlayerRevocations  []PlayerRevocation  `json:"player_revocations"`
+	// GossipKeys is the gossip keyring, primary first (order matters).
+	GossipKeys [][]byte `json:"gossip_keys"`
 
 	gen uint64 // data generation the copy was taken at (not persisted)
 }
@@ -60,7 +62,8 @@ func (s *State) snapshot() *snapshotData {
 		Projects:       make([]Project, 0, nProjects),
 		Bans:           make([]Ban, 0, nBans),
 		OperatorTokens: make([]OperatorToken, 0, len(s.tokens)),
-		Audit:          slices.Clone(s.audit), // appendAudit clears dropped entries
+		Audit:          slices.Clone(s.audit),      // appendAudit clears dropped entries
+		GossipKeys:     slices.Clone(s.gossipKeys), // keys are never written through
 	}
 	for _, t := range s.tenants {
 		d.Tenants = append(d.Tenants, t.info)
@@ -147,6 +150,7 @@ func (d *snapshotData) write(w io.Writer) error {
 		writeList(bw, enc, "signing_keys", d.SigningKeys),
 		writeList(bw, enc, "session_revocations", d.SessionRevocations),
 		writeList(bw, enc, "player_revocations", d.PlayerRevocations),
+		writeList(bw, enc, "gossip_keys", d.GossipKeys),
 	} {
 		if err != nil {
 			return err
@@ -249,11 +253,15 @@ func (s *State) restore(d *snapshotData) error {
 	if err := restoreIdentity(fresh, d); err != nil {
 		return fmt.Errorf("restore snapshot: %w", err)
 	}
+	if err := restoreGossipKeys(fresh, d.GossipKeys); err != nil {
+		return fmt.Errorf("restore snapshot: %w", err)
+	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tenants, s.tokens, s.settings, s.audit = fresh.tenants, fresh.tokens, fresh.settings, fresh.audit
 	s.keyTenant, s.signing, s.nextPrune = fresh.keyTenant, fresh.signing, time.Time{}
+	s.gossipKeys = fresh.gossipKeys
 	s.gen++
 	s.advance(d.Index)
 	return nil

@@ -33,6 +33,8 @@ type State struct {
 	keyTenant map[string]string     // API key ID -> tenant; the keys live in tenantState
 	signing   map[string]SigningKey // by KID
 
+	gossipKeys [][]byte // gossip keyring, primary first (keyring.go)
+
 	// nextPrune is derived, not replicated: no item expires before it, so
 	// prune skips its sweep until the leader's time reaches it. The zero
 	// time (after a restore) only makes the next sweep happen sooner; the
@@ -72,6 +74,7 @@ func (s *State) reset() {
 	s.audit = nil
 	s.keyTenant = make(map[string]string)
 	s.signing = make(map[string]SigningKey)
+	s.gossipKeys = nil
 	s.nextPrune = time.Time{}
 }
 

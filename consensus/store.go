@@ -2,6 +2,7 @@ package consensus
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -38,8 +39,13 @@ type Config struct {
 	BindAddr string
 	// AdvertiseAddr is the host:port other servers dial (default BindAddr).
 	AdvertiseAddr string
-	// JoinToken authenticates connections between nodes.
+	// JoinToken keys the connection preamble (see transport.go). With TLS
+	// set it is only a cheap pre-filter; the node passes a value every
+	// member of the cluster shares (the CA fingerprint).
 	JoinToken string
+	// TLS, if set, puts every Raft and RPC connection under mutual TLS 1.3
+	// and enables the join stream. Nil keeps them plaintext (unit tests).
+	TLS *TLS
 	// Bootstrap forms a one-server cluster if there is no Raft state yet.
 	Bootstrap bool
 	// Members is the gossip membership; required.
@@ -61,6 +67,22 @@ type Config struct {
 	UnsafeAckBeforeCommit bool
 	// Logger receives structured logs; default slog.Default().
 	Logger *slog.Logger
+}
+
+// TLS configures mutual TLS on the Raft/RPC port. The configurations are
+// read on every handshake, so certificates they return may change at run
+// time (renewal).
+type TLS struct {
+	// Server is used for accepted Raft and RPC streams; it must require
+	// and verify client certificates.
+	Server *tls.Config
+	// Client is used to dial other servers.
+	Client *tls.Config
+	// Join, if set, serves the join stream. It receives the raw
+	// connection right after the preamble, owns it and must close it. It
+	// is called on the accepting goroutine of that connection and must
+	// return within a bounded time.
+	Join func(net.Conn)
 }
 
 // applyTimeout bounds how long a proposal may wait to enter the log.
@@ -152,8 +174,8 @@ func (s *Store) Start(ctx context.Context) error {
 		ln.Close()
 		return fmt.Errorf("resolve advertise address: %w", err)
 	}
-	s.mux = newMux(ln, s.tag, s.logger)
-	stream := &raftStreamLayer{subListener: s.mux.raft, tag: s.tag, advertise: advertise}
+	s.mux = newMux(ln, s.tag, s.cfg.TLS, s.logger)
+	stream := &raftStreamLayer{subListener: s.mux.raft, tag: s.tag, tls: s.clientTLS(), advertise: advertise}
 	s.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  stream,
 		MaxPool: 3,
@@ -198,7 +220,7 @@ func (s *Store) Start(ctx context.Context) error {
 		}
 	}
 
-	s.clients = newRPCClients(s.tag)
+	s.clients = newRPCClients(s.tag, s.clientTLS())
 	s.grpc = newRPCServer(s)
 	go s.mux.serve()
 	go func() { _ = s.grpc.Serve(s.mux.rpc) }()
@@ -254,4 +276,12 @@ func (s *Store) Shutdown() error {
 		}
 	})
 	return errors.Join(errs...)
+}
+
+// clientTLS is the configuration for dialing other servers, or nil.
+func (s *Store) clientTLS() *tls.Config {
+	if s.cfg.TLS == nil {
+		return nil
+	}
+	return s.cfg.TLS.Client
 }

@@ -1,10 +1,12 @@
 package consensus
 
 import (
+	"context"
 	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -24,9 +26,16 @@ import (
 // The tag is static per cluster, so it keeps out machines that were never
 // given the token; it is not a substitute for TLS against an attacker who
 // can read the wire (see docs/security.md).
+//
+// With Config.TLS set, the preamble stays in the clear (it is a cheap
+// filter, not a secret) and a TLS 1.3 handshake follows it at once: Raft
+// and RPC streams require a client certificate from the cluster CA, and
+// the join stream ('J') is handed, still raw, to Config.TLS.Join, which
+// runs its own TLS without a client certificate.
 const (
 	streamRaft byte = 'R'
 	streamRPC  byte = 'G'
+	streamJoin byte = 'J'
 
 	preambleLen     = 1 + sha256.Size
 	preambleTimeout = 5 * time.Second
@@ -43,19 +52,25 @@ func rpcAuthKey(joinToken string) ([]byte, error) {
 	return mac.Sum(nil), nil
 }
 
+// PreambleTag is the 32-byte tag that follows the stream byte of the
+// preamble for key (a Config.JoinToken value). Tools and tests use it to
+// reach the TLS handshake of a port.
+func PreambleTag(key string) ([]byte, error) { return rpcAuthKey(key) }
+
 // mux accepts connections on one listener and hands each to the Raft or
 // RPC sub-listener according to its preamble.
 type mux struct {
 	ln     net.Listener
 	tag    []byte
+	tls    *TLS // nil: plaintext streams
 	logger *slog.Logger
 	raft   *subListener
 	rpc    *subListener
 	wg     sync.WaitGroup
 }
 
-func newMux(ln net.Listener, tag []byte, logger *slog.Logger) *mux {
-	m := &mux{ln: ln, tag: tag, logger: logger}
+func newMux(ln net.Listener, tag []byte, tlsConf *TLS, logger *slog.Logger) *mux {
+	m := &mux{ln: ln, tag: tag, tls: tlsConf, logger: logger}
 	m.raft = newSubListener(ln.Addr())
 	m.rpc = newSubListener(ln.Addr())
 	return m
@@ -98,6 +113,13 @@ func (m *mux) route(conn net.Conn) {
 	}
 	var target *subListener
 	switch buf[0] {
+	case streamJoin:
+		if m.tls == nil || m.tls.Join == nil {
+			conn.Close()
+			return
+		}
+		m.tls.Join(conn)
+		return
 	case streamRaft:
 		target = m.raft
 	case streamRPC:
@@ -105,6 +127,18 @@ func (m *mux) route(conn net.Conn) {
 	default:
 		conn.Close()
 		return
+	}
+	if m.tls != nil {
+		tc := tls.Server(conn, m.tls.Server)
+		ctx, cancel := context.WithTimeout(context.Background(), preambleTimeout)
+		err := tc.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
+			m.logger.Warn("refused connection: tls handshake failed", "remote", conn.RemoteAddr().String(), "err", err)
+			conn.Close()
+			return
+		}
+		conn = tc
 	}
 	if !target.deliver(conn) {
 		conn.Close()
@@ -120,8 +154,40 @@ func (m *mux) close() error {
 	return err
 }
 
-// dial opens a connection to addr and writes the preamble for stream.
-func dialStream(addr string, stream byte, tag []byte, timeout time.Duration) (net.Conn, error) {
+// dialStream opens a connection to addr, writes the preamble for stream
+// and, if tlsConf is set, completes a TLS handshake as the client.
+func dialStream(addr string, stream byte, tag []byte, tlsConf *tls.Config, timeout time.Duration) (net.Conn, error) {
+	conn, err := dialPreamble(addr, stream, tag, timeout)
+	if err != nil || tlsConf == nil {
+		return conn, err
+	}
+	tc := tls.Client(conn, tlsConf)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("tls handshake with %s: %w", addr, err)
+	}
+	return tc, nil
+}
+
+// DialJoin opens the join stream of the Raft/RPC port at addr for a node
+// that holds no certificate yet; preambleKey is the value the cluster's
+// servers were given as Config.JoinToken. The caller runs the join TLS
+// handshake on the returned connection.
+func DialJoin(ctx context.Context, addr, preambleKey string) (net.Conn, error) {
+	tag, err := rpcAuthKey(preambleKey)
+	if err != nil {
+		return nil, err
+	}
+	timeout := 5 * time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	return dialPreamble(addr, streamJoin, tag, timeout)
+}
+
+func dialPreamble(addr string, stream byte, tag []byte, timeout time.Duration) (net.Conn, error) {
 	d := net.Dialer{Timeout: timeout}
 	conn, err := d.Dial("tcp", addr)
 	if err != nil {
@@ -180,11 +246,12 @@ func (l *subListener) Addr() net.Addr { return l.addr }
 type raftStreamLayer struct {
 	*subListener
 	tag       []byte
+	tls       *tls.Config // client side; nil for plaintext
 	advertise net.Addr
 }
 
 func (s *raftStreamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return dialStream(string(address), streamRaft, s.tag, timeout)
+	return dialStream(string(address), streamRaft, s.tag, s.tls, timeout)
 }
 
 // Addr is the address other servers dial, which may differ from the bind

@@ -18,7 +18,7 @@ func startMux(t *testing.T, token string) *mux {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := newMux(ln, tag, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	m := newMux(ln, tag, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	go m.serve()
 	t.Cleanup(func() { m.close() })
 	return m
@@ -47,7 +47,7 @@ func TestMuxRoutesOnlyAuthenticatedStreams(t *testing.T) {
 	good, _ := rpcAuthKey("cnj_right")
 	bad, _ := rpcAuthKey("cnj_wrong")
 
-	c, err := dialStream(addr, streamRaft, good, time.Second)
+	c, err := dialStream(addr, streamRaft, good, nil, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestMuxRoutesOnlyAuthenticatedStreams(t *testing.T) {
 		t.Fatal("raft stream with the right tag was not delivered")
 	}
 
-	c2, err := dialStream(addr, streamRPC, good, time.Second)
+	c2, err := dialStream(addr, streamRPC, good, nil, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,8 +66,8 @@ func TestMuxRoutesOnlyAuthenticatedStreams(t *testing.T) {
 	}
 
 	for name, dial := range map[string]func() (net.Conn, error){
-		"wrong token":    func() (net.Conn, error) { return dialStream(addr, streamRaft, bad, time.Second) },
-		"unknown stream": func() (net.Conn, error) { return dialStream(addr, 'X', good, time.Second) },
+		"wrong token":    func() (net.Conn, error) { return dialStream(addr, streamRaft, bad, nil, time.Second) },
+		"unknown stream": func() (net.Conn, error) { return dialStream(addr, 'X', good, nil, time.Second) },
 		"plaintext": func() (net.Conn, error) {
 			c, err := net.Dial("tcp", addr)
 			if err == nil {

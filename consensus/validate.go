@@ -152,6 +152,11 @@ func ValidateCommand(cmd *cassnetv1.Command) error {
 			break
 		}
 		return validateSetSettings(op.SetSettings)
+	case *cassnetv1.Command_UpdateGossipKeyring:
+		if op.UpdateGossipKeyring == nil {
+			break
+		}
+		return validateGossipKeyring(op.UpdateGossipKeyring)
 	case *cassnetv1.Command_CreateOperatorToken:
 		if op.CreateOperatorToken == nil {
 			break

@@ -51,6 +51,15 @@ type Config struct {
 	// derived from it (GossipKey); nodes with another token can neither
 	// join nor read gossip. Required. It is never logged.
 	JoinToken string
+	// Keys, if set, are the gossip encryption keys (16, 24 or 32 bytes),
+	// the primary first, and replace the key derived from JoinToken. A
+	// node gets them from the join handshake (package pki).
+	Keys [][]byte
+	// JoinHandler, if set, receives TCP connections on the gossip port
+	// whose first byte is JoinStreamByte, for a node that has no gossip
+	// key yet (see jointransport.go). It owns the connection and must
+	// return within a bounded time.
+	JoinHandler func(net.Conn)
 
 	// Seeds are host:port gossip addresses to join at start. A cluster's
 	// first node has none.
@@ -188,7 +197,7 @@ func (c *Config) normalize() ([]byte, error) {
 	if c.NodeID == "" {
 		return nil, errors.New("mesh: config: NodeID is required")
 	}
-	if c.JoinToken == "" {
+	if c.JoinToken == "" && len(c.Keys) == 0 {
 		return nil, errors.New("mesh: config: JoinToken is required")
 	}
 	if c.BindAddr == "" {

@@ -57,3 +57,16 @@ func newKeyring(joinToken string) (*memberlist.Keyring, error) {
 	}
 	return kr, nil
 }
+
+// configKeyring is the keyring c asks for: c.Keys (primary first) when
+// set, else the key derived from c.JoinToken.
+func configKeyring(c Config) (*memberlist.Keyring, error) {
+	if len(c.Keys) == 0 {
+		return newKeyring(c.JoinToken)
+	}
+	kr, err := memberlist.NewKeyring(c.Keys, c.Keys[0])
+	if err != nil {
+		return nil, fmt.Errorf("mesh: keyring: %w", err)
+	}
+	return kr, nil
+}

@@ -66,7 +66,7 @@ func New(cfg Config) (*Mesh, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := newKeyring(cfg.JoinToken); err != nil {
+	if _, err := configKeyring(cfg); err != nil {
 		return nil, err
 	}
 	m := &Mesh{
@@ -153,7 +153,7 @@ func (m *Mesh) Start(ctx context.Context) error {
 // memberlistConfig builds memberlist's configuration from m.cfg.
 func (m *Mesh) memberlistConfig() (*memberlist.Config, error) {
 	c := m.cfg
-	keyring, err := newKeyring(c.JoinToken)
+	keyring, err := configKeyring(c)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +182,7 @@ func (m *Mesh) memberlistConfig() (*memberlist.Config, error) {
 	conf.Conflict = d
 	conf.Ping = d
 	conf.Logger = newMemberlistLogger(m.log, m.roster.suspectFromLog)
-	if c.wrapTransport != nil {
+	if c.wrapTransport != nil || c.JoinHandler != nil {
 		nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
 			BindAddrs: []string{c.BindAddr},
 			BindPort:  c.BindPort,
@@ -191,7 +191,14 @@ func (m *Mesh) memberlistConfig() (*memberlist.Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("mesh: transport: %w", err)
 		}
-		conf.Transport = c.wrapTransport(nt)
+		var t memberlist.NodeAwareTransport = nt
+		if c.JoinHandler != nil {
+			t = newJoinTransport(nt, c.JoinHandler)
+		}
+		if c.wrapTransport != nil {
+			t = c.wrapTransport(t)
+		}
+		conf.Transport = t
 	}
 	return conf, nil
 }

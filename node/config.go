@@ -79,6 +79,11 @@ type Config struct {
 	PubSubHistorySize    int
 	PubSubHistoryAge     time.Duration
 
+	// CertLifetime is how long node certificates this node issues are
+	// valid (0: pki.DefaultCertLifetime, 30 days). Nodes renew at
+	// two-thirds of their certificate's lifetime.
+	CertLifetime time.Duration
+
 	// Version is reported in gossip metadata and /v1/version.
 	Version string
 	// Logger receives structured logs.

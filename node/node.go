@@ -17,6 +17,7 @@ import (
 	"github.com/cassandranet/cassnet/api"
 	"github.com/cassandranet/cassnet/consensus"
 	"github.com/cassandranet/cassnet/mesh"
+	"github.com/cassandranet/cassnet/pki"
 	"github.com/cassandranet/cassnet/pubsub"
 )
 
@@ -39,12 +40,17 @@ type Node struct {
 
 	joinToken  string
 	adminToken string
+	token      pki.Token // joinToken, parsed
+	ca         *pki.CA   // set once the node has its TLS material
 
 	leaveOnce sync.Once
 	leaveCh   chan struct{}
 
 	apiCancel context.CancelFunc // stops api.Server.Run
 	apiDone   chan struct{}      // closed when it has returned
+
+	renewCancel context.CancelFunc // stops the certificate renewal loop
+	renewDone   chan struct{}      // closed when it has returned
 }
 
 // New prepares a node from cfg. explicit names the flags the operator set
@@ -106,10 +112,13 @@ func (n *Node) loadTokens() error {
 		if !n.cfg.Bootstrap {
 			return errors.New("no join token: pass --token (or CASS_TOKEN) with the cluster's join token")
 		}
-		if n.joinToken, err = newJoinToken(); err != nil {
+		if n.joinToken, err = n.bootstrapToken(); err != nil {
 			return fmt.Errorf("generate join token: %w", err)
 		}
 		fresh = true
+	}
+	if n.token, err = pki.ParseToken(n.joinToken); err != nil {
+		return fmt.Errorf("join token: %w (tokens look like CN1::<cluster>::<CA fingerprint>::<secret>)", err)
 	}
 	if n.joinToken != onDisk {
 		if err := writeFileAtomic(joinPath, []byte(n.joinToken+"\n")); err != nil {

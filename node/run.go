@@ -53,11 +53,27 @@ func (n *Node) start(ctx context.Context) error {
 		P2PAddr: n.advertised(cfg.P2PPort), GRPCAddr: n.advertised(cfg.GRPCPort),
 		PeerID: p2pID.String(),
 	}
+	// TLS material and gossip keys: from the data dir, or from a seed
+	// through the join handshake (node/trust.go).
+	ident, err := n.loadIdentity()
+	if err != nil {
+		return fmt.Errorf("load tls identity: %w", err)
+	}
+	if ident == nil {
+		if ident, err = n.joinCluster(ctx, seeds); err != nil {
+			return fmt.Errorf("join: %w", err)
+		}
+	}
+	gossipKeys, err := n.loadGossipKeys()
+	if err != nil {
+		return err
+	}
 	m, err := mesh.New(mesh.Config{
 		Name: cfg.Name, NodeID: n.id,
 		BindAddr: cfg.Bind, BindPort: cfg.GossipPort,
 		AdvertiseAddr: cfg.advertiseIP(), AdvertisePort: cfg.GossipPort,
-		Meta: meta, JoinToken: n.joinToken, Seeds: seeds,
+		Meta: meta, JoinToken: n.joinToken, Keys: gossipKeys, Seeds: seeds,
+		JoinHandler:       n.joinHandler(ctx, ident),
 		PeersFile:         filepath.Join(cfg.DataDir, "peers.json"),
 		ReconnectInterval: cfg.ReconnectInterval,
 		Logger:            n.logger.With("component", "mesh"),
@@ -72,7 +88,8 @@ func (n *Node) start(ctx context.Context) error {
 	store, err := consensus.New(consensus.Config{
 		NodeID: n.id, DataDir: cfg.DataDir,
 		BindAddr: n.addr(cfg.RaftPort), AdvertiseAddr: n.advertised(cfg.RaftPort),
-		JoinToken: n.joinToken, Bootstrap: cfg.Bootstrap, Members: m,
+		JoinToken: n.preambleKey(), TLS: n.consensusTLS(ctx, ident),
+		Bootstrap: cfg.Bootstrap, Members: m,
 		Autopilot: consensus.AutopilotConfig{
 			Voters:            cfg.Voters,
 			StabilizationTime: cfg.StabilizationTime,
@@ -133,6 +150,7 @@ func (n *Node) start(ctx context.Context) error {
 		}
 	}()
 	n.startAPIBackground(ctx)
+	n.startRenew(ctx, ident)
 	n.logger.Info("node started", "id", n.id,
 		"http", "http://"+ln.Addr().String(), "gossip", n.addr(cfg.GossipPort),
 		"raft", n.addr(cfg.RaftPort), "bootstrap", cfg.Bootstrap)
@@ -166,6 +184,7 @@ func (n *Node) leave() {
 
 // stop shuts every part down, in reverse order of start.
 func (n *Node) stop() {
+	n.stopRenew()
 	n.stopAPIBackground()
 	if n.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -12,11 +12,14 @@
 //     is dialled and its connection protected from the connection
 //     manager. A ConnectionGater refuses any other peer ID at
 //     InterceptSecured (the first hook where the ID is authenticated) and
-//     InterceptPeerDial.
+//     InterceptPeerDial. Members are polled (every second, and on a
+//     lookup miss) because mesh.Changes has a single consumer, autopilot.
 //   - GossipSub with topics "cass/<tenant>/<topic>", a validator that
 //     refuses oversized or malformed envelopes and messages whose
-//     forwarder, author or origin is not a member, sized queues, and a
-//     tracer that counts GossipSub's otherwise silent drops.
+//     forwarder, author or origin is not a member, sized queues, a tracer
+//     that counts GossipSub's otherwise silent drops, and flood publishing
+//     (v0.16 otherwise publishes to nobody until the mesh's first
+//     heartbeat after a join).
 //   - Envelopes (proto Envelope): origin node ID, epoch, per-stream
 //     sequence number, publish time, content type, payload.
 //   - Ordering and repair: per stream (one origin epoch on one topic)
@@ -25,7 +28,9 @@
 //     the origin or any peer, and gaps that cannot be repaired delivered
 //     as explicit gap events.
 //   - The bounded per-topic history, and the Subscription type that the
-//     SSE handler (and later gRPC) adapt.
+//     SSE handler (and later gRPC) adapt: a cursor into the history plus a
+//     position vector, which is also the event id (eventid.go), so resume
+//     works on any node.
 //
 // # What it must not touch
 //

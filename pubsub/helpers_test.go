@@ -52,6 +52,17 @@ type testCluster struct {
 
 func newTestCluster(t *testing.T, n int, tweak func(i int, c *Config)) *testCluster {
 	t.Helper()
+	return startTestCluster(t, n, tweak)
+}
+
+// newTestClusterB is newTestCluster for benchmarks.
+func newTestClusterB(b *testing.B, n int) *testCluster {
+	b.Helper()
+	return startTestCluster(b, n, nil)
+}
+
+func startTestCluster(t testing.TB, n int, tweak func(i int, c *Config)) *testCluster {
+	t.Helper()
 	tc := &testCluster{members: &fakeMembers{}}
 	for i := range n {
 		key, _, err := crypto.GenerateEd25519Key(rand.Reader)

@@ -75,7 +75,7 @@ func (s *Service) newGossipSub(h host.Host) (*lp2pps.PubSub, error) {
 			_, ok := s.peers.member(pid)
 			return ok
 		}),
-		lp2pps.WithLogger(slog.New(minLevel{s.log.Handler(), slog.LevelWarn}).With("component", "gossipsub")),
+		lp2pps.WithLogger(slog.New(minLevel{s.log.Handler(), slog.LevelError}).With("component", "gossipsub")),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("pubsub: gossipsub: %w", err)

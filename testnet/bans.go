@@ -2,8 +2,11 @@ package testnet
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -112,18 +115,20 @@ func (b *BanWorkload) create(ctx context.Context, w *Worker) {
 	in := BanInput{Kind: BanCreate, Player: player}
 	call := w.Now()
 	resp, err := b.do(ctx, w, http.MethodPost, "/v1/tenants/"+b.Tenant+"/bans", body)
-	out := BanOutput{Outcome: writeOutcome(resp, err)}
+	outcome, detail := writeOutcome(resp, err)
+	out := BanOutput{Outcome: outcome}
 	if out.Outcome == OutOK {
 		var ban struct {
 			ID string `json:"id"`
 		}
 		if jerr := resp.JSON(&ban); jerr != nil || ban.ID == "" {
-			out.Outcome = OutUnknown // acknowledged, but we cannot name it
+			out.Outcome, detail = OutUnknown, "acknowledged without a ban id" // cannot name it
 		} else {
 			out.BanID = ban.ID
 		}
 	}
-	w.Record(BanWorkloadName, in, out, call, out.Outcome == OutUnknown)
+	w.Record(Entry{Workload: BanWorkloadName, Input: in, Output: out, Call: call,
+		Indeterminate: out.Outcome == OutUnknown, Detail: detail})
 	if out.Outcome == OutOK {
 		b.mu.Lock()
 		b.bans = append(b.bans, banRef{out.BanID, player})
@@ -136,8 +141,9 @@ func (b *BanWorkload) revoke(ctx context.Context, w *Worker, ref banRef) {
 	in := BanInput{Kind: BanRevoke, Player: ref.player, BanID: ref.id}
 	call := w.Now()
 	resp, err := b.do(ctx, w, http.MethodDelete, "/v1/tenants/"+b.Tenant+"/bans/"+ref.id, nil)
-	out := BanOutput{Outcome: writeOutcome(resp, err)}
-	w.Record(BanWorkloadName, in, out, call, out.Outcome == OutUnknown)
+	outcome, detail := writeOutcome(resp, err)
+	w.Record(Entry{Workload: BanWorkloadName, Input: in, Output: BanOutput{Outcome: outcome}, Call: call,
+		Indeterminate: outcome == OutUnknown, Detail: detail})
 }
 
 func (b *BanWorkload) get(ctx context.Context, w *Worker, ref banRef) {
@@ -164,7 +170,7 @@ func (b *BanWorkload) get(ctx context.Context, w *Worker, ref banRef) {
 		w.Drop(BanWorkloadName)
 		return
 	}
-	w.Record(BanWorkloadName, in, out, call, false)
+	w.Record(Entry{Workload: BanWorkloadName, Input: in, Output: out, Call: call})
 }
 
 func (b *BanWorkload) check(ctx context.Context, w *Worker, player string) {
@@ -182,7 +188,7 @@ func (b *BanWorkload) check(ctx context.Context, w *Worker, player string) {
 		w.Drop(BanWorkloadName)
 		return
 	}
-	w.Record(BanWorkloadName, in, BanOutput{Outcome: OutOK, Banned: bc.Banned}, call, false)
+	w.Record(Entry{Workload: BanWorkloadName, Input: in, Output: BanOutput{Outcome: OutOK, Banned: bc.Banned}, Call: call})
 }
 
 // writeOutcome classifies a write's answer as the API documents it
@@ -190,31 +196,41 @@ func (b *BanWorkload) check(ctx context.Context, w *Worker, player string) {
 // definite rejections; 400 and 503 no_leader definite failures (nothing
 // written); a refused connection never sent anything; everything else
 // (504, other 5xx, a broken connection, a time-out) is indeterminate.
-func writeOutcome(resp *Response, err error) string {
+// detail names the cause of anything but 2xx.
+func writeOutcome(resp *Response, err error) (outcome, detail string) {
 	if err != nil {
-		if isDialError(err) {
-			return OutFail
+		switch {
+		case isDialError(err):
+			return OutFail, transportDetail(err)
+		case errors.Is(err, context.DeadlineExceeded):
+			return OutUnknown, "timeout"
+		case errors.Is(err, context.Canceled):
+			return OutUnknown, "canceled at the end of the run"
 		}
-		return OutUnknown
+		return OutUnknown, transportDetail(err)
+	}
+	var e struct {
+		Error struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	if resp.Status >= 300 {
+		_ = json.Unmarshal(resp.Body, &e)
+		detail = strings.TrimSpace(fmt.Sprintf("HTTP %d %s", resp.Status, e.Error.Code))
 	}
 	switch resp.Status {
 	case http.StatusOK, http.StatusCreated:
-		return OutOK
+		return OutOK, ""
 	case http.StatusNotFound:
-		return OutNotFound
+		return OutNotFound, detail
 	case http.StatusConflict:
-		return OutConflict
+		return OutConflict, detail
 	case http.StatusBadRequest:
-		return OutFail
+		return OutFail, detail
 	case http.StatusServiceUnavailable:
-		var e struct {
-			Error struct {
-				Code string `json:"code"`
-			} `json:"error"`
-		}
-		if resp.JSON(&e) == nil && e.Error.Code == "no_leader" {
-			return OutFail
+		if e.Error.Code == "no_leader" {
+			return OutFail, detail
 		}
 	}
-	return OutUnknown
+	return OutUnknown, detail
 }

@@ -26,6 +26,7 @@ type Result struct {
 	Details []string `json:"details,omitempty"`
 }
 
+// String formats the result for the report: a line, then the details.
 func (r Result) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%-18s %-4s %s", r.Checker, r.Verdict, r.Summary)

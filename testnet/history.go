@@ -29,6 +29,9 @@ type Entry struct {
 	// Indeterminate: a write whose outcome is unknown (504, transport
 	// error, time-out).
 	Indeterminate bool `json:"indeterminate,omitempty"`
+	// Detail says why a write failed or is indeterminate ("HTTP 504",
+	// "timeout", "refused").
+	Detail string `json:"detail,omitempty"`
 }
 
 // History records operations from many workers. It is safe for

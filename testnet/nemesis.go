@@ -21,7 +21,8 @@ type NemesisConfig struct {
 	// Faults are injected in rounds; each round is a seeded shuffle of
 	// all of them, so every fault runs once before any runs twice.
 	Faults []Fault
-	// Duration bounds the schedule: no fault starts after it.
+	// Duration bounds the schedule: no fault starts after it, except
+	// that the first round always completes, so every fault runs once.
 	Duration time.Duration
 	// Quiet is the range of pauses between faults, during which the
 	// cluster can recover; Hold is the range a fault lasts.
@@ -58,17 +59,21 @@ func (n *Nemesis) Run(ctx context.Context) []Window {
 	}
 	deadline := time.Now().Add(n.cfg.Duration)
 	var round []Fault
-	for {
+	for rounds := 0; ; {
 		if len(round) == 0 {
 			for _, i := range n.env.Rand.Perm(len(n.cfg.Faults)) {
 				round = append(round, n.cfg.Faults[i])
 			}
+			rounds++
 		}
 		f := round[0]
 		round = round[1:]
 		quiet := n.between(n.cfg.QuietMin, n.cfg.QuietMax)
 		hold := n.between(n.cfg.HoldMin, n.cfg.HoldMax)
-		if time.Now().Add(quiet).After(deadline) || !sleepCtx(ctx, quiet) {
+		if rounds > 1 && time.Now().Add(quiet).After(deadline) {
+			return windows
+		}
+		if !sleepCtx(ctx, quiet) {
 			return windows
 		}
 		windows = append(windows, n.one(ctx, f, hold))

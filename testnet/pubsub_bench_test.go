@@ -85,7 +85,7 @@ func startBenchCluster(b *testing.B, ctx context.Context, bin string, n int) ([]
 	cl := NewClient(c.AdminToken())
 	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	if err := WaitVoters(wctx, cl, c.Nodes(), min(n, 5)); err != nil {
+	if err := WaitVoters(wctx, cl, c.Nodes(), 3); err != nil { // --voters 3, the default
 		b.Fatal(err)
 	}
 	if resp, err := cl.Do(ctx, http.MethodPost, c.Nodes()[0].HTTPAddr(), "/v1/tenants", map[string]string{"name": "acme"}); err != nil || resp.Status != http.StatusCreated {

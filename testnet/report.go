@@ -6,7 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 )
@@ -28,8 +28,13 @@ type Report struct {
 	// counts unrecorded (failed) reads by workload.
 	Ops     map[string]int `json:"ops"`
 	Dropped map[string]int `json:"dropped"`
-	Results []Result       `json:"results"`
-	OutDir  string         `json:"out_dir"`
+	// LongestWriteGap is the longest stretch, from the first to the last
+	// acknowledged write, with no write acknowledged: how long the worst
+	// fault made the cluster unavailable. GapStart is when it began.
+	LongestWriteGap time.Duration `json:"longest_write_gap"`
+	GapStart        time.Duration `json:"gap_start"`
+	Results         []Result      `json:"results"`
+	OutDir          string        `json:"out_dir"`
 }
 
 // Passed reports whether no checker failed.
@@ -76,9 +81,32 @@ func countOps(ops []Entry) map[string]int {
 		if out2, ok := op.Output.(BanOutput); ok {
 			key += " " + out2.Outcome
 		}
+		if op.Detail != "" {
+			key += " (" + op.Detail + ")"
+		}
 		out[key]++
 	}
 	return out
+}
+
+// writeGap finds the longest time between two consecutive
+// acknowledged writes, and when it started.
+func writeGap(ops []Entry) (gap, start time.Duration) {
+	var acks []int64
+	for _, op := range ops {
+		if out, ok := op.Output.(BanOutput); ok && out.Outcome == OutOK {
+			if in, ok := op.Input.(BanInput); ok && (in.Kind == BanCreate || in.Kind == BanRevoke) {
+				acks = append(acks, op.Return)
+			}
+		}
+	}
+	slices.Sort(acks)
+	for i := 1; i < len(acks); i++ {
+		if d := time.Duration(acks[i] - acks[i-1]); d > gap {
+			gap, start = d, time.Duration(acks[i-1])
+		}
+	}
+	return gap, start
 }
 
 // WriteText writes the human-readable summary.
@@ -104,14 +132,14 @@ func (r *Report) WriteText(w io.Writer) error {
 		b.WriteString("\n")
 	}
 	fmt.Fprintf(&b, "\noperations:\n")
-	keys := sortedKeys(r.Ops)
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(&b, "  %-28s %6d\n", k, r.Ops[k])
+	for _, k := range sortedKeys(r.Ops) {
+		fmt.Fprintf(&b, "  %-52s %6d\n", k, r.Ops[k])
 	}
 	for _, k := range sortedKeys(r.Dropped) {
-		fmt.Fprintf(&b, "  %-28s %6d  (failed reads, not recorded)\n", k+" dropped", r.Dropped[k])
+		fmt.Fprintf(&b, "  %-52s %6d  (failed reads, not recorded)\n", k+" dropped", r.Dropped[k])
 	}
+	fmt.Fprintf(&b, "  longest time without an acknowledged write: %.1fs, from %.2fs\n",
+		r.LongestWriteGap.Seconds(), r.GapStart.Seconds())
 	fmt.Fprintf(&b, "\ncheckers:\n")
 	for _, res := range r.Results {
 		fmt.Fprintf(&b, "  %s\n", strings.ReplaceAll(res.String(), "\n", "\n  "))

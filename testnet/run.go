@@ -229,6 +229,7 @@ func Run(ctx context.Context, cfg RunConfig) (*Report, error) {
 		rep.Results = append(rep.Results, res)
 	}
 	rep.Ops, rep.Dropped = countOps(run.Ops), map[string]int{}
+	rep.LongestWriteGap, rep.GapStart = writeGap(run.Ops)
 	for _, g := range gens {
 		rep.Dropped[g.Name()] = hist.Dropped(g.Name())
 	}

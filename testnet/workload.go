@@ -3,6 +3,7 @@ package testnet
 import (
 	"context"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"net"
 	"sync"
@@ -69,16 +70,15 @@ func (w *Worker) rebind() {
 // Now is the time on the history's clock; take it just before sending.
 func (w *Worker) Now() int64 { return w.hist.Now() }
 
-// Record adds a completed operation of workload to the history. After an
-// indeterminate operation the worker continues under a new client id, and
-// after any failure it binds to a random node again.
-func (w *Worker) Record(workload string, in, out any, call int64, indeterminate bool) {
-	w.hist.Add(Entry{
-		Workload: workload, Client: w.client, Node: w.node.Name,
-		Input: in, Output: out, Call: call, Return: w.hist.Now(),
-		Indeterminate: indeterminate,
-	})
-	if indeterminate {
+// Record adds a completed operation to the history: the generator fills
+// Workload, Input, Output, Call (from Now, just before sending),
+// Indeterminate and Detail; Record fills the client id, the node and the
+// return time. After an indeterminate operation the worker continues
+// under a new client id (etcd's model) and binds to a random node again.
+func (w *Worker) Record(e Entry) {
+	e.Client, e.Node, e.Return = w.client, w.node.Name, w.hist.Now()
+	w.hist.Add(e)
+	if e.Indeterminate {
 		w.client = w.hist.NewClient()
 		w.rebind()
 	}
@@ -124,6 +124,19 @@ func RunWorkload(ctx context.Context, cfg WorkloadConfig, t *WorkTarget, h *Hist
 	}
 	wg.Wait()
 	return nil
+}
+
+// transportDetail names a transport error briefly: "dial: connection
+// refused", "read: connection reset by peer", "EOF".
+func transportDetail(err error) string {
+	var op *net.OpError
+	switch {
+	case errors.As(err, &op):
+		return op.Op + ": " + op.Err.Error()
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "EOF"
+	}
+	return ErrorClass(err)
 }
 
 // isDialError reports whether err happened while connecting, so the

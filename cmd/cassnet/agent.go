@@ -49,6 +49,7 @@ func runAgent(args []string) error {
 	fs.IntVar(&cfg.PubSubMaxMessageSize, "pubsub-max-message-size", 0, "largest topic message payload in bytes (0: 64 KiB)")
 	fs.IntVar(&cfg.PubSubHistorySize, "pubsub-history-size", 0, "messages kept per topic for backfill and resume (0: 10000)")
 	fs.DurationVar(&cfg.PubSubHistoryAge, "pubsub-history-age", 0, "how long topic messages are kept for backfill and resume (0: 5m)")
+	fs.DurationVar(&cfg.CertLifetime, "cert-lifetime", 0, "lifetime of node certificates this node issues; nodes renew at 2/3 (0: 720h)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	// Test-only: registered like the others but left out of --help.

@@ -54,6 +54,7 @@ type Command struct {
 	//	*Command_RevokePlayerSessions
 	//	*Command_RecordAuthFailures
 	//	*Command_RevokeOperatorToken
+	//	*Command_UpdateGossipKeyring
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -252,6 +253,15 @@ func (x *Command) GetRevokeOperatorToken() *RevokeOperatorToken {
 	return nil
 }
 
+func (x *Command) GetUpdateGossipKeyring() *UpdateGossipKeyring {
+	if x != nil {
+		if x, ok := x.Op.(*Command_UpdateGossipKeyring); ok {
+			return x.UpdateGossipKeyring
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -317,6 +327,11 @@ type Command_RevokeOperatorToken struct {
 	RevokeOperatorToken *RevokeOperatorToken `protobuf:"bytes,27,opt,name=revoke_operator_token,json=revokeOperatorToken,proto3,oneof"`
 }
 
+type Command_UpdateGossipKeyring struct {
+	// Secure mesh (field numbers 40-49).
+	UpdateGossipKeyring *UpdateGossipKeyring `protobuf:"bytes,40,opt,name=update_gossip_keyring,json=updateGossipKeyring,proto3,oneof"`
+}
+
 func (*Command_CreateTenant) isCommand_Op() {}
 
 func (*Command_DeleteTenant) isCommand_Op() {}
@@ -346,6 +361,8 @@ func (*Command_RevokePlayerSessions) isCommand_Op() {}
 func (*Command_RecordAuthFailures) isCommand_Op() {}
 
 func (*Command_RevokeOperatorToken) isCommand_Op() {}
+
+func (*Command_UpdateGossipKeyring) isCommand_Op() {}
 
 type CreateTenant struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1375,11 +1392,70 @@ func (x *AuthFailure) GetCount() uint32 {
 	return 0
 }
 
+// UpdateGossipKeyring is one step of a gossip key rotation, as Consul's
+// keyring: install a key, make an installed key the primary (use), or
+// remove a key that is not the primary. Every node applies the replicated
+// keyring to its memberlist keyring and its data dir.
+type UpdateGossipKeyring struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "install", "use" or "remove".
+	Action string `protobuf:"bytes,1,opt,name=action,proto3" json:"action,omitempty"`
+	// The AES key: 16, 24 or 32 bytes.
+	Key           []byte `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateGossipKeyring) Reset() {
+	*x = UpdateGossipKeyring{}
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateGossipKeyring) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateGossipKeyring) ProtoMessage() {}
+
+func (x *UpdateGossipKeyring) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateGossipKeyring.ProtoReflect.Descriptor instead.
+func (*UpdateGossipKeyring) Descriptor() ([]byte, []int) {
+	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *UpdateGossipKeyring) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *UpdateGossipKeyring) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
 var File_proto_cassandranet_v1_command_proto protoreflect.FileDescriptor
 
 const file_proto_cassandranet_v1_command_proto_rawDesc = "" +
 	"\n" +
-	"#proto/cassandranet/v1/command.proto\x12\x0fcassandranet.v1\"\xd8\t\n" +
+	"#proto/cassandranet/v1/command.proto\x12\x0fcassandranet.v1\"\xb4\n" +
+	"\n" +
 	"\aCommand\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12$\n" +
 	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\x12\x14\n" +
@@ -1401,7 +1477,8 @@ const file_proto_cassandranet_v1_command_proto_rawDesc = "" +
 	"\x0erevoke_session\x18\x18 \x01(\v2\x1e.cassandranet.v1.RevokeSessionH\x00R\rrevokeSession\x12]\n" +
 	"\x16revoke_player_sessions\x18\x19 \x01(\v2%.cassandranet.v1.RevokePlayerSessionsH\x00R\x14revokePlayerSessions\x12W\n" +
 	"\x14record_auth_failures\x18\x1a \x01(\v2#.cassandranet.v1.RecordAuthFailuresH\x00R\x12recordAuthFailures\x12Z\n" +
-	"\x15revoke_operator_token\x18\x1b \x01(\v2$.cassandranet.v1.RevokeOperatorTokenH\x00R\x13revokeOperatorTokenB\x04\n" +
+	"\x15revoke_operator_token\x18\x1b \x01(\v2$.cassandranet.v1.RevokeOperatorTokenH\x00R\x13revokeOperatorToken\x12Z\n" +
+	"\x15update_gossip_keyring\x18( \x01(\v2$.cassandranet.v1.UpdateGossipKeyringH\x00R\x13updateGossipKeyringB\x04\n" +
 	"\x02op\"\"\n" +
 	"\fCreateTenant\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\"\n" +
@@ -1470,7 +1547,10 @@ const file_proto_cassandranet_v1_command_proto_rawDesc = "" +
 	"credential\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x16\n" +
 	"\x06tenant\x18\x03 \x01(\tR\x06tenant\x12\x14\n" +
-	"\x05count\x18\x04 \x01(\rR\x05countBAZ?github.com/cassandranet/cassnet/proto/cassandranet/v1;cassnetv1b\x06proto3"
+	"\x05count\x18\x04 \x01(\rR\x05count\"?\n" +
+	"\x13UpdateGossipKeyring\x12\x16\n" +
+	"\x06action\x18\x01 \x01(\tR\x06action\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\fR\x03keyBAZ?github.com/cassandranet/cassnet/proto/cassandranet/v1;cassnetv1b\x06proto3"
 
 var (
 	file_proto_cassandranet_v1_command_proto_rawDescOnce sync.Once
@@ -1484,7 +1564,7 @@ func file_proto_cassandranet_v1_command_proto_rawDescGZIP() []byte {
 	return file_proto_cassandranet_v1_command_proto_rawDescData
 }
 
-var file_proto_cassandranet_v1_command_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_proto_cassandranet_v1_command_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_proto_cassandranet_v1_command_proto_goTypes = []any{
 	(*Command)(nil),              // 0: cassandranet.v1.Command
 	(*CreateTenant)(nil),         // 1: cassandranet.v1.CreateTenant
@@ -1504,6 +1584,7 @@ var file_proto_cassandranet_v1_command_proto_goTypes = []any{
 	(*RevokePlayerSessions)(nil), // 15: cassandranet.v1.RevokePlayerSessions
 	(*RecordAuthFailures)(nil),   // 16: cassandranet.v1.RecordAuthFailures
 	(*AuthFailure)(nil),          // 17: cassandranet.v1.AuthFailure
+	(*UpdateGossipKeyring)(nil),  // 18: cassandranet.v1.UpdateGossipKeyring
 }
 var file_proto_cassandranet_v1_command_proto_depIdxs = []int32{
 	1,  // 0: cassandranet.v1.Command.create_tenant:type_name -> cassandranet.v1.CreateTenant
@@ -1521,13 +1602,14 @@ var file_proto_cassandranet_v1_command_proto_depIdxs = []int32{
 	15, // 12: cassandranet.v1.Command.revoke_player_sessions:type_name -> cassandranet.v1.RevokePlayerSessions
 	16, // 13: cassandranet.v1.Command.record_auth_failures:type_name -> cassandranet.v1.RecordAuthFailures
 	8,  // 14: cassandranet.v1.Command.revoke_operator_token:type_name -> cassandranet.v1.RevokeOperatorToken
-	12, // 15: cassandranet.v1.TouchAPIKeys.entries:type_name -> cassandranet.v1.KeyUse
-	17, // 16: cassandranet.v1.RecordAuthFailures.entries:type_name -> cassandranet.v1.AuthFailure
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	18, // 15: cassandranet.v1.Command.update_gossip_keyring:type_name -> cassandranet.v1.UpdateGossipKeyring
+	12, // 16: cassandranet.v1.TouchAPIKeys.entries:type_name -> cassandranet.v1.KeyUse
+	17, // 17: cassandranet.v1.RecordAuthFailures.entries:type_name -> cassandranet.v1.AuthFailure
+	18, // [18:18] is the sub-list for method output_type
+	18, // [18:18] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_proto_cassandranet_v1_command_proto_init() }
@@ -1551,6 +1633,7 @@ func file_proto_cassandranet_v1_command_proto_init() {
 		(*Command_RevokePlayerSessions)(nil),
 		(*Command_RecordAuthFailures)(nil),
 		(*Command_RevokeOperatorToken)(nil),
+		(*Command_UpdateGossipKeyring)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1558,7 +1641,7 @@ func file_proto_cassandranet_v1_command_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_cassandranet_v1_command_proto_rawDesc), len(file_proto_cassandranet_v1_command_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

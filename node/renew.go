@@ -1,0 +1,89 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/cassandranet/cassnet/mesh"
+	"github.com/cassandranet/cassnet/pki"
+)
+
+// renewRetry is how long a failed renewal waits before trying again.
+const renewRetry = 5 * time.Second
+
+// startRenew renews the node certificate at two-thirds of its lifetime
+// until stopRenew. The TLS configurations read the identity on every
+// handshake, so a renewed certificate is used without a restart;
+// connections already open keep the certificate they were made with.
+func (n *Node) startRenew(ctx context.Context, id *pki.Identity) {
+	ctx, cancel := context.WithCancel(ctx)
+	n.renewCancel, n.renewDone = cancel, make(chan struct{})
+	go func() {
+		defer close(n.renewDone)
+		for {
+			wait := max(time.Until(id.RenewAt()), 0)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+			if err := n.renew(ctx, id); err != nil {
+				n.logger.Warn("certificate renewal failed; retrying", "err", err, "expires", id.Leaf().NotAfter)
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(renewRetry):
+				}
+			}
+		}
+	}()
+}
+
+// stopRenew stops the renewal loop and waits for it.
+func (n *Node) stopRenew() {
+	if n.renewCancel == nil {
+		return
+	}
+	n.renewCancel()
+	<-n.renewDone
+}
+
+// renew gets a fresh certificate: from the local CA key on the node that
+// holds it, otherwise from a member that does, over the join stream with
+// this node's join token (the same proof as the first join).
+func (n *Node) renew(ctx context.Context, id *pki.Identity) error {
+	var j *pki.Joined
+	if n.ca.Key != nil {
+		csr, key, err := pki.NewCSR(n.cfg.Name, n.certIPs())
+		if err != nil {
+			return err
+		}
+		cert, err := n.ca.Sign(csr, n.cfg.CertLifetime)
+		if err != nil {
+			return err
+		}
+		j = &pki.Joined{CA: n.ca, Cert: cert, Key: key}
+	} else {
+		err := errors.New("no alive member to renew from")
+		for _, mem := range n.mesh.Members() {
+			if mem.ID == n.id || mem.RaftAddr == "" || mem.Status != mesh.StatusAlive {
+				continue
+			}
+			if j, err = n.joinVia(ctx, mem.RaftAddr); err == nil {
+				break
+			}
+		}
+		if j == nil {
+			return err
+		}
+	}
+	if err := n.saveNodeCert(j); err != nil {
+		return err
+	}
+	if err := id.Set(j.Cert, j.Key); err != nil {
+		return err
+	}
+	n.logger.Info("node certificate renewed", "expires", j.Cert.NotAfter)
+	return nil
+}

@@ -1,0 +1,17 @@
+// Package pki owns CassandraNet's cluster trust: the cluster CA, node
+// certificates and their signing requests, the join token format, the
+// TLS configurations every node-to-node link uses, and the join
+// handshake that turns a join token into a signed node certificate.
+//
+// Invariants:
+//   - The CA private key is created by the bootstrap node and written only
+//     to that node's data dir (mode 0600); nothing in this package sends it
+//     over the network.
+//   - Every TLS configuration built here is TLS 1.3 only. Node-to-node
+//     configurations require and verify a client certificate signed by the
+//     cluster CA.
+//   - Join secrets are compared only in constant time, and neither a
+//     secret nor a private key is ever logged.
+//
+// See docs/security.md for the protocol and the threat model.
+package pki

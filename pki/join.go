@@ -1,0 +1,192 @@
+package pki
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+)
+
+// joinTimeout bounds a whole join exchange on either side.
+const joinTimeout = 10 * time.Second
+
+const (
+	exporterLabel = "EXPORTER-cassnet-join-v1"
+	nonceLen      = 32
+	maxGossipKeys = 8
+)
+
+// ErrJoinRefused is returned to a joiner whose proof matched no valid
+// join secret.
+var ErrJoinRefused = errors.New("pki: join refused")
+
+// bytesReader avoids importing bytes in wire.go's callers.
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+// proof binds the join secret to the server's nonce and to this TLS
+// session (RFC 5705 exporter), so a proof cannot be replayed or relayed
+// to another connection.
+func proof(secret, nonce, exported []byte) []byte {
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte("cassnet join proof v1"))
+	mac.Write(nonce)
+	mac.Write(exported)
+	return mac.Sum(nil)
+}
+
+// JoinServer answers join requests: it checks the joiner's proof against
+// every currently valid join secret and signs its CSR with the CA.
+type JoinServer struct {
+	// CA must hold its key.
+	CA *CA
+	// Secrets returns the join secrets currently accepted. It is called
+	// once per request and must be safe for concurrent use.
+	Secrets func() [][]byte
+	// GossipKeys returns the gossip keyring to hand out, primary first
+	// (nil: none).
+	GossipKeys func() [][]byte
+	// Lifetime of issued certificates (default DefaultCertLifetime).
+	Lifetime time.Duration
+	Logger   *slog.Logger
+}
+
+// Serve runs one join exchange on conn, which has completed (or will
+// complete) a TLS handshake as the server, and closes it.
+func (s *JoinServer) Serve(ctx context.Context, conn *tls.Conn) error {
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(ctx, joinTimeout)
+	defer cancel()
+	dl, _ := ctx.Deadline()
+	_ = conn.SetDeadline(dl)
+	if err := conn.HandshakeContext(ctx); err != nil {
+		return fmt.Errorf("pki: join handshake: %w", err)
+	}
+	cs := conn.ConnectionState()
+	exported, err := cs.ExportKeyingMaterial(exporterLabel, nil, 32)
+	if err != nil {
+		return fmt.Errorf("pki: exporter: %w", err)
+	}
+	nonce := make([]byte, nonceLen)
+	if _, err := rand.Read(nonce); err != nil {
+		return fmt.Errorf("pki: nonce: %w", err)
+	}
+	if err := writeFrame(conn, joinHello{Nonce: nonce}); err != nil {
+		return err
+	}
+	var req joinRequest
+	if err := readFrame(conn, &req); err != nil {
+		return err
+	}
+	ok := 0
+	for _, sec := range s.Secrets() {
+		ok |= subtle.ConstantTimeCompare(proof(sec, nonce, exported), req.Proof)
+	}
+	if ok != 1 {
+		_ = writeFrame(conn, joinResponse{Error: "join refused: invalid, expired or revoked join token"})
+		return ErrJoinRefused
+	}
+	csr, err := x509.ParseCertificateRequest(req.CSR)
+	if err != nil {
+		_ = writeFrame(conn, joinResponse{Error: "bad certificate request"})
+		return fmt.Errorf("pki: parse csr: %w", err)
+	}
+	cert, err := s.CA.Sign(csr, s.Lifetime)
+	if err != nil {
+		_ = writeFrame(conn, joinResponse{Error: "cannot sign the certificate request"})
+		return err
+	}
+	if s.Logger != nil {
+		s.Logger.Info("issued a node certificate", "node", csr.Subject.CommonName,
+			"remote", conn.RemoteAddr().String(), "expires", cert.NotAfter)
+	}
+	resp := joinResponse{Cert: cert.Raw, CA: s.CA.Cert.Raw}
+	if s.GossipKeys != nil {
+		resp.GossipKeys = s.GossipKeys()
+	}
+	return writeFrame(conn, resp)
+}
+
+// Joined is what a successful join delivers.
+type Joined struct {
+	CA   *CA // certificate only
+	Cert *x509.Certificate
+	Key  crypto.Signer
+	// GossipKeys is the cluster's gossip keyring, primary first.
+	GossipKeys [][]byte
+}
+
+// Join runs the joiner's side over raw, a connection to a seed's join
+// stream: it pins the CA from tok, proves tok's secret, and sends a CSR
+// for name and ips. raw is closed when Join returns.
+func Join(ctx context.Context, raw net.Conn, tok Token, name string, ips []net.IP) (*Joined, error) {
+	defer raw.Close()
+	ctx, cancel := context.WithTimeout(ctx, joinTimeout)
+	defer cancel()
+	dl, _ := ctx.Deadline()
+	_ = raw.SetDeadline(dl)
+	conn := tls.Client(raw, PinnedClientConfig(tok.Cluster, tok.Fingerprint))
+	if err := conn.HandshakeContext(ctx); err != nil {
+		return nil, fmt.Errorf("pki: join tls: %w", err)
+	}
+	cs := conn.ConnectionState()
+	caCert, err := pinnedCA(cs.PeerCertificates, tok.Cluster, tok.Fingerprint)
+	if err != nil {
+		return nil, err
+	}
+	exported, err := cs.ExportKeyingMaterial(exporterLabel, nil, 32)
+	if err != nil {
+		return nil, fmt.Errorf("pki: exporter: %w", err)
+	}
+	var hello joinHello
+	if err := readFrame(conn, &hello); err != nil {
+		return nil, err
+	}
+	if len(hello.Nonce) != nonceLen {
+		return nil, errors.New("pki: seed sent a bad nonce")
+	}
+	csr, key, err := NewCSR(name, ips)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFrame(conn, joinRequest{CSR: csr.Raw, Proof: proof(tok.Secret, hello.Nonce, exported)}); err != nil {
+		return nil, err
+	}
+	var resp joinResponse
+	if err := readFrame(conn, &resp); err != nil {
+		return nil, err
+	}
+	if resp.Error != "" {
+		return nil, fmt.Errorf("%w: %s", ErrJoinRefused, resp.Error)
+	}
+	cert, err := x509.ParseCertificate(resp.Cert)
+	if err != nil {
+		return nil, fmt.Errorf("pki: parse issued certificate: %w", err)
+	}
+	if !bytes.Equal(resp.CA, caCert.Raw) {
+		return nil, errors.New("pki: seed returned a different CA than it presented")
+	}
+	ca := &CA{Cert: caCert, Cluster: tok.Cluster}
+	if _, err := NewIdentity(ca, cert, key); err != nil {
+		return nil, err
+	}
+	if len(resp.GossipKeys) > maxGossipKeys {
+		return nil, errors.New("pki: seed sent too many gossip keys")
+	}
+	for _, k := range resp.GossipKeys {
+		if l := len(k); l != 16 && l != 24 && l != 32 {
+			return nil, errors.New("pki: seed sent a gossip key of a bad size")
+		}
+	}
+	return &Joined{CA: ca, Cert: cert, Key: key, GossipKeys: resp.GossipKeys}, nil
+}

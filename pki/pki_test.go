@@ -1,0 +1,148 @@
+package pki
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestTokenRoundTrip(t *testing.T) {
+	ca, err := NewCA("prod-eu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := NewToken("prod-eu", Fingerprint(ca.Cert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseToken(tok.String() + "\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.String() != tok.String() {
+		t.Fatalf("round trip: %q != %q", got.String(), tok.String())
+	}
+	if strings.Contains(tok.LogValue(), "::"+strings.Split(tok.String(), "::")[3]) {
+		t.Fatal("LogValue leaks the secret")
+	}
+}
+
+func TestParseTokenRejects(t *testing.T) {
+	fp := strings.Repeat("ab", 32)
+	sec := strings.Repeat("cd", 32)
+	for _, s := range []string{
+		"", "cnj_abc", "CN1::c::" + fp, "CN2::c::" + fp + "::" + sec,
+		"CN1::Bad_Name::" + fp + "::" + sec, "CN1::c::" + fp[2:] + "::" + sec,
+		"CN1::c::" + fp + "::" + sec[2:], "CN1::c::" + fp + "::zz" + sec[2:],
+		"CN1::-c::" + fp + "::" + sec, "CN1::c::" + fp + "::" + sec + "::x",
+	} {
+		if _, err := ParseToken(s); !errors.Is(err, ErrBadToken) {
+			t.Errorf("ParseToken(%q) = %v, want ErrBadToken", s, err)
+		}
+	}
+}
+
+func TestSignChecksCSR(t *testing.T) {
+	ca, err := NewCA("c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, key, err := NewCSR("n1", []net.IP{net.ParseIP("127.0.0.2")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := ca.Sign(csr, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cert.VerifyHostname("server.c1.cassnet"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cert.VerifyHostname("127.0.0.2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewIdentity(ca, cert, key); err != nil {
+		t.Fatal(err)
+	}
+	other, _ := NewCA("c1")
+	if _, err := NewIdentity(other, cert, key); err == nil {
+		t.Fatal("identity accepted a certificate from another CA")
+	}
+	noKey := &CA{Cert: ca.Cert, Cluster: "c1"}
+	if _, err := noKey.Sign(csr, time.Hour); err == nil {
+		t.Fatal("signed without a CA key")
+	}
+}
+
+func TestSaveLoadCA(t *testing.T) {
+	dir := t.TempDir()
+	ca, _ := NewCA("c1")
+	if err := SaveCA(dir, ca); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadCA(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Key == nil || got.Cluster != "c1" || Fingerprint(got.Cert) != Fingerprint(ca.Cert) {
+		t.Fatalf("loaded CA differs: %+v", got)
+	}
+}
+
+// joinPair runs a JoinServer for ca/secret and a joiner with tok over a pipe.
+func joinPair(t *testing.T, ca *CA, secret []byte, tok Token) (*Joined, error, error) {
+	t.Helper()
+	csr, key, err := NewCSR("seed", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := ca.Sign(csr, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := NewIdentity(ca, leaf, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := net.Pipe()
+	gossip := [][]byte{make([]byte, 32)}
+	srv := &JoinServer{CA: ca, Secrets: func() [][]byte { return [][]byte{secret} },
+		GossipKeys: func() [][]byte { return gossip }}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(context.Background(), tls.Server(a, id.JoinServerConfig())) }()
+	j, cerr := Join(context.Background(), b, tok, "n2", []net.IP{net.ParseIP("127.0.0.2")})
+	return j, cerr, <-done
+}
+
+func TestJoinHandshake(t *testing.T) {
+	ca, _ := NewCA("c1")
+	tok, _ := NewToken("c1", Fingerprint(ca.Cert))
+	j, cerr, serr := joinPair(t, ca, tok.Secret, tok)
+	if cerr != nil || serr != nil {
+		t.Fatalf("join: client %v, server %v", cerr, serr)
+	}
+	if j.Cert.Subject.CommonName != "n2" || j.CA.Key != nil || len(j.GossipKeys) != 1 {
+		t.Fatalf("unexpected join result %+v", j)
+	}
+
+	t.Run("wrong secret", func(t *testing.T) {
+		bad, _ := NewToken("c1", Fingerprint(ca.Cert))
+		_, cerr, serr := joinPair(t, ca, tok.Secret, bad)
+		if !errors.Is(cerr, ErrJoinRefused) || !errors.Is(serr, ErrJoinRefused) {
+			t.Fatalf("client %v, server %v", cerr, serr)
+		}
+	})
+	t.Run("wrong fingerprint", func(t *testing.T) {
+		other, _ := NewCA("c1")
+		bad := tok
+		bad.Fingerprint = Fingerprint(other.Cert)
+		_, cerr, serr := joinPair(t, ca, tok.Secret, bad)
+		if cerr == nil || serr == nil {
+			t.Fatalf("client %v, server %v", cerr, serr)
+		}
+	})
+}
