@@ -6,8 +6,9 @@ go 1.26.8
 //   - hashicorp/raft v1.7.3 with raft-boltdb/v2 v2.3.1 and memberlist v0.6.0
 //     build together. raft v1.8.0 does not build with raft-boltdb/v2 v2.3.1,
 //     because go-metrics v0.7.0 dropped the `compat` package it imports.
-//   - go-libp2p-pubsub (when added) must be pinned to v0.16.0: the module
-//     proxy refuses its @latest listing.
+//   - go-libp2p-pubsub is pinned to v0.16.0 (the module proxy refuses its
+//     @latest listing), with go-libp2p v0.51.0, which needs Go 1.26. Why
+//     they are here: docs/pubsub.md#dependencies.
 require (
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/hashicorp/go-hclog v1.6.3

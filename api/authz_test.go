@@ -70,6 +70,8 @@ func (f *authzFixture) request(rt route, tenant string) (string, string) {
 	).Replace(rt.path)
 	body := map[string]string{
 		"PUT /v1/cluster/settings":           `{"audit_retention":500}`,
+		"POST /v1/cluster/keyring":           `{"action":"install","key":"AAAAAAAAAAAAAAAAAAAAAA=="}`,
+		"POST /v1/cluster/join-tokens":       `{"ttl_seconds":60}`,
 		"POST /v1/tenants":                   `{"name":"newco"}`,
 		"POST /v1/tenants/{tenant}/projects": `{"name":"newgame"}`,
 		"POST /v1/tenants/{tenant}/bans":     `{"player_id":"p2","reason":"x"}`,
@@ -96,6 +98,11 @@ var authzMatrix = map[string]string{
 	"GET /v1/cluster/raft":                                  "200 403 403 403 403 403 401 401 401",
 	"GET /v1/cluster/settings":                              "200 403 403 403 403 403 401 401 401",
 	"PUT /v1/cluster/settings":                              "200 403 403 403 403 403 401 401 401",
+	"GET /v1/cluster/keyring":                               "200 403 403 403 403 403 401 401 401",
+	"POST /v1/cluster/keyring":                              "200 403 403 403 403 403 401 401 401",
+	"GET /v1/cluster/join-tokens":                           "200 403 403 403 403 403 401 401 401",
+	"POST /v1/cluster/join-tokens":                          "201 403 403 403 403 403 401 401 401",
+	"DELETE /v1/cluster/join-tokens/{token}":                "404 403 403 403 403 403 401 401 401",
 	"POST /v1/agent/leave":                                  "202 403 403 403 403 403 401 401 401",
 	"GET /v1/audit":                                         "200 403 403 403 403 403 401 401 401",
 	"POST /v1/tenants":                                      "201 403 403 403 403 403 401 401 401",

@@ -7,7 +7,9 @@
 // semantics for reads, Prometheus metrics and the OpenAPI document. It
 // never touches Raft or memberlist directly: writes become typed commands
 // handed to Store.Apply, reads go through Store.Read and then Store.State,
-// and membership comes from Members. node wires real implementations in;
+// membership comes from Members, and topic messaging from Topics (an
+// interface over package pubsub, so that api does not link libp2p; SSE is a
+// thin adapter over its subscriptions). node wires real implementations in;
 // tests plug in in-memory ones.
 //
 // # Why it is shaped this way
@@ -51,7 +53,8 @@
 //
 // # Invariants
 //
-//   - Every response body is JSON except GET /metrics. Every error is
+//   - Every response body is JSON except GET /metrics and the topic
+//     event stream (text/event-stream, sse.go). Every error is
 //     {"error":{"code":"...","message":"..."}}; internal errors never leak
 //     details to the client, they are logged instead.
 //   - A handler panic is recovered, logged and answered with a 500.

@@ -42,7 +42,7 @@ func (s *Server) topicError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, ErrTopicTooLarge):
 		s.fail(w, r, errorf(http.StatusRequestEntityTooLarge, codePayloadTooLarge, "%s", msg(ErrTopicTooLarge)))
 	case errors.Is(err, ErrTopicsUnavailable):
-		s.fail(w, r, errorf(http.StatusServiceUnavailable, codeNotReady, "%s", ErrTopicsUnavailable.Error()))
+		s.fail(w, r, errorf(http.StatusServiceUnavailable, codeNotReady, "%s", msg(ErrTopicsUnavailable)))
 	default:
 		s.fail(w, r, err)
 	}

@@ -34,6 +34,12 @@ type RateLimits struct {
 	// migrations through the API.
 	OperatorRate  float64
 	OperatorBurst int
+	// Publish limits topic publishing (POST .../topics/{topic}/messages)
+	// with buckets of its own, so chat relays and match events are not
+	// held to the rate of administrative writes, and a burst of messages
+	// cannot starve a tenant's ban and session writes. Its Publish field
+	// is ignored.
+	Publish *RateLimits
 }
 
 // maxLimiters bounds each limiter map. Beyond it, idle limiters are
@@ -99,17 +105,35 @@ func (l *limiterSet) evict(now time.Time) {
 	}
 }
 
-// rateLimiter holds the per-key, per-tenant and per-operator buckets.
+// rateLimiter holds the per-key, per-tenant and per-operator buckets, and
+// a separate set for publishing.
 type rateLimiter struct {
 	keys, tenants, operators *limiterSet
+	publish                  *rateLimiter
 }
 
 func newRateLimiter(c RateLimits) *rateLimiter {
-	return &rateLimiter{
+	rl := &rateLimiter{
 		keys:      newLimiterSet(c.KeyRate, c.KeyBurst),
 		tenants:   newLimiterSet(c.TenantRate, c.TenantBurst),
 		operators: newLimiterSet(c.OperatorRate, c.OperatorBurst),
 	}
+	if c.Publish != nil {
+		pc := *c.Publish
+		pc.Publish = nil
+		rl.publish = newRateLimiter(pc)
+	} else {
+		rl.publish = &rateLimiter{}
+	}
+	return rl
+}
+
+// forRoute picks the bucket set a route draws from.
+func (rl *rateLimiter) forRoute(rt *route) *rateLimiter {
+	if rt.publishes() && rl.publish != nil {
+		return rl.publish
+	}
+	return rl
 }
 
 // allow decides one request of p. It takes a token from every bucket
@@ -149,7 +173,7 @@ func (rl *rateLimiter) allow(p Principal, now time.Time) (bool, time.Duration) {
 // rateLimited answers 429 with Retry-After if p is over a limit on this
 // route, and counts it. It returns false when it has answered.
 func (s *Server) rateLimited(w http.ResponseWriter, r *http.Request, rt *route, p Principal) bool {
-	ok, wait := s.limits.allow(p, s.now())
+	ok, wait := s.limits.forRoute(rt).allow(p, s.now())
 	if ok {
 		return false
 	}

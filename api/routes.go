@@ -34,6 +34,12 @@ func (rt *route) limited() bool {
 
 const verifyPath = "/v1/sessions/verify"
 
+// publishes reports whether the route publishes topic messages, which
+// draw from their own rate-limit buckets (RateLimits.Publish).
+func (rt *route) publishes() bool {
+	return rt.method == http.MethodPost && strings.HasSuffix(rt.path, "/topics/{topic}/messages")
+}
+
 // routes is the one route table: the mux, the authorisation layer, the
 // rate limiter, the metrics labels, the OpenAPI consistency test and the
 // authorisation matrix test all read it.
@@ -48,6 +54,11 @@ var routes = []route{
 	{"GET", "/v1/cluster/raft", operatorOnly, (*Server).handleRaft},
 	{"GET", "/v1/cluster/settings", operatorOnly, (*Server).handleGetSettings},
 	{"PUT", "/v1/cluster/settings", operatorOnly, (*Server).handlePutSettings},
+	{"GET", "/v1/cluster/keyring", operatorOnly, (*Server).handleGetKeyring},
+	{"POST", "/v1/cluster/keyring", operatorOnly, (*Server).handleUpdateKeyring},
+	{"GET", "/v1/cluster/join-tokens", operatorOnly, (*Server).handleListJoinTokens},
+	{"POST", "/v1/cluster/join-tokens", operatorOnly, (*Server).handleCreateJoinToken},
+	{"DELETE", "/v1/cluster/join-tokens/{token}", operatorOnly, (*Server).handleRevokeJoinToken},
 	{"POST", "/v1/agent/leave", operatorOnly, (*Server).handleLeave},
 	{"GET", "/v1/audit", operatorOnly, (*Server).handleClusterAudit},
 

@@ -23,6 +23,9 @@ type Config struct {
 	// Topics is topic messaging. Optional: without it the topic routes
 	// answer 503.
 	Topics Topics
+	// JoinTokens makes join tokens. Optional: without it creating one
+	// answers 503.
+	JoinTokens JoinTokens
 	// Version is this build's version, reported by /v1/version.
 	Version string
 	// NodeName is this node's name, reported by /v1/health.
@@ -54,6 +57,7 @@ type Server struct {
 	members Members
 	agent   Agent
 	topics  Topics
+	joinTok JoinTokens
 	version string
 	node    string
 	log     *slog.Logger
@@ -96,6 +100,7 @@ func New(cfg Config) (*Server, error) {
 		members: cfg.Members,
 		agent:   cfg.Agent,
 		topics:  cfg.Topics,
+		joinTok: cfg.JoinTokens,
 		version: cfg.Version,
 		node:    cfg.NodeName,
 		log:     cfg.Logger,

@@ -55,6 +55,12 @@ func (s *State) apply(cmd *cassnetv1.Command, index uint64) error {
 		k := op.UpdateGossipKeyring
 		e.Action, e.Target = "gossip_keyring."+k.GetAction(), GossipKeyID(k.GetKey())
 		err = s.updateGossipKeyring(k)
+	case *cassnetv1.Command_CreateJoinToken:
+		e.Action, e.Target = "join_token.create", op.CreateJoinToken.GetId()
+		err = s.createJoinToken(op.CreateJoinToken, at)
+	case *cassnetv1.Command_RevokeJoinToken:
+		e.Action, e.Target = "join_token.revoke", op.RevokeJoinToken.GetId()
+		err = s.revokeJoinToken(op.RevokeJoinToken)
 	case *cassnetv1.Command_CreateApiKey:
 		k := op.CreateApiKey
 		e.Action, e.Tenant, e.Target = "api_key.create", k.GetTenant(), k.GetId()

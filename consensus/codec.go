@@ -107,6 +107,7 @@ func (d *snapshotData) hash() string {
 	for _, k := range d.GossipKeys {
 		e.bytes(k)
 	}
+	e.joinTokens(d.JoinTokens)
 	e.flush()
 	return hex.EncodeToString(e.h.Sum(nil))
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"time"
@@ -37,7 +38,8 @@ type snapshotData struct {
 	SessionRevocations []SessionRevocation `json:"session_revocations"`
 	PlayerRevocations  []PlayerRevocation  `json:"player_revocations"`
 	// GossipKeys is the gossip keyring, primary first (order matters).
-	GossipKeys [][]byte `json:"gossip_keys"`
+	GossipKeys [][]byte    `json:"gossip_keys"`
+	JoinTokens []JoinToken `json:"join_tokens"`
 
 	gen uint64 // data generation the copy was taken at (not persisted)
 }
@@ -64,6 +66,7 @@ func (s *State) snapshot() *snapshotData {
 		OperatorTokens: make([]OperatorToken, 0, len(s.tokens)),
 		Audit:          slices.Clone(s.audit),      // appendAudit clears dropped entries
 		GossipKeys:     slices.Clone(s.gossipKeys), // keys are never written through
+		JoinTokens:     slices.Collect(maps.Values(s.joinTokens)),
 	}
 	for _, t := range s.tenants {
 		d.Tenants = append(d.Tenants, t.info)
@@ -128,6 +131,7 @@ func (d *snapshotData) sort() {
 		return cmp.Or(cmp.Compare(a.Tenant, b.Tenant), cmp.Compare(a.SessionID, b.SessionID))
 	})
 	slices.SortFunc(d.PlayerRevocations, comparePlayerRevocations)
+	slices.SortFunc(d.JoinTokens, func(a, b JoinToken) int { return cmp.Compare(a.ID, b.ID) })
 }
 
 // write encodes d as JSON with every list in a deterministic order.
@@ -151,6 +155,7 @@ func (d *snapshotData) write(w io.Writer) error {
 		writeList(bw, enc, "session_revocations", d.SessionRevocations),
 		writeList(bw, enc, "player_revocations", d.PlayerRevocations),
 		writeList(bw, enc, "gossip_keys", d.GossipKeys),
+		writeList(bw, enc, "join_tokens", d.JoinTokens),
 	} {
 		if err != nil {
 			return err
@@ -256,12 +261,15 @@ func (s *State) restore(d *snapshotData) error {
 	if err := restoreGossipKeys(fresh, d.GossipKeys); err != nil {
 		return fmt.Errorf("restore snapshot: %w", err)
 	}
+	if err := restoreJoinTokens(fresh, d.JoinTokens); err != nil {
+		return fmt.Errorf("restore snapshot: %w", err)
+	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tenants, s.tokens, s.settings, s.audit = fresh.tenants, fresh.tokens, fresh.settings, fresh.audit
 	s.keyTenant, s.signing, s.nextPrune = fresh.keyTenant, fresh.signing, time.Time{}
-	s.gossipKeys = fresh.gossipKeys
+	s.gossipKeys, s.joinTokens = fresh.gossipKeys, fresh.joinTokens
 	s.gen++
 	s.advance(d.Index)
 	return nil

@@ -33,7 +33,8 @@ type State struct {
 	keyTenant map[string]string     // API key ID -> tenant; the keys live in tenantState
 	signing   map[string]SigningKey // by KID
 
-	gossipKeys [][]byte // gossip keyring, primary first (keyring.go)
+	gossipKeys [][]byte             // gossip keyring, primary first (keyring.go)
+	joinTokens map[string]JoinToken // by ID (jointokens.go)
 
 	// nextPrune is derived, not replicated: no item expires before it, so
 	// prune skips its sweep until the leader's time reaches it. The zero
@@ -75,6 +76,7 @@ func (s *State) reset() {
 	s.keyTenant = make(map[string]string)
 	s.signing = make(map[string]SigningKey)
 	s.gossipKeys = nil
+	s.joinTokens = make(map[string]JoinToken)
 	s.nextPrune = time.Time{}
 }
 

@@ -157,6 +157,16 @@ func ValidateCommand(cmd *cassnetv1.Command) error {
 			break
 		}
 		return validateGossipKeyring(op.UpdateGossipKeyring)
+	case *cassnetv1.Command_CreateJoinToken:
+		if op.CreateJoinToken == nil {
+			break
+		}
+		return validateCreateJoinToken(op.CreateJoinToken)
+	case *cassnetv1.Command_RevokeJoinToken:
+		if op.RevokeJoinToken == nil {
+			break
+		}
+		return validateRevokeJoinToken(op.RevokeJoinToken)
 	case *cassnetv1.Command_CreateOperatorToken:
 		if op.CreateOperatorToken == nil {
 			break

@@ -7,10 +7,14 @@
 //     small Meta (name, ID, role, version, and the addresses of its Raft,
 //     HTTP, libp2p and gRPC endpoints). Members lists every node this one
 //     knows with a Status, and Changes signals when that list changes.
-//   - Gossip encryption: all gossip (UDP and TCP) is AES-256-GCM with a
-//     key derived from the cluster's join token (GossipKey), and
-//     unencrypted traffic is refused both ways. A node without the token
-//     cannot join or read anything.
+//   - Gossip encryption: all gossip (UDP and TCP) is AES-GCM under a
+//     keyring (Config.Keys, as the join handshake delivered it; or a key
+//     derived from JoinToken when Keys is empty, GossipKey), and
+//     unencrypted traffic is refused both ways. SetKeys rotates the
+//     keyring at run time. A node without a key cannot join or read.
+//   - The join stream: a TCP stream on the gossip port opening with
+//     JoinStreamByte goes to Config.JoinHandler instead of memberlist,
+//     so a node with no gossip key yet can reach a seed (jointransport.go).
 //   - Getting back together: the start-up join retries Seeds and the
 //     persisted peers (PeersFile) with backoff, and a reconnect loop (the
 //     serf model) keeps dialling failed members, because memberlist alone

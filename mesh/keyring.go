@@ -1,10 +1,12 @@
 package mesh
 
 import (
+	"bytes"
 	"crypto/hkdf"
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/hashicorp/memberlist"
 )
@@ -69,4 +71,42 @@ func configKeyring(c Config) (*memberlist.Keyring, error) {
 		return nil, fmt.Errorf("mesh: keyring: %w", err)
 	}
 	return kr, nil
+}
+
+// Keys returns the gossip keyring in use, primary first.
+func (m *Mesh) Keys() ([][]byte, error) {
+	if _, err := m.state(); err != nil {
+		return nil, err
+	}
+	return m.keyring.GetKeys(), nil
+}
+
+// SetKeys makes the gossip keyring exactly keys, primary first, in the
+// order that never leaves a moment without a usable key: it installs the
+// missing keys, switches the primary, then removes the keys not listed.
+// Nodes keep decrypting with every installed key, so a rotation driven
+// through Raft (install, then use, then remove) never splits the mesh.
+func (m *Mesh) SetKeys(keys [][]byte) error {
+	if len(keys) == 0 {
+		return errors.New("mesh: SetKeys: no keys")
+	}
+	if _, err := m.state(); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := m.keyring.AddKey(k); err != nil {
+			return fmt.Errorf("mesh: install gossip key: %w", err)
+		}
+	}
+	if err := m.keyring.UseKey(keys[0]); err != nil {
+		return fmt.Errorf("mesh: use gossip key: %w", err)
+	}
+	for _, k := range m.keyring.GetKeys() {
+		if !slices.ContainsFunc(keys, func(x []byte) bool { return bytes.Equal(x, k) }) {
+			if err := m.keyring.RemoveKey(k); err != nil {
+				return fmt.Errorf("mesh: remove gossip key: %w", err)
+			}
+		}
+	}
+	return nil
 }

@@ -46,6 +46,7 @@ type Mesh struct {
 
 	// Set by Start, then read-only.
 	ml        *memberlist.Memberlist
+	keyring   *memberlist.Keyring // see SetKeys
 	persisted []string
 	peers     *peerStore
 
@@ -157,6 +158,7 @@ func (m *Mesh) memberlistConfig() (*memberlist.Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	m.keyring = keyring
 	d := &delegates{roster: m.roster, meta: &m.metaBytes, queue: m.queue}
 	conf := memberlist.DefaultLANConfig()
 	conf.Name = c.Name

@@ -107,7 +107,8 @@ func Defaults() Config {
 		// Generous enough for a game server creating sessions as players
 		// join, tight enough to blunt a leaked key. Operators are not
 		// limited by default (see docs/identity.md).
-		RateLimits: api.RateLimits{KeyRate: 50, KeyBurst: 100, TenantRate: 200, TenantBurst: 400},
+		RateLimits: api.RateLimits{KeyRate: 50, KeyBurst: 100, TenantRate: 200, TenantBurst: 400,
+			Publish: &api.RateLimits{KeyRate: 2000, KeyBurst: 4000, TenantRate: 10000, TenantBurst: 20000}},
 		Version:    "dev",
 	}
 }

@@ -49,8 +49,8 @@ type Node struct {
 	apiCancel context.CancelFunc // stops api.Server.Run
 	apiDone   chan struct{}      // closed when it has returned
 
-	renewCancel context.CancelFunc // stops the certificate renewal loop
-	renewDone   chan struct{}      // closed when it has returned
+	trustCancel context.CancelFunc // stops certificate renewal and keyring sync
+	trustWG     sync.WaitGroup     // those two loops
 }
 
 // New prepares a node from cfg. explicit names the flags the operator set

@@ -67,6 +67,7 @@ func (t topics) MaxMessageSize() int { return t.ps.MaxMessageSize() }
 // topicStream adapts pubsub.Subscription to api.TopicStream.
 type topicStream struct{ sub *pubsub.Subscription }
 
+// Next implements api.TopicStream.
 func (s topicStream) Next(ctx context.Context) (api.TopicEvent, error) {
 	ev, err := s.sub.Next(ctx)
 	if err != nil {
@@ -77,8 +78,11 @@ func (s topicStream) Next(ctx context.Context) (api.TopicEvent, error) {
 		From: ev.From, To: ev.To, Reason: ev.Reason}, nil
 }
 
+// Ready implements api.TopicStream.
 func (s topicStream) Ready() bool { return s.sub.Ready() }
-func (s topicStream) Close()      { s.sub.Close() }
+
+// Close implements api.TopicStream.
+func (s topicStream) Close() { s.sub.Close() }
 
 func epochHex(e uint64) string { return fmt.Sprintf("%016x", e) }
 
@@ -89,7 +93,7 @@ func topicErr(err error) error {
 		return fmt.Errorf("%w: %s", api.ErrTopicInvalid, trimPrefix(err, pubsub.ErrInvalid))
 	case errors.Is(err, pubsub.ErrTooLarge):
 		return fmt.Errorf("%w: %s", api.ErrTopicTooLarge, trimPrefix(err, pubsub.ErrTooLarge))
-	case errors.Is(err, pubsub.ErrClosed):
+	case errors.Is(err, pubsub.ErrClosed), errors.Is(err, pubsub.ErrTooManyTopics):
 		return fmt.Errorf("%w: %v", api.ErrTopicsUnavailable, err)
 	}
 	return err

@@ -12,46 +12,53 @@ import (
 // renewRetry is how long a failed renewal waits before trying again.
 const renewRetry = 5 * time.Second
 
-// startRenew renews the node certificate at two-thirds of its lifetime
-// until stopRenew. The TLS configurations read the identity on every
-// handshake, so a renewed certificate is used without a restart;
-// connections already open keep the certificate they were made with.
-func (n *Node) startRenew(ctx context.Context, id *pki.Identity) {
+// startTrust starts the loops that keep this node's trust material
+// current until stopTrust: certificate renewal (renewLoop) and the gossip
+// keyring sync (keyringLoop, keyring.go).
+func (n *Node) startTrust(ctx context.Context, id *pki.Identity) {
 	ctx, cancel := context.WithCancel(ctx)
-	n.renewCancel, n.renewDone = cancel, make(chan struct{})
-	go func() {
-		defer close(n.renewDone)
-		for {
-			wait := max(time.Until(id.RenewAt()), 0)
+	n.trustCancel = cancel
+	n.trustWG.Add(2)
+	go func() { defer n.trustWG.Done(); n.renewLoop(ctx, id) }()
+	go func() { defer n.trustWG.Done(); n.keyringLoop(ctx) }()
+}
+
+// stopTrust stops those loops and waits for them.
+func (n *Node) stopTrust() {
+	if n.trustCancel == nil {
+		return
+	}
+	n.trustCancel()
+	n.trustWG.Wait()
+}
+
+// renewLoop renews the node certificate at two-thirds of its lifetime.
+// The TLS configurations read the identity on every handshake, so a
+// renewed certificate is used without a restart; connections already open
+// keep the certificate they were made with.
+func (n *Node) renewLoop(ctx context.Context, id *pki.Identity) {
+	for {
+		wait := max(time.Until(id.RenewAt()), 0)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		if err := n.renew(ctx, id); err != nil {
+			n.logger.Warn("certificate renewal failed; retrying", "err", err, "expires", id.Leaf().NotAfter)
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(wait):
-			}
-			if err := n.renew(ctx, id); err != nil {
-				n.logger.Warn("certificate renewal failed; retrying", "err", err, "expires", id.Leaf().NotAfter)
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(renewRetry):
-				}
+			case <-time.After(renewRetry):
 			}
 		}
-	}()
-}
-
-// stopRenew stops the renewal loop and waits for it.
-func (n *Node) stopRenew() {
-	if n.renewCancel == nil {
-		return
 	}
-	n.renewCancel()
-	<-n.renewDone
 }
 
 // renew gets a fresh certificate: from the local CA key on the node that
-// holds it, otherwise from a member that does, over the join stream with
-// this node's join token (the same proof as the first join).
+// holds it, otherwise from a member that does, over its Raft port's join
+// stream, authenticated by the current certificate (pki.Renew): a revoked
+// join token does not stop renewals.
 func (n *Node) renew(ctx context.Context, id *pki.Identity) error {
 	var j *pki.Joined
 	if n.ca.Key != nil {
@@ -70,7 +77,7 @@ func (n *Node) renew(ctx context.Context, id *pki.Identity) error {
 			if mem.ID == n.id || mem.RaftAddr == "" || mem.Status != mesh.StatusAlive {
 				continue
 			}
-			if j, err = n.joinVia(ctx, mem.RaftAddr); err == nil {
+			if j, err = n.renewVia(ctx, mem.RaftAddr, id); err == nil {
 				break
 			}
 		}

@@ -110,7 +110,7 @@ func (n *Node) start(ctx context.Context) error {
 		n.logger.Warn("TEST ONLY: --unsafe-ack-before-commit is set; acknowledged writes can be lost")
 	}
 	srv, err := api.New(api.Config{
-		Store: store, Members: m, Agent: n, Topics: topics{n.pubsub},
+		Store: store, Members: m, Agent: n, Topics: topics{n.pubsub}, JoinTokens: n,
 		Version: cfg.Version, NodeName: cfg.Name,
 		Logger:     n.logger.With("component", "api"),
 		RateLimits: cfg.RateLimits,
@@ -150,7 +150,7 @@ func (n *Node) start(ctx context.Context) error {
 		}
 	}()
 	n.startAPIBackground(ctx)
-	n.startRenew(ctx, ident)
+	n.startTrust(ctx, ident)
 	n.logger.Info("node started", "id", n.id,
 		"http", "http://"+ln.Addr().String(), "gossip", n.addr(cfg.GossipPort),
 		"raft", n.addr(cfg.RaftPort), "bootstrap", cfg.Bootstrap)
@@ -184,7 +184,7 @@ func (n *Node) leave() {
 
 // stop shuts every part down, in reverse order of start.
 func (n *Node) stop() {
-	n.stopRenew()
+	n.stopTrust()
 	n.stopAPIBackground()
 	if n.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

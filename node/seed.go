@@ -38,6 +38,8 @@ func (n *Node) seedClusterState(ctx context.Context) {
 		}
 	}
 	n.seedAdminToken(retry)
+	n.seedGossipKeyring(retry)
+	n.seedJoinToken(retry)
 	// The first signing key. Sessions would create it lazily anyway; doing
 	// it here means the JWKS document is populated from the start.
 	kid, seed, err := session.NewKey()

@@ -184,13 +184,13 @@ func (n *Node) joinSeed(ctx context.Context, seed string) (*pki.Joined, error) {
 	return pki.Join(ctx, conn, n.token, n.cfg.Name, n.certIPs())
 }
 
-// joinVia runs the join handshake on a member's Raft port (renewal).
-func (n *Node) joinVia(ctx context.Context, addr string) (*pki.Joined, error) {
-	conn, err := consensus.DialJoin(ctx, addr, n.preambleKey())
+// renewVia asks the member at raftAddr for a new certificate.
+func (n *Node) renewVia(ctx context.Context, raftAddr string, id *pki.Identity) (*pki.Joined, error) {
+	conn, err := consensus.DialJoin(ctx, raftAddr, n.preambleKey())
 	if err != nil {
 		return nil, err
 	}
-	return pki.Join(ctx, conn, n.token, n.cfg.Name, n.certIPs())
+	return pki.Renew(ctx, conn, id, n.certIPs())
 }
 
 // joinHandler serves join streams (gossip port and Raft port) with id.
@@ -198,11 +198,11 @@ func (n *Node) joinVia(ctx context.Context, addr string) (*pki.Joined, error) {
 // joiner tries its next seed.
 func (n *Node) joinHandler(ctx context.Context, id *pki.Identity) func(net.Conn) {
 	js := &pki.JoinServer{
-		CA:         n.ca,
-		Secrets:    func() [][]byte { return [][]byte{n.token.Secret} },
-		GossipKeys: func() [][]byte { k, _ := n.loadGossipKeys(); return k },
-		Lifetime:   n.cfg.CertLifetime,
-		Logger:     n.logger.With("component", "pki"),
+		CA:           n.ca,
+		SecretHashes: n.joinSecretHashes,
+		GossipKeys:   func() [][]byte { k, _ := n.loadGossipKeys(); return k },
+		Lifetime:     n.cfg.CertLifetime,
+		Logger:       n.logger.With("component", "pki"),
 	}
 	return func(c net.Conn) {
 		if n.ca.Key == nil {

@@ -34,11 +34,19 @@ var ErrJoinRefused = errors.New("pki: join refused")
 // bytesReader avoids importing bytes in wire.go's callers.
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
-// proof binds the join secret to the server's nonce and to this TLS
-// session (RFC 5705 exporter), so a proof cannot be replayed or relayed
-// to another connection.
-func proof(secret, nonce, exported []byte) []byte {
-	mac := hmac.New(sha256.New, secret)
+// SecretHash is what servers keep of a join secret (and what is
+// replicated): its SHA-256. The proof is keyed by it, so no node needs
+// the secret itself to check a join.
+func SecretHash(secret []byte) []byte {
+	sum := sha256.Sum256(secret)
+	return sum[:]
+}
+
+// proof binds the join secret (by its hash) to the server's nonce and to
+// this TLS session (RFC 5705 exporter), so a proof cannot be replayed or
+// relayed to another connection.
+func proof(secretHash, nonce, exported []byte) []byte {
+	mac := hmac.New(sha256.New, secretHash)
 	mac.Write([]byte("cassnet join proof v1"))
 	mac.Write(nonce)
 	mac.Write(exported)
@@ -46,13 +54,17 @@ func proof(secret, nonce, exported []byte) []byte {
 }
 
 // JoinServer answers join requests: it checks the joiner's proof against
-// every currently valid join secret and signs its CSR with the CA.
+// every currently valid join secret and signs its CSR with the CA. A
+// renewal (the client presents its current, CA-verified certificate and
+// asks for the same node name) needs no secret, so revoking the join
+// token a node joined with does not stop its renewals.
 type JoinServer struct {
 	// CA must hold its key.
 	CA *CA
-	// Secrets returns the join secrets currently accepted. It is called
-	// once per request and must be safe for concurrent use.
-	Secrets func() [][]byte
+	// SecretHashes returns SecretHash of every join secret currently
+	// accepted. It is called once per request and must be safe for
+	// concurrent use.
+	SecretHashes func() [][]byte
 	// GossipKeys returns the gossip keyring to hand out, primary first
 	// (nil: none).
 	GossipKeys func() [][]byte
@@ -88,18 +100,21 @@ func (s *JoinServer) Serve(ctx context.Context, conn *tls.Conn) error {
 	if err := readFrame(conn, &req); err != nil {
 		return err
 	}
-	ok := 0
-	for _, sec := range s.Secrets() {
-		ok |= subtle.ConstantTimeCompare(proof(sec, nonce, exported), req.Proof)
-	}
-	if ok != 1 {
-		_ = writeFrame(conn, joinResponse{Error: "join refused: invalid, expired or revoked join token"})
-		return ErrJoinRefused
-	}
 	csr, err := x509.ParseCertificateRequest(req.CSR)
 	if err != nil {
 		_ = writeFrame(conn, joinResponse{Error: "bad certificate request"})
 		return fmt.Errorf("pki: parse csr: %w", err)
+	}
+	renewal := len(cs.VerifiedChains) > 0 && cs.PeerCertificates[0].Subject.CommonName == csr.Subject.CommonName
+	if !renewal {
+		ok := 0
+		for _, h := range s.SecretHashes() {
+			ok |= subtle.ConstantTimeCompare(proof(h, nonce, exported), req.Proof)
+		}
+		if ok != 1 {
+			_ = writeFrame(conn, joinResponse{Error: "join refused: invalid, expired or revoked join token"})
+			return ErrJoinRefused
+		}
 	}
 	cert, err := s.CA.Sign(csr, s.Lifetime)
 	if err != nil {
@@ -130,12 +145,27 @@ type Joined struct {
 // stream: it pins the CA from tok, proves tok's secret, and sends a CSR
 // for name and ips. raw is closed when Join returns.
 func Join(ctx context.Context, raw net.Conn, tok Token, name string, ips []net.IP) (*Joined, error) {
+	conf := PinnedClientConfig(tok.Cluster, tok.Fingerprint)
+	return exchange(ctx, raw, conf, tok, SecretHash(tok.Secret), name, ips)
+}
+
+// Renew is Join for a node that holds a valid certificate: it presents
+// id's certificate instead of proving a join secret, and asks for a new
+// certificate for the same name.
+func Renew(ctx context.Context, raw net.Conn, id *Identity, ips []net.IP) (*Joined, error) {
+	tok := Token{Cluster: id.CA.Cluster, Fingerprint: Fingerprint(id.CA.Cert)}
+	conf := PinnedClientConfig(tok.Cluster, tok.Fingerprint)
+	conf.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return id.get() }
+	return exchange(ctx, raw, conf, tok, nil, id.Leaf().Subject.CommonName, ips)
+}
+
+func exchange(ctx context.Context, raw net.Conn, conf *tls.Config, tok Token, secretHash []byte, name string, ips []net.IP) (*Joined, error) {
 	defer raw.Close()
 	ctx, cancel := context.WithTimeout(ctx, joinTimeout)
 	defer cancel()
 	dl, _ := ctx.Deadline()
 	_ = raw.SetDeadline(dl)
-	conn := tls.Client(raw, PinnedClientConfig(tok.Cluster, tok.Fingerprint))
+	conn := tls.Client(raw, conf)
 	if err := conn.HandshakeContext(ctx); err != nil {
 		return nil, fmt.Errorf("pki: join tls: %w", err)
 	}
@@ -159,7 +189,11 @@ func Join(ctx context.Context, raw net.Conn, tok Token, name string, ips []net.I
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFrame(conn, joinRequest{CSR: csr.Raw, Proof: proof(tok.Secret, hello.Nonce, exported)}); err != nil {
+	var pr []byte
+	if secretHash != nil {
+		pr = proof(secretHash, hello.Nonce, exported)
+	}
+	if err := writeFrame(conn, joinRequest{CSR: csr.Raw, Proof: pr}); err != nil {
 		return nil, err
 	}
 	var resp joinResponse

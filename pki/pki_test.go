@@ -110,7 +110,7 @@ func joinPair(t *testing.T, ca *CA, secret []byte, tok Token) (*Joined, error, e
 	}
 	a, b := net.Pipe()
 	gossip := [][]byte{make([]byte, 32)}
-	srv := &JoinServer{CA: ca, Secrets: func() [][]byte { return [][]byte{secret} },
+	srv := &JoinServer{CA: ca, SecretHashes: func() [][]byte { return [][]byte{SecretHash(secret)} },
 		GossipKeys: func() [][]byte { return gossip }}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(context.Background(), tls.Server(a, id.JoinServerConfig())) }()
@@ -145,4 +145,35 @@ func TestJoinHandshake(t *testing.T) {
 			t.Fatalf("client %v, server %v", cerr, serr)
 		}
 	})
+}
+
+// TestRenewNeedsNoSecret: a node presenting its CA-signed certificate
+// renews without any join secret; a foreign certificate is refused.
+func TestRenewNeedsNoSecret(t *testing.T) {
+	ca, _ := NewCA("c1")
+	csr, key, _ := NewCSR("seed", nil)
+	leaf, _ := ca.Sign(csr, time.Hour)
+	seed, _ := NewIdentity(ca, leaf, key)
+	csr2, key2, _ := NewCSR("n2", nil)
+	leaf2, _ := ca.Sign(csr2, time.Hour)
+	mine, _ := NewIdentity(ca, leaf2, key2)
+
+	run := func(id *Identity) (*Joined, error) {
+		a, b := net.Pipe()
+		srv := &JoinServer{CA: ca, SecretHashes: func() [][]byte { return nil }}
+		go func() { _ = srv.Serve(context.Background(), tls.Server(a, seed.JoinServerConfig())) }()
+		return Renew(context.Background(), b, id, nil)
+	}
+	j, err := run(mine)
+	if err != nil || j.Cert.Subject.CommonName != "n2" || j.Cert.SerialNumber.Cmp(leaf2.SerialNumber) == 0 {
+		t.Fatalf("renew: %v", err)
+	}
+	other, _ := NewCA("c1")
+	csr3, key3, _ := NewCSR("n2", nil)
+	leaf3, _ := other.Sign(csr3, time.Hour)
+	foreign := &Identity{CA: ca}
+	foreign.cert.Store(&tls.Certificate{Certificate: [][]byte{leaf3.Raw}, PrivateKey: key3, Leaf: leaf3})
+	if _, err := run(foreign); err == nil {
+		t.Fatal("renewal with a foreign certificate succeeded")
+	}
 }

@@ -82,11 +82,14 @@ func (id *Identity) ClientConfig() *tls.Config {
 }
 
 // JoinServerConfig serves the join stream: TLS 1.3 with this node's
-// certificate, no client certificate (the joiner has none yet).
+// certificate. A client certificate is optional (a joiner has none yet);
+// one that is given must verify against the cluster CA, and then marks a
+// renewal (see JoinServer).
 func (id *Identity) JoinServerConfig() *tls.Config {
 	return &tls.Config{
 		MinVersion:     tls.VersionTLS13,
-		ClientAuth:     tls.NoClientCert,
+		ClientAuth:     tls.VerifyClientCertIfGiven,
+		ClientCAs:      id.CA.Pool(),
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return id.get() },
 	}
 }

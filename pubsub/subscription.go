@@ -24,6 +24,7 @@ const (
 	EventReset
 )
 
+// String is the kind's name as the SSE "event:" field spells it.
 func (k EventKind) String() string {
 	switch k {
 	case EventMessage:

@@ -9,12 +9,14 @@ import (
 	"strings"
 )
 
-// logAlarms are the lines that mean a node crashed or raced.
-var logAlarms = []string{"panic:", "DATA RACE", "fatal error:"}
+// logAlarms are the lines that mean a node crashed, raced or hung
+// ("SIGQUIT: quit" heads the goroutine dump the harness asks for when a
+// graceful stop does not finish).
+var logAlarms = []string{"panic:", "DATA RACE", "fatal error:", "SIGQUIT: quit"}
 
 // LogChecker scans every node's log and race-detector reports (the
 // agents run with GORACE log_path=<dir>/<node>.race) for a panic, a fatal
-// runtime error or a data race.
+// runtime error, a data race, or the goroutine dump of a hung stop.
 type LogChecker struct{}
 
 // Name implements Checker.
@@ -45,7 +47,7 @@ func (c *LogChecker) Check(_ context.Context, run *RunData) Result {
 	if hits > 0 {
 		res.Verdict = Fail
 	}
-	res.Summary = fmt.Sprintf("%d log files scanned, %d panics/races/fatal errors", len(files), hits)
+	res.Summary = fmt.Sprintf("%d log files scanned, %d panics/races/fatal errors/hangs", len(files), hits)
 	return res
 }
 

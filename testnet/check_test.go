@@ -118,6 +118,7 @@ func TestLogChecker(t *testing.T) {
 		{"clean", "level=INFO msg=\"node started\"\n", "", Pass},
 		{"panic", "level=INFO msg=ok\npanic: runtime error: index out of range\n", "", Fail},
 		{"fatal", "fatal error: concurrent map writes\n", "", Fail},
+		{"hung stop", "level=INFO msg=\"mesh: left cluster\"\nSIGQUIT: quit\nPC=0x4739a1 m=0 sigcode=0\n", "", Fail},
 		{"race report", "level=INFO msg=ok\n", "==================\nWARNING: DATA RACE\nWrite at 0x00c000\n", Fail},
 	}
 	for _, tc := range cases {

@@ -72,7 +72,8 @@ func (n *Node) start(args []string) error {
 		// ip netns exec keeps it across its exec of the agent.
 		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	}
-	cmd.Env = append(os.Environ(), "GORACE=halt_on_error=0 log_path="+filepath.Join(filepath.Dir(n.logPath), n.Name+".race"))
+	cmd.Env = append(os.Environ(), "GOTRACEBACK=all",
+		"GORACE=halt_on_error=0 log_path="+filepath.Join(filepath.Dir(n.logPath), n.Name+".race"))
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return fmt.Errorf("start %s: %w", n.Name, err)
@@ -162,10 +163,18 @@ func (n *Node) signalAndWait(sig syscall.Signal, timeout time.Duration) error {
 	select {
 	case <-done:
 	case <-time.After(timeout):
-		_ = cmd.Process.Kill()
-		<-done
+		// A hung process: SIGQUIT makes Go write every goroutine's stack
+		// into the node's log ("SIGQUIT: quit"), which the log checker
+		// reports; then make sure it is gone.
+		_ = cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
 		n.clear()
-		return fmt.Errorf("%s did not exit within %s after %s; killed", n.Name, timeout, sig)
+		return fmt.Errorf("%s did not exit within %s after %s; goroutines dumped to its log (SIGQUIT) and killed", n.Name, timeout, sig)
 	}
 	n.clear()
 	return nil

@@ -19,6 +19,8 @@ Usage:
   cassnet leave [flags]      make a running node leave the cluster gracefully
   cassnet members [flags]    list the mesh members a node sees
   cassnet token create ...   create an operator token or a tenant API key
+  cassnet keyring <cmd>      rotate the gossip key: list, install, use, remove, generate
+  cassnet join-token <cmd>   create [--ttl], list or revoke join tokens
   cassnet bench [flags]      start a 3-node cluster and measure it
   cassnet testnet <cmd>      local test network and chaos runs (up, status, down, run)
   cassnet version            print the version
@@ -43,6 +45,10 @@ func main() {
 		err = runMembers(os.Args[2:])
 	case "token":
 		err = runToken(os.Args[2:])
+	case "keyring":
+		err = runKeyring(os.Args[2:])
+	case "join-token":
+		err = runJoinToken(os.Args[2:])
 	case "bench":
 		err = runBench(os.Args[2:])
 	case "testnet":

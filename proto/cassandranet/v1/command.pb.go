@@ -55,6 +55,8 @@ type Command struct {
 	//	*Command_RecordAuthFailures
 	//	*Command_RevokeOperatorToken
 	//	*Command_UpdateGossipKeyring
+	//	*Command_CreateJoinToken
+	//	*Command_RevokeJoinToken
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -262,6 +264,24 @@ func (x *Command) GetUpdateGossipKeyring() *UpdateGossipKeyring {
 	return nil
 }
 
+func (x *Command) GetCreateJoinToken() *CreateJoinToken {
+	if x != nil {
+		if x, ok := x.Op.(*Command_CreateJoinToken); ok {
+			return x.CreateJoinToken
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRevokeJoinToken() *RevokeJoinToken {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RevokeJoinToken); ok {
+			return x.RevokeJoinToken
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -332,6 +352,14 @@ type Command_UpdateGossipKeyring struct {
 	UpdateGossipKeyring *UpdateGossipKeyring `protobuf:"bytes,40,opt,name=update_gossip_keyring,json=updateGossipKeyring,proto3,oneof"`
 }
 
+type Command_CreateJoinToken struct {
+	CreateJoinToken *CreateJoinToken `protobuf:"bytes,41,opt,name=create_join_token,json=createJoinToken,proto3,oneof"`
+}
+
+type Command_RevokeJoinToken struct {
+	RevokeJoinToken *RevokeJoinToken `protobuf:"bytes,42,opt,name=revoke_join_token,json=revokeJoinToken,proto3,oneof"`
+}
+
 func (*Command_CreateTenant) isCommand_Op() {}
 
 func (*Command_DeleteTenant) isCommand_Op() {}
@@ -363,6 +391,10 @@ func (*Command_RecordAuthFailures) isCommand_Op() {}
 func (*Command_RevokeOperatorToken) isCommand_Op() {}
 
 func (*Command_UpdateGossipKeyring) isCommand_Op() {}
+
+func (*Command_CreateJoinToken) isCommand_Op() {}
+
+func (*Command_RevokeJoinToken) isCommand_Op() {}
 
 type CreateTenant struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1450,12 +1482,121 @@ func (x *UpdateGossipKeyring) GetKey() []byte {
 	return nil
 }
 
+// CreateJoinToken admits a join token. Only the SHA-256 of its secret is
+// replicated (the join proof is keyed by it, see package pki).
+type CreateJoinToken struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// First 8 bytes of secret_sha256, hex.
+	Id           string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	SecretSha256 []byte `protobuf:"bytes,2,opt,name=secret_sha256,json=secretSha256,proto3" json:"secret_sha256,omitempty"`
+	// 0: never expires.
+	ExpiresUnix   int64 `protobuf:"varint,3,opt,name=expires_unix,json=expiresUnix,proto3" json:"expires_unix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateJoinToken) Reset() {
+	*x = CreateJoinToken{}
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateJoinToken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateJoinToken) ProtoMessage() {}
+
+func (x *CreateJoinToken) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateJoinToken.ProtoReflect.Descriptor instead.
+func (*CreateJoinToken) Descriptor() ([]byte, []int) {
+	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *CreateJoinToken) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *CreateJoinToken) GetSecretSha256() []byte {
+	if x != nil {
+		return x.SecretSha256
+	}
+	return nil
+}
+
+func (x *CreateJoinToken) GetExpiresUnix() int64 {
+	if x != nil {
+		return x.ExpiresUnix
+	}
+	return 0
+}
+
+// RevokeJoinToken deletes a join token: it can no longer be used to join.
+// Nodes that joined with it keep their certificates.
+type RevokeJoinToken struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeJoinToken) Reset() {
+	*x = RevokeJoinToken{}
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeJoinToken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeJoinToken) ProtoMessage() {}
+
+func (x *RevokeJoinToken) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeJoinToken.ProtoReflect.Descriptor instead.
+func (*RevokeJoinToken) Descriptor() ([]byte, []int) {
+	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *RevokeJoinToken) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
 var File_proto_cassandranet_v1_command_proto protoreflect.FileDescriptor
 
 const file_proto_cassandranet_v1_command_proto_rawDesc = "" +
 	"\n" +
-	"#proto/cassandranet/v1/command.proto\x12\x0fcassandranet.v1\"\xb4\n" +
-	"\n" +
+	"#proto/cassandranet/v1/command.proto\x12\x0fcassandranet.v1\"\xd4\v\n" +
 	"\aCommand\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12$\n" +
 	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\x12\x14\n" +
@@ -1478,7 +1619,9 @@ const file_proto_cassandranet_v1_command_proto_rawDesc = "" +
 	"\x16revoke_player_sessions\x18\x19 \x01(\v2%.cassandranet.v1.RevokePlayerSessionsH\x00R\x14revokePlayerSessions\x12W\n" +
 	"\x14record_auth_failures\x18\x1a \x01(\v2#.cassandranet.v1.RecordAuthFailuresH\x00R\x12recordAuthFailures\x12Z\n" +
 	"\x15revoke_operator_token\x18\x1b \x01(\v2$.cassandranet.v1.RevokeOperatorTokenH\x00R\x13revokeOperatorToken\x12Z\n" +
-	"\x15update_gossip_keyring\x18( \x01(\v2$.cassandranet.v1.UpdateGossipKeyringH\x00R\x13updateGossipKeyringB\x04\n" +
+	"\x15update_gossip_keyring\x18( \x01(\v2$.cassandranet.v1.UpdateGossipKeyringH\x00R\x13updateGossipKeyring\x12N\n" +
+	"\x11create_join_token\x18) \x01(\v2 .cassandranet.v1.CreateJoinTokenH\x00R\x0fcreateJoinToken\x12N\n" +
+	"\x11revoke_join_token\x18* \x01(\v2 .cassandranet.v1.RevokeJoinTokenH\x00R\x0frevokeJoinTokenB\x04\n" +
 	"\x02op\"\"\n" +
 	"\fCreateTenant\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\"\n" +
@@ -1550,7 +1693,13 @@ const file_proto_cassandranet_v1_command_proto_rawDesc = "" +
 	"\x05count\x18\x04 \x01(\rR\x05count\"?\n" +
 	"\x13UpdateGossipKeyring\x12\x16\n" +
 	"\x06action\x18\x01 \x01(\tR\x06action\x12\x10\n" +
-	"\x03key\x18\x02 \x01(\fR\x03keyBAZ?github.com/cassandranet/cassnet/proto/cassandranet/v1;cassnetv1b\x06proto3"
+	"\x03key\x18\x02 \x01(\fR\x03key\"i\n" +
+	"\x0fCreateJoinToken\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
+	"\rsecret_sha256\x18\x02 \x01(\fR\fsecretSha256\x12!\n" +
+	"\fexpires_unix\x18\x03 \x01(\x03R\vexpiresUnix\"!\n" +
+	"\x0fRevokeJoinToken\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02idBAZ?github.com/cassandranet/cassnet/proto/cassandranet/v1;cassnetv1b\x06proto3"
 
 var (
 	file_proto_cassandranet_v1_command_proto_rawDescOnce sync.Once
@@ -1564,7 +1713,7 @@ func file_proto_cassandranet_v1_command_proto_rawDescGZIP() []byte {
 	return file_proto_cassandranet_v1_command_proto_rawDescData
 }
 
-var file_proto_cassandranet_v1_command_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_proto_cassandranet_v1_command_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_proto_cassandranet_v1_command_proto_goTypes = []any{
 	(*Command)(nil),              // 0: cassandranet.v1.Command
 	(*CreateTenant)(nil),         // 1: cassandranet.v1.CreateTenant
@@ -1585,6 +1734,8 @@ var file_proto_cassandranet_v1_command_proto_goTypes = []any{
 	(*RecordAuthFailures)(nil),   // 16: cassandranet.v1.RecordAuthFailures
 	(*AuthFailure)(nil),          // 17: cassandranet.v1.AuthFailure
 	(*UpdateGossipKeyring)(nil),  // 18: cassandranet.v1.UpdateGossipKeyring
+	(*CreateJoinToken)(nil),      // 19: cassandranet.v1.CreateJoinToken
+	(*RevokeJoinToken)(nil),      // 20: cassandranet.v1.RevokeJoinToken
 }
 var file_proto_cassandranet_v1_command_proto_depIdxs = []int32{
 	1,  // 0: cassandranet.v1.Command.create_tenant:type_name -> cassandranet.v1.CreateTenant
@@ -1603,13 +1754,15 @@ var file_proto_cassandranet_v1_command_proto_depIdxs = []int32{
 	16, // 13: cassandranet.v1.Command.record_auth_failures:type_name -> cassandranet.v1.RecordAuthFailures
 	8,  // 14: cassandranet.v1.Command.revoke_operator_token:type_name -> cassandranet.v1.RevokeOperatorToken
 	18, // 15: cassandranet.v1.Command.update_gossip_keyring:type_name -> cassandranet.v1.UpdateGossipKeyring
-	12, // 16: cassandranet.v1.TouchAPIKeys.entries:type_name -> cassandranet.v1.KeyUse
-	17, // 17: cassandranet.v1.RecordAuthFailures.entries:type_name -> cassandranet.v1.AuthFailure
-	18, // [18:18] is the sub-list for method output_type
-	18, // [18:18] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	19, // 16: cassandranet.v1.Command.create_join_token:type_name -> cassandranet.v1.CreateJoinToken
+	20, // 17: cassandranet.v1.Command.revoke_join_token:type_name -> cassandranet.v1.RevokeJoinToken
+	12, // 18: cassandranet.v1.TouchAPIKeys.entries:type_name -> cassandranet.v1.KeyUse
+	17, // 19: cassandranet.v1.RecordAuthFailures.entries:type_name -> cassandranet.v1.AuthFailure
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_proto_cassandranet_v1_command_proto_init() }
@@ -1634,6 +1787,8 @@ func file_proto_cassandranet_v1_command_proto_init() {
 		(*Command_RecordAuthFailures)(nil),
 		(*Command_RevokeOperatorToken)(nil),
 		(*Command_UpdateGossipKeyring)(nil),
+		(*Command_CreateJoinToken)(nil),
+		(*Command_RevokeJoinToken)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1641,7 +1796,7 @@ func file_proto_cassandranet_v1_command_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_cassandranet_v1_command_proto_rawDesc), len(file_proto_cassandranet_v1_command_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   19,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
