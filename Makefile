@@ -8,7 +8,7 @@ NAME      ?= local
 
 PROTO_SRC := $(wildcard proto/cassandranet/v1/*.proto)
 
-.PHONY: all build run test test-short vet proto proto-check bench fuzz clean help
+.PHONY: all build run test test-short vet proto proto-check bench chaos fuzz clean help
 
 all: build
 
@@ -17,6 +17,7 @@ help:
 	@echo "make test        vet, check generated code, run every test with -race"
 	@echo "make bench       3-node REST benchmark (writes docs figures to stdout)"
 	@echo "make fuzz        run each fuzz target for a short while"
+	@echo "make chaos       5-minute chaos run, every fault, race-built agents (root for network faults)"
 	@echo "make proto       regenerate Go code from proto/"
 
 build:
@@ -69,7 +70,24 @@ FUZZ_TARGETS := \
 	./api/:FuzzDecodeCreateTenant \
 	./pubsub/:FuzzDecodeEnvelope \
 	./pubsub/:FuzzBackfillDecoders \
-	./pubsub/:FuzzDecodeEventID
+	./pubsub/:FuzzDecodeEventID \
+	./pki/:FuzzParseToken \
+	./pki/:FuzzReadFrame
+
+# A longer chaos run than the one in `make test` (docs/testnet.md).
+# Override CHAOS_NODES, CHAOS_DURATION, CHAOS_FAULTS, CHAOS_SEED, CHAOS_OUT.
+# Partitions and link faults need root (network namespaces).
+CHAOS_NODES    ?= 5
+CHAOS_DURATION ?= 5m
+CHAOS_FAULTS   ?= all
+CHAOS_SEED     ?=
+CHAOS_OUT      ?= chaos-out
+
+chaos: build
+	$(GO) build -race -ldflags "$(LDFLAGS)" -o bin/cassnet-race ./cmd/cassnet
+	rm -rf $(CHAOS_OUT)
+	./$(BIN) testnet run --bin ./bin/cassnet-race --nodes $(CHAOS_NODES) --duration $(CHAOS_DURATION) \
+	    --faults $(CHAOS_FAULTS) --out $(CHAOS_OUT) $(if $(CHAOS_SEED),--seed $(CHAOS_SEED))
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -30,7 +30,7 @@ func (s *Store) leadershipLoop(ctx context.Context) {
 			<-leadDone
 			leadCancel = nil
 		}
-		s.leaderReady.Store(false)
+		s.leaderReadyTerm.Store(0)
 	}
 	defer stopLeading()
 
@@ -76,7 +76,8 @@ func (s *Store) lead(ctx context.Context) {
 	if ctx.Err() != nil {
 		return
 	}
-	s.leaderReady.Store(true)
-	s.logger.Info("established leadership", "term", s.raft.CurrentTerm(), "index", s.state.Index())
+	term := s.raft.CurrentTerm()
+	s.leaderReadyTerm.Store(term)
+	s.logger.Info("established leadership", "term", term, "index", s.state.Index())
 	newAutopilot(s).run(ctx)
 }

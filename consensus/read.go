@@ -20,6 +20,9 @@ import (
 //   - Consistent: as Default, but the leader first confirms with a quorum
 //     that it is still the leader, so a deposed leader cannot answer.
 func (s *Store) Read(ctx context.Context, c Consistency) (ReadMeta, error) {
+	if c != Stale && s.leaving.Load() {
+		return s.readMeta(), newError(ErrShuttingDown, "this node is leaving the cluster; use another node")
+	}
 	if c != Stale {
 		if err := s.readBarrier(ctx, c == Consistent); err != nil {
 			return s.readMeta(), err
@@ -84,7 +87,7 @@ func (s *Store) leaderReadIndex(ctx context.Context, consistent bool) (uint64, e
 	if s.raft.State() != raft.Leader {
 		return 0, newError(ErrNoLeader, "this node is not the leader")
 	}
-	if !s.leaderReady.Load() {
+	if t := s.leaderReadyTerm.Load(); t == 0 || t != s.raft.CurrentTerm() {
 		// A new leader may not yet have applied entries committed in
 		// earlier terms; leadershipLoop's barrier is still running.
 		return 0, newError(ErrNoLeader, "leader is still establishing leadership")
@@ -115,6 +118,10 @@ func (s *Store) remoteReadIndex(ctx context.Context, addr string, consistent boo
 	defer cancel()
 	resp, err := client.ReadIndex(rctx, &cassnetv1.ReadIndexRequest{Consistent: consistent})
 	if err != nil {
+		if ctx.Err() != nil {
+			// The caller gave up; this is not the leader's fault.
+			return 0, ctx.Err()
+		}
 		return 0, fromStatus(err)
 	}
 	return resp.GetIndex(), nil

@@ -1,7 +1,9 @@
 package consensus
 
 import (
+	"context"
 	"errors"
+	"fmt"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -32,6 +34,9 @@ func fromStatus(err error) error {
 				return codeError(msg[:i], msg[i+1:])
 			}
 		}
+	}
+	if st.Code() == codes.Canceled {
+		return fmt.Errorf("%w: %s", context.Canceled, st.Message())
 	}
 	if st.Code() == codes.Unavailable || st.Code() == codes.DeadlineExceeded {
 		return newError(ErrNoLeader, "leader unreachable: %s", st.Message())

@@ -108,8 +108,17 @@ type Store struct {
 	grpc      *grpc.Server
 	clients   *rpcClients
 
-	leaderReady atomic.Bool // leader has applied everything from earlier terms
-	ready       atomic.Bool
+	// leaderReadyTerm is the term in which this node, as leader, finished
+	// its barrier: it has applied everything from earlier terms. Zero
+	// when not leading. Comparing it with the current term means a
+	// leader that lost and regained leadership between two checks never
+	// serves reads before its new term's barrier.
+	leaderReadyTerm atomic.Uint64
+	ready           atomic.Bool
+	// leaving is set when a graceful leave starts: the node then refuses
+	// reads and writes that need the cluster with ErrShuttingDown, and
+	// reports not ready, so clients move to another node at once.
+	leaving atomic.Bool
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -238,7 +247,7 @@ func (s *Store) State() *State { return s.state }
 
 // Ready is true once this node knows a leader and has applied the log up
 // to the leader's index as of when it started.
-func (s *Store) Ready() bool { return s.ready.Load() }
+func (s *Store) Ready() bool { return s.ready.Load() && !s.leaving.Load() }
 
 // IsLeader reports whether this node is the Raft leader.
 func (s *Store) IsLeader() bool { return s.raft != nil && s.raft.State() == raft.Leader }

@@ -17,6 +17,9 @@ import (
 // An error wrapping ErrIndeterminate means the entry may or may not have
 // been committed: the caller must not report it as "not written".
 func (s *Store) Apply(ctx context.Context, cmd *cassnetv1.Command) (uint64, error) {
+	if s.leaving.Load() {
+		return 0, newError(ErrShuttingDown, "this node is leaving the cluster; use another node")
+	}
 	if err := ValidateCommand(cmd); err != nil {
 		return 0, err
 	}
@@ -103,7 +106,10 @@ func (s *Store) applyLocal(ctx context.Context, cmd *cassnetv1.Command) (uint64,
 	}
 	if err != nil {
 		switch {
-		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrEnqueueTimeout):
+		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrEnqueueTimeout),
+			errors.Is(err, raft.ErrLeadershipTransferInProgress):
+			// Refused before the entry was appended: nothing was written,
+			// and Apply's hold loop retries against the next leader.
 			return 0, newError(ErrNoLeader, "%v", err)
 		case errors.Is(err, raft.ErrRaftShutdown):
 			return 0, newError(ErrIndeterminate, "node shut down during the write")

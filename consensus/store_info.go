@@ -65,6 +65,7 @@ func (s *Store) removeServer(id string) error {
 // leader to remove it. A sole server has nobody to hand over to and just
 // stops. Leave does not shut the store down.
 func (s *Store) Leave(ctx context.Context) error {
+	s.leaving.Store(true)
 	f := s.raft.GetConfiguration()
 	if err := f.Error(); err != nil {
 		return fmt.Errorf("read configuration: %w", err)

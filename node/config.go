@@ -40,6 +40,9 @@ type Config struct {
 	HTTPPort   int
 	// HTTPBind overrides the IP the REST API listens on (default Bind).
 	HTTPBind string
+	// HTTPTLS serves the REST API over HTTPS (TLS 1.3) with the node
+	// certificate; clients verify it against DataDir/tls/ca.pem.
+	HTTPTLS bool
 
 	// Join lists seed gossip addresses (host or host:port).
 	Join []string

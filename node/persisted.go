@@ -25,6 +25,7 @@ type persisted struct {
 	HTTPPort   int      `json:"http_port"`
 	Join       []string `json:"join,omitempty"`
 	Voters     int      `json:"voters"`
+	HTTPTLS    bool     `json:"http_tls,omitempty"`
 }
 
 const (
@@ -63,6 +64,7 @@ func mergePersisted(cfg *Config, explicit map[string]bool) (string, error) {
 	take("http-port", func() { cfg.HTTPPort = p.HTTPPort })
 	take("join", func() { cfg.Join = p.Join })
 	take("voters", func() { cfg.Voters = p.Voters })
+	take("http-tls", func() { cfg.HTTPTLS = p.HTTPTLS })
 	if explicit["name"] && p.Name != "" && cfg.Name != p.Name {
 		return "", fmt.Errorf("--name %q differs from the name %q this data dir belongs to", cfg.Name, p.Name)
 	}
@@ -74,6 +76,7 @@ func savePersisted(cfg *Config, id string) error {
 		ID: id, Name: cfg.Name, Bind: cfg.Bind, Advertise: cfg.Advertise, HTTPBind: cfg.HTTPBind,
 		GossipPort: cfg.GossipPort, RaftPort: cfg.RaftPort, P2PPort: cfg.P2PPort,
 		GRPCPort: cfg.GRPCPort, HTTPPort: cfg.HTTPPort, Join: cfg.Join, Voters: cfg.Voters,
+		HTTPTLS: cfg.HTTPTLS,
 	}
 	b, err := json.MarshalIndent(p, "", "  ")
 	if err != nil {

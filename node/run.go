@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -138,6 +139,10 @@ func (n *Node) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on http port: %w", err)
 	}
+	scheme := "http://"
+	if cfg.HTTPTLS {
+		ln, scheme = tls.NewListener(ln, ident.HTTPSConfig()), "https://"
+	}
 	n.http = &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -152,7 +157,7 @@ func (n *Node) start(ctx context.Context) error {
 	n.startAPIBackground(ctx)
 	n.startTrust(ctx, ident)
 	n.logger.Info("node started", "id", n.id,
-		"http", "http://"+ln.Addr().String(), "gossip", n.addr(cfg.GossipPort),
+		"http", scheme+ln.Addr().String(), "gossip", n.addr(cfg.GossipPort),
 		"raft", n.addr(cfg.RaftPort), "bootstrap", cfg.Bootstrap)
 	if cfg.Bootstrap {
 		go n.seedClusterState(ctx)

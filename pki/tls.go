@@ -81,6 +81,15 @@ func (id *Identity) ClientConfig() *tls.Config {
 	}
 }
 
+// HTTPSConfig serves the REST API: TLS 1.3 with this node's certificate;
+// clients authenticate with bearer tokens, not certificates.
+func (id *Identity) HTTPSConfig() *tls.Config {
+	return &tls.Config{
+		MinVersion:     tls.VersionTLS13,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return id.get() },
+	}
+}
+
 // JoinServerConfig serves the join stream: TLS 1.3 with this node's
 // certificate. A client certificate is optional (a joiner has none yet);
 // one that is given must verify against the cluster CA, and then marks a

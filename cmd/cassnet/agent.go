@@ -27,6 +27,7 @@ func runAgent(args []string) error {
 	fs.IntVar(&cfg.P2PPort, "p2p-port", cfg.P2PPort, "libp2p port")
 	fs.IntVar(&cfg.GRPCPort, "grpc-port", cfg.GRPCPort, "local game-server gRPC port")
 	fs.IntVar(&cfg.HTTPPort, "http-port", cfg.HTTPPort, "REST API port")
+	fs.BoolVar(&cfg.HTTPTLS, "http-tls", false, "serve the REST API over HTTPS with the node certificate (clients trust DATA/tls/ca.pem)")
 	join := stringList{}
 	fs.Var(&join, "join", "seed gossip address host[:port] (repeatable; retried with backoff)")
 	fs.StringVar(&cfg.Token, "token", "", "the cluster's join token (default: the data dir's join-token file)")

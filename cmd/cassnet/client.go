@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -18,12 +20,14 @@ type clientFlags struct {
 	addr    string
 	token   string
 	dataDir string
+	caFile  string // set: HTTPS, trusting this CA
 }
 
 func (c *clientFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.addr, "http-addr", "127.0.0.1:8080", "the node's REST address")
 	fs.StringVar(&c.token, "token", "", "an operator token (default: the data dir's admin-token file)")
 	fs.StringVar(&c.dataDir, "data-dir", "", "read the admin token from this data dir")
+	fs.StringVar(&c.caFile, "ca-file", "", "use HTTPS (agent --http-tls), trusting this CA certificate (DATA/tls/ca.pem)")
 }
 
 func (c *clientFlags) do(method, path string, body any) ([]byte, error) {
@@ -43,7 +47,20 @@ func (c *clientFlags) do(method, path string, body any) ([]byte, error) {
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, "http://"+c.addr+path, rd)
+	scheme, hc := "http://", &http.Client{Timeout: 30 * time.Second}
+	if c.caFile != "" {
+		pemBytes, err := os.ReadFile(c.caFile)
+		if err != nil {
+			return nil, fmt.Errorf("read --ca-file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pemBytes) {
+			return nil, fmt.Errorf("--ca-file %s holds no PEM certificate", c.caFile)
+		}
+		scheme = "https://"
+		hc.Transport = &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: pool}}
+	}
+	req, err := http.NewRequest(method, scheme+c.addr+path, rd)
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +70,7 @@ func (c *clientFlags) do(method, path string, body any) ([]byte, error) {
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, err
 	}

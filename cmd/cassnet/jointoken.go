@@ -15,7 +15,7 @@ import (
 	"github.com/cassandranet/cassnet/pki"
 )
 
-const joinTokenUsage = `Usage: cassnet join-token create [--ttl D] | list | revoke ID|TOKEN [flags]
+const joinTokenUsage = `Usage: cassnet join-token create [--ttl D] | list | revoke --id ID|TOKEN [flags]
 
 create makes a new join token on a running node and prints it once; only
 the SHA-256 of its secret is replicated. revoke deletes a token (by its ID
@@ -34,6 +34,7 @@ func runJoinToken(args []string) error {
 	fs.Usage = flagUsage(fs, joinTokenUsage)
 	c.register(fs)
 	ttl := fs.Duration("ttl", 0, "lifetime of a created token, e.g. 24h (0: never expires)")
+	idFlag := fs.String("id", "", "revoke: the token's ID, or the token itself")
 	if _, err := parseWithEnv(fs, args[1:]); err != nil {
 		if err == flag.ErrHelp {
 			return nil
@@ -67,10 +68,10 @@ func runJoinToken(args []string) error {
 		os.Stdout.Write(out)
 		return nil
 	case "revoke":
-		if fs.NArg() != 1 {
-			return errors.New("revoke: give the token's ID or the token")
+		id := *idFlag
+		if id == "" {
+			return errors.New("revoke: --id (the token's ID or the token) is required")
 		}
-		id := fs.Arg(0)
 		if strings.HasPrefix(id, pki.TokenPrefix+"::") {
 			tok, err := pki.ParseToken(id)
 			if err != nil {

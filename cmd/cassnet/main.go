@@ -21,6 +21,7 @@ Usage:
   cassnet token create ...   create an operator token or a tenant API key
   cassnet keyring <cmd>      rotate the gossip key: list, install, use, remove, generate
   cassnet join-token <cmd>   create [--ttl], list or revoke join tokens
+  cassnet tls ca|cert create write a CA or a node certificate as PEM files
   cassnet bench [flags]      start a 3-node cluster and measure it
   cassnet testnet <cmd>      local test network and chaos runs (up, status, down, run)
   cassnet version            print the version
@@ -49,6 +50,8 @@ func main() {
 		err = runKeyring(os.Args[2:])
 	case "join-token":
 		err = runJoinToken(os.Args[2:])
+	case "tls":
+		err = runTLS(os.Args[2:])
 	case "bench":
 		err = runBench(os.Args[2:])
 	case "testnet":

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/cassandranet/cassnet/pki"
+)
+
+const tlsUsage = `Usage: cassnet tls ca create [--cluster NAME] [--dir DIR]
+       cassnet tls cert create --node NAME [--ca FILE --ca-key FILE] [--ip IP]... [--lifetime D] [--dir DIR]
+
+Writes PEM files for operators who run their own PKI, in the style of
+"consul tls". ca create writes <cluster>-ca.pem and <cluster>-ca-key.pem
+(mode 0600) and prints the CA's SHA-256 fingerprint (what join tokens
+pin). cert create signs a node certificate (SANs: the node name,
+server.<cluster>.cassnet, the --ip addresses) into <node>.pem and
+<node>-key.pem. To bootstrap a cluster on this CA, copy the two CA files
+to DATA/tls/ca.pem and DATA/tls/ca-key.pem before the first --bootstrap.`
+
+// runTLS dispatches "cassnet tls ca|cert create".
+func runTLS(args []string) error {
+	if len(args) < 2 || args[1] != "create" || (args[0] != "ca" && args[0] != "cert") {
+		fmt.Fprintln(os.Stderr, tlsUsage)
+		return errors.New("tls: expected 'ca create' or 'cert create'")
+	}
+	fs := flag.NewFlagSet("tls "+args[0]+" create", flag.ContinueOnError)
+	fs.Usage = flagUsage(fs, tlsUsage)
+	dir := fs.String("dir", ".", "directory to write the PEM files to")
+	cluster := fs.String("cluster", "cassnet", "cluster name (ca create)")
+	node := fs.String("node", "", "node name (cert create; required)")
+	caFile := fs.String("ca", "cassnet-ca.pem", "CA certificate (cert create)")
+	caKey := fs.String("ca-key", "cassnet-ca-key.pem", "CA private key (cert create)")
+	lifetime := fs.Duration("lifetime", pki.DefaultCertLifetime, "node certificate lifetime (cert create)")
+	var ips ipList
+	fs.Var(&ips, "ip", "an IP address the certificate names (repeatable; cert create)")
+	if _, err := parseWithEnv(fs, args[2:]); err != nil {
+		if err == flag.ErrHelp {
+			return nil
+		}
+		return err
+	}
+	if args[0] == "ca" {
+		ca, err := pki.NewCA(*cluster)
+		if err != nil {
+			return err
+		}
+		kb, err := pki.EncodeKey(ca.Key)
+		if err != nil {
+			return err
+		}
+		certPath := filepath.Join(*dir, *cluster+"-ca.pem")
+		keyPath := filepath.Join(*dir, *cluster+"-ca-key.pem")
+		if err := writeNew(keyPath, kb); err != nil {
+			return err
+		}
+		if err := writeNew(certPath, pki.EncodeCert(ca.Cert)); err != nil {
+			return err
+		}
+		fp := pki.Fingerprint(ca.Cert)
+		fmt.Fprintf(os.Stderr, "wrote %s and %s\n", certPath, keyPath)
+		fmt.Println(hex.EncodeToString(fp[:]))
+		return nil
+	}
+	if *node == "" {
+		return errors.New("--node is required")
+	}
+	cert, err := pki.ReadCert(*caFile)
+	if err != nil {
+		return err
+	}
+	key, err := pki.ReadKey(*caKey)
+	if err != nil {
+		return err
+	}
+	cl, err := pki.ClusterOf(cert)
+	if err != nil {
+		return err
+	}
+	ca := &pki.CA{Cert: cert, Key: key, Cluster: cl}
+	csr, nodeKey, err := pki.NewCSR(*node, ips)
+	if err != nil {
+		return err
+	}
+	leaf, err := ca.Sign(csr, *lifetime)
+	if err != nil {
+		return err
+	}
+	kb, err := pki.EncodeKey(nodeKey)
+	if err != nil {
+		return err
+	}
+	if err := writeNew(filepath.Join(*dir, *node+"-key.pem"), kb); err != nil {
+		return err
+	}
+	if err := writeNew(filepath.Join(*dir, *node+".pem"), pki.EncodeCert(leaf)); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "wrote %s.pem and %s-key.pem (expires %s)\n", *node, *node, leaf.NotAfter.Format(time.RFC3339))
+	return nil
+}
+
+// writeNew writes a 0600 file and refuses to overwrite one.
+func writeNew(path string, data []byte) error {
+	if _, err := os.Stat(path); err == nil {
+		return fmt.Errorf("%s exists; not overwriting it", path)
+	}
+	return pki.WritePEM(path, data)
+}
+
+// ipList is a repeatable --ip flag.
+type ipList []net.IP
+
+func (l *ipList) String() string {
+	s := make([]string, len(*l))
+	for i, ip := range *l {
+		s[i] = ip.String()
+	}
+	return strings.Join(s, ",")
+}
+
+func (l *ipList) Set(v string) error {
+	ip := net.ParseIP(v)
+	if ip == nil {
+		return fmt.Errorf("not an IP address: %q", v)
+	}
+	*l = append(*l, ip)
+	return nil
+}
