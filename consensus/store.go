@@ -260,12 +260,15 @@ func (s *Store) Shutdown() error {
 		if s.cancel != nil {
 			s.cancel()
 		}
-		s.wg.Wait()
+		// Raft first: its futures (a leader's barrier, autopilot's
+		// configuration changes) then fail at once instead of holding the
+		// loops below for up to applyTimeout each.
 		if s.raft != nil {
 			if err := s.raft.Shutdown().Error(); err != nil {
 				errs = append(errs, fmt.Errorf("raft shutdown: %w", err))
 			}
 		}
+		s.wg.Wait()
 		if s.grpc != nil {
 			s.grpc.Stop()
 		}

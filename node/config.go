@@ -112,7 +112,7 @@ func Defaults() Config {
 		// limited by default (see docs/identity.md).
 		RateLimits: api.RateLimits{KeyRate: 50, KeyBurst: 100, TenantRate: 200, TenantBurst: 400,
 			Publish: &api.RateLimits{KeyRate: 2000, KeyBurst: 4000, TenantRate: 10000, TenantBurst: 20000}},
-		Version:    "dev",
+		Version: "dev",
 	}
 }
 

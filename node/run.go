@@ -196,16 +196,19 @@ func (n *Node) stop() {
 		_ = n.http.Shutdown(ctx)
 		cancel()
 	}
+	n.logger.Debug("stopping: http stopped")
 	if n.pubsub != nil { // before the mesh it takes its peers from
 		if err := n.pubsub.Stop(); err != nil {
 			n.logger.Warn("pubsub shutdown", "err", err)
 		}
 	}
+	n.logger.Debug("stopping: pubsub stopped")
 	if n.store != nil {
 		if err := n.store.Shutdown(); err != nil {
 			n.logger.Warn("consensus shutdown", "err", err)
 		}
 	}
+	n.logger.Debug("stopping: consensus stopped")
 	if n.mesh != nil {
 		if err := n.mesh.Shutdown(); err != nil {
 			n.logger.Warn("mesh shutdown", "err", err)

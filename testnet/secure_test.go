@@ -125,6 +125,32 @@ func TestSecureMesh(t *testing.T) {
 		}
 	})
 
+	t.Run("libp2p plaintext refused", func(t *testing.T) {
+		for _, nd := range nodes {
+			for proto, want := range map[string]string{
+				"/plaintext/2.0.0": "na", "/noise": "na", "/tls/1.0.0": "/tls/1.0.0",
+			} {
+				got, err := p2pSecurityAnswer(nd, proto)
+				if err != nil {
+					t.Fatalf("%s: %s: %v", nd.Name, proto, err)
+				}
+				if got != want {
+					t.Errorf("%s answered %q to %s, want %q", nd.Name, got, proto, want)
+				}
+			}
+			conn, err := net.DialTimeout("tcp", net.JoinHostPort(nd.IP, strconv.Itoa(nd.Ports.P2P)), 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = conn.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+			_ = conn.SetReadDeadline(time.Now().Add(8 * time.Second))
+			if _, err := io.ReadAll(conn); isTimeout(err) {
+				t.Errorf("%s: libp2p port left a plaintext connection open", nd.Name)
+			}
+			conn.Close()
+		}
+	})
+
 	t.Run("foreign CA refused", func(t *testing.T) {
 		pool := x509.NewCertPool()
 		pool.AddCert(caCert)
