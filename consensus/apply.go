@@ -166,14 +166,9 @@ func (s *State) createProject(op *cassnetv1.CreateProject, actor string, at time
 }
 
 func (s *State) createBan(op *cassnetv1.CreateBan, actor string, at time.Time) error {
-	t, ok := s.tenants[op.GetTenant()]
-	if !ok {
-		return newError(ErrNotFound, "tenant %q", op.GetTenant())
-	}
-	if p := op.GetProject(); p != "" {
-		if _, ok := t.projects[p]; !ok {
-			return newError(ErrNotFound, "project %q in tenant %q", p, op.GetTenant())
-		}
+	t, err := s.tenantProject(op.GetTenant(), op.GetProject())
+	if err != nil {
+		return err
 	}
 	if _, ok := t.bans[op.GetId()]; ok {
 		return newError(ErrConflict, "ban %q already exists in tenant %q", op.GetId(), op.GetTenant())
@@ -240,4 +235,19 @@ func (s *State) createOperatorToken(op *cassnetv1.CreateOperatorToken, at time.T
 	}
 	s.notePrune(exp)
 	return nil
+}
+
+// tenantProject returns the tenant, after checking that project (if not
+// empty) exists in it.
+func (s *State) tenantProject(tenant, project string) (*tenantState, error) {
+	t, ok := s.tenants[tenant]
+	if !ok {
+		return nil, newError(ErrNotFound, "tenant %q", tenant)
+	}
+	if project != "" {
+		if _, ok := t.projects[project]; !ok {
+			return nil, newError(ErrNotFound, "project %q in tenant %q", project, tenant)
+		}
+	}
+	return t, nil
 }

@@ -70,14 +70,9 @@ func (s *State) revokeOperatorToken(op *cassnetv1.RevokeOperatorToken, at time.T
 }
 
 func (s *State) createAPIKey(op *cassnetv1.CreateAPIKey, actor string, at time.Time) error {
-	t, ok := s.tenants[op.GetTenant()]
-	if !ok {
-		return newError(ErrNotFound, "tenant %q", op.GetTenant())
-	}
-	if p := op.GetProject(); p != "" {
-		if _, ok := t.projects[p]; !ok {
-			return newError(ErrNotFound, "project %q in tenant %q", p, op.GetTenant())
-		}
+	t, err := s.tenantProject(op.GetTenant(), op.GetProject())
+	if err != nil {
+		return err
 	}
 	if _, dup := s.keyTenant[op.GetId()]; dup {
 		return newError(ErrConflict, "api key %q already exists", op.GetId())
@@ -199,14 +194,9 @@ func (s *State) revokeSession(op *cassnetv1.RevokeSession, actor string, at time
 }
 
 func (s *State) revokePlayerSessions(op *cassnetv1.RevokePlayerSessions, actor string, at time.Time) error {
-	t, ok := s.tenants[op.GetTenant()]
-	if !ok {
-		return newError(ErrNotFound, "tenant %q", op.GetTenant())
-	}
-	if p := op.GetProject(); p != "" {
-		if _, ok := t.projects[p]; !ok {
-			return newError(ErrNotFound, "project %q in tenant %q", p, op.GetTenant())
-		}
+	t, err := s.tenantProject(op.GetTenant(), op.GetProject())
+	if err != nil {
+		return err
 	}
 	key := playerScope{player: op.GetPlayerId(), project: op.GetProject()}
 	exp := s.revocationExpiry(op.GetExpiresUnix(), at)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -103,37 +102,7 @@ func waitVoters(t *testing.T, ctx context.Context, cl *Client, nodes []*Node, wa
 	t.Helper()
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	err := WaitFor(wctx, func() error {
-		leader := ""
-		for _, nd := range nodes {
-			resp, err := cl.Do(wctx, http.MethodGet, nd.HTTPAddr(), "/v1/ready", nil)
-			if err != nil {
-				return err
-			}
-			if resp.Status != http.StatusOK {
-				return fmt.Errorf("%s not ready: %d", nd.Name, resp.Status)
-			}
-			info, err := cl.Raft(wctx, nd)
-			if err != nil {
-				return err
-			}
-			voters := 0
-			for _, s := range info.Servers {
-				if s.Suffrage == "voter" {
-					voters++
-				}
-			}
-			if voters != want {
-				return fmt.Errorf("%s sees %d voters, want %d", nd.Name, voters, want)
-			}
-			if info.LeaderID == "" || (leader != "" && info.LeaderID != leader) {
-				return fmt.Errorf("%s: leader %q, others see %q", nd.Name, info.LeaderID, leader)
-			}
-			leader = info.LeaderID
-		}
-		return nil
-	})
-	if err != nil {
+	if err := WaitVoters(wctx, cl, nodes, want); err != nil {
 		t.Fatalf("cluster did not settle: %v", err)
 	}
 }
