@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/cassandranet/cassnet/consensus"
 )
@@ -167,16 +166,5 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, rt *route) (P
 // credential extracts the presented credential: "Authorization: Bearer
 // <token-or-key>" first, else "X-API-Key: <key>".
 func credential(r *http.Request) (string, bool) {
-	if h := r.Header.Get("Authorization"); h != "" {
-		scheme, token, ok := strings.Cut(h, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") {
-			return "", false
-		}
-		token = strings.TrimSpace(token)
-		return token, token != ""
-	}
-	if k := strings.TrimSpace(r.Header.Get("X-API-Key")); k != "" {
-		return k, true
-	}
-	return "", false
+	return ParseCredential(r.Header.Get("Authorization"), r.Header.Get("X-API-Key"))
 }

@@ -66,7 +66,7 @@ func (f *authzFixture) request(rt route, tenant string) (string, string) {
 	path := strings.NewReplacer(
 		"{tenant}", tenant, "{ban}", fixtureBan, "{player}", "p1",
 		"{key}", f.victimKey, "{session}", "ses_0123456789abcdef0123456789abcdef",
-		"{token}", f.spareOp, "{topic}", "chat",
+		"{token}", f.spareOp, "{topic}", "chat", "{server}", "gs-1",
 	).Replace(rt.path)
 	body := map[string]string{
 		"PUT /v1/cluster/settings":           `{"audit_retention":500}`,
@@ -131,6 +131,8 @@ var authzMatrix = map[string]string{
 	"POST /v1/tenants/{tenant}/topics/{topic}/messages":     "202 202 202 202 403 404 401 401 401",
 	"GET /v1/tenants/{tenant}/topics/{topic}/events":        "200 200 200 200 403 404 401 401 401",
 	"GET /v1/pubsub/peers":                                  "200 403 403 403 403 403 401 401 401",
+	"GET /v1/tenants/{tenant}/servers":                      "200 200 200 200 200 404 401 401 401",
+	"GET /v1/tenants/{tenant}/servers/{server}":             "200 200 200 200 200 404 401 401 401",
 }
 
 // TestAuthorizationMatrix runs every route of the table as every

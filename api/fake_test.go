@@ -174,3 +174,20 @@ func (a *fakeAgent) Leave(context.Context) error {
 	a.leaves++
 	return a.err
 }
+
+// fakeGameServers holds one server of acme's project rocket and one of
+// bravo's, on a node named "a".
+type fakeGameServers struct{}
+
+func (fakeGameServers) List(_ context.Context, _, tenant string, _ bool) GameServerList {
+	var out GameServerList
+	for _, g := range []GameServer{
+		{ID: "gs-1", Tenant: "acme", ProjectID: "rocket", Node: "a", State: "ready", Players: []string{}},
+		{ID: "gs-2", Tenant: "bravo", Node: "a", State: "ready", Players: []string{}},
+	} {
+		if g.Tenant == tenant {
+			out.Servers = append(out.Servers, g)
+		}
+	}
+	return out
+}

@@ -74,6 +74,7 @@ func newHarness(t testing.TB, opts ...func(*Config)) *harness {
 		MaxBodyBytes: 1024,
 		Now:          clock.Now,
 		Topics:       newFakeTopics(16 << 10),
+		GameServers:  fakeGameServers{},
 		JoinTokens:   fakeJoinTokens{},
 	}
 	for _, o := range opts {

@@ -41,7 +41,7 @@ func FuzzVerifyBody(f *testing.F) {
 		case rec.Code >= 500:
 			t.Fatalf("%q: %d %s", body, rec.Code, rec.Body)
 		case rec.Code == http.StatusOK:
-			res := decodeBody[verifyResponse](t, rec)
+			res := decodeBody[VerifyResult](t, rec)
 			var req verifyRequest
 			if res.Valid && (json.Unmarshal([]byte(body), &req) != nil || req.Token != good) {
 				t.Fatalf("%q verified as valid", body)

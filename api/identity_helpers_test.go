@@ -49,18 +49,18 @@ func (h *harness) issue(cred, tenant, body string) sessionResponse {
 }
 
 // verify posts a token to the verify endpoint and decodes the verdict.
-func (h *harness) verify(cred, token string) verifyResponse {
+func (h *harness) verify(cred, token string) VerifyResult {
 	h.t.Helper()
 	b, _ := json.Marshal(verifyRequest{Token: token})
 	rec := h.doAs(cred, "POST", "/v1/sessions/verify", string(b))
 	if rec.Code != http.StatusOK {
 		h.t.Fatalf("verify: %d %s", rec.Code, rec.Body)
 	}
-	return decodeBody[verifyResponse](h.t, rec)
+	return decodeBody[VerifyResult](h.t, rec)
 }
 
 // wantReason fails unless res has the reason (and validity to match).
-func wantReason(t testing.TB, res verifyResponse, reason string) {
+func wantReason(t testing.TB, res VerifyResult, reason string) {
 	t.Helper()
 	if res.Reason != reason || res.Valid != (reason == reasonOK) {
 		t.Fatalf("verdict %+v, want reason %q", res, reason)

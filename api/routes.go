@@ -98,4 +98,8 @@ var routes = []route{
 	{"POST", "/v1/tenants/{tenant}/topics/{topic}/messages", tenantSessions, (*Server).handlePublish},
 	{"GET", "/v1/tenants/{tenant}/topics/{topic}/events", tenantSessions, (*Server).handleTopicEvents},
 	{"GET", "/v1/pubsub/peers", operatorOnly, (*Server).handlePubSubPeers},
+
+	// Game servers (package gameserver): soft state, asked of every node.
+	{"GET", "/v1/tenants/{tenant}/servers", tenantMember, (*Server).handleListServers},
+	{"GET", "/v1/tenants/{tenant}/servers/{server}", tenantMember, (*Server).handleGetServer},
 }

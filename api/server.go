@@ -23,6 +23,9 @@ type Config struct {
 	// Topics is topic messaging. Optional: without it the topic routes
 	// answer 503.
 	Topics Topics
+	// GameServers is the game-server registry. Optional: without it the
+	// server routes answer 503.
+	GameServers GameServers
 	// JoinTokens makes join tokens. Optional: without it creating one
 	// answers 503.
 	JoinTokens JoinTokens
@@ -57,6 +60,7 @@ type Server struct {
 	members Members
 	agent   Agent
 	topics  Topics
+	games   GameServers
 	joinTok JoinTokens
 	version string
 	node    string
@@ -100,6 +104,7 @@ func New(cfg Config) (*Server, error) {
 		members: cfg.Members,
 		agent:   cfg.Agent,
 		topics:  cfg.Topics,
+		games:   cfg.GameServers,
 		joinTok: cfg.JoinTokens,
 		version: cfg.Version,
 		node:    cfg.NodeName,

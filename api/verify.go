@@ -24,9 +24,10 @@ type verifyRequest struct {
 	Token string `json:"token"`
 }
 
-// verifyResponse is the answer. For an invalid token every claim is empty:
+// VerifyResult is the answer of a session verification, over REST or the
+// local gRPC API. For an invalid token every claim is empty:
 // nothing a forged token says is repeated back.
-type verifyResponse struct {
+type VerifyResult struct {
 	Valid     bool       `json:"valid"`
 	Reason    string     `json:"reason"`
 	PlayerID  string     `json:"player_id"`
@@ -60,22 +61,22 @@ func (s *Server) handleVerifySession(w http.ResponseWriter, r *http.Request, p P
 // expiry, revocation (the session, or its player tenant-wide or in its
 // project), then bans (tenant-wide, or in the session's project, at this
 // node's time).
-func (s *Server) verifySession(p Principal, token string) verifyResponse {
+func (s *Server) verifySession(p Principal, token string) VerifyResult {
 	sess, err := s.verifier.Verify(token)
 	if err != nil && !errors.Is(err, session.ErrExpired) {
-		return verifyResponse{Reason: reasonInvalid}
+		return VerifyResult{Reason: reasonInvalid}
 	}
 	if !p.canSee(sess.Tenant, sess.Project) {
-		return verifyResponse{Reason: reasonInvalid}
+		return VerifyResult{Reason: reasonInvalid}
 	}
 	exp := sess.ExpiresAt
-	res := verifyResponse{
+	res := VerifyResult{
 		PlayerID: sess.PlayerID, TenantID: sess.Tenant, ProjectID: sess.Project,
 		SessionID: sess.ID, ExpiresAt: &exp,
 	}
 	st := s.store.State()
 	if _, ok := st.Tenant(sess.Tenant); !ok {
-		return verifyResponse{Reason: reasonInvalid} // the tenant was deleted
+		return VerifyResult{Reason: reasonInvalid} // the tenant was deleted
 	}
 	switch {
 	case err != nil:

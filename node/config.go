@@ -40,6 +40,10 @@ type Config struct {
 	HTTPPort   int
 	// HTTPBind overrides the IP the REST API listens on (default Bind).
 	HTTPBind string
+	// GRPCBind is the IP the local game-server gRPC API listens on
+	// (default 127.0.0.1, or Bind if it is a loopback address: game
+	// servers call the node on their own VM).
+	GRPCBind string
 	// HTTPTLS serves the REST API over HTTPS (TLS 1.3) with the node
 	// certificate; clients verify it against DataDir/tls/ca.pem.
 	HTTPTLS bool
@@ -86,6 +90,13 @@ type Config struct {
 	// valid (0: pki.DefaultCertLifetime, 30 days). Nodes renew at
 	// two-thirds of their certificate's lifetime.
 	CertLifetime time.Duration
+	// TLSCA, TLSCert and TLSKey are PEM files of an operator-run PKI
+	// (`cassnet tls ca|cert create`). When set, they are copied into
+	// DataDir/tls at every start and used instead of a certificate from
+	// the built-in CA; the node then neither joins for a certificate nor
+	// renews it (replace the files and restart), and fetches only the
+	// gossip keyring from a seed, presenting the certificate.
+	TLSCA, TLSCert, TLSKey string
 
 	// Version is reported in gossip metadata and /v1/version.
 	Version string

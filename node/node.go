@@ -16,6 +16,7 @@ import (
 
 	"github.com/cassandranet/cassnet/api"
 	"github.com/cassandranet/cassnet/consensus"
+	"github.com/cassandranet/cassnet/gameserver"
 	"github.com/cassandranet/cassnet/mesh"
 	"github.com/cassandranet/cassnet/pki"
 	"github.com/cassandranet/cassnet/pubsub"
@@ -37,6 +38,9 @@ type Node struct {
 	pubsub *pubsub.Service
 	api    *api.Server
 	http   *http.Server
+
+	games     *gameserver.Server // the local game-server gRPC API
+	gamesDone chan struct{}      // closed when its Serve has returned
 
 	joinToken  string
 	adminToken string
@@ -89,6 +93,9 @@ func New(cfg Config, explicit map[string]bool, out io.Writer) (*Node, error) {
 		cfg: cfg, id: id, out: out, explicit: explicit,
 		logger:  cfg.Logger.With("node", cfg.Name),
 		leaveCh: make(chan struct{}),
+	}
+	if err := n.installOperatorPKI(); err != nil {
+		return nil, err
 	}
 	if err := n.loadTokens(); err != nil {
 		return nil, err

@@ -26,6 +26,9 @@ type persisted struct {
 	Join       []string `json:"join,omitempty"`
 	Voters     int      `json:"voters"`
 	HTTPTLS    bool     `json:"http_tls,omitempty"`
+	TLSCA      string   `json:"tls_ca,omitempty"`
+	TLSCert    string   `json:"tls_cert,omitempty"`
+	TLSKey     string   `json:"tls_key,omitempty"`
 }
 
 const (
@@ -65,6 +68,9 @@ func mergePersisted(cfg *Config, explicit map[string]bool) (string, error) {
 	take("join", func() { cfg.Join = p.Join })
 	take("voters", func() { cfg.Voters = p.Voters })
 	take("http-tls", func() { cfg.HTTPTLS = p.HTTPTLS })
+	take("tls-ca", func() { cfg.TLSCA = p.TLSCA })
+	take("tls-cert", func() { cfg.TLSCert = p.TLSCert })
+	take("tls-key", func() { cfg.TLSKey = p.TLSKey })
 	if explicit["name"] && p.Name != "" && cfg.Name != p.Name {
 		return "", fmt.Errorf("--name %q differs from the name %q this data dir belongs to", cfg.Name, p.Name)
 	}
@@ -76,7 +82,7 @@ func savePersisted(cfg *Config, id string) error {
 		ID: id, Name: cfg.Name, Bind: cfg.Bind, Advertise: cfg.Advertise, HTTPBind: cfg.HTTPBind,
 		GossipPort: cfg.GossipPort, RaftPort: cfg.RaftPort, P2PPort: cfg.P2PPort,
 		GRPCPort: cfg.GRPCPort, HTTPPort: cfg.HTTPPort, Join: cfg.Join, Voters: cfg.Voters,
-		HTTPTLS: cfg.HTTPTLS,
+		HTTPTLS: cfg.HTTPTLS, TLSCA: cfg.TLSCA, TLSCert: cfg.TLSCert, TLSKey: cfg.TLSKey,
 	}
 	b, err := json.MarshalIndent(p, "", "  ")
 	if err != nil {

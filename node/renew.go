@@ -18,8 +18,11 @@ const renewRetry = 5 * time.Second
 func (n *Node) startTrust(ctx context.Context, id *pki.Identity) {
 	ctx, cancel := context.WithCancel(ctx)
 	n.trustCancel = cancel
-	n.trustWG.Add(2)
-	go func() { defer n.trustWG.Done(); n.renewLoop(ctx, id) }()
+	if n.cfg.TLSCert == "" { // an operator-issued certificate is renewed by the operator
+		n.trustWG.Add(1)
+		go func() { defer n.trustWG.Done(); n.renewLoop(ctx, id) }()
+	}
+	n.trustWG.Add(1)
 	go func() { defer n.trustWG.Done(); n.keyringLoop(ctx) }()
 }
 

@@ -66,6 +66,9 @@ func (n *Node) start(ctx context.Context) error {
 		}
 	}
 	gossipKeys, err := n.loadGossipKeys()
+	if err != nil && n.cfg.TLSCert != "" { // operator PKI: fetch the keyring from a seed
+		gossipKeys, err = n.fetchGossipKeys(ctx, seeds, ident)
+	}
 	if err != nil {
 		return err
 	}
@@ -112,7 +115,7 @@ func (n *Node) start(ctx context.Context) error {
 	}
 	srv, err := api.New(api.Config{
 		Store: store, Members: m, Agent: n, Topics: topics{n.pubsub}, JoinTokens: n,
-		Version: cfg.Version, NodeName: cfg.Name,
+		Version: cfg.Version, NodeName: cfg.Name, GameServers: gameList{n},
 		Logger:     n.logger.With("component", "api"),
 		RateLimits: cfg.RateLimits,
 	})
@@ -120,6 +123,9 @@ func (n *Node) start(ctx context.Context) error {
 		return fmt.Errorf("configure api: %w", err)
 	}
 	n.api = srv
+	if err := n.newGameServer(ident); err != nil { // borrows the API's auth
+		return err
+	}
 	if err := n.pubsub.RegisterMetrics(srv.Registry()); err != nil {
 		return err
 	}
@@ -155,6 +161,9 @@ func (n *Node) start(ctx context.Context) error {
 		}
 	}()
 	n.startAPIBackground(ctx)
+	if err := n.serveGameServer(); err != nil {
+		return err
+	}
 	n.startTrust(ctx, ident)
 	n.logger.Info("node started", "id", n.id,
 		"http", scheme+ln.Addr().String(), "gossip", n.addr(cfg.GossipPort),
@@ -175,6 +184,7 @@ func (n *Node) Leave(context.Context) error {
 func (n *Node) leave() {
 	ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
 	defer cancel()
+	n.gamesLeaving()
 	if n.store != nil {
 		if err := n.store.Leave(ctx); err != nil {
 			n.logger.Warn("leaving raft failed", "err", err)
@@ -190,6 +200,7 @@ func (n *Node) leave() {
 // stop shuts every part down, in reverse order of start.
 func (n *Node) stop() {
 	n.stopTrust()
+	n.stopGameServer() // before the API it borrows from
 	n.stopAPIBackground()
 	if n.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

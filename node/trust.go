@@ -194,8 +194,8 @@ func (n *Node) renewVia(ctx context.Context, raftAddr string, id *pki.Identity) 
 }
 
 // joinHandler serves join streams (gossip port and Raft port) with id.
-// Only a node holding the CA key issues; others close the stream and the
-// joiner tries its next seed.
+// Only a node holding the CA key issues; any node hands the gossip
+// keyring to a client presenting a cluster certificate (operator PKI).
 func (n *Node) joinHandler(ctx context.Context, id *pki.Identity) func(net.Conn) {
 	js := &pki.JoinServer{
 		CA:           n.ca,
@@ -205,10 +205,8 @@ func (n *Node) joinHandler(ctx context.Context, id *pki.Identity) func(net.Conn)
 		Logger:       n.logger.With("component", "pki"),
 	}
 	return func(c net.Conn) {
-		if n.ca.Key == nil {
-			c.Close()
-			return
-		}
+		// A node without the CA key serves keys-only requests and closes
+		// join requests (the joiner tries its next seed).
 		if err := js.Serve(ctx, tls.Server(c, id.JoinServerConfig())); err != nil {
 			n.logger.Warn("join request refused", "remote", c.RemoteAddr().String(), "err", err)
 		}

@@ -100,6 +100,20 @@ func (s *JoinServer) Serve(ctx context.Context, conn *tls.Conn) error {
 	if err := readFrame(conn, &req); err != nil {
 		return err
 	}
+	if req.KeysOnly {
+		if len(cs.VerifiedChains) == 0 {
+			_ = writeFrame(conn, joinResponse{Error: "join refused: a keys-only request needs a cluster certificate"})
+			return ErrJoinRefused
+		}
+		resp := joinResponse{CA: s.CA.Cert.Raw}
+		if s.GossipKeys != nil {
+			resp.GossipKeys = s.GossipKeys()
+		}
+		return writeFrame(conn, resp)
+	}
+	if s.CA.Key == nil {
+		return errors.New("pki: this node holds no CA key and cannot issue") // closed: the joiner tries another seed
+	}
 	csr, err := x509.ParseCertificateRequest(req.CSR)
 	if err != nil {
 		_ = writeFrame(conn, joinResponse{Error: "bad certificate request"})

@@ -177,3 +177,32 @@ func TestRenewNeedsNoSecret(t *testing.T) {
 		t.Fatal("renewal with a foreign certificate succeeded")
 	}
 }
+
+// TestFetchGossipKeys: a node with a CA-signed certificate gets the
+// keyring from a seed that holds no CA key; one without a certificate
+// does not.
+func TestFetchGossipKeys(t *testing.T) {
+	ca, _ := NewCA("c1")
+	csr, key, _ := NewCSR("seed", nil)
+	leaf, _ := ca.Sign(csr, time.Hour)
+	certOnly := &CA{Cert: ca.Cert, Cluster: "c1"}
+	seed, _ := NewIdentity(certOnly, leaf, key)
+	csr2, key2, _ := NewCSR("n2", nil)
+	leaf2, _ := ca.Sign(csr2, time.Hour)
+	mine, _ := NewIdentity(certOnly, leaf2, key2)
+	serve := func() net.Conn {
+		a, b := net.Pipe()
+		srv := &JoinServer{CA: certOnly, SecretHashes: func() [][]byte { return nil },
+			GossipKeys: func() [][]byte { return [][]byte{make([]byte, 32)} }}
+		go func() { _ = srv.Serve(context.Background(), tls.Server(a, seed.JoinServerConfig())) }()
+		return b
+	}
+	keys, err := FetchGossipKeys(context.Background(), serve(), mine)
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("fetch: %v %d", err, len(keys))
+	}
+	tok, _ := NewToken("c1", Fingerprint(ca.Cert))
+	if _, err := Join(context.Background(), serve(), tok, "n3", nil); err == nil {
+		t.Fatal("a seed without the CA key issued a certificate")
+	}
+}

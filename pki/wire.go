@@ -20,6 +20,9 @@ type joinHello struct {
 type joinRequest struct {
 	CSR   []byte `json:"csr"`   // DER
 	Proof []byte `json:"proof"` // see proof()
+	// KeysOnly asks only for the gossip keyring (a node with an
+	// operator-issued certificate, which it must present).
+	KeysOnly bool `json:"keys_only,omitempty"`
 }
 
 // joinResponse carries the signed certificate, or an error.

@@ -26,6 +26,7 @@ func runAgent(args []string) error {
 	fs.IntVar(&cfg.RaftPort, "raft-port", cfg.RaftPort, "Raft and internal RPC port")
 	fs.IntVar(&cfg.P2PPort, "p2p-port", cfg.P2PPort, "libp2p port")
 	fs.IntVar(&cfg.GRPCPort, "grpc-port", cfg.GRPCPort, "local game-server gRPC port")
+	fs.StringVar(&cfg.GRPCBind, "grpc-bind", "", "IP address of the local game-server gRPC API (default: 127.0.0.1, or --bind if it is a loopback address)")
 	fs.IntVar(&cfg.HTTPPort, "http-port", cfg.HTTPPort, "REST API port")
 	fs.BoolVar(&cfg.HTTPTLS, "http-tls", false, "serve the REST API over HTTPS with the node certificate (clients trust DATA/tls/ca.pem)")
 	join := stringList{}
@@ -55,6 +56,9 @@ func runAgent(args []string) error {
 	fs.IntVar(&cfg.PubSubHistorySize, "pubsub-history-size", 0, "messages kept per topic for backfill and resume (0: 10000)")
 	fs.DurationVar(&cfg.PubSubHistoryAge, "pubsub-history-age", 0, "how long topic messages are kept for backfill and resume (0: 5m)")
 	fs.DurationVar(&cfg.CertLifetime, "cert-lifetime", 0, "lifetime of node certificates this node issues; nodes renew at 2/3 (0: 720h)")
+	fs.StringVar(&cfg.TLSCA, "tls-ca", "", "operator PKI: the CA certificate (PEM) instead of the built-in CA")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "operator PKI: this node's certificate (PEM, from cassnet tls cert create)")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "operator PKI: this node's private key (PEM)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	// Test-only: registered like the others but left out of --help.

@@ -1,0 +1,97 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"time"
+)
+
+// GameServer is one game server, registered on some node through the
+// local game-server API (package gameserver), as REST shows it.
+type GameServer struct {
+	ID           string             `json:"id"`
+	Tenant       string             `json:"tenant"`
+	ProjectID    string             `json:"project_id,omitempty"`
+	Node         string             `json:"node"`
+	SessionID    string             `json:"session_id"`
+	Address      string             `json:"address"`
+	Ports        map[string]uint32  `json:"ports,omitempty"`
+	Labels       map[string]string  `json:"labels,omitempty"`
+	Capacity     uint32             `json:"capacity"`
+	State        string             `json:"state"`
+	Healthy      bool               `json:"healthy"`
+	Players      []string           `json:"players"`
+	PlayerCount  int                `json:"player_count"`
+	Metrics      map[string]float64 `json:"metrics,omitempty"`
+	RegisteredAt time.Time          `json:"registered_at"`
+	UpdatedAt    time.Time          `json:"updated_at"`
+	LastHealth   *time.Time         `json:"last_health,omitempty"`
+}
+
+// GameServerList answers GET /v1/tenants/{tenant}/servers.
+type GameServerList struct {
+	Servers []GameServer `json:"servers"`
+	// Unreachable names the members that did not answer in time; their
+	// servers are missing from Servers.
+	Unreachable []string `json:"unreachable"`
+}
+
+// GameServers is the game-server registry as the API sees it. Each node
+// holds its own servers; a cluster-wide list asks the other members at
+// read time. All methods are safe for concurrent use.
+type GameServers interface {
+	// List returns tenant's servers on this node and, unless local, on
+	// every other alive member, asked over its REST API with cred (the
+	// caller's own credential, so that each node authorises it). The
+	// caller filters the answer through tenant isolation.
+	List(ctx context.Context, cred, tenant string, local bool) GameServerList
+}
+
+// listGameServers is the visible part of the cluster-wide list, or false
+// after answering 503.
+func (s *Server) listGameServers(w http.ResponseWriter, r *http.Request, p Principal) (GameServerList, bool) {
+	if s.games == nil {
+		writeError(w, errorf(http.StatusServiceUnavailable, codeNotReady, "the game-server api is not running on this node"))
+		return GameServerList{}, false
+	}
+	tenant := r.PathValue("tenant")
+	if _, ok := s.store.State().Tenant(tenant); !ok {
+		s.fail(w, r, notFound("tenant %q not found", tenant))
+		return GameServerList{}, false
+	}
+	cred, _ := credential(r)
+	list := s.games.List(r.Context(), cred, tenant, r.URL.Query().Get("scope") == "local")
+	list.Servers = slices.DeleteFunc(list.Servers, func(g GameServer) bool { return !p.canSee(g.Tenant, g.ProjectID) })
+	if list.Servers == nil {
+		list.Servers = []GameServer{}
+	}
+	if list.Unreachable == nil {
+		list.Unreachable = []string{}
+	}
+	return list, true
+}
+
+// handleListServers lists a tenant's game servers across the cluster.
+// ?scope=local lists this node's only (what other nodes ask each other).
+func (s *Server) handleListServers(w http.ResponseWriter, r *http.Request, p Principal) {
+	if list, ok := s.listGameServers(w, r, p); ok {
+		writeJSON(w, http.StatusOK, list)
+	}
+}
+
+// handleGetServer answers one game server, wherever it is registered.
+func (s *Server) handleGetServer(w http.ResponseWriter, r *http.Request, p Principal) {
+	list, ok := s.listGameServers(w, r, p)
+	if !ok {
+		return
+	}
+	id := r.PathValue("server")
+	for _, g := range list.Servers {
+		if g.ID == id {
+			writeJSON(w, http.StatusOK, g)
+			return
+		}
+	}
+	s.fail(w, r, notFound("server %q not found", id))
+}

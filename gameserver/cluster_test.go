@@ -1,0 +1,53 @@
+package gameserver
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/cassandranet/cassnet/api"
+	"github.com/cassandranet/cassnet/consensus"
+	"github.com/cassandranet/cassnet/mesh"
+)
+
+type members []mesh.Member
+
+func (m members) Members() []mesh.Member { return m }
+
+func TestListAsksOtherMembers(t *testing.T) {
+	h := newHarness(t)
+	key := h.key("acme", consensus.RoleGameServer, "")
+	h.register(key, "local-1", "")
+	var gotAuth, gotQuery string
+	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotAuth, gotQuery = r.Header.Get("Authorization"), r.URL.RawQuery
+		_ = json.NewEncoder(w).Encode(api.GameServerList{Servers: []api.GameServer{{ID: "remote-1", Tenant: "acme", Node: "b"}}})
+	}))
+	t.Cleanup(peer.Close)
+	dead := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(dead.Close)
+	h.gs.members = members{
+		{Meta: mesh.Meta{Name: "node-a", HTTPAddr: "127.0.0.1:1"}, Status: mesh.StatusAlive}, // itself
+		{Meta: mesh.Meta{Name: "b", HTTPAddr: strings.TrimPrefix(peer.URL, "http://")}, Status: mesh.StatusAlive},
+		{Meta: mesh.Meta{Name: "c", HTTPAddr: strings.TrimPrefix(dead.URL, "http://")}, Status: mesh.StatusAlive},
+		{Meta: mesh.Meta{Name: "d", HTTPAddr: "127.0.0.1:1"}, Status: mesh.StatusLeft},
+	}
+	list := h.gs.List(h.ctx(""), key, "acme", false)
+	var ids []string
+	for _, s := range list.Servers {
+		ids = append(ids, s.ID)
+	}
+	if strings.Join(ids, ",") != "local-1,remote-1" || strings.Join(list.Unreachable, ",") != "c" {
+		t.Fatalf("servers %v, unreachable %v", ids, list.Unreachable)
+	}
+	if gotAuth != "Bearer "+key || gotQuery != "scope=local" {
+		t.Fatalf("asked with %q ?%s", gotAuth, gotQuery)
+	}
+	if local := h.gs.List(h.ctx(""), key, "acme", true); len(local.Servers) != 1 {
+		t.Fatalf("local list %+v", local)
+	}
+}

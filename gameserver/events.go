@@ -1,0 +1,157 @@
+package gameserver
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/cassandranet/cassnet/api"
+	"github.com/cassandranet/cassnet/consensus"
+	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
+)
+
+// recheckEvery bounds how long a kick can wait when no state change wakes
+// the watcher (a ban that starts in the future, a clock edge).
+const recheckEvery = time.Second
+
+// WatchEvents implements GameServerService. It sends the active bans of
+// the server's tenant and project at once, then whenever the state
+// changes: again the bans if they changed, and a kick for each connected
+// player whose session is now banned or revoked. Drain and node-leaving
+// events come from Leaving.
+func (s *Server) WatchEvents(req *cassnetv1.WatchEventsRequest, stream cassnetv1.GameServerService_WatchEventsServer) error {
+	ctx := stream.Context()
+	p := principal(ctx)
+	ch := make(chan *cassnetv1.ServerEvent, 16)
+	var proj string
+	if err := s.withServer(ctx, req.GetServerId(), func(e *entry) error {
+		e.events = append(e.events, ch)
+		proj = e.info.ProjectID
+		return nil
+	}); err != nil {
+		return err
+	}
+	defer s.reg.with(p.Tenant, req.GetServerId(), func(e *entry) {
+		e.events = slices.DeleteFunc(e.events, func(c chan *cassnetv1.ServerEvent) bool { return c == ch })
+	})
+
+	changed := make(chan uint64, 1)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go s.watchState(wctx, changed) // ends with wctx
+
+	var lastBans []*cassnetv1.ActiveBan
+	kicked := make(map[string]bool)
+	check := func() error {
+		bans := s.activeBans(p.Tenant, proj)
+		if lastBans == nil || !slices.EqualFunc(bans, lastBans, sameBan) {
+			lastBans = bans
+			ev := &cassnetv1.ServerEvent{Event: &cassnetv1.ServerEvent_Bans_{Bans: &cassnetv1.ServerEvent_Bans{Bans: bans}}}
+			if err := stream.Send(ev); err != nil {
+				return err
+			}
+		}
+		for _, k := range s.kicks(p, req.GetServerId(), kicked) {
+			if err := stream.Send(&cassnetv1.ServerEvent{Event: &cassnetv1.ServerEvent_Kick_{Kick: k}}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := check(); err != nil {
+		return err
+	}
+	tick := time.NewTicker(recheckEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return status.Error(codes.Unavailable, "the node is stopping")
+		case <-ctx.Done():
+			return status.FromContextError(ctx.Err()).Err()
+		case ev := <-ch:
+			if err := stream.Send(ev); err != nil {
+				return err
+			}
+		case <-changed:
+		case <-tick.C:
+		}
+		if err := check(); err != nil {
+			return err
+		}
+	}
+}
+
+// watchState signals changed after every change of the replicated state,
+// until ctx ends.
+func (s *Server) watchState(ctx context.Context, changed chan<- uint64) {
+	idx := s.state.Index()
+	for {
+		if err := s.state.WaitChange(ctx, idx); err != nil {
+			return
+		}
+		idx = s.state.Index()
+		select {
+		case changed <- idx:
+		default: // a signal is already pending
+		}
+	}
+}
+
+// activeBans is the bans in force for a server of tenant and project:
+// tenant-wide ones and the project's (every project's if proj is "").
+func (s *Server) activeBans(tenant, proj string) []*cassnetv1.ActiveBan {
+	now := s.auth.Now()
+	bans, _ := s.state.Bans(tenant, consensus.BanFilter{ActiveAt: &now})
+	out := []*cassnetv1.ActiveBan{}
+	for _, b := range bans {
+		if proj != "" && b.ProjectID != "" && b.ProjectID != proj {
+			continue
+		}
+		out = append(out, &cassnetv1.ActiveBan{BanId: b.ID, PlayerId: b.PlayerID, ProjectId: b.ProjectID,
+			Reason: b.Reason, ExpiresUnixMs: unixMs(b.ExpiresAt)})
+	}
+	return out
+}
+
+func sameBan(a, b *cassnetv1.ActiveBan) bool {
+	return a.BanId == b.BanId && a.ExpiresUnixMs == b.ExpiresUnixMs
+}
+
+// kicks returns a kick for each connected player of the server who is
+// now banned (tenant-wide or in the session's project) or whose session
+// was revoked. kicked remembers who was already told, until they leave.
+// Bans are checked directly, not through the session, so that a player
+// whose token has expired mid-game is still kicked.
+func (s *Server) kicks(p api.Principal, id string, kicked map[string]bool) []*cassnetv1.ServerEvent_Kick {
+	var players map[string]conn
+	s.reg.with(p.Tenant, id, func(e *entry) { players = maps.Clone(e.players) })
+	for player := range kicked {
+		if _, ok := players[player]; !ok {
+			delete(kicked, player)
+		}
+	}
+	now := s.auth.Now()
+	var out []*cassnetv1.ServerEvent_Kick
+	for player, c := range players {
+		if kicked[player] {
+			continue
+		}
+		k := &cassnetv1.ServerEvent_Kick{PlayerId: player}
+		if b, ok := s.state.ActiveBan(p.Tenant, player, c.project, now); ok {
+			k.Reason, k.BanId = "banned", b.ID
+		} else if s.auth.CheckSession(p, c.token).Reason == "revoked" {
+			k.Reason = "revoked"
+		} else {
+			continue
+		}
+		kicked[player] = true
+		out = append(out, k)
+	}
+	slices.SortFunc(out, func(a, b *cassnetv1.ServerEvent_Kick) int { return compare(a.PlayerId, b.PlayerId) })
+	return out
+}

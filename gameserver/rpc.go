@@ -1,0 +1,279 @@
+package gameserver
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"maps"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/cassandranet/cassnet/api"
+	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
+)
+
+// project resolves a request's project for p the way REST does: empty
+// means the key's project; a project the key cannot see is NotFound.
+func project(p api.Principal, requested string) (string, error) {
+	if requested == "" {
+		requested = p.Project
+	}
+	if !p.CanSee(p.Tenant, requested) {
+		return "", status.Errorf(codes.NotFound, "project %q not found", requested)
+	}
+	return requested, nil
+}
+
+// withServer runs fn on the caller's server id, under the registry lock.
+// A server of another tenant or project is NotFound.
+func (s *Server) withServer(ctx context.Context, id string, fn func(e *entry) error) error {
+	p := principal(ctx)
+	var err error
+	found := s.reg.with(p.Tenant, id, func(e *entry) {
+		if !p.CanSee(e.info.Tenant, e.info.ProjectID) {
+			err = errNoServer(id)
+			return
+		}
+		err = fn(e)
+	})
+	if !found {
+		return errNoServer(id)
+	}
+	return err
+}
+
+func errNoServer(id string) error { return status.Errorf(codes.NotFound, "server %q not found", id) }
+
+func checkID(field, v string) error {
+	if v == "" || len(v) > maxIDLen {
+		return status.Errorf(codes.InvalidArgument, "%s: must be 1 to %d bytes", field, maxIDLen)
+	}
+	return nil
+}
+
+// Register implements GameServerService.
+func (s *Server) Register(ctx context.Context, req *cassnetv1.RegisterRequest) (*cassnetv1.RegisterResponse, error) {
+	p := principal(ctx)
+	if err := checkID("server_id", req.GetServerId()); err != nil {
+		return nil, err
+	}
+	if len(req.GetLabels()) > maxLabels || len(req.GetPorts()) > maxLabels {
+		return nil, status.Errorf(codes.InvalidArgument, "at most %d labels and %d ports", maxLabels, maxLabels)
+	}
+	proj, err := project(p, req.GetProjectId())
+	if err != nil {
+		return nil, err
+	}
+	var sid [8]byte
+	if _, err := rand.Read(sid[:]); err != nil {
+		return nil, status.Errorf(codes.Internal, "session id: %v", err)
+	}
+	now := time.Now().UTC()
+	info := Info{
+		ID: req.GetServerId(), Tenant: p.Tenant, ProjectID: proj, Node: s.node,
+		SessionID: hex.EncodeToString(sid[:]), Address: req.GetAddress(),
+		Ports: maps.Clone(req.GetPorts()), Labels: maps.Clone(req.GetLabels()),
+		Capacity: req.GetCapacity(), RegisteredAt: now, UpdatedAt: now,
+	}
+	if !s.reg.put(info) {
+		return nil, status.Errorf(codes.ResourceExhausted, "this node holds its maximum of %d game servers", s.reg.max)
+	}
+	s.log.Info("game server registered", "tenant", p.Tenant, "server", info.ID, "project", proj)
+	return &cassnetv1.RegisterResponse{Session: &cassnetv1.ServerSession{
+		ServerId: info.ID, SessionId: info.SessionID, TenantId: p.Tenant, ProjectId: proj,
+		Node: s.node, RegisteredUnixMs: now.UnixMilli(), HealthIntervalMs: uint32(s.interval.Milliseconds()),
+	}}, nil
+}
+
+// Ready implements GameServerService.
+func (s *Server) Ready(ctx context.Context, req *cassnetv1.ReadyRequest) (*cassnetv1.ServerAck, error) {
+	return s.SetState(ctx, &cassnetv1.SetStateRequest{ServerId: req.GetServerId(), State: cassnetv1.ServerState_SERVER_STATE_READY})
+}
+
+// SetState implements GameServerService. Shutdown unregisters the server.
+func (s *Server) SetState(ctx context.Context, req *cassnetv1.SetStateRequest) (*cassnetv1.ServerAck, error) {
+	st := req.GetState()
+	if st == cassnetv1.ServerState_SERVER_STATE_UNSPECIFIED || stateName(st) == "unspecified" {
+		return nil, status.Error(codes.InvalidArgument, "state: must be starting, ready, allocated, draining or shutdown")
+	}
+	err := s.withServer(ctx, req.GetServerId(), func(e *entry) error {
+		e.state, e.info.State, e.info.UpdatedAt = st, stateName(st), time.Now().UTC()
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if st == cassnetv1.ServerState_SERVER_STATE_SHUTDOWN {
+		s.reg.remove(principal(ctx).Tenant, req.GetServerId())
+	}
+	return &cassnetv1.ServerAck{}, nil
+}
+
+// Health implements GameServerService: every ping refreshes the server's
+// health; Healthy turns false three intervals after the last one.
+func (s *Server) Health(stream cassnetv1.GameServerService_HealthServer) error {
+	ctx := stream.Context()
+	pings := make(chan *cassnetv1.HealthPing)
+	errc := make(chan error, 1)
+	go func() { // ends when the handler returns: the stream's ctx ends
+		for {
+			ping, err := stream.Recv()
+			if err != nil {
+				errc <- err
+				return
+			}
+			select {
+			case pings <- ping:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return status.Error(codes.Unavailable, "the node is stopping")
+		case err := <-errc:
+			if err == io.EOF {
+				return stream.SendAndClose(&cassnetv1.ServerAck{})
+			}
+			return err
+		case ping := <-pings:
+			now := time.Now().UTC()
+			if err := s.withServer(ctx, ping.GetServerId(), func(e *entry) error {
+				e.info.LastHealth = &now
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// VerifySession implements GameServerService with REST's verification.
+func (s *Server) VerifySession(ctx context.Context, req *cassnetv1.VerifySessionRequest) (*cassnetv1.VerifySessionResponse, error) {
+	if req.GetToken() == "" {
+		return nil, status.Error(codes.InvalidArgument, "token: is required")
+	}
+	return verifyAnswer(s.auth.VerifySession(principal(ctx), req.GetToken())), nil
+}
+
+func verifyAnswer(r api.VerifyResult) *cassnetv1.VerifySessionResponse {
+	out := &cassnetv1.VerifySessionResponse{Valid: r.Valid, Reason: r.Reason, PlayerId: r.PlayerID,
+		TenantId: r.TenantID, ProjectId: r.ProjectID, SessionId: r.SessionID}
+	if r.ExpiresAt != nil {
+		out.ExpiresUnixMs = r.ExpiresAt.UnixMilli()
+	}
+	return out
+}
+
+// IsBanned implements GameServerService from this node's replica.
+func (s *Server) IsBanned(ctx context.Context, req *cassnetv1.IsBannedRequest) (*cassnetv1.IsBannedResponse, error) {
+	p := principal(ctx)
+	if err := checkID("player_id", req.GetPlayerId()); err != nil {
+		return nil, err
+	}
+	proj, err := project(p, req.GetProjectId())
+	if err != nil {
+		return nil, err
+	}
+	b, banned := s.state.ActiveBan(p.Tenant, req.GetPlayerId(), proj, s.auth.Now())
+	if !banned {
+		return &cassnetv1.IsBannedResponse{}, nil
+	}
+	return &cassnetv1.IsBannedResponse{Banned: true, BanId: b.ID, Reason: b.Reason, ExpiresUnixMs: unixMs(b.ExpiresAt)}, nil
+}
+
+func unixMs(t *time.Time) int64 {
+	if t == nil {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// PlayerConnect implements GameServerService: the player is recorded only
+// if the session verifies, and belongs to the server's project if it has
+// one. The answer says why not otherwise.
+func (s *Server) PlayerConnect(ctx context.Context, req *cassnetv1.PlayerConnectRequest) (*cassnetv1.VerifySessionResponse, error) {
+	if req.GetToken() == "" {
+		return nil, status.Error(codes.InvalidArgument, "token: is required")
+	}
+	res := s.auth.VerifySession(principal(ctx), req.GetToken())
+	err := s.withServer(ctx, req.GetServerId(), func(e *entry) error {
+		if !res.Valid {
+			return nil
+		}
+		if e.info.ProjectID != "" && res.ProjectID != e.info.ProjectID {
+			res = api.VerifyResult{Reason: "invalid"}
+			return nil
+		}
+		if _, ok := e.players[res.PlayerID]; !ok && len(e.players) >= MaxPlayersPerServer {
+			return status.Errorf(codes.ResourceExhausted, "at most %d players per server", MaxPlayersPerServer)
+		}
+		e.players[res.PlayerID] = conn{token: req.GetToken(), project: res.ProjectID}
+		e.info.UpdatedAt = time.Now().UTC()
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return verifyAnswer(res), nil
+}
+
+// PlayerDisconnect implements GameServerService.
+func (s *Server) PlayerDisconnect(ctx context.Context, req *cassnetv1.PlayerDisconnectRequest) (*cassnetv1.ServerAck, error) {
+	err := s.withServer(ctx, req.GetServerId(), func(e *entry) error {
+		delete(e.players, req.GetPlayerId())
+		e.info.UpdatedAt = time.Now().UTC()
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &cassnetv1.ServerAck{}, nil
+}
+
+// ReportMetric implements GameServerService. Names are Prometheus-safe
+// ([a-z_][a-z0-9_]*, at most 64 bytes); each server reports at most
+// MaxMetricsPerServer of them.
+func (s *Server) ReportMetric(ctx context.Context, req *cassnetv1.ReportMetricRequest) (*cassnetv1.ServerAck, error) {
+	name := req.GetName()
+	if !validMetricName(name) {
+		return nil, status.Error(codes.InvalidArgument, "name: must match ^[a-z_][a-z0-9_]*$ and be at most 64 bytes")
+	}
+	if len(req.GetLabels()) > maxLabels {
+		return nil, status.Errorf(codes.InvalidArgument, "labels: at most %d", maxLabels)
+	}
+	err := s.withServer(ctx, req.GetServerId(), func(e *entry) error {
+		if _, ok := e.info.Metrics[name]; !ok && len(e.info.Metrics) >= MaxMetricsPerServer {
+			return status.Errorf(codes.ResourceExhausted, "at most %d metric names per server", MaxMetricsPerServer)
+		}
+		if e.info.Metrics == nil {
+			e.info.Metrics = make(map[string]float64)
+		}
+		e.info.Metrics[name] = req.GetValue()
+		e.labels[name] = maps.Clone(req.GetLabels())
+		e.info.UpdatedAt = time.Now().UTC()
+		return nil
+	})
+	if err != nil {
+		return nil, err // a gRPC status: wrapping would hide its code
+	}
+	return &cassnetv1.ServerAck{}, nil
+}
+
+func validMetricName(n string) bool {
+	if n == "" || len(n) > 64 {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		c := n[i]
+		if !(c >= 'a' && c <= 'z' || c == '_' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
