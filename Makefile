@@ -8,7 +8,7 @@ NAME      ?= local
 
 PROTO_SRC := $(wildcard proto/cassandranet/v1/*.proto)
 
-.PHONY: all build run test test-short vet proto proto-check bench chaos fuzz clean help
+.PHONY: all build run test test-short vet proto proto-check bench chaos fuzz clean help cabi
 
 all: build
 
@@ -19,9 +19,20 @@ help:
 	@echo "make fuzz        run each fuzz target for a short while"
 	@echo "make chaos       5-minute chaos run, every fault, race-built agents (root for network faults)"
 	@echo "make proto       regenerate Go code from proto/"
+	@echo "make cabi        build the game-server C library into $(CABI_OUT) (cabi/include/cassnet.h)"
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/cassnet
+
+# The C ABI for game servers. cabi/include/cassnet.h is the contract; the
+# headers cgo generates stay internal and are removed.
+CABI_OUT ?= bin/cabi
+cabi:
+	@mkdir -p $(CABI_OUT)
+	$(GO) build -buildmode=c-shared -o $(CABI_OUT)/libcassnet.so ./cabi
+	$(GO) build -buildmode=c-archive -o $(CABI_OUT)/libcassnet.a ./cabi
+	rm -f $(CABI_OUT)/libcassnet.h
+	cp cabi/include/cassnet.h $(CABI_OUT)/
 
 run: build
 	@mkdir -p $(DATA)

@@ -10,23 +10,26 @@ import (
 // GameServer is one game server, registered on some node through the
 // local game-server API (package gameserver), as REST shows it.
 type GameServer struct {
-	ID           string             `json:"id"`
-	Tenant       string             `json:"tenant"`
-	ProjectID    string             `json:"project_id,omitempty"`
-	Node         string             `json:"node"`
-	SessionID    string             `json:"session_id"`
-	Address      string             `json:"address"`
-	Ports        map[string]uint32  `json:"ports,omitempty"`
-	Labels       map[string]string  `json:"labels,omitempty"`
-	Capacity     uint32             `json:"capacity"`
-	State        string             `json:"state"`
-	Healthy      bool               `json:"healthy"`
-	Players      []string           `json:"players"`
-	PlayerCount  int                `json:"player_count"`
-	Metrics      map[string]float64 `json:"metrics,omitempty"`
-	RegisteredAt time.Time          `json:"registered_at"`
-	UpdatedAt    time.Time          `json:"updated_at"`
-	LastHealth   *time.Time         `json:"last_health,omitempty"`
+	ID          string             `json:"id"`
+	Tenant      string             `json:"tenant"`
+	ProjectID   string             `json:"project_id,omitempty"`
+	Node        string             `json:"node"`
+	SessionID   string             `json:"session_id"`
+	Address     string             `json:"address"`
+	Ports       map[string]uint32  `json:"ports,omitempty"`
+	Labels      map[string]string  `json:"labels,omitempty"`
+	Capacity    uint32             `json:"capacity"`
+	State       string             `json:"state"`
+	Healthy     bool               `json:"healthy"`
+	Players     []string           `json:"players"`
+	PlayerCount int                `json:"player_count"`
+	Metrics     map[string]float64 `json:"metrics,omitempty"`
+	// MetricLabels are the labels last sent with each metric. They are
+	// not Prometheus labels.
+	MetricLabels map[string]map[string]string `json:"metric_labels,omitempty"`
+	RegisteredAt time.Time                    `json:"registered_at"`
+	UpdatedAt    time.Time                    `json:"updated_at"`
+	LastHealth   *time.Time                   `json:"last_health,omitempty"`
 }
 
 // GameServerList answers GET /v1/tenants/{tenant}/servers.

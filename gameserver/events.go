@@ -42,7 +42,9 @@ func (s *Server) WatchEvents(req *cassnetv1.WatchEventsRequest, stream cassnetv1
 	changed := make(chan uint64, 1)
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go s.watchState(wctx, changed) // ends with wctx
+	// The index is taken before the first check, so that no change after
+	// it goes unnoticed however late the goroutine starts.
+	go s.watchState(wctx, s.state.Index(), changed) // ends with wctx
 
 	var lastBans []*cassnetv1.ActiveBan
 	kicked := make(map[string]bool)
@@ -86,10 +88,9 @@ func (s *Server) WatchEvents(req *cassnetv1.WatchEventsRequest, stream cassnetv1
 	}
 }
 
-// watchState signals changed after every change of the replicated state,
-// until ctx ends.
-func (s *Server) watchState(ctx context.Context, changed chan<- uint64) {
-	idx := s.state.Index()
+// watchState signals changed after every change of the replicated state
+// past idx, until ctx ends.
+func (s *Server) watchState(ctx context.Context, idx uint64, changed chan<- uint64) {
 	for {
 		if err := s.state.WaitChange(ctx, idx); err != nil {
 			return

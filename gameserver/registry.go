@@ -129,6 +129,14 @@ func (e *entry) snapshot(healthy func(*time.Time) bool) Info {
 		in.Players = []string{}
 	}
 	in.PlayerCount = len(in.Players)
+	for name, l := range e.labels {
+		if len(l) > 0 {
+			if in.MetricLabels == nil {
+				in.MetricLabels = make(map[string]map[string]string, len(e.labels))
+			}
+			in.MetricLabels[name] = maps.Clone(l)
+		}
+	}
 	if in.LastHealth != nil {
 		t := *in.LastHealth
 		in.LastHealth = &t

@@ -104,6 +104,9 @@ func TestLifecycleHealthAndMetrics(t *testing.T) {
 		Labels: map[string]string{"map": "dust"}}); err != nil {
 		t.Fatal(err)
 	}
+	if l := info().MetricLabels["tick_ms"]; l["map"] != "dust" {
+		t.Fatalf("metric labels %v", info().MetricLabels)
+	}
 	_, err = h.client.ReportMetric(ctx, &cassnetv1.ReportMetricRequest{ServerId: "srv-1", Name: "Bad-Name"})
 	wantCode(t, err, codes.InvalidArgument)
 	for i := 1; i < MaxMetricsPerServer; i++ {

@@ -18,10 +18,12 @@
  *     rejected with CN_ERR_UNKNOWN_HANDLE, and a NULL pointer where one is
  *     required with CN_ERR_INVALID_ARGUMENT; neither crashes.
  *   - Every function is thread-safe and may be called from any thread.
- *   - Callbacks run on a library-owned thread, never on the caller's. Each
- *     handle delivers its events in order on one thread, and each
- *     subscription its messages in order on one thread. A callback must
- *     return promptly and must not call cn_shutdown on its own handle.
+ *   - Callbacks run on library-owned threads, never on a thread of the
+ *     caller's. Each handle delivers its events one at a time and in
+ *     order, and each subscription its messages one at a time and in
+ *     order, though not necessarily on the same OS thread each time. A
+ *     callback must return promptly and must not call cn_shutdown on its
+ *     own handle.
  *   - The library keeps the active bans of its tenant and project in
  *     memory, pushed by the node: cn_is_banned makes no network call.
  *     When the link drops the library reconnects with exponential backoff
