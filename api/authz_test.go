@@ -133,6 +133,7 @@ var authzMatrix = map[string]string{
 	"GET /v1/pubsub/peers":                                  "200 403 403 403 403 403 401 401 401",
 	"GET /v1/tenants/{tenant}/servers":                      "200 200 200 200 200 404 401 401 401",
 	"GET /v1/tenants/{tenant}/servers/{server}":             "200 200 200 200 200 404 401 401 401",
+	"POST /v1/tenants/{tenant}/servers/{server}/drain":      "202 202 403 403 403 404 401 401 401",
 }
 
 // TestAuthorizationMatrix runs every route of the table as every

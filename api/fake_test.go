@@ -191,3 +191,12 @@ func (fakeGameServers) List(_ context.Context, _, tenant string, _ bool) GameSer
 	}
 	return out
 }
+
+func (f fakeGameServers) Drain(ctx context.Context, cred, tenant, id string, local bool) bool {
+	for _, g := range f.List(ctx, cred, tenant, local).Servers {
+		if g.ID == id {
+			return true
+		}
+	}
+	return false
+}

@@ -49,6 +49,10 @@ type GameServers interface {
 	// caller's own credential, so that each node authorises it). The
 	// caller filters the answer through tenant isolation.
 	List(ctx context.Context, cred, tenant string, local bool) GameServerList
+	// Drain asks tenant's server id to drain, on this node or, unless
+	// local, on whichever alive member holds it (asked with cred). It
+	// reports whether some node had the server.
+	Drain(ctx context.Context, cred, tenant, id string, local bool) bool
 }
 
 // listGameServers is the visible part of the cluster-wide list, or false
@@ -97,4 +101,22 @@ func (s *Server) handleGetServer(w http.ResponseWriter, r *http.Request, p Princ
 		}
 	}
 	s.fail(w, r, notFound("server %q not found", id))
+}
+
+// handleDrainServer asks a game server to drain (a drain event on its
+// WatchEvents stream), wherever it is registered. ?scope=local only looks
+// on this node (what other nodes ask each other). The body is ignored.
+func (s *Server) handleDrainServer(w http.ResponseWriter, r *http.Request, p Principal) {
+	list, ok := s.listGameServers(w, r, p)
+	if !ok {
+		return
+	}
+	id := r.PathValue("server")
+	visible := slices.ContainsFunc(list.Servers, func(g GameServer) bool { return g.ID == id })
+	cred, _ := credential(r)
+	if !visible || !s.games.Drain(r.Context(), cred, r.PathValue("tenant"), id, r.URL.Query().Get("scope") == "local") {
+		s.fail(w, r, notFound("server %q not found", id))
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"id": id, "draining": true})
 }

@@ -31,5 +31,7 @@ func TestGameServerRoutes(t *testing.T) {
 		t.Fatalf("scoped get: %d", rec.Code)
 	}
 	h.mustDo("GET", "/v1/tenants/acme/servers/nope", "", http.StatusNotFound)
+	h.mustDo("POST", "/v1/tenants/acme/servers/gs-1/drain", "", http.StatusAccepted)
+	h.mustDo("POST", "/v1/tenants/acme/servers/nope/drain", "", http.StatusNotFound)
 	h.mustDo("GET", "/v1/tenants/ghost/servers", "", http.StatusNotFound)
 }

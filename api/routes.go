@@ -102,4 +102,5 @@ var routes = []route{
 	// Game servers (package gameserver): soft state, asked of every node.
 	{"GET", "/v1/tenants/{tenant}/servers", tenantMember, (*Server).handleListServers},
 	{"GET", "/v1/tenants/{tenant}/servers/{server}", tenantMember, (*Server).handleGetServer},
+	{"POST", "/v1/tenants/{tenant}/servers/{server}/drain", tenantAdmin, (*Server).handleDrainServer},
 }

@@ -84,6 +84,9 @@ func TestCABI(t *testing.T) {
 				t.Errorf("servers seen from n2: %v %+v", err, list)
 			}
 		},
+		"DRAIN": func(server string) {
+			rest.do(n2.HTTPAddr(), "POST", "/v1/tenants/acme/servers/"+server+"/drain", map[string]any{}, http.StatusAccepted)
+		},
 		"KILL_NODE": func(string) {
 			if err := n1.Kill(); err != nil {
 				t.Error(err)

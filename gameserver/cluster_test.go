@@ -6,10 +6,12 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cassandranet/cassnet/api"
 	"github.com/cassandranet/cassnet/consensus"
 	"github.com/cassandranet/cassnet/mesh"
+	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
 )
 
 type members []mesh.Member
@@ -49,5 +51,39 @@ func TestListAsksOtherMembers(t *testing.T) {
 	}
 	if local := h.gs.List(h.ctx(""), key, "acme", true); len(local.Servers) != 1 {
 		t.Fatalf("local list %+v", local)
+	}
+}
+
+func TestDrain(t *testing.T) {
+	h := newHarness(t)
+	key := h.key("acme", consensus.RoleGameServer, "")
+	h.register(key, "local-1", "")
+	st, err := h.client.WatchEvents(h.ctx(key), &cassnetv1.WatchEventsRequest{ServerId: "local-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recvWithin(t, st, time.Second) // the ban set
+	if !h.gs.Drain(h.ctx(""), key, "acme", "local-1", true) {
+		t.Fatal("local server not drained")
+	}
+	if ev := recvWithin(t, st, time.Second); ev.GetDrain() == nil {
+		t.Fatalf("event %v, want drain", ev)
+	}
+	if got := h.gs.Servers(api.Principal{Kind: api.PrincipalOperator}, "acme")[0].State; got != "draining" {
+		t.Fatalf("state %q", got)
+	}
+	// A server elsewhere is asked for on the other members.
+	var asked string
+	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked = r.Method + " " + r.URL.String()
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(peer.Close)
+	h.gs.members = members{{Meta: mesh.Meta{Name: "b", HTTPAddr: strings.TrimPrefix(peer.URL, "http://")}, Status: mesh.StatusAlive}}
+	if !h.gs.Drain(h.ctx(""), key, "acme", "remote-1", false) || asked != "POST /v1/tenants/acme/servers/remote-1/drain?scope=local" {
+		t.Fatalf("remote drain: asked %q", asked)
+	}
+	if h.gs.Drain(h.ctx(""), key, "acme", "remote-1", true) {
+		t.Fatal("local-only drain found a remote server")
 	}
 }

@@ -80,6 +80,11 @@ func (g gameList) List(ctx context.Context, cred, tenant string, local bool) api
 	return g.n.games.List(ctx, cred, tenant, local)
 }
 
+// Drain implements api.GameServers.
+func (g gameList) Drain(ctx context.Context, cred, tenant, id string, local bool) bool {
+	return g.n.games != nil && g.n.games.Drain(ctx, cred, tenant, id, local)
+}
+
 // gamesLeaving tells the game servers on this node to drain: the node is
 // leaving.
 func (n *Node) gamesLeaving() {

@@ -2,8 +2,8 @@
  * Environment: CN_NODE, CN_KEY (game-server), CN_READONLY_KEY, CN_ALICE (a
  * player id), CN_TOKEN_ALICE, CN_TOKEN_BOB, CN_TOKEN_BANNED, CN_TOKEN_EXPIRED,
  * CN_BANNED_PLAYER, CN_SERVER_ID, and CN_BENCH=1 for the benchmarks. It talks to the test on stdout/stdin:
- * "BAN <player>", "CHECK_METRICS", "KILL_NODE" and "RESTART_NODE" wait for
- * a "GO" line. */
+ * "BAN <player>", "DRAIN <server>", "CHECK_METRICS", "KILL_NODE" and
+ * "RESTART_NODE" wait for a "GO" line. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,13 +23,14 @@ static char kicked[256], kick_reason[64];
 static int messages;
 static char last_message[256];
 
-static int disconnects, reconnects;
+static int disconnects, reconnects, drains;
 
 static void on_event(const cn_event *ev, void *ud) {
     (void)ud;
     pthread_mutex_lock(&mu);
     if (ev->kind == CN_EVENT_DISCONNECTED) disconnects++;
     if (ev->kind == CN_EVENT_RECONNECTED) reconnects++;
+    if (ev->kind == CN_EVENT_DRAIN) drains++;
     if (ev->kind == CN_EVENT_KICK) {
         snprintf(kicked, sizeof kicked, "%s", ev->player_id);
         snprintf(kick_reason, sizeof kick_reason, "%s", ev->reason);
@@ -189,6 +190,12 @@ int main(void) {
     EXPECT(cn_is_banned(h, alice, &banned), CN_OK);
     CHECK(banned == 1, "alice not in cache after the kick");
     EXPECT(cn_player_disconnect(h, alice), CN_OK);
+
+    /* An operator drains the server through another node's REST API. */
+    printf("DRAIN %s\n", cfg.server_id);
+    wait_go();
+    wait_event(&drains, 2000);
+    CHECK(drains > 0, "no CN_EVENT_DRAIN");
 
     /* The node goes away: the library answers from its cache, says so,
      * and reconnects (re-registering) when the node is back. */
