@@ -1,0 +1,273 @@
+package testnet
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// benchTenant is the tenant every ban of the run goes to.
+const benchTenant = "bench"
+
+// benchReason pads a ban to a realistic record size.
+const benchReason = "cassnet bench: automated load test ban, safe to ignore"
+
+// BenchOptions configures Benchmark.
+type BenchOptions struct {
+	// Bin is the cassnet binary to start.
+	Bin string
+	// Nodes agents run on 127.0.0.1..Nodes; Clients load them, client i
+	// talking to node i % Nodes.
+	Nodes, Clients int
+	// Duration is each phase's measured window, after Warmup.
+	Duration, Warmup time.Duration
+	// Etcd is "auto" (etcd from PATH), "off", or an etcd binary.
+	Etcd string
+	// Version names the cassnet build in the report.
+	Version string
+	// Progress receives one line per step (default: discarded).
+	Progress io.Writer
+}
+
+// Benchmark starts a cassnet cluster in dir, measures ban writes and stale
+// ban checks through REST, then runs the same workload against a
+// 3-member etcd cluster if one is available, and reports both side by
+// side.
+func Benchmark(ctx context.Context, f BenchOptions, dir string) (*BenchReport, error) {
+	if f.Progress == nil {
+		f.Progress = io.Discard
+	}
+	rep := &BenchReport{
+		Date: time.Now().UTC().Format(time.RFC3339), Machine: benchMachine(),
+		Nodes: f.Nodes, Clients: f.Clients,
+		Duration: f.Duration.String(), Warmup: f.Warmup.String(),
+	}
+	load := LoadConfig{Clients: f.Clients, Warmup: f.Warmup, Duration: f.Duration}
+	res, valueSize, err := benchCassnet(ctx, f, filepath.Join(dir, "cassnet"), load)
+	if err != nil {
+		return nil, fmt.Errorf("bench cassnet: %w", err)
+	}
+	rep.Cassnet = newSide("cassnet "+f.Version, res, valueSize)
+
+	etcdBin, note := findEtcd(f.Etcd)
+	if etcdBin == "" {
+		rep.EtcdNote = note
+		fmt.Fprintln(f.Progress, "bench:", note)
+		return rep, nil
+	}
+	res, err = benchEtcd(ctx, f.Progress, etcdBin, filepath.Join(dir, "etcd"), load, valueSize)
+	if err != nil {
+		return nil, fmt.Errorf("bench etcd: %w", err)
+	}
+	rep.Etcd = newSide(etcdVersion(etcdBin), res, valueSize)
+	rep.Ratio = &BenchRatio{
+		WritesPerSec: BenchDiv(rep.Cassnet.Writes.PerSec, rep.Etcd.Writes.PerSec),
+		WriteP99:     BenchDiv(rep.Cassnet.Writes.P99Ms, rep.Etcd.Writes.P99Ms),
+		ReadsPerSec:  BenchDiv(rep.Cassnet.Reads.PerSec, rep.Etcd.Reads.PerSec),
+	}
+	return rep, nil
+}
+
+// benchCassnet starts the agents, waits for the voters, creates the tenant
+// and runs the load. It also returns the size of one ban's JSON.
+func benchCassnet(ctx context.Context, f BenchOptions, dir string, load LoadConfig) (BenchResult, int, error) {
+	var res BenchResult
+	c, err := NewCluster(Config{
+		Bin: f.Bin, Dir: dir,
+		AgentArgs: []string{"--stabilization-time", "1s", "--log-level", "warn"},
+	})
+	if err != nil {
+		return res, 0, err
+	}
+	defer c.Shutdown()
+	fmt.Fprintf(f.Progress, "bench: starting %d cassnet agents in %s\n", f.Nodes, dir)
+	for i := 1; i <= f.Nodes; i++ {
+		if _, err := c.AddNode(ctx, fmt.Sprintf("n%d", i), fmt.Sprintf("127.0.0.%d", i)); err != nil {
+			return res, 0, err
+		}
+	}
+	cl := &Client{Token: c.AdminToken(), HTTP: NewLoadHTTPClient(f.Clients)}
+	defer cl.HTTP.CloseIdleConnections()
+	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	if err := WaitVoters(wctx, cl, c.Nodes(), min(f.Nodes, 3)); err != nil {
+		return res, 0, fmt.Errorf("cluster did not settle: %w", err)
+	}
+	var addrs []string
+	for _, n := range c.Nodes() {
+		addrs = append(addrs, n.HTTPAddr())
+	}
+	if err := benchPost(ctx, cl, addrs[0], "/v1/tenants", map[string]string{"name": benchTenant}); err != nil {
+		return res, 0, fmt.Errorf("create tenant: %w", err)
+	}
+	probe := map[string]string{"player_id": "probe", "reason": benchReason}
+	resp, err := cl.Do(ctx, http.MethodPost, addrs[0], "/v1/tenants/"+benchTenant+"/bans", probe)
+	if err != nil {
+		return res, 0, fmt.Errorf("probe ban: %w", err)
+	}
+	if resp.Status != http.StatusCreated {
+		return res, 0, fmt.Errorf("probe ban: %w", &StatusError{Status: resp.Status, Body: string(resp.Body)})
+	}
+	fmt.Fprintf(f.Progress, "bench: cassnet ready; %d clients, %s warm-up + %s per phase\n", f.Clients, load.Warmup, load.Duration)
+	target := &BanLoad{Client: cl, Tenant: benchTenant, Addrs: addrs, Reason: benchReason}
+	res, err = RunBench(ctx, target, load)
+	return res, len(resp.Body), err
+}
+
+// benchPost POSTs body and wants 201.
+func benchPost(ctx context.Context, cl *Client, addr, path string, body any) error {
+	resp, err := cl.Do(ctx, http.MethodPost, addr, path, body)
+	if err != nil {
+		return err
+	}
+	if resp.Status != http.StatusCreated {
+		return &StatusError{Status: resp.Status, Body: string(resp.Body)}
+	}
+	return nil
+}
+
+// benchEtcd starts a 3-member etcd cluster and runs the same load.
+func benchEtcd(ctx context.Context, progress io.Writer, bin, dir string, load LoadConfig, valueSize int) (BenchResult, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return BenchResult{}, err
+	}
+	fmt.Fprintf(progress, "bench: starting 3 etcd members (%s) in %s\n", bin, dir)
+	e, err := StartEtcd(ctx, EtcdConfig{Bin: bin, Dir: dir, IPs: []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"}})
+	if err != nil {
+		return BenchResult{}, err
+	}
+	defer e.Stop()
+	hc := NewLoadHTTPClient(load.Clients)
+	defer hc.CloseIdleConnections()
+	fmt.Fprintf(progress, "bench: etcd ready (gateway %s)\n", e.GatewayPrefix())
+	return RunBench(ctx, e.Load(hc, valueSize), load)
+}
+
+// findEtcd resolves --etcd to a binary, or "" and why not.
+func findEtcd(flag string) (bin, note string) {
+	switch flag {
+	case "off":
+		return "", "etcd comparison off (--etcd off)"
+	case "auto", "":
+		p, err := exec.LookPath("etcd")
+		if err != nil {
+			return "", "no etcd in PATH; skipping the etcd comparison (apt-get install etcd-server)"
+		}
+		return p, ""
+	default:
+		return flag, ""
+	}
+}
+
+// etcdVersion is "etcd <version>" from `etcd --version`.
+func etcdVersion(bin string) string {
+	out, _ := exec.Command(bin, "--version").Output()
+	for _, line := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(line, "etcd Version: "); ok {
+			return "etcd " + strings.TrimSpace(v)
+		}
+	}
+	return "etcd"
+}
+
+// BenchReport is everything one run measured.
+// BenchReport is everything one benchmark run measured.
+type BenchReport struct {
+	Date     string       `json:"date"`
+	Machine  BenchMachine `json:"machine"`
+	Nodes    int          `json:"nodes"`
+	Clients  int          `json:"clients"`
+	Duration string       `json:"duration"`
+	Warmup   string       `json:"warmup"`
+	Cassnet  *BenchSide   `json:"cassnet"`
+	Etcd     *BenchSide   `json:"etcd,omitempty"`
+	EtcdNote string       `json:"etcd_note,omitempty"`
+	Ratio    *BenchRatio  `json:"cassnet_over_etcd,omitempty"`
+}
+
+// BenchMachine describes the host the run measured.
+type BenchMachine struct {
+	CPU       string `json:"cpu"`
+	NumCPU    int    `json:"num_cpu"`
+	OSArch    string `json:"os_arch"`
+	GoVersion string `json:"go_version"`
+	// LoadAvg is /proc/loadavg's 1-minute figure when the run began: other
+	// work on the machine skews every number.
+	LoadAvg string `json:"load_avg_1m"`
+}
+
+// BenchSide is one system's results.
+type BenchSide struct {
+	System     string     `json:"system"`
+	ValueBytes int        `json:"value_bytes"`
+	Writes     BenchPhase `json:"writes"`
+	Reads      BenchPhase `json:"reads"`
+}
+
+// BenchPhase is one phase (writes or reads) of one system.
+type BenchPhase struct {
+	PerSec float64        `json:"per_sec"`
+	OK     int            `json:"ok"`
+	Errors map[string]int `json:"errors"`
+	MeanMs float64        `json:"mean_ms"`
+	P50Ms  float64        `json:"p50_ms"`
+	P90Ms  float64        `json:"p90_ms"`
+	P99Ms  float64        `json:"p99_ms"`
+	MaxMs  float64        `json:"max_ms"`
+}
+
+// BenchRatio is cassnet divided by etcd.
+type BenchRatio struct {
+	WritesPerSec float64 `json:"writes_per_sec"`
+	WriteP99     float64 `json:"write_p99"`
+	ReadsPerSec  float64 `json:"reads_per_sec"`
+}
+
+func newSide(system string, r BenchResult, valueSize int) *BenchSide {
+	return &BenchSide{System: system, ValueBytes: valueSize, Writes: newBenchPhase(r.Writes), Reads: newBenchPhase(r.Reads)}
+}
+
+func newBenchPhase(r LoadResult) BenchPhase {
+	l := r.Latency
+	return BenchPhase{
+		PerSec: r.PerSecond(), OK: r.OK, Errors: r.Errors,
+		MeanMs: benchMs(l.Mean), P50Ms: benchMs(l.P50), P90Ms: benchMs(l.P90), P99Ms: benchMs(l.P99), MaxMs: benchMs(l.Max),
+	}
+}
+
+func benchMs(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// BenchDiv is a/b, or 0 when b is 0.
+func BenchDiv(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+// benchMachine describes the host: CPU model, cores, platform, Go version.
+func benchMachine() BenchMachine {
+	m := BenchMachine{CPU: "unknown", NumCPU: runtime.NumCPU(), OSArch: runtime.GOOS + "/" + runtime.GOARCH, GoVersion: runtime.Version()}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		m.LoadAvg, _, _ = strings.Cut(string(b), " ")
+	}
+	if fh, err := os.Open("/proc/cpuinfo"); err == nil {
+		defer fh.Close()
+		sc := bufio.NewScanner(fh)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return m
+}
