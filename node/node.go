@@ -46,6 +46,7 @@ type Node struct {
 	adminToken string
 	token      pki.Token // joinToken, parsed
 	ca         *pki.CA   // set once the node has its TLS material
+	peerID     string    // libp2p peer ID, bound by the node certificate
 
 	leaveOnce sync.Once
 	leaveCh   chan struct{}

@@ -8,15 +8,18 @@ import (
 	"strconv"
 
 	"github.com/cassandranet/cassnet/api"
+	"github.com/cassandranet/cassnet/pki"
 	"github.com/cassandranet/cassnet/pubsub"
 	"github.com/libp2p/go-libp2p/core/crypto"
 )
 
 // newPubSub configures topic messaging on the p2p port; Start comes after
-// the mesh's, Stop before it.
-func (n *Node) newPubSub(key crypto.PrivKey, members pubsub.Members) (*pubsub.Service, error) {
+// the mesh's, Stop before it. A peer is admitted only if an alive member
+// advertises its peer ID and that member's certificate binds it
+// (peerbind.go).
+func (n *Node) newPubSub(key crypto.PrivKey, members pubsub.Members, id *pki.Identity) (*pubsub.Service, error) {
 	ps, err := pubsub.New(pubsub.Config{
-		NodeID: n.id, Key: key, Members: members,
+		NodeID: n.id, Key: key, Members: members, Binder: n.peerBinder(id),
 		ListenAddr:     net.JoinHostPort(n.cfg.Bind, strconv.Itoa(n.cfg.P2PPort)),
 		MaxMessageSize: n.cfg.PubSubMaxMessageSize,
 		HistorySize:    n.cfg.PubSubHistorySize,

@@ -42,6 +42,9 @@ func (n *Node) stopTrust() {
 func (n *Node) renewLoop(ctx context.Context, id *pki.Identity) {
 	for {
 		wait := max(time.Until(id.RenewAt()), 0)
+		if !n.bindsPeer(id.Leaf()) {
+			wait = 0 // issued before certificates bound peer IDs
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -65,7 +68,7 @@ func (n *Node) renewLoop(ctx context.Context, id *pki.Identity) {
 func (n *Node) renew(ctx context.Context, id *pki.Identity) error {
 	var j *pki.Joined
 	if n.ca.Key != nil {
-		csr, key, err := pki.NewCSR(n.cfg.Name, n.certIPs())
+		csr, key, err := pki.NewNodeCSR(n.cfg.Name, n.certIPs(), n.peerID)
 		if err != nil {
 			return err
 		}

@@ -48,6 +48,7 @@ func (n *Node) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load p2p identity: %w", err)
 	}
+	n.peerID = p2pID.String() // before any CSR: certificates bind it
 	meta := mesh.Meta{
 		Name: cfg.Name, ID: n.id, Role: mesh.RoleServer, Version: cfg.Version,
 		RaftAddr: n.advertised(cfg.RaftPort), HTTPAddr: n.advertised(cfg.HTTPPort),
@@ -86,7 +87,8 @@ func (n *Node) start(ctx context.Context) error {
 		return fmt.Errorf("configure mesh: %w", err)
 	}
 	n.mesh = m
-	if n.pubsub, err = n.newPubSub(p2pKey, m); err != nil {
+	n.checkPeerBinding(ident)
+	if n.pubsub, err = n.newPubSub(p2pKey, m, ident); err != nil {
 		return err
 	}
 	store, err := consensus.New(consensus.Config{

@@ -88,13 +88,15 @@ func (n *Node) loadIdentity() (*pki.Identity, error) {
 	n.ca = ca
 	cert, cerr := pki.ReadCert(filepath.Join(dir, pki.CertFile))
 	key, kerr := pki.ReadKey(filepath.Join(dir, pki.CertKeyFile))
-	if cerr == nil && kerr == nil && time.Now().Before(cert.NotAfter) {
+	if cerr == nil && kerr == nil && time.Now().Before(cert.NotAfter) && (ca.Key == nil || n.cfg.TLSCert != "" || n.bindsPeer(cert)) {
+		// A joined node renews a certificate not binding its peer ID at
+		// once (renewLoop); an operator's is the operator's to reissue.
 		return pki.NewIdentity(ca, cert, key)
 	}
 	if ca.Key == nil {
 		return nil, nil // expired or missing: join again with the token
 	}
-	csr, key, err := pki.NewCSR(n.cfg.Name, n.certIPs())
+	csr, key, err := pki.NewNodeCSR(n.cfg.Name, n.certIPs(), n.peerID)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +183,7 @@ func (n *Node) joinSeed(ctx context.Context, seed string) (*pki.Joined, error) {
 		conn.Close()
 		return nil, err
 	}
-	return pki.Join(ctx, conn, n.token, n.cfg.Name, n.certIPs())
+	return pki.JoinPeer(ctx, conn, n.token, n.cfg.Name, n.certIPs(), n.peerID)
 }
 
 // renewVia asks the member at raftAddr for a new certificate.
@@ -190,7 +192,7 @@ func (n *Node) renewVia(ctx context.Context, raftAddr string, id *pki.Identity) 
 	if err != nil {
 		return nil, err
 	}
-	return pki.Renew(ctx, conn, id, n.certIPs())
+	return pki.RenewPeer(ctx, conn, id, n.certIPs(), n.peerID)
 }
 
 // joinHandler serves join streams (gossip port and Raft port) with id.

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/url"
 	"time"
 )
 
@@ -92,7 +93,8 @@ func (ca *CA) Pool() *x509.CertPool {
 
 // Sign issues a node certificate for csr, valid for lifetime (default
 // DefaultCertLifetime). The certificate's SANs are the node name, the
-// cluster's server name and the IPs the CSR lists; it is usable as both a
+// cluster's server name, the IPs the CSR lists and the peer URI
+// (PeerURI) it lists, if any; it is usable as both a
 // TLS server and client certificate. The CSR must name the node in its
 // CommonName and may list no other DNS name.
 func (ca *CA) Sign(csr *x509.CertificateRequest, lifetime time.Duration) (*x509.Certificate, error) {
@@ -111,8 +113,20 @@ func (ca *CA) Sign(csr *x509.CertificateRequest, lifetime time.Duration) (*x509.
 			return nil, fmt.Errorf("pki: csr may name only the node, not %q", d)
 		}
 	}
-	if len(csr.IPAddresses) > 16 || len(csr.URIs) > 0 || len(csr.EmailAddresses) > 0 {
+	if len(csr.IPAddresses) > 16 || len(csr.URIs) > 1 || len(csr.EmailAddresses) > 0 {
 		return nil, errors.New("pki: csr lists unsupported names")
+	}
+	var uris []*url.URL
+	if len(csr.URIs) == 1 { // the only URI a csr may list binds the peer ID
+		pid, err := peerIDOfURIs(csr.URIs)
+		if err != nil {
+			return nil, err
+		}
+		u, err := PeerURI(pid)
+		if err != nil {
+			return nil, err
+		}
+		uris = []*url.URL{u}
 	}
 	if lifetime <= 0 {
 		lifetime = DefaultCertLifetime
@@ -131,6 +145,7 @@ func (ca *CA) Sign(csr *x509.CertificateRequest, lifetime time.Duration) (*x509.
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 		DNSNames:     []string{name, ServerName(ca.Cluster)},
 		IPAddresses:  append([]net.IP(nil), csr.IPAddresses...),
+		URIs:         uris,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, csr.PublicKey, ca.Key)
 	if err != nil {
@@ -141,15 +156,29 @@ func (ca *CA) Sign(csr *x509.CertificateRequest, lifetime time.Duration) (*x509.
 
 // NewCSR creates a node key and a certificate request for name and ips.
 func NewCSR(name string, ips []net.IP) (*x509.CertificateRequest, crypto.Signer, error) {
+	return NewNodeCSR(name, ips, "")
+}
+
+// NewNodeCSR is NewCSR that also asks for the URI SAN binding the node's
+// libp2p peerID (none if peerID is empty).
+func NewNodeCSR(name string, ips []net.IP, peerID string) (*x509.CertificateRequest, crypto.Signer, error) {
 	if err := validNodeName(name); err != nil {
 		return nil, nil, err
+	}
+	var uris []*url.URL
+	if peerID != "" {
+		u, err := PeerURI(peerID)
+		if err != nil {
+			return nil, nil, err
+		}
+		uris = []*url.URL{u}
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, fmt.Errorf("pki: node key: %w", err)
 	}
 	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
-		Subject: pkix.Name{CommonName: name}, DNSNames: []string{name}, IPAddresses: ips,
+		Subject: pkix.Name{CommonName: name}, DNSNames: []string{name}, IPAddresses: ips, URIs: uris,
 	}, key)
 	if err != nil {
 		return nil, nil, fmt.Errorf("pki: create csr: %w", err)

@@ -10,6 +10,9 @@
 //   - Every TLS configuration built here is TLS 1.3 only. Node-to-node
 //     configurations require and verify a client certificate signed by the
 //     cluster CA.
+//   - A node certificate may bind one libp2p peer ID, as the URI SAN
+//     urn:cassnet:peer:<ID> (PeerURI, PeerIDOf); the CA copies no other
+//     URI. Nodes trust the binding only from a chain they verified.
 //   - Join secrets are compared only in constant time, and neither a
 //     secret nor a private key is ever logged.
 //

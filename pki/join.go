@@ -159,21 +159,32 @@ type Joined struct {
 // stream: it pins the CA from tok, proves tok's secret, and sends a CSR
 // for name and ips. raw is closed when Join returns.
 func Join(ctx context.Context, raw net.Conn, tok Token, name string, ips []net.IP) (*Joined, error) {
+	return JoinPeer(ctx, raw, tok, name, ips, "")
+}
+
+// JoinPeer is Join for a certificate that also binds the node's libp2p
+// peerID (see PeerURI).
+func JoinPeer(ctx context.Context, raw net.Conn, tok Token, name string, ips []net.IP, peerID string) (*Joined, error) {
 	conf := PinnedClientConfig(tok.Cluster, tok.Fingerprint)
-	return exchange(ctx, raw, conf, tok, SecretHash(tok.Secret), name, ips)
+	return exchange(ctx, raw, conf, tok, SecretHash(tok.Secret), name, ips, peerID)
 }
 
 // Renew is Join for a node that holds a valid certificate: it presents
 // id's certificate instead of proving a join secret, and asks for a new
 // certificate for the same name.
 func Renew(ctx context.Context, raw net.Conn, id *Identity, ips []net.IP) (*Joined, error) {
+	return RenewPeer(ctx, raw, id, ips, "")
+}
+
+// RenewPeer is Renew for a certificate that also binds peerID.
+func RenewPeer(ctx context.Context, raw net.Conn, id *Identity, ips []net.IP, peerID string) (*Joined, error) {
 	tok := Token{Cluster: id.CA.Cluster, Fingerprint: Fingerprint(id.CA.Cert)}
 	conf := PinnedClientConfig(tok.Cluster, tok.Fingerprint)
 	conf.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return id.get() }
-	return exchange(ctx, raw, conf, tok, nil, id.Leaf().Subject.CommonName, ips)
+	return exchange(ctx, raw, conf, tok, nil, id.Leaf().Subject.CommonName, ips, peerID)
 }
 
-func exchange(ctx context.Context, raw net.Conn, conf *tls.Config, tok Token, secretHash []byte, name string, ips []net.IP) (*Joined, error) {
+func exchange(ctx context.Context, raw net.Conn, conf *tls.Config, tok Token, secretHash []byte, name string, ips []net.IP, peerID string) (*Joined, error) {
 	defer raw.Close()
 	ctx, cancel := context.WithTimeout(ctx, joinTimeout)
 	defer cancel()
@@ -199,7 +210,7 @@ func exchange(ctx context.Context, raw net.Conn, conf *tls.Config, tok Token, se
 	if len(hello.Nonce) != nonceLen {
 		return nil, errors.New("pki: seed sent a bad nonce")
 	}
-	csr, key, err := NewCSR(name, ips)
+	csr, key, err := NewNodeCSR(name, ips, peerID)
 	if err != nil {
 		return nil, err
 	}
@@ -223,6 +234,11 @@ func exchange(ctx context.Context, raw net.Conn, conf *tls.Config, tok Token, se
 	}
 	if !bytes.Equal(resp.CA, caCert.Raw) {
 		return nil, errors.New("pki: seed returned a different CA than it presented")
+	}
+	if peerID != "" {
+		if got, err := PeerIDOf(cert); err != nil || got != peerID {
+			return nil, errors.New("pki: the issued certificate does not bind this node's peer ID")
+		}
 	}
 	ca := &CA{Cert: caCert, Cluster: tok.Cluster}
 	if _, err := NewIdentity(ca, cert, key); err != nil {

@@ -44,6 +44,10 @@ type Config struct {
 	// Members supplies the peers: alive and suspect members that
 	// advertise a PeerID and a P2PAddr.
 	Members Members
+	// Binder, if set, also requires a member's CA-verified certificate
+	// to bind the peer ID it advertises (see Binder). The node always
+	// sets it; without it gossip membership alone admits a peer.
+	Binder *Binder
 
 	// MaxMessageSize bounds a payload in bytes (default 64 KiB).
 	MaxMessageSize int

@@ -9,11 +9,21 @@
 //     no relay. Its key is in the data dir (LoadIdentity), so the peer ID
 //     survives restarts; the node advertises it in mesh.Meta.PeerID.
 //   - Peers: every alive or suspect mesh member that advertises a peer ID
-//     is dialled and its connection protected from the connection
-//     manager. A ConnectionGater refuses any other peer ID at
-//     InterceptSecured (the first hook where the ID is authenticated) and
-//     InterceptPeerDial. Members are polled (every second, and on a
-//     lookup miss) because mesh.Changes has a single consumer, autopilot.
+//     and, with Config.Binder (the node always sets one), whose node
+//     certificate binds that ID is dialled and its connection protected
+//     from the connection manager. A ConnectionGater refuses any other
+//     peer ID at InterceptSecured (the first hook where the ID is
+//     authenticated) and InterceptPeerDial. Members are polled (every
+//     second, and on a lookup miss) because mesh.Changes has a single
+//     consumer, autopilot.
+//   - The binding (Binder): gossip metadata is unsigned, so the peer ID
+//     a member advertises is trusted only once the member's certificate,
+//     fetched over a connection verified against the cluster CA (the
+//     node uses an mTLS handshake with the member's Raft/RPC port), names
+//     the member and binds the ID in its urn:cassnet:peer: URI SAN
+//     (pki.PeerIDOf). Bindings hold until the certificate expires or the
+//     member's name, Raft address or peer ID changes, and are refreshed
+//     halfway to expiry.
 //   - GossipSub with topics "cass/<tenant>/<topic>", a validator that
 //     refuses oversized or malformed envelopes and messages whose
 //     forwarder, author or origin is not a member, sized queues, a tracer

@@ -20,14 +20,15 @@ import (
 const refreshEvery = 10 * time.Millisecond
 
 // peerTable is the membership as pubsub needs it: alive and suspect
-// members that advertise a valid peer ID. It is immutable once built.
+// members that advertise a valid peer ID (and, with a Binder, whose
+// verified certificate binds it). It is immutable once built.
 type peerTable struct {
 	byPeer map[peer.ID]mesh.Member // not including this node
 	byNode map[string]peer.ID      // node ID -> peer ID, this node included
 	addrs  map[peer.ID]ma.Multiaddr
 }
 
-func buildPeerTable(members []mesh.Member, self peer.ID) *peerTable {
+func buildPeerTable(members []mesh.Member, self peer.ID, b *Binder) *peerTable {
 	t := &peerTable{
 		byPeer: make(map[peer.ID]mesh.Member, len(members)),
 		byNode: make(map[string]peer.ID, len(members)),
@@ -38,7 +39,7 @@ func buildPeerTable(members []mesh.Member, self peer.ID) *peerTable {
 			continue
 		}
 		pid, err := peer.Decode(m.PeerID)
-		if err != nil {
+		if err != nil || pid != self && b != nil && !b.Bound(m, pid) {
 			continue
 		}
 		t.byNode[m.ID] = pid
@@ -75,19 +76,20 @@ func tcpMultiaddr(hostport string) (ma.Multiaddr, error) {
 type peers struct {
 	members Members
 	self    peer.ID
+	binder  *Binder // nil: gossip membership alone admits
 	now     func() time.Time
 	cur     atomic.Pointer[peerTable]
 	last    atomic.Int64 // Unix ns of the last rebuild
 }
 
-func newPeers(m Members, self peer.ID, now func() time.Time) *peers {
-	p := &peers{members: m, self: self, now: now}
+func newPeers(m Members, self peer.ID, b *Binder, now func() time.Time) *peers {
+	p := &peers{members: m, self: self, binder: b, now: now}
 	p.refresh()
 	return p
 }
 
 func (p *peers) refresh() *peerTable {
-	t := buildPeerTable(p.members.Members(), p.self)
+	t := buildPeerTable(p.members.Members(), p.self, p.binder)
 	p.cur.Store(t)
 	p.last.Store(p.now().UnixNano())
 	return t
@@ -108,7 +110,8 @@ func (p *peers) member(pid peer.ID) (mesh.Member, bool) {
 }
 
 // gater is the allowlist ConnectionGater: only peer IDs advertised by an
-// alive (or suspect) mesh member may connect, in either direction.
+// alive (or suspect) mesh member, and with Config.Binder bound to it by
+// its CA-verified certificate, may connect, in either direction.
 // InterceptSecured is the first hook with an authenticated peer ID (libp2p
 // TLS proves the peer holds the key of the ID it claims).
 type gater struct {

@@ -65,7 +65,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		cfg: cfg, log: cfg.Logger, self: self,
-		peers:     newPeers(cfg.Members, self, cfg.now),
+		peers:     newPeers(cfg.Members, self, cfg.Binder, cfg.now),
 		repairSem: make(chan struct{}, 8),
 		serveSem:  make(chan struct{}, 16),
 		topics:    make(map[string]*topic),
@@ -126,6 +126,9 @@ func (s *Service) Start(ctx context.Context) error {
 	h.SetStreamHandler(backfillProtocol, s.handleBackfill)
 	s.wg.Go(func() { s.connectLoop(s.runCtx) })
 	s.wg.Go(func() { s.maintainLoop(s.runCtx) })
+	if b := s.cfg.Binder; b != nil {
+		s.wg.Go(func() { b.run(s.runCtx, s.cfg.Members, s.cfg.NodeID) })
+	}
 	s.log.Info("pubsub started", "peer_id", s.self.String(), "listen", h.Network().ListenAddresses())
 	return nil
 }

@@ -192,7 +192,7 @@ func (b *BanWorkload) check(ctx context.Context, w *Worker, player string) {
 }
 
 // writeOutcome classifies a write's answer as the API documents it
-// (docs/consistency.md): 2xx acknowledged; 404/409 the state machine's
+// (docs/consistency.md): 200, 201, 202, 204 acknowledged; 404/409 the state machine's
 // definite rejections; 400 and 503 no_leader definite failures (nothing
 // written); a refused connection never sent anything; everything else
 // (504, other 5xx, a broken connection, a time-out) is indeterminate.
@@ -219,7 +219,7 @@ func writeOutcome(resp *Response, err error) (outcome, detail string) {
 		detail = strings.TrimSpace(fmt.Sprintf("HTTP %d %s", resp.Status, e.Error.Code))
 	}
 	switch resp.Status {
-	case http.StatusOK, http.StatusCreated:
+	case http.StatusOK, http.StatusCreated, http.StatusNoContent, http.StatusAccepted:
 		return OutOK, ""
 	case http.StatusNotFound:
 		return OutNotFound, detail

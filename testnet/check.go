@@ -61,29 +61,18 @@ type Checker interface {
 	Check(ctx context.Context, run *RunData) Result
 }
 
-// DefaultCheckers are the five checkers of issue 7, in the order they
-// run: convergence first, because it waits for the cluster to settle,
-// which the lost-write checker then relies on.
+// DefaultCheckers are the five checkers of issue 7 plus the session
+// checker, in the order they run: convergence first, because it waits
+// for the cluster to settle, which the lost-write and session checkers
+// then rely on; messaging before logs, because it needs the nodes
+// running (the log checker stops them).
 func DefaultCheckers() []Checker {
 	return []Checker{
 		&ConvergenceChecker{},
 		&LostWriteChecker{},
+		&SessionChecker{},
 		&LinearizabilityChecker{},
 		&MessagingChecker{},
 		&LogChecker{},
 	}
-}
-
-// MessagingChecker is a placeholder for the messaging checker
-// (delivered exactly once, in per-origin order, or reported as a gap):
-// there is no pubsub workload yet, so it checks nothing and says so.
-type MessagingChecker struct{}
-
-// Name implements Checker.
-func (MessagingChecker) Name() string { return "messaging" }
-
-// Check implements Checker.
-func (MessagingChecker) Check(context.Context, *RunData) Result {
-	return Result{Checker: "messaging", Verdict: NotApplicable,
-		Summary: "not applicable: no pubsub workload yet (checks nothing)"}
 }

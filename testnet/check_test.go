@@ -141,9 +141,13 @@ func TestLogChecker(t *testing.T) {
 	}
 }
 
+// TestMessagingCheckerClaimsNothing: without the pubsub workload the
+// messaging and session checkers say they checked nothing, not PASS.
 func TestMessagingCheckerClaimsNothing(t *testing.T) {
-	res := MessagingChecker{}.Check(context.Background(), &RunData{})
-	if res.Verdict != NotApplicable || !strings.Contains(res.Summary, "not applicable") {
-		t.Errorf("the messaging stub must say it checks nothing: %s", res)
+	for _, c := range []Checker{MessagingChecker{}, SessionChecker{}} {
+		res := c.Check(context.Background(), &RunData{Generators: []Generator{&BanWorkload{}}})
+		if res.Verdict != NotApplicable || !strings.Contains(res.Summary, "not applicable") {
+			t.Errorf("%s without its workload must say it checks nothing: %s", c.Name(), res)
+		}
 	}
 }

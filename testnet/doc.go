@@ -11,10 +11,11 @@
 // The chaos harness (Run) is built from small seams:
 //   - Fault: one kind of failure (kill, pause, leave, partitions, loss,
 //     netem); the Nemesis schedules them from a seed and records Windows.
-//   - Generator: one kind of workload (BanWorkload today; sessions and
-//     pubsub later), recording Entries into a History.
+//   - Generator: one kind of workload (BanWorkload, SessionWorkload,
+//     PubSubWorkload with its SSE subscribers), recording Entries into a
+//     History.
 //   - Checker: one property judged after the heal (linearizability with
-//     porcupine, lost writes, convergence, messaging, logs).
+//     porcupine, lost writes, convergence, sessions, messaging, logs).
 //
 // docs/testnet.md explains how to run it and how to read a report.
 package testnet

@@ -16,6 +16,9 @@ func NewClock() Clock { return Clock{start: time.Now()} }
 // Now is the time since the clock started (monotonic).
 func (c Clock) Now() int64 { return int64(time.Since(c.start)) }
 
+// At is t on the clock (t must carry a monotonic reading: time.Now()).
+func (c Clock) At(t time.Time) int64 { return int64(t.Sub(c.start)) }
+
 // NemesisConfig schedules faults.
 type NemesisConfig struct {
 	// Faults are injected in rounds; each round is a seeded shuffle of

@@ -21,7 +21,9 @@ type Report struct {
 	Elapsed  time.Duration `json:"elapsed"`
 	// Faults are the faults asked for; Unavailable says why some of
 	// them could not run here.
-	Faults      []string          `json:"faults"`
+	Faults []string `json:"faults"`
+	// Workloads are the generators that ran (bans, sessions, pubsub).
+	Workloads   []string          `json:"workloads"`
 	Unavailable map[string]string `json:"unavailable,omitempty"`
 	Windows     []Window          `json:"windows"`
 	// Ops counts recorded operations by "workload kind outcome"; Dropped
@@ -75,10 +77,23 @@ func countOps(ops []Entry) map[string]int {
 	out := map[string]int{}
 	for _, op := range ops {
 		key := op.Workload
-		if in, ok := op.Input.(BanInput); ok {
+		switch in := op.Input.(type) {
+		case BanInput:
 			key += " " + in.Kind
+		case SessionInput:
+			key += " " + in.Kind
+		case PubInput:
+			key += " publish"
 		}
-		if out2, ok := op.Output.(BanOutput); ok {
+		switch out2 := op.Output.(type) {
+		case BanOutput:
+			key += " " + out2.Outcome
+		case SessionOutput:
+			key += " " + out2.Outcome
+			if out2.Reason != "" {
+				key += " " + out2.Reason
+			}
+		case PubOutput:
 			key += " " + out2.Outcome
 		}
 		if op.Detail != "" {
@@ -120,6 +135,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "seed %d (rerun with --seed %d), %s network, %d nodes, %d clients, workload %s, took %s\n",
 		r.Seed, r.Seed, r.Mode, r.Nodes, r.Clients, r.Duration, r.Elapsed.Round(time.Second))
 	fmt.Fprintf(&b, "faults asked for: %s\n", strings.Join(r.Faults, ","))
+	fmt.Fprintf(&b, "workloads: %s\n", strings.Join(r.Workloads, ","))
 	for _, name := range sortedKeys(r.Unavailable) {
 		fmt.Fprintf(&b, "  unavailable here: %s: %s\n", name, r.Unavailable[name])
 	}

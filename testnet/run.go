@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -53,6 +54,8 @@ type RunConfig struct {
 	QuietMin, QuietMax, HoldMin, HoldMax time.Duration
 	// ConvergeWithin bounds the convergence checker (default 60 s).
 	ConvergeWithin time.Duration
+	// Workloads are generator names (see WorkloadNames); default all.
+	Workloads []string
 	// Checkers default to DefaultCheckers.
 	Checkers []Checker
 	// Log receives progress; default slog.Default().
@@ -175,17 +178,30 @@ func Run(ctx context.Context, cfg RunConfig) (*Report, error) {
 		usable = append(usable, f)
 	}
 
-	bans := &BanWorkload{Tenant: "chaos"}
-	gens := []Generator{bans}
-	target := &WorkTarget{Client: tb.WorkClient, Nodes: tb.Cluster.Nodes, OpTimeout: cfg.OpTimeout}
+	gens, err := NewGenerators(cfg.Workloads)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range gens {
+		rep.Workloads = append(rep.Workloads, g.Name())
+	}
+	clock := NewClock()
+	hist := NewHistory(clock)
+	target := &WorkTarget{Client: tb.WorkClient, Nodes: tb.Cluster.Nodes, OpTimeout: cfg.OpTimeout, Clock: clock, Seed: cfg.Seed}
 	for _, g := range gens {
 		if err := g.Setup(ctx, target); err != nil {
 			return nil, fmt.Errorf("chaos: set up %s workload: %w", g.Name(), err)
 		}
 	}
-
-	clock := NewClock()
-	hist := NewHistory(clock)
+	// Subscribers run from Setup; the messaging checker stops them, and
+	// this stops them if it never ran.
+	defer func() {
+		for _, g := range gens {
+			if p, ok := g.(*PubSubWorkload); ok {
+				p.Stop()
+			}
+		}
+	}()
 	nem := NewNemesis(NemesisConfig{
 		Faults: usable, Duration: cfg.Duration,
 		QuietMin: cfg.QuietMin, QuietMax: cfg.QuietMax, HoldMin: cfg.HoldMin, HoldMax: cfg.HoldMax,
@@ -215,7 +231,7 @@ func Run(ctx context.Context, cfg RunConfig) (*Report, error) {
 
 	run := &RunData{
 		Client: tb.Client, Nodes: tb.Cluster.Nodes(), Ops: hist.Ops(), Windows: rep.Windows,
-		Generators: gens, Tenant: bans.Tenant, OutDir: cfg.OutDir,
+		Generators: gens, Tenant: BanTenant, OutDir: cfg.OutDir,
 	}
 	for _, c := range cfg.Checkers {
 		if cc, ok := c.(*ConvergenceChecker); ok && cc.Within == 0 {
@@ -239,4 +255,42 @@ func Run(ctx context.Context, cfg RunConfig) (*Report, error) {
 		_ = f.Close()
 	}
 	return rep, rep.save()
+}
+
+// Tenants of the workloads.
+const (
+	BanTenant     = "chaos"
+	SessionTenant = "chaos-sessions"
+	PubSubTenant  = "chaos-pubsub"
+)
+
+// WorkloadNames are the workloads a run can drive.
+var WorkloadNames = []string{BanWorkloadName, SessionWorkloadName, PubSubWorkloadName}
+
+// NewGenerators returns the named workloads (all when names is empty or
+// "all").
+func NewGenerators(names []string) ([]Generator, error) {
+	if len(names) == 0 || (len(names) == 1 && names[0] == "all") {
+		names = WorkloadNames
+	}
+	var gens []Generator
+	seen := map[string]bool{}
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		if seen[n] {
+			continue
+		}
+		seen[n] = true
+		switch n {
+		case BanWorkloadName:
+			gens = append(gens, &BanWorkload{Tenant: BanTenant})
+		case SessionWorkloadName:
+			gens = append(gens, &SessionWorkload{Tenant: SessionTenant})
+		case PubSubWorkloadName:
+			gens = append(gens, &PubSubWorkload{Tenant: PubSubTenant})
+		default:
+			return nil, fmt.Errorf("chaos: unknown workload %q (want %s or all)", n, strings.Join(WorkloadNames, ", "))
+		}
+	}
+	return gens, nil
 }

@@ -81,6 +81,7 @@ func TestSecureCertRenewal(t *testing.T) {
 			t.Errorf("%s is not running", nd.Name)
 		}
 	}
+	checkPeerIDsBound(t, ctx, nodes) // renewed certificates bind them too
 	mustWrite(t, ctx, cl, nodes[1], "/v1/tenants", map[string]any{"name": "studio"}, http.StatusCreated)
 	waitBanned(t, ctx, cl, nodes, "studio", "p1", false, 5*time.Second)
 

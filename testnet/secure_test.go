@@ -145,6 +145,8 @@ func TestSecureMesh(t *testing.T) {
 		}
 	})
 
+	t.Run("peer IDs bound", func(t *testing.T) { checkPeerIDsBound(t, ctx, nodes) })
+
 	t.Run("foreign CA refused", func(t *testing.T) {
 		pool := x509.NewCertPool()
 		pool.AddCert(caCert)

@@ -12,11 +12,10 @@ import (
 	"github.com/anishathalye/porcupine"
 )
 
-// Generator is one kind of workload. The ban workload is the first; the
-// player-session and pubsub workloads plug in here when those features
-// land: a session generator records create/verify operations and brings
-// its own porcupine Model, and a pubsub generator records publishes and
-// deliveries for the messaging checker (and returns a nil Model).
+// Generator is one kind of workload: bans (with a porcupine Model),
+// sessions (judged by SessionChecker: verify is a stale local read, so it
+// has no Model) and pubsub (publishes in the history, deliveries recorded
+// by its subscribers for the messaging checker; no Model).
 //
 // Setup is called once before the workers start. Step is called by many
 // workers concurrently, never twice at once for the same worker; it
@@ -42,6 +41,10 @@ type WorkTarget struct {
 	// OpTimeout bounds one request; a write that times out is
 	// indeterminate.
 	OpTimeout time.Duration
+	// Clock is the history's clock, for workloads that record events
+	// outside Step (subscribers); Seed seeds their choices.
+	Clock Clock
+	Seed  uint64
 }
 
 // Worker is one client of the workload: bound to one node, recording

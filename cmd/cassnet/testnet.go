@@ -159,9 +159,12 @@ func testnetDown(ctx context.Context, args []string) error {
 
 const runSynopsis = `Usage: cassnet testnet run [flags]
 
-Starts a cluster, runs a ban workload (create, revoke, consistent reads)
-from concurrent clients while injecting faults, heals, then checks
-linearizability, lost writes, convergence and the logs. Writes
+Starts a cluster, runs workloads from concurrent clients while injecting
+faults, heals, then checks them. Workloads (--workloads): bans (create,
+revoke, consistent reads), sessions (issue, verify on another node,
+revoke, ban the player) and pubsub (publish on a few topics; SSE
+subscribers that resume with Last-Event-ID). Checkers: convergence, lost
+writes, sessions, linearizability, messaging and the logs. Writes
 report.txt, report.json, history.jsonl and bans.html into --out. Exits
 non-zero if a checker failed.
 
@@ -174,6 +177,7 @@ func testnetRun(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.Clients, "clients", 0, "concurrent workload clients (default: 2 per node)")
 	fs.DurationVar(&cfg.Duration, "duration", 60*time.Second, "how long faults are injected")
 	faults := fs.String("faults", "kill,pause,partition-halves,partition-leader", "comma-separated faults, or all")
+	workloads := fs.String("workloads", "all", "comma-separated workloads (bans, sessions, pubsub), or all")
 	fs.Uint64Var(&cfg.Seed, "seed", 0, "seed for every random choice (default: random, printed)")
 	fs.StringVar(&cfg.OutDir, "out", "", "output dir for the report and node data (default: chaos-<seed>)")
 	bin := fs.String("bin", "", "the cassnet binary to start (default: this one; build with -race to catch races)")
@@ -191,6 +195,10 @@ func testnetRun(ctx context.Context, args []string) error {
 	}
 	for _, f := range fl {
 		cfg.Faults = append(cfg.Faults, f.Name())
+	}
+	cfg.Workloads = strings.Split(*workloads, ",")
+	if _, err := testnet.NewGenerators(cfg.Workloads); err != nil {
+		return err
 	}
 	if cfg.Bin, err = selfBin(*bin); err != nil {
 		return err

@@ -15,14 +15,17 @@ import (
 )
 
 const tlsUsage = `Usage: cassnet tls ca create [--cluster NAME] [--dir DIR]
-       cassnet tls cert create --node NAME [--ca FILE --ca-key FILE] [--ip IP]... [--lifetime D] [--dir DIR]
+       cassnet tls cert create --node NAME [--ca FILE --ca-key FILE] [--ip IP]... [--peer-id ID] [--lifetime D] [--dir DIR]
 
 Writes PEM files for operators who run their own PKI, in the style of
 "consul tls". ca create writes <cluster>-ca.pem and <cluster>-ca-key.pem
 (mode 0600) and prints the CA's SHA-256 fingerprint (what join tokens
 pin). cert create signs a node certificate (SANs: the node name,
-server.<cluster>.cassnet, the --ip addresses) into <node>.pem and
-<node>-key.pem. To bootstrap a cluster on this CA, copy the two CA files
+server.<cluster>.cassnet, the --ip addresses and, with --peer-id, the
+URI urn:cassnet:peer:<ID> binding the node's libp2p peer ID) into
+<node>.pem and <node>-key.pem. Without --peer-id the node runs, but other
+nodes refuse its libp2p (pubsub) connections; the agent logs the peer ID
+its DATA/p2p-key gives it. To bootstrap a cluster on this CA, copy the two CA files
 to DATA/tls/ca.pem and DATA/tls/ca-key.pem before the first --bootstrap.`
 
 // runTLS dispatches "cassnet tls ca|cert create".
@@ -39,6 +42,7 @@ func runTLS(args []string) error {
 	caFile := fs.String("ca", "cassnet-ca.pem", "CA certificate (cert create)")
 	caKey := fs.String("ca-key", "cassnet-ca-key.pem", "CA private key (cert create)")
 	lifetime := fs.Duration("lifetime", pki.DefaultCertLifetime, "node certificate lifetime (cert create)")
+	peerID := fs.String("peer-id", "", "the node's libp2p peer ID to bind (cert create; without it other nodes refuse the node's libp2p connections; the agent logs its peer ID)")
 	var ips ipList
 	fs.Var(&ips, "ip", "an IP address the certificate names (repeatable; cert create)")
 	if _, err := parseWithEnv(fs, args[2:]); err != nil {
@@ -85,7 +89,7 @@ func runTLS(args []string) error {
 		return err
 	}
 	ca := &pki.CA{Cert: cert, Key: key, Cluster: cl}
-	csr, nodeKey, err := pki.NewCSR(*node, ips)
+	csr, nodeKey, err := pki.NewNodeCSR(*node, ips, *peerID)
 	if err != nil {
 		return err
 	}
