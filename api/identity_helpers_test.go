@@ -56,6 +56,12 @@ func (h *harness) verify(cred, token string) VerifyResult {
 	if rec.Code != http.StatusOK {
 		h.t.Fatalf("verify: %d %s", rec.Code, rec.Body)
 	}
+	// Verification is a (stale) read, so it says how fresh it was.
+	for _, hdr := range []string{"X-Cass-Index", "X-Cass-Known-Leader", "X-Cass-Last-Contact"} {
+		if rec.Header().Get(hdr) == "" {
+			h.t.Fatalf("verify answer lacks %s", hdr)
+		}
+	}
 	return decodeBody[VerifyResult](h.t, rec)
 }
 

@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"github.com/cassandranet/cassnet/consensus"
 	"net/http"
 	"time"
 
@@ -50,6 +51,13 @@ func (s *Server) handleVerifySession(w http.ResponseWriter, r *http.Request, p P
 		s.fail(w, r, badRequest("token: is required"))
 		return
 	}
+	// A stale read: no hop. The headers say how fresh the answer is.
+	meta, err := s.store.Read(r.Context(), consensus.Stale)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	setReadHeaders(w, meta)
 	res := s.verifySession(p, req.Token)
 	s.metrics.verifyBy[res.Reason].Inc()
 	writeJSON(w, http.StatusOK, res)
