@@ -47,6 +47,11 @@ type Config struct {
 	// HTTPTLS serves the REST API over HTTPS (TLS 1.3) with the node
 	// certificate; clients verify it against DataDir/tls/ca.pem.
 	HTTPTLS bool
+	// HTTPTLSCert and HTTPTLSKey (PEM files, set together, need HTTPTLS)
+	// replace the node certificate on the REST API with a user-supplied
+	// one, e.g. from a public or corporate CA.
+	HTTPTLSCert string
+	HTTPTLSKey  string
 
 	// Join lists seed gossip addresses (host or host:port).
 	Join []string
@@ -154,6 +159,11 @@ func (c *Config) validate() error {
 	}
 	if c.Name == "" {
 		errs = append(errs, errors.New("--name is required"))
+	}
+	if (c.HTTPTLSCert == "") != (c.HTTPTLSKey == "") {
+		errs = append(errs, errors.New("--http-tls-cert and --http-tls-key must be set together"))
+	} else if c.HTTPTLSCert != "" && !c.HTTPTLS {
+		errs = append(errs, errors.New("--http-tls-cert and --http-tls-key need --http-tls"))
 	}
 	return errors.Join(errs...)
 }

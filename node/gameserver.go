@@ -34,6 +34,9 @@ func (n *Node) newGameServer(ident *pki.Identity) error {
 	client, scheme := &http.Client{}, "http"
 	if n.cfg.HTTPTLS {
 		client.Transport = &http.Transport{TLSClientConfig: ident.ClientConfig()}
+		if n.httpCert != nil {
+			client.Transport = n.httpCert.httpTransport(ident)
+		}
 		scheme = "https"
 	}
 	gs, err := gameserver.New(gameserver.Config{

@@ -47,6 +47,7 @@ type Node struct {
 	token      pki.Token // joinToken, parsed
 	ca         *pki.CA   // set once the node has its TLS material
 	peerID     string    // libp2p peer ID, bound by the node certificate
+	httpCert   *httpCert // --http-tls-cert/--http-tls-key, or nil
 
 	leaveOnce sync.Once
 	leaveCh   chan struct{}
@@ -79,6 +80,15 @@ func New(cfg Config, explicit map[string]bool, out io.Writer) (*Node, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	var hc *httpCert
+	if cfg.HTTPTLSCert != "" {
+		if hc, err = loadHTTPCert(cfg.HTTPTLSCert, cfg.HTTPTLSKey, cfg.Logger.With("node", cfg.Name).Warn); err != nil {
+			return nil, err
+		}
+	}
 	if id == "" {
 		if id, err = newNodeID(); err != nil {
 			return nil, fmt.Errorf("generate node id: %w", err)
@@ -92,8 +102,9 @@ func New(cfg Config, explicit map[string]bool, out io.Writer) (*Node, error) {
 	}
 	n := &Node{
 		cfg: cfg, id: id, out: out, explicit: explicit,
-		logger:  cfg.Logger.With("node", cfg.Name),
-		leaveCh: make(chan struct{}),
+		logger:   cfg.Logger.With("node", cfg.Name),
+		leaveCh:  make(chan struct{}),
+		httpCert: hc,
 	}
 	if err := n.installOperatorPKI(); err != nil {
 		return nil, err

@@ -26,6 +26,8 @@ type persisted struct {
 	Join       []string `json:"join,omitempty"`
 	Voters     int      `json:"voters"`
 	HTTPTLS    bool     `json:"http_tls,omitempty"`
+	HTTPCert   string   `json:"http_tls_cert,omitempty"`
+	HTTPKey    string   `json:"http_tls_key,omitempty"`
 	TLSCA      string   `json:"tls_ca,omitempty"`
 	TLSCert    string   `json:"tls_cert,omitempty"`
 	TLSKey     string   `json:"tls_key,omitempty"`
@@ -68,6 +70,8 @@ func mergePersisted(cfg *Config, explicit map[string]bool) (string, error) {
 	take("join", func() { cfg.Join = p.Join })
 	take("voters", func() { cfg.Voters = p.Voters })
 	take("http-tls", func() { cfg.HTTPTLS = p.HTTPTLS })
+	take("http-tls-cert", func() { cfg.HTTPTLSCert = p.HTTPCert })
+	take("http-tls-key", func() { cfg.HTTPTLSKey = p.HTTPKey })
 	take("tls-ca", func() { cfg.TLSCA = p.TLSCA })
 	take("tls-cert", func() { cfg.TLSCert = p.TLSCert })
 	take("tls-key", func() { cfg.TLSKey = p.TLSKey })
@@ -82,7 +86,7 @@ func savePersisted(cfg *Config, id string) error {
 		ID: id, Name: cfg.Name, Bind: cfg.Bind, Advertise: cfg.Advertise, HTTPBind: cfg.HTTPBind,
 		GossipPort: cfg.GossipPort, RaftPort: cfg.RaftPort, P2PPort: cfg.P2PPort,
 		GRPCPort: cfg.GRPCPort, HTTPPort: cfg.HTTPPort, Join: cfg.Join, Voters: cfg.Voters,
-		HTTPTLS: cfg.HTTPTLS, TLSCA: cfg.TLSCA, TLSCert: cfg.TLSCert, TLSKey: cfg.TLSKey,
+		HTTPTLS: cfg.HTTPTLS, HTTPCert: cfg.HTTPTLSCert, HTTPKey: cfg.HTTPTLSKey, TLSCA: cfg.TLSCA, TLSCert: cfg.TLSCert, TLSKey: cfg.TLSKey,
 	}
 	b, err := json.MarshalIndent(p, "", "  ")
 	if err != nil {

@@ -149,7 +149,11 @@ func (n *Node) start(ctx context.Context) error {
 	}
 	scheme := "http://"
 	if cfg.HTTPTLS {
-		ln, scheme = tls.NewListener(ln, ident.HTTPSConfig()), "https://"
+		conf := ident.HTTPSConfig()
+		if n.httpCert != nil {
+			conf = n.httpCert.serverConfig()
+		}
+		ln, scheme = tls.NewListener(ln, conf), "https://"
 	}
 	n.http = &http.Server{
 		Handler:           srv.Handler(),

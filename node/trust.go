@@ -24,8 +24,8 @@ const DefaultCluster = "cassnet"
 // that will issue one.
 const joinWait = 2 * time.Minute
 
-// tlsDir holds ca.pem, ca-key.pem (bootstrap node only), node.pem and
-// node-key.pem.
+// tlsDir holds ca.pem, ca-key.pem (every node that joined through a
+// CA-holding seed, see JoinServer.ShareCAKey), node.pem and node-key.pem.
 func (n *Node) tlsDir() string { return filepath.Join(n.cfg.DataDir, "tls") }
 
 // bootstrapToken creates the cluster CA (or reuses one already in the
@@ -161,7 +161,7 @@ func (n *Node) joinCluster(ctx context.Context, seeds []string) (*pki.Identity, 
 				return nil, err
 			}
 			n.ca = j.CA
-			n.logger.Info("joined: node certificate issued", "seed", seed, "expires", j.Cert.NotAfter)
+			n.logger.Info("joined: node certificate issued", "seed", seed, "expires", j.Cert.NotAfter, "ca_key", j.CA.Key != nil)
 			return pki.NewIdentity(j.CA, j.Cert, j.Key)
 		}
 		select {
@@ -204,6 +204,7 @@ func (n *Node) joinHandler(ctx context.Context, id *pki.Identity) func(net.Conn)
 		SecretHashes: n.joinSecretHashes,
 		GossipKeys:   func() [][]byte { k, _ := n.loadGossipKeys(); return k },
 		Lifetime:     n.cfg.CertLifetime,
+		ShareCAKey:   n.ca.Key != nil,
 		Logger:       n.logger.With("component", "pki"),
 	}
 	return func(c net.Conn) {

@@ -4,9 +4,12 @@
 // handshake that turns a join token into a signed node certificate.
 //
 // Invariants:
-//   - The CA private key is created by the bootstrap node and written only
-//     to that node's data dir (mode 0600); nothing in this package sends it
-//     over the network.
+//   - The CA private key is created by the bootstrap node and written to
+//     data dirs only with mode 0600. The only place it crosses the network
+//     is a join response of a JoinServer with ShareCAKey set: inside the
+//     join stream's TLS 1.3 session, after the joiner proved a valid join
+//     secret, never for a renewal or a keys-only request; the joiner
+//     accepts it only if it matches the pinned CA certificate.
 //   - Every TLS configuration built here is TLS 1.3 only. Node-to-node
 //     configurations require and verify a client certificate signed by the
 //     cluster CA.

@@ -70,7 +70,10 @@ type JoinServer struct {
 	GossipKeys func() [][]byte
 	// Lifetime of issued certificates (default DefaultCertLifetime).
 	Lifetime time.Duration
-	Logger   *slog.Logger
+	// ShareCAKey sends the CA private key with a join's certificate (not
+	// with a renewal), so that every joined node holds it and can issue.
+	ShareCAKey bool
+	Logger     *slog.Logger
 }
 
 // Serve runs one join exchange on conn, which has completed (or will
@@ -143,12 +146,19 @@ func (s *JoinServer) Serve(ctx context.Context, conn *tls.Conn) error {
 	if s.GossipKeys != nil {
 		resp.GossipKeys = s.GossipKeys()
 	}
+	if s.ShareCAKey && !renewal {
+		if resp.CAKey, err = x509.MarshalPKCS8PrivateKey(s.CA.Key); err != nil {
+			return fmt.Errorf("pki: encode CA key: %w", err)
+		}
+	}
 	return writeFrame(conn, resp)
 }
 
 // Joined is what a successful join delivers.
 type Joined struct {
-	CA   *CA // certificate only
+	// CA is the cluster CA: its certificate, and its key if the seed
+	// shared it (JoinServer.ShareCAKey).
+	CA   *CA
 	Cert *x509.Certificate
 	Key  crypto.Signer
 	// GossipKeys is the cluster's gossip keyring, primary first.
@@ -252,5 +262,27 @@ func exchange(ctx context.Context, raw net.Conn, conf *tls.Config, tok Token, se
 			return nil, errors.New("pki: seed sent a gossip key of a bad size")
 		}
 	}
+	if len(resp.CAKey) > 0 {
+		if ca.Key, err = parseCAKey(resp.CAKey, caCert); err != nil {
+			return nil, err
+		}
+	}
 	return &Joined{CA: ca, Cert: cert, Key: key, GossipKeys: resp.GossipKeys}, nil
+}
+
+// parseCAKey checks that der is the private key of caCert.
+func parseCAKey(der []byte, caCert *x509.Certificate) (crypto.Signer, error) {
+	k, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("pki: parse shared CA key: %w", err)
+	}
+	signer, ok := k.(crypto.Signer)
+	if !ok {
+		return nil, errors.New("pki: shared CA key is not a signing key")
+	}
+	pub, ok := signer.Public().(interface{ Equal(crypto.PublicKey) bool })
+	if !ok || !pub.Equal(caCert.PublicKey) {
+		return nil, errors.New("pki: the seed's shared CA key does not match the CA certificate")
+	}
+	return signer, nil
 }

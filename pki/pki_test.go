@@ -3,6 +3,7 @@ package pki
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"net"
 	"strings"
@@ -205,4 +206,59 @@ func TestFetchGossipKeys(t *testing.T) {
 	if _, err := Join(context.Background(), serve(), tok, "n3", nil); err == nil {
 		t.Fatal("a seed without the CA key issued a certificate")
 	}
+}
+
+// TestJoinSharesCAKey: a seed with ShareCAKey hands the CA key to a
+// joiner (which can then issue), never to a renewal.
+func TestJoinSharesCAKey(t *testing.T) {
+	ca, _ := NewCA("c1")
+	tok, _ := NewToken("c1", Fingerprint(ca.Cert))
+	csr, key, _ := NewCSR("seed", nil)
+	leaf, _ := ca.Sign(csr, time.Hour)
+	seed, _ := NewIdentity(ca, leaf, key)
+	srv := &JoinServer{CA: ca, ShareCAKey: true, SecretHashes: func() [][]byte { return [][]byte{SecretHash(tok.Secret)} }}
+
+	a, b := net.Pipe()
+	go func() { _ = srv.Serve(context.Background(), tls.Server(a, seed.JoinServerConfig())) }()
+	j, err := Join(context.Background(), b, tok, "n2", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.CA.Key == nil {
+		t.Fatal("the joiner did not receive the CA key")
+	}
+	// The joiner can issue with it.
+	csr3, _, _ := NewCSR("n3", nil)
+	issued, err := j.CA.Sign(csr3, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := issued.Verify(x509.VerifyOptions{Roots: ca.Pool(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+		t.Fatalf("certificate issued with the shared key does not chain: %v", err)
+	}
+
+	mine, _ := NewIdentity(j.CA, j.Cert, j.Key)
+	a, b = net.Pipe()
+	go func() { _ = srv.Serve(context.Background(), tls.Server(a, seed.JoinServerConfig())) }()
+	r, err := Renew(context.Background(), b, mine, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.CA.Key != nil {
+		t.Fatal("a renewal received the CA key")
+	}
+
+	other, _ := NewCA("c1")
+	if _, err := parseCAKey(mustPKCS8(t, other.Key), ca.Cert); err == nil {
+		t.Fatal("a CA key that does not match the CA certificate was accepted")
+	}
+}
+
+func mustPKCS8(t *testing.T, k any) []byte {
+	t.Helper()
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
 }

@@ -32,6 +32,11 @@ type joinResponse struct {
 	CA    []byte `json:"ca,omitempty"`   // DER, cluster CA certificate
 	// GossipKeys are the cluster's gossip encryption keys, primary first.
 	GossipKeys [][]byte `json:"gossip_keys,omitempty"`
+	// CAKey is the CA private key (PKCS#8 DER), sent to a newly joined
+	// node by a seed whose JoinServer.ShareCAKey is set, so that the
+	// joiner can issue too (issuing survives the loss of the bootstrap
+	// node). Never sent on renewals or keys-only requests.
+	CAKey []byte `json:"ca_key,omitempty"`
 }
 
 // writeFrame writes v as a 4-byte big-endian length and JSON.

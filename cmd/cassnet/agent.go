@@ -29,6 +29,8 @@ func runAgent(args []string) error {
 	fs.StringVar(&cfg.GRPCBind, "grpc-bind", "", "IP address of the local game-server gRPC API (default: 127.0.0.1, or --bind if it is a loopback address)")
 	fs.IntVar(&cfg.HTTPPort, "http-port", cfg.HTTPPort, "REST API port")
 	fs.BoolVar(&cfg.HTTPTLS, "http-tls", false, "serve the REST API over HTTPS with the node certificate (clients trust DATA/tls/ca.pem)")
+	fs.StringVar(&cfg.HTTPTLSCert, "http-tls-cert", "", "with --http-tls: serve the REST API with this certificate (PEM, chain allowed) instead of the node certificate")
+	fs.StringVar(&cfg.HTTPTLSKey, "http-tls-key", "", "with --http-tls: the private key (PEM) of --http-tls-cert")
 	join := stringList{}
 	fs.Var(&join, "join", "seed gossip address host[:port] (repeatable; retried with backoff)")
 	fs.StringVar(&cfg.Token, "token", "", "the cluster's join token (default: the data dir's join-token file)")
