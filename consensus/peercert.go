@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"time"
 )
 
 // PeerCertificate completes a TLS handshake on the RPC stream of the
@@ -24,10 +23,7 @@ func PeerCertificate(ctx context.Context, addr, preambleKey string, conf *tls.Co
 	if err != nil {
 		return nil, err
 	}
-	timeout := 5 * time.Second
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = time.Until(dl)
-	}
+	timeout := dialTimeout(ctx)
 	conn, err := dialStream(addr, streamRPC, tag, conf, timeout)
 	if err != nil {
 		return nil, fmt.Errorf("peer certificate: %w", err)

@@ -136,10 +136,7 @@ func (c *rpcClients) conn(addr string) (*grpc.ClientConn, error) {
 		return cc, nil
 	}
 	dialer := func(ctx context.Context, target string) (net.Conn, error) {
-		timeout := 5 * time.Second
-		if dl, ok := ctx.Deadline(); ok {
-			timeout = time.Until(dl)
-		}
+		timeout := dialTimeout(ctx)
 		return dialStream(target, streamRPC, c.tag, c.tls, timeout)
 	}
 	cc, err := grpc.NewClient("passthrough:///"+addr,

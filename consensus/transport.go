@@ -180,10 +180,7 @@ func DialJoin(ctx context.Context, addr, preambleKey string) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	timeout := 5 * time.Second
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = time.Until(dl)
-	}
+	timeout := dialTimeout(ctx)
 	return dialPreamble(addr, streamJoin, tag, timeout)
 }
 
@@ -257,3 +254,12 @@ func (s *raftStreamLayer) Dial(address raft.ServerAddress, timeout time.Duration
 // Addr is the address other servers dial, which may differ from the bind
 // address.
 func (s *raftStreamLayer) Addr() net.Addr { return s.advertise }
+
+// dialTimeout is how long a dial may take: until ctx's deadline, or 5 s
+// when it has none.
+func dialTimeout(ctx context.Context) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		return time.Until(dl)
+	}
+	return 5 * time.Second
+}

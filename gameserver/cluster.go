@@ -27,27 +27,31 @@ func (s *Server) List(ctx context.Context, cred, tenant string, local bool) api.
 		return out
 	}
 	var mu sync.Mutex
+	s.eachPeer(func(m mesh.Member) {
+		list, err := s.ask(ctx, m.HTTPAddr, cred, tenant)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			s.log.Debug("game servers: member did not answer", "member", m.Name, "err", err)
+			out.Unreachable = append(out.Unreachable, m.Name)
+			return
+		}
+		out.Servers = append(out.Servers, list...)
+	})
+	return out
+}
+
+// eachPeer runs fn for every other alive member with a REST address, in
+// parallel, and returns when every call has.
+func (s *Server) eachPeer(fn func(mesh.Member)) {
 	var wg sync.WaitGroup
 	for _, m := range s.members.Members() {
 		if m.Status != mesh.StatusAlive || m.Name == s.node || m.HTTPAddr == "" {
 			continue
 		}
-		wg.Add(1)
-		go func() { // owned here: List waits for it
-			defer wg.Done()
-			list, err := s.ask(ctx, m.HTTPAddr, cred, tenant)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				s.log.Debug("game servers: member did not answer", "member", m.Name, "err", err)
-				out.Unreachable = append(out.Unreachable, m.Name)
-				return
-			}
-			out.Servers = append(out.Servers, list...)
-		}()
+		wg.Go(func() { fn(m) }) // owned here: eachPeer waits for it
 	}
 	wg.Wait()
-	return out
 }
 
 // ask fetches one member's servers of tenant.

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,20 +32,11 @@ func (s *Server) Drain(ctx context.Context, cred, tenant, id string, local bool)
 		return false
 	}
 	var found atomic.Bool
-	var wg sync.WaitGroup
-	for _, m := range s.members.Members() {
-		if m.Status != mesh.StatusAlive || m.Name == s.node || m.HTTPAddr == "" {
-			continue
+	s.eachPeer(func(m mesh.Member) {
+		if err := s.askDrain(ctx, m.HTTPAddr, cred, tenant, id); err == nil {
+			found.Store(true)
 		}
-		wg.Add(1)
-		go func() { // owned here: Drain waits for it
-			defer wg.Done()
-			if err := s.askDrain(ctx, m.HTTPAddr, cred, tenant, id); err == nil {
-				found.Store(true)
-			}
-		}()
-	}
-	wg.Wait()
+	})
 	return found.Load()
 }
 
