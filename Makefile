@@ -72,7 +72,8 @@ bench: build
 # Every fuzz target, as package:Target. CI runs each briefly (FUZZTIME=5s).
 FUZZTIME ?= 30s
 FUZZ_TARGETS := \
-	./consensus/:FuzzDecodeApply \
+	./consensus/:FuzzApplyEnvelope \
+	./state/:FuzzDecodeApply \
 	./mesh/:FuzzDecodeMeta \
 	./session/:FuzzVerify \
 	./api/:FuzzVerifyBody \

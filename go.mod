@@ -23,6 +23,7 @@ require (
 
 require (
 	github.com/anishathalye/porcupine v1.3.1
+	github.com/hashicorp/go-immutable-radix/v2 v2.1.0
 	github.com/libp2p/go-libp2p v0.51.0
 	github.com/libp2p/go-libp2p-pubsub v0.16.0
 	github.com/multiformats/go-multiaddr v0.16.1

@@ -3,7 +3,7 @@ package api
 import (
 	"net/http"
 
-	"github.com/cassandranet/cassnet/consensus"
+	"github.com/cassandranet/cassnet/state/identity"
 )
 
 // Principal kinds.
@@ -107,11 +107,11 @@ func (a access) permits(p Principal) bool {
 	case authenticated, tenantMember:
 		return true
 	case tenantReader:
-		return p.Role == consensus.RoleTenantAdmin || p.Role == consensus.RoleReadOnly
+		return p.Role == identity.RoleTenantAdmin || p.Role == identity.RoleReadOnly
 	case tenantSessions:
-		return p.Role == consensus.RoleTenantAdmin || p.Role == consensus.RoleGameServer
+		return p.Role == identity.RoleTenantAdmin || p.Role == identity.RoleGameServer
 	case tenantAdmin:
-		return p.Role == consensus.RoleTenantAdmin
+		return p.Role == identity.RoleTenantAdmin
 	}
 	return false
 }

@@ -46,7 +46,7 @@ func (s *Server) authOperator(cred string) (Principal, *apiError) {
 		return Principal{}, errInvalidToken
 	}
 	sum := hashSecret(secret)
-	tok, found := s.store.State().OperatorToken(id)
+	tok, found := s.state.Operators.Token(id)
 	want := tok.SecretSHA256
 	if !found {
 		want = zeroHash
@@ -73,7 +73,7 @@ func (s *Server) authAPIKey(cred string) (Principal, *apiError) {
 		return Principal{}, errInvalidToken
 	}
 	sum := hashSecret(secret)
-	key, found := s.store.State().APIKey(id)
+	key, found := s.state.Identity.APIKey(id)
 	want := key.SecretSHA256
 	if !found {
 		want = zeroHash

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cassandranet/cassnet/consensus"
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
+	"github.com/cassandranet/cassnet/state/identity"
 )
 
 // The principals of the authorisation matrix, in column order.
@@ -39,15 +39,15 @@ func newAuthzFixture(t *testing.T) *authzFixture {
 	}
 	h.replicate(&cassnetv1.Command{Op: &cassnetv1.Command_CreateBan{CreateBan: &cassnetv1.CreateBan{
 		Id: fixtureBan, Tenant: "acme", PlayerId: "cheater", Reason: "aimbot"}}})
-	adminA, _ := h.newKey("acme", consensus.RoleTenantAdmin, "", 0)
-	gsA, _ := h.newKey("acme", consensus.RoleGameServer, "", 0)
-	gsAX, _ := h.newKey("acme", consensus.RoleGameServer, "rocket", 0)
-	roA, _ := h.newKey("acme", consensus.RoleReadOnly, "", 0)
-	adminB, _ := h.newKey("bravo", consensus.RoleTenantAdmin, "", 0)
-	revoked, revokedID := h.newKey("acme", consensus.RoleTenantAdmin, "", 0)
+	adminA, _ := h.newKey("acme", identity.RoleTenantAdmin, "", 0)
+	gsA, _ := h.newKey("acme", identity.RoleGameServer, "", 0)
+	gsAX, _ := h.newKey("acme", identity.RoleGameServer, "rocket", 0)
+	roA, _ := h.newKey("acme", identity.RoleReadOnly, "", 0)
+	adminB, _ := h.newKey("bravo", identity.RoleTenantAdmin, "", 0)
+	revoked, revokedID := h.newKey("acme", identity.RoleTenantAdmin, "", 0)
 	h.replicate(&cassnetv1.Command{Op: &cassnetv1.Command_RevokeApiKey{RevokeApiKey: &cassnetv1.RevokeAPIKey{Tenant: "acme", Id: revokedID}}})
-	expired, _ := h.newKey("acme", consensus.RoleTenantAdmin, "", time.Minute)
-	_, f.victimKey = h.newKey("acme", consensus.RoleReadOnly, "", 0)
+	expired, _ := h.newKey("acme", identity.RoleTenantAdmin, "", time.Minute)
+	_, f.victimKey = h.newKey("acme", identity.RoleReadOnly, "", 0)
 	_, f.spareOp, _, _ = NewOperatorToken()
 	_, spareID, sum, _ := NewOperatorToken()
 	f.spareOp = spareID

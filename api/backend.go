@@ -15,16 +15,17 @@ import (
 type Store interface {
 	// Apply proposes cmd through Raft, forwarding to the leader if this
 	// node is not the leader. It returns the Raft index of the entry once
-	// it has been applied on this node, so a read of State() that follows
+	// it has been applied on this node, so a read of the domains that follows
 	// sees the write. Errors carry consensus error codes (errors.Is with
 	// consensus.ErrNotFound, ErrConflict, ErrInvalid, ErrNoLeader,
 	// ErrIndeterminate, ErrShuttingDown).
 	Apply(ctx context.Context, cmd *cassnetv1.Command) (uint64, error)
 	// Read prepares a read at the given consistency: after it returns nil,
-	// State() is at least as fresh as the mode promises.
+	// the domains are at least as fresh as the mode promises.
 	Read(ctx context.Context, c consensus.Consistency) (consensus.ReadMeta, error)
-	// State is the local state machine's data.
-	State() *consensus.State
+	// Applied is the local state machine's applied index and change
+	// notification; the domains' data is read through Config.State.
+	Applied() *consensus.Applied
 	// RaftInfo describes the local Raft status and configuration.
 	RaftInfo() consensus.RaftInfo
 	// Ready is true once the node knows a leader and has caught up to the

@@ -9,8 +9,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cassandranet/cassnet/consensus"
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
+	"github.com/cassandranet/cassnet/state/identity"
 )
 
 // Authentication must never cost a Raft write per request: that would let
@@ -30,7 +30,7 @@ const (
 // maxFailureKeys bounds the distinct (credential, reason, tenant) triples
 // held between flushes; beyond it failures are counted under
 // anonymous/overflow, so a flood of random key ids cannot grow memory.
-const maxFailureKeys = consensus.MaxAuthFailureEntries - 1
+const maxFailureKeys = identity.MaxAuthFailureEntries - 1
 
 // authFailure is one aggregation key. credential is "anonymous" or
 // "<kind>:<id>", never a secret.
@@ -163,7 +163,7 @@ func (s *Server) flushAuthFailures(ctx context.Context) {
 func (s *Server) flushKeyTouches(ctx context.Context) {
 	uses := s.touches.drain()
 	for len(uses) > 0 {
-		n := min(len(uses), consensus.MaxTouchEntries)
+		n := min(len(uses), identity.MaxTouchEntries)
 		_, err := s.apply(ctx, s.nodePrincipal(), &cassnetv1.Command{Op: &cassnetv1.Command_TouchApiKeys{
 			TouchApiKeys: &cassnetv1.TouchAPIKeys{Entries: uses[:n]},
 		}})

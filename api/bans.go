@@ -8,6 +8,7 @@ import (
 
 	"github.com/cassandranet/cassnet/consensus"
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
+	"github.com/cassandranet/cassnet/state/bans"
 )
 
 // createBanRequest is the body of POST /v1/tenants/{tenant}/bans.
@@ -20,14 +21,14 @@ type createBanRequest struct {
 	ProjectID string `json:"project_id"`
 }
 
-// maxBanSeconds mirrors consensus.MaxBanDuration for the early check.
-var maxBanSeconds = int64(consensus.MaxBanDuration / time.Second)
+// maxBanSeconds mirrors bans.MaxDuration for the early check.
+var maxBanSeconds = int64(bans.MaxDuration / time.Second)
 
 func (req *createBanRequest) validate() error {
 	if err := consensus.ValidatePlayerID(req.PlayerID); err != nil {
 		return err
 	}
-	if err := consensus.ValidateReason(req.Reason); err != nil {
+	if err := bans.ValidateReason(req.Reason); err != nil {
 		return err
 	}
 	if req.ProjectID != "" {
@@ -52,7 +53,7 @@ func (s *Server) handleCreateBan(w http.ResponseWriter, r *http.Request, p Princ
 		s.fail(w, r, err)
 		return
 	}
-	id, err := consensus.NewBanID()
+	id, err := bans.NewID()
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -69,7 +70,7 @@ func (s *Server) handleCreateBan(w http.ResponseWriter, r *http.Request, p Princ
 		s.fail(w, r, err)
 		return
 	}
-	ban, ok := s.store.State().Ban(tenant, id)
+	ban, ok := s.state.Bans.Ban(tenant, id)
 	if !ok { // the tenant was deleted between the write and this read
 		s.fail(w, r, notFound("ban %q no longer exists", id))
 		return
@@ -80,7 +81,7 @@ func (s *Server) handleCreateBan(w http.ResponseWriter, r *http.Request, p Princ
 }
 
 func (s *Server) handleListBans(w http.ResponseWriter, r *http.Request, _ Principal) {
-	var f consensus.BanFilter
+	var f bans.Filter
 	raw := r.URL.RawQuery
 	f.PlayerID, _ = queryValue(raw, "player_id")
 	active := false
@@ -98,14 +99,14 @@ func (s *Server) handleListBans(w http.ResponseWriter, r *http.Request, _ Princi
 		now := s.now()
 		f.ActiveAt = &now
 	}
-	bans, err := s.store.State().Bans(r.PathValue("tenant"), f)
+	list, err := s.state.Bans.Bans(r.PathValue("tenant"), f)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, struct {
-		Bans []consensus.Ban `json:"bans"`
-	}{nonNil(bans)})
+		Bans []bans.Ban `json:"bans"`
+	}{nonNil(list)})
 }
 
 func (s *Server) handleGetBan(w http.ResponseWriter, r *http.Request, _ Principal) {
@@ -113,7 +114,7 @@ func (s *Server) handleGetBan(w http.ResponseWriter, r *http.Request, _ Principa
 		return
 	}
 	tenant, id := r.PathValue("tenant"), r.PathValue("ban")
-	ban, ok := s.store.State().Ban(tenant, id)
+	ban, ok := s.state.Bans.Ban(tenant, id)
 	if !ok {
 		s.fail(w, r, notFound("ban %q not found in tenant %q", id, tenant))
 		return
@@ -131,7 +132,7 @@ func (s *Server) handleRevokeBan(w http.ResponseWriter, r *http.Request, p Princ
 		s.fail(w, r, err)
 		return
 	}
-	ban, ok := s.store.State().Ban(tenant, id)
+	ban, ok := s.state.Bans.Ban(tenant, id)
 	if !ok {
 		s.fail(w, r, notFound("ban %q no longer exists", id))
 		return
@@ -145,8 +146,8 @@ var notBanned = []byte(`{"banned":false,"ban":null}` + "\n")
 
 // banCheck is the answer of the ban check when the player is banned.
 type banCheck struct {
-	Banned bool           `json:"banned"`
-	Ban    *consensus.Ban `json:"ban"`
+	Banned bool      `json:"banned"`
+	Ban    *bans.Ban `json:"ban"`
 }
 
 // handleBanCheck is the game servers' hot path: is this player banned in
@@ -166,15 +167,14 @@ func (s *Server) handleBanCheck(w http.ResponseWriter, r *http.Request, p Princi
 		s.fail(w, r, err)
 		return
 	}
-	st := s.store.State()
-	ban, banned := st.ActiveBan(tenant, player, project, s.now())
+	ban, banned := s.state.Bans.ActiveBan(tenant, player, project, s.now())
 	if !banned {
 		// Unknown names are a client misconfiguration, not "not banned".
-		if _, ok := st.Tenant(tenant); !ok {
+		if _, ok := s.state.Tenancy.Tenant(tenant); !ok {
 			s.fail(w, r, notFound("tenant %q not found", tenant))
 			return
 		}
-		if _, ok := st.Project(tenant, project); project != "" && !ok {
+		if _, ok := s.state.Tenancy.Project(tenant, project); project != "" && !ok {
 			s.fail(w, r, notFound("project %q not found in tenant %q", project, tenant))
 			return
 		}
@@ -186,7 +186,7 @@ func (s *Server) handleBanCheck(w http.ResponseWriter, r *http.Request, p Princi
 
 // writeBanned is split out so that only the banned path moves the ban to
 // the heap.
-func (s *Server) writeBanned(w http.ResponseWriter, r *http.Request, ban consensus.Ban) {
+func (s *Server) writeBanned(w http.ResponseWriter, r *http.Request, ban bans.Ban) {
 	body, err := json.Marshal(banCheck{Banned: true, Ban: &ban})
 	if err != nil {
 		s.fail(w, r, err)

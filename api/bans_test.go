@@ -7,16 +7,17 @@ import (
 	"time"
 
 	"github.com/cassandranet/cassnet/consensus"
+	"github.com/cassandranet/cassnet/state/bans"
 )
 
 type banCheckBody struct {
-	Banned bool           `json:"banned"`
-	Ban    *consensus.Ban `json:"ban"`
+	Banned bool      `json:"banned"`
+	Ban    *bans.Ban `json:"ban"`
 }
 
-func (h *harness) createBan(tenant, body string) consensus.Ban {
+func (h *harness) createBan(tenant, body string) bans.Ban {
 	h.t.Helper()
-	return decodeBody[consensus.Ban](h.t, h.mustDo("POST", "/v1/tenants/"+tenant+"/bans", body, http.StatusCreated))
+	return decodeBody[bans.Ban](h.t, h.mustDo("POST", "/v1/tenants/"+tenant+"/bans", body, http.StatusCreated))
 }
 
 func (h *harness) check(target string) banCheckBody {
@@ -30,8 +31,8 @@ func TestBanLifecycle(t *testing.T) {
 
 	rec := h.mustDo("POST", "/v1/tenants/acme/bans",
 		`{"player_id":"steam:42","reason":"aimbot","duration_seconds":3600}`, http.StatusCreated)
-	ban := decodeBody[consensus.Ban](t, rec)
-	if err := consensus.ValidateBanID(ban.ID); err != nil || !strings.HasPrefix(ban.ID, "ban_") {
+	ban := decodeBody[bans.Ban](t, rec)
+	if err := bans.ValidateID(ban.ID); err != nil || !strings.HasPrefix(ban.ID, "ban_") {
 		t.Fatalf("ban id %q: %v", ban.ID, err)
 	}
 	now := h.clock.Now()
@@ -44,7 +45,7 @@ func TestBanLifecycle(t *testing.T) {
 		t.Errorf("Location = %q", loc)
 	}
 
-	got := decodeBody[consensus.Ban](t, h.mustDo("GET", "/v1/tenants/acme/bans/"+ban.ID, "", http.StatusOK))
+	got := decodeBody[bans.Ban](t, h.mustDo("GET", "/v1/tenants/acme/bans/"+ban.ID, "", http.StatusOK))
 	if got.ID != ban.ID {
 		t.Fatalf("get ban = %+v", got)
 	}
@@ -54,22 +55,22 @@ func TestBanLifecycle(t *testing.T) {
 		t.Fatalf("ban without duration expires: %+v", perm)
 	}
 
-	list := decodeBody[struct{ Bans []consensus.Ban }](t, h.mustDo("GET", "/v1/tenants/acme/bans", "", http.StatusOK))
+	list := decodeBody[struct{ Bans []bans.Ban }](t, h.mustDo("GET", "/v1/tenants/acme/bans", "", http.StatusOK))
 	if len(list.Bans) != 2 {
 		t.Fatalf("bans = %+v", list.Bans)
 	}
-	list = decodeBody[struct{ Bans []consensus.Ban }](t, h.mustDo("GET", "/v1/tenants/acme/bans?player_id=steam%3A42", "", http.StatusOK))
+	list = decodeBody[struct{ Bans []bans.Ban }](t, h.mustDo("GET", "/v1/tenants/acme/bans?player_id=steam%3A42", "", http.StatusOK))
 	if len(list.Bans) != 1 || list.Bans[0].ID != ban.ID {
 		t.Fatalf("player filter: %+v", list.Bans)
 	}
 
-	revoked := decodeBody[consensus.Ban](t, h.mustDo("DELETE", "/v1/tenants/acme/bans/"+ban.ID, "", http.StatusOK))
+	revoked := decodeBody[bans.Ban](t, h.mustDo("DELETE", "/v1/tenants/acme/bans/"+ban.ID, "", http.StatusOK))
 	if revoked.RevokedAt == nil || revoked.RevokedBy != "operator:"+h.tokenID {
 		t.Fatalf("revoked ban = %+v", revoked)
 	}
 	wantError(t, h.do("DELETE", "/v1/tenants/acme/bans/"+ban.ID, ""), http.StatusConflict, "conflict")
 
-	list = decodeBody[struct{ Bans []consensus.Ban }](t, h.mustDo("GET", "/v1/tenants/acme/bans?active=true", "", http.StatusOK))
+	list = decodeBody[struct{ Bans []bans.Ban }](t, h.mustDo("GET", "/v1/tenants/acme/bans?active=true", "", http.StatusOK))
 	if len(list.Bans) != 1 || list.Bans[0].ID != perm.ID {
 		t.Fatalf("active filter: %+v", list.Bans)
 	}

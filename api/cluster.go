@@ -8,6 +8,7 @@ import (
 
 	"github.com/cassandranet/cassnet/consensus"
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
+	"github.com/cassandranet/cassnet/state/settings"
 )
 
 func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request, _ Principal) {
@@ -103,7 +104,7 @@ func (s *Server) handleGetSettings(w http.ResponseWriter, r *http.Request, _ Pri
 	if !s.prepareRead(w, r, consensus.Default, false) {
 		return
 	}
-	writeJSON(w, http.StatusOK, s.store.State().Settings())
+	writeJSON(w, http.StatusOK, s.state.Settings.Get())
 }
 
 // settingsRequest is the body of PUT /v1/cluster/settings. Absent fields
@@ -125,15 +126,15 @@ func (s *Server) handlePutSettings(w http.ResponseWriter, r *http.Request, p Pri
 	}
 	var set cassnetv1.SetSettings
 	if req.AuditRetention != nil {
-		if n := *req.AuditRetention; n < 1 || n > consensus.MaxAuditRetention {
-			s.fail(w, r, badRequest("audit_retention: must be between 1 and %d", consensus.MaxAuditRetention))
+		if n := *req.AuditRetention; n < 1 || n > settings.MaxAuditRetention {
+			s.fail(w, r, badRequest("audit_retention: must be between 1 and %d", settings.MaxAuditRetention))
 			return
 		}
 		set.AuditRetention = *req.AuditRetention
 	}
 	if req.MaxSessionTTLSeconds != nil {
-		if n := *req.MaxSessionTTLSeconds; n < 60 || n > consensus.MaxSessionTTLLimit {
-			s.fail(w, r, badRequest("max_session_ttl_seconds: must be between 60 and %d", consensus.MaxSessionTTLLimit))
+		if n := *req.MaxSessionTTLSeconds; n < 60 || n > settings.MaxSessionTTLLimit {
+			s.fail(w, r, badRequest("max_session_ttl_seconds: must be between 60 and %d", settings.MaxSessionTTLLimit))
 			return
 		}
 		set.MaxSessionTtlSeconds = *req.MaxSessionTTLSeconds
@@ -146,7 +147,7 @@ func (s *Server) handlePutSettings(w http.ResponseWriter, r *http.Request, p Pri
 		return
 	}
 	setIndexHeader(w, idx)
-	writeJSON(w, http.StatusOK, s.store.State().Settings())
+	writeJSON(w, http.StatusOK, s.state.Settings.Get())
 }
 
 // handleLeave starts a graceful leave of this node and answers 202: the

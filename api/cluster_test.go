@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/cassandranet/cassnet/consensus"
+	"github.com/cassandranet/cassnet/state/settings"
 )
 
 func TestNodeEndpoints(t *testing.T) {
@@ -58,18 +59,18 @@ func TestMembers(t *testing.T) {
 func TestRaftInfo(t *testing.T) {
 	h := newHarness(t)
 	info := decodeBody[consensus.RaftInfo](t, h.mustDo("GET", "/v1/cluster/raft", "", http.StatusOK))
-	if info.ID != "node-a" || info.State != "Leader" || len(info.Servers) != 3 || info.AppliedIndex != h.store.state.Index() {
+	if info.ID != "node-a" || info.State != "Leader" || len(info.Servers) != 3 || info.AppliedIndex != h.store.fsm.Applied().Index() {
 		t.Errorf("raft info = %+v", info)
 	}
 }
 
 func TestSettings(t *testing.T) {
 	h := newHarness(t)
-	got := decodeBody[consensus.Settings](t, h.mustDo("GET", "/v1/cluster/settings", "", http.StatusOK))
-	if got.AuditRetention != consensus.DefaultAuditRetention {
+	got := decodeBody[settings.Settings](t, h.mustDo("GET", "/v1/cluster/settings", "", http.StatusOK))
+	if got.AuditRetention != settings.DefaultAuditRetention {
 		t.Errorf("default settings = %+v", got)
 	}
-	got = decodeBody[consensus.Settings](t, h.mustDo("PUT", "/v1/cluster/settings", `{"audit_retention":50}`, http.StatusOK))
+	got = decodeBody[settings.Settings](t, h.mustDo("PUT", "/v1/cluster/settings", `{"audit_retention":50}`, http.StatusOK))
 	if got.AuditRetention != 50 {
 		t.Errorf("after PUT = %+v", got)
 	}

@@ -139,7 +139,8 @@ func TestNewRequiresDependencies(t *testing.T) {
 		{Members: &fakeMembers{}, Agent: &fakeAgent{}},
 		{Store: store, Agent: &fakeAgent{}},
 		{Store: store, Members: &fakeMembers{}},
-		{Store: store, Members: &fakeMembers{}, Agent: &fakeAgent{}, MaxBodyBytes: -1},
+		{Store: store, State: store.state, Members: &fakeMembers{}, Agent: &fakeAgent{}, MaxBodyBytes: -1},
+		{Store: store, Members: &fakeMembers{}, Agent: &fakeAgent{}},
 	} {
 		if _, err := New(cfg); err == nil {
 			t.Errorf("New(%+v) succeeded", cfg)

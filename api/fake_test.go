@@ -11,6 +11,7 @@ import (
 	"github.com/cassandranet/cassnet/consensus"
 	"github.com/cassandranet/cassnet/mesh"
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
+	"github.com/cassandranet/cassnet/state"
 )
 
 // fakeClock is a controllable clock shared by the fake leader (which
@@ -36,11 +37,11 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// fakeStore is a single-node Store backed by a real consensus.State and
+// fakeStore is a single-node Store backed by the real domains and
 // consensus.FSM: commands are encoded, stamped and applied exactly as a
 // leader would, just without Raft. It can be told to fail.
 type fakeStore struct {
-	state *consensus.State
+	state *state.Domains
 	fsm   *consensus.FSM
 	clock *fakeClock
 
@@ -57,10 +58,14 @@ type fakeStore struct {
 var _ Store = (*fakeStore)(nil)
 
 func newFakeStore(clock *fakeClock) *fakeStore {
-	st := consensus.NewState()
+	st := state.New()
+	fsm, err := consensus.NewFSM(st.Modules(), nil)
+	if err != nil {
+		panic(err)
+	}
 	return &fakeStore{
 		state: st,
-		fsm:   consensus.NewFSM(st, nil),
+		fsm:   fsm,
 		clock: clock,
 		ready: true,
 		info: consensus.RaftInfo{
@@ -84,7 +89,7 @@ func (f *fakeStore) Apply(ctx context.Context, cmd *cassnetv1.Command) (uint64, 
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	if err := consensus.ValidateCommand(cmd); err != nil {
+	if err := f.fsm.ValidateCommand(cmd); err != nil {
 		return 0, err
 	}
 	stamped := proto.Clone(cmd).(*cassnetv1.Command)
@@ -122,16 +127,16 @@ func (f *fakeStore) Read(ctx context.Context, c consensus.Consistency) (consensu
 	if err != nil {
 		return consensus.ReadMeta{}, err
 	}
-	return consensus.ReadMeta{Index: f.state.Index(), KnownLeader: true, LastContact: 1500 * time.Millisecond}, nil
+	return consensus.ReadMeta{Index: f.fsm.Applied().Index(), KnownLeader: true, LastContact: 1500 * time.Millisecond}, nil
 }
 
-func (f *fakeStore) State() *consensus.State { return f.state }
+func (f *fakeStore) Applied() *consensus.Applied { return f.fsm.Applied() }
 
 func (f *fakeStore) RaftInfo() consensus.RaftInfo {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	info := f.info
-	info.AppliedIndex = f.state.Index()
+	info.AppliedIndex = f.fsm.Applied().Index()
 	info.LastIndex, info.CommitIndex = f.index, f.index
 	return info
 }

@@ -63,7 +63,7 @@ func (s *Server) listGameServers(w http.ResponseWriter, r *http.Request, p Princ
 		return GameServerList{}, false
 	}
 	tenant := r.PathValue("tenant")
-	if _, ok := s.store.State().Tenant(tenant); !ok {
+	if _, ok := s.state.Tenancy.Tenant(tenant); !ok {
 		s.fail(w, r, notFound("tenant %q not found", tenant))
 		return GameServerList{}, false
 	}

@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/cassandranet/cassnet/consensus"
+	"github.com/cassandranet/cassnet/state/identity"
 )
 
 func TestGameServerRoutes(t *testing.T) {
@@ -12,8 +12,8 @@ func TestGameServerRoutes(t *testing.T) {
 	h.createTenant("acme")
 	h.createProject("acme", "rocket")
 	h.createProject("acme", "other")
-	otherOnly, _ := h.newKey("acme", consensus.RoleGameServer, "other", 0)
-	reader, _ := h.newKey("acme", consensus.RoleReadOnly, "", 0)
+	otherOnly, _ := h.newKey("acme", identity.RoleGameServer, "other", 0)
+	reader, _ := h.newKey("acme", identity.RoleReadOnly, "", 0)
 
 	list := decodeBody[GameServerList](t, h.mustDo("GET", "/v1/tenants/acme/servers", "", http.StatusOK))
 	if len(list.Servers) != 1 || list.Servers[0].ID != "gs-1" || list.Unreachable == nil {

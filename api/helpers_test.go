@@ -68,7 +68,7 @@ func newHarness(t testing.TB, opts ...func(*Config)) *harness {
 	agent := &fakeAgent{}
 	logs := &syncBuffer{}
 	cfg := Config{
-		Store: store, Members: members, Agent: agent,
+		Store: store, State: store.state, Members: members, Agent: agent,
 		Version: "1.2.3", NodeName: "node-a",
 		Logger:       slog.New(slog.NewJSONHandler(logs, nil)),
 		MaxBodyBytes: 1024,

@@ -34,7 +34,7 @@ func (s *Server) handleListJoinTokens(w http.ResponseWriter, r *http.Request, _ 
 		return
 	}
 	out := []joinTokenView{}
-	for _, t := range s.store.State().JoinTokens() {
+	for _, t := range s.state.Cluster.JoinTokens() {
 		out = append(out, joinTokenView{ID: t.ID, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt})
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -74,7 +74,7 @@ func (s *Server) handleCreateJoinToken(w http.ResponseWriter, r *http.Request, p
 	}
 	setIndexHeader(w, idx)
 	v := joinTokenView{ID: id, Token: token}
-	for _, t := range s.store.State().JoinTokens() {
+	for _, t := range s.state.Cluster.JoinTokens() {
 		if t.ID == id {
 			v.CreatedAt, v.ExpiresAt = t.CreatedAt, t.ExpiresAt
 		}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/cassandranet/cassnet/consensus"
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
+	"github.com/cassandranet/cassnet/state/cluster"
 )
 
 // keyringView lists the replicated gossip keyring by key ID; key material
@@ -14,10 +15,10 @@ type keyringView struct {
 	Keys    []string `json:"keys"`
 }
 
-func keyringOf(st *consensus.State) keyringView {
+func keyringOf(st *cluster.Store) keyringView {
 	v := keyringView{Keys: []string{}}
 	for i, k := range st.GossipKeys() {
-		id := consensus.GossipKeyID(k)
+		id := cluster.GossipKeyID(k)
 		if i == 0 {
 			v.Primary = id
 		}
@@ -30,7 +31,7 @@ func (s *Server) handleGetKeyring(w http.ResponseWriter, r *http.Request, _ Prin
 	if !s.prepareRead(w, r, consensus.Default, false) {
 		return
 	}
-	writeJSON(w, http.StatusOK, keyringOf(s.store.State()))
+	writeJSON(w, http.StatusOK, keyringOf(s.state.Cluster))
 }
 
 // keyringRequest is the body of POST /v1/cluster/keyring.
@@ -50,7 +51,7 @@ func (s *Server) handleUpdateKeyring(w http.ResponseWriter, r *http.Request, p P
 		return
 	}
 	switch req.Action {
-	case consensus.KeyringInstall, consensus.KeyringUse, consensus.KeyringRemove:
+	case cluster.KeyringInstall, cluster.KeyringUse, cluster.KeyringRemove:
 	default:
 		s.fail(w, r, badRequest("action: must be install, use or remove"))
 		return
@@ -67,5 +68,5 @@ func (s *Server) handleUpdateKeyring(w http.ResponseWriter, r *http.Request, p P
 		return
 	}
 	setIndexHeader(w, idx)
-	writeJSON(w, http.StatusOK, keyringOf(s.store.State()))
+	writeJSON(w, http.StatusOK, keyringOf(s.state.Cluster))
 }

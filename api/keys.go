@@ -6,6 +6,7 @@ import (
 
 	"github.com/cassandranet/cassnet/consensus"
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
+	"github.com/cassandranet/cassnet/state/identity"
 )
 
 // maxCredentialTTL bounds ttl_seconds of keys and operator tokens.
@@ -24,7 +25,7 @@ type keyView struct {
 	LastUsedAt *time.Time `json:"last_used_at"`
 }
 
-func viewKey(k consensus.APIKey) keyView {
+func viewKey(k identity.APIKey) keyView {
 	return keyView{
 		ID: k.ID, Tenant: k.Tenant, Name: k.Name, Role: k.Role, ProjectID: k.ProjectID,
 		CreatedAt: k.CreatedAt, CreatedBy: k.CreatedBy, ExpiresAt: k.ExpiresAt, LastUsedAt: k.LastUsedAt,
@@ -40,15 +41,15 @@ type createKeyRequest struct {
 }
 
 func (req *createKeyRequest) validate() error {
-	if err := consensus.ValidateKeyName(req.Name); err != nil {
+	if err := identity.ValidateKeyName(req.Name); err != nil {
 		return err
 	}
-	if err := consensus.ValidateRole(req.Role); err != nil {
+	if err := identity.ValidateRole(req.Role); err != nil {
 		return err
 	}
 	if req.ProjectID != "" {
-		if req.Role != consensus.RoleGameServer {
-			return badRequest("project_id: only %s keys may be scoped to a project", consensus.RoleGameServer)
+		if req.Role != identity.RoleGameServer {
+			return badRequest("project_id: only %s keys may be scoped to a project", identity.RoleGameServer)
 		}
 		if err := consensus.ValidateName("project_id", req.ProjectID); err != nil {
 			return err
@@ -100,7 +101,7 @@ func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request, p Princ
 		s.fail(w, r, err)
 		return
 	}
-	k, ok := s.store.State().APIKey(id)
+	k, ok := s.state.Identity.APIKey(id)
 	if !ok {
 		s.fail(w, r, notFound("api key %q no longer exists", id))
 		return
@@ -118,7 +119,7 @@ func (s *Server) handleListKeys(w http.ResponseWriter, r *http.Request, _ Princi
 	if !s.prepareRead(w, r, consensus.Default, true) {
 		return
 	}
-	keys, err := s.store.State().APIKeys(r.PathValue("tenant"))
+	keys, err := s.state.Identity.APIKeys(r.PathValue("tenant"))
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -8,14 +8,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cassandranet/cassnet/consensus"
+	"github.com/cassandranet/cassnet/state/audit"
+	"github.com/cassandranet/cassnet/state/identity"
 )
 
 func TestKeyLifecycle(t *testing.T) {
 	h := newHarness(t)
 	h.createTenant("acme")
 	h.createProject("acme", "rocket")
-	admin, adminID := h.newKey("acme", consensus.RoleTenantAdmin, "", 0)
+	admin, adminID := h.newKey("acme", identity.RoleTenantAdmin, "", 0)
 
 	rec := h.doAs(admin, "POST", "/v1/tenants/acme/keys", `{"name":"eu servers","role":"game-server","project_id":"rocket","ttl_seconds":3600}`)
 	if rec.Code != http.StatusCreated || rec.Header().Get("Cache-Control") != "no-store" {
@@ -48,11 +49,11 @@ func TestKeyLifecycle(t *testing.T) {
 		t.Fatalf("list %+v", list)
 	}
 	h.srv.flushKeyTouches(context.Background())
-	k, _ := h.store.State().APIKey(created.ID)
+	k, _ := h.store.state.Identity.APIKey(created.ID)
 	if k.LastUsedAt == nil || !k.LastUsedAt.Equal(h.clock.Now().Truncate(time.Second)) {
 		t.Fatalf("last used %v", k.LastUsedAt)
 	}
-	if a := h.store.State().Audit("", 1)[0]; a.Action == "" || a.Index != h.store.State().Index()-1 {
+	if a := h.store.state.Audit.Entries("", 1)[0]; a.Action == "" || a.Index != h.store.Applied().Index()-1 {
 		// the touch is not audited: the newest entry is older than it
 		t.Fatalf("touch audited? newest %+v", a)
 	}
@@ -62,7 +63,7 @@ func TestKeyLifecycle(t *testing.T) {
 		t.Fatalf("revoke: %d %s", rec.Code, rec.Body)
 	}
 	wantError(t, h.doAs(created.Key, "GET", "/v1/tenants/acme/players/p1/ban", ""), http.StatusUnauthorized, "unauthenticated")
-	if a := h.store.State().Audit("acme", 1)[0]; a.Action != "api_key.revoke" || a.Actor != "apikey:"+adminID || a.Target != created.ID {
+	if a := h.store.state.Audit.Entries("acme", 1)[0]; a.Action != "api_key.revoke" || a.Actor != "apikey:"+adminID || a.Target != created.ID {
 		t.Fatalf("audit %+v", a)
 	}
 	wantError(t, h.doAs(admin, "DELETE", "/v1/tenants/acme/keys/"+created.ID, ""), http.StatusNotFound, "not_found")
@@ -126,8 +127,8 @@ func TestRateLimits(t *testing.T) {
 		c.RateLimits = RateLimits{KeyRate: 1, KeyBurst: 2, TenantRate: 1, TenantBurst: 3}
 	})
 	h.createTenant("acme")
-	k1, _ := h.newKey("acme", consensus.RoleGameServer, "", 0)
-	k2, _ := h.newKey("acme", consensus.RoleGameServer, "", 0)
+	k1, _ := h.newKey("acme", identity.RoleGameServer, "", 0)
+	k2, _ := h.newKey("acme", identity.RoleGameServer, "", 0)
 	create := func(key string) *httptest.ResponseRecorder {
 		return h.doAs(key, "POST", "/v1/tenants/acme/sessions", `{"player_id":"p1"}`)
 	}
@@ -176,7 +177,7 @@ func TestLimiterEviction(t *testing.T) {
 func TestAuthFailuresAudited(t *testing.T) {
 	h := newHarness(t)
 	h.createTenant("acme")
-	key, id := h.newKey("acme", consensus.RoleReadOnly, "", 0)
+	key, id := h.newKey("acme", identity.RoleReadOnly, "", 0)
 	wrong := key[:len(key)-4] + "AAAA"
 	for range 3 {
 		h.doAs(wrong, "GET", "/v1/tenants/acme", "")
@@ -184,8 +185,8 @@ func TestAuthFailuresAudited(t *testing.T) {
 	h.doAs("cnk_garbage", "GET", "/v1/tenants/acme", "")
 	h.doAs("", "GET", "/v1/tenants/acme", "")
 	h.srv.flushAuthFailures(context.Background())
-	got := map[string]consensus.AuditEntry{}
-	for _, a := range h.store.State().Audit("", 10) {
+	got := map[string]audit.Entry{}
+	for _, a := range h.store.state.Audit.Entries("", 10) {
 		if a.Action == "auth.failure" {
 			got[a.Actor+" "+a.Target] = a
 		}
@@ -200,9 +201,9 @@ func TestAuthFailuresAudited(t *testing.T) {
 		t.Fatalf("missing not audited: %+v", got)
 	}
 	// Nothing buffered: no write.
-	idx := h.store.State().Index()
+	idx := h.store.Applied().Index()
 	h.srv.flushAuthFailures(context.Background())
-	if h.store.State().Index() != idx {
+	if h.store.Applied().Index() != idx {
 		t.Fatal("an empty flush wrote")
 	}
 	secret := key[strings.Index(key, ".")+1:]
@@ -217,7 +218,7 @@ func TestAuthFailuresAudited(t *testing.T) {
 		k, _, _, _ := NewAPIKey()
 		h.doAs(k, "GET", "/v1/tenants/acme", "")
 	}
-	if n := len(h.srv.failures.drain()); n > consensus.MaxAuthFailureEntries {
+	if n := len(h.srv.failures.drain()); n > identity.MaxAuthFailureEntries {
 		t.Fatalf("%d failure entries buffered", n)
 	}
 }

@@ -6,6 +6,8 @@ import (
 
 	"github.com/cassandranet/cassnet/consensus"
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
+	"github.com/cassandranet/cassnet/state/identity"
+	"github.com/cassandranet/cassnet/state/operators"
 )
 
 // operatorTokenView is an operator token as the API shows it: never the
@@ -17,7 +19,7 @@ type operatorTokenView struct {
 	ExpiresAt *time.Time `json:"expires_at"`
 }
 
-func viewOperatorToken(t consensus.OperatorToken) operatorTokenView {
+func viewOperatorToken(t operators.Token) operatorTokenView {
 	return operatorTokenView{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt}
 }
 
@@ -33,7 +35,7 @@ func (s *Server) handleCreateOperatorToken(w http.ResponseWriter, r *http.Reques
 		s.fail(w, r, err)
 		return
 	}
-	if err := consensus.ValidateKeyName(req.Name); err != nil {
+	if err := identity.ValidateKeyName(req.Name); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -55,7 +57,7 @@ func (s *Server) handleCreateOperatorToken(w http.ResponseWriter, r *http.Reques
 		s.fail(w, r, err)
 		return
 	}
-	tok, ok := s.store.State().OperatorToken(id)
+	tok, ok := s.state.Operators.Token(id)
 	if !ok {
 		s.fail(w, r, notFound("operator token %q no longer exists", id))
 		return
@@ -72,7 +74,7 @@ func (s *Server) handleListOperatorTokens(w http.ResponseWriter, r *http.Request
 	if !s.prepareRead(w, r, consensus.Default, true) {
 		return
 	}
-	toks := s.store.State().OperatorTokens()
+	toks := s.state.Operators.Tokens()
 	out := make([]operatorTokenView, 0, len(toks))
 	for _, t := range toks {
 		out = append(out, viewOperatorToken(t))

@@ -20,7 +20,7 @@ func (s *Server) topicsOr503(w http.ResponseWriter) (Topics, bool) {
 // tenantExists answers 404 unless the tenant is in the local replica
 // (a stale read: no Raft round trip on the messaging path).
 func (s *Server) tenantExists(w http.ResponseWriter, r *http.Request, tenant string) bool {
-	if _, ok := s.store.State().Tenant(tenant); !ok {
+	if _, ok := s.state.Tenancy.Tenant(tenant); !ok {
 		s.fail(w, r, notFound("tenant %q not found", tenant))
 		return false
 	}

@@ -196,7 +196,7 @@ func (s *Server) tenantLabel(r *http.Request, p Principal) string {
 	if t == "" {
 		return "none"
 	}
-	if _, ok := s.store.State().Tenant(t); !ok {
+	if _, ok := s.state.Tenancy.Tenant(t); !ok {
 		return "unknown"
 	}
 	return t

@@ -96,7 +96,7 @@ func parseWait(s string) (time.Duration, error) {
 func (s *Server) read(ctx context.Context, w http.ResponseWriter, o readOpts) error {
 	if o.blocking {
 		wctx, cancel := context.WithTimeout(ctx, o.wait)
-		err := s.store.State().WaitChange(wctx, o.index)
+		err := s.store.Applied().WaitChange(wctx, o.index)
 		cancel()
 		if err != nil && ctx.Err() != nil {
 			return ctx.Err() // the client went away

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cassandranet/cassnet/consensus"
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
+	"github.com/cassandranet/cassnet/state/tenancy"
 )
 
 func TestReadHeaders(t *testing.T) {
@@ -20,7 +20,7 @@ func TestReadHeaders(t *testing.T) {
 		"/v1/tenants/acme/players/p1/ban", "/v1/cluster/settings",
 	} {
 		rec := h.mustDo("GET", target, "", http.StatusOK)
-		if got, want := rec.Header().Get(headerIndex), strconv.FormatUint(h.store.state.Index(), 10); got != want {
+		if got, want := rec.Header().Get(headerIndex), strconv.FormatUint(h.store.fsm.Applied().Index(), 10); got != want {
 			t.Errorf("%s: %s = %q, want %q", target, headerIndex, got, want)
 		}
 		if got := rec.Header().Get(headerKnownLeader); got != "true" {
@@ -39,7 +39,7 @@ func TestReadHeaders(t *testing.T) {
 
 func TestBlockingQueryWakesOnWrite(t *testing.T) {
 	h := newHarness(t)
-	idx := h.store.state.Index()
+	idx := h.store.fsm.Applied().Index()
 	done := make(chan *httptest.ResponseRecorder, 1)
 	start := time.Now()
 	go func() {
@@ -57,7 +57,7 @@ func TestBlockingQueryWakesOnWrite(t *testing.T) {
 		if rec.Code != http.StatusOK {
 			t.Fatalf("status %d: %s", rec.Code, rec.Body)
 		}
-		list := decodeBody[struct{ Tenants []consensus.Tenant }](t, rec)
+		list := decodeBody[struct{ Tenants []tenancy.Tenant }](t, rec)
 		if len(list.Tenants) != 1 {
 			t.Fatalf("woke without the new tenant: %s", rec.Body)
 		}
@@ -74,7 +74,7 @@ func TestBlockingQueryWakesOnWrite(t *testing.T) {
 
 func TestBlockingQueryTimesOut(t *testing.T) {
 	h := newHarness(t)
-	idx := strconv.FormatUint(h.store.state.Index(), 10)
+	idx := strconv.FormatUint(h.store.fsm.Applied().Index(), 10)
 	for _, wait := range []string{"150ms", "0"} {
 		start := time.Now()
 		rec := h.mustDo("GET", "/v1/tenants?index="+idx+"&wait="+wait, "", http.StatusOK)

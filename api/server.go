@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cassandranet/cassnet/session"
+	"github.com/cassandranet/cassnet/state"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -16,6 +17,9 @@ import (
 type Config struct {
 	// Store is the replicated state: writes, reads and Raft status.
 	Store Store
+	// State is the domains whose replicated data the API reads, the
+	// ones the Store's FSM applies.
+	State *state.Domains
 	// Members is the gossip membership, for /v1/members and metrics.
 	Members Members
 	// Agent is the local node, for operator actions such as leave.
@@ -57,6 +61,7 @@ type Config struct {
 // uses. A Server is safe for concurrent use.
 type Server struct {
 	store   Store
+	state   *state.Domains
 	members Members
 	agent   Agent
 	topics  Topics
@@ -90,6 +95,8 @@ func New(cfg Config) (*Server, error) {
 	switch {
 	case cfg.Store == nil:
 		return nil, errors.New("api: Config.Store is required")
+	case cfg.State == nil:
+		return nil, errors.New("api: Config.State is required")
 	case cfg.Members == nil:
 		return nil, errors.New("api: Config.Members is required")
 	case cfg.Agent == nil:
@@ -101,6 +108,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		store:   cfg.Store,
+		state:   cfg.State,
 		members: cfg.Members,
 		agent:   cfg.Agent,
 		topics:  cfg.Topics,

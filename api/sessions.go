@@ -7,6 +7,7 @@ import (
 	"github.com/cassandranet/cassnet/consensus"
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
 	"github.com/cassandranet/cassnet/session"
+	"github.com/cassandranet/cassnet/state/identity"
 )
 
 // DefaultSessionTTL is a session's lifetime when the request names none.
@@ -52,8 +53,7 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request, p P
 		s.fail(w, r, err)
 		return
 	}
-	st := s.store.State()
-	maxTTL := st.Settings().MaxSessionTTL()
+	maxTTL := s.state.Settings.Get().MaxSessionTTL()
 	ttl := min(DefaultSessionTTL, maxTTL)
 	if req.TTLSeconds != nil {
 		if *req.TTLSeconds < 1 || *req.TTLSeconds > int64(maxTTL/time.Second) {
@@ -62,16 +62,16 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request, p P
 		}
 		ttl = time.Duration(*req.TTLSeconds) * time.Second
 	}
-	if _, ok := st.Tenant(tenant); !ok {
+	if _, ok := s.state.Tenancy.Tenant(tenant); !ok {
 		s.fail(w, r, notFound("tenant %q not found", tenant))
 		return
 	}
-	if _, ok := st.Project(tenant, project); project != "" && !ok {
+	if _, ok := s.state.Tenancy.Project(tenant, project); project != "" && !ok {
 		s.fail(w, r, notFound("project %q not found in tenant %q", project, tenant))
 		return
 	}
 	now := s.now()
-	if _, banned := st.ActiveBan(tenant, req.PlayerID, project, now); banned {
+	if _, banned := s.state.Bans.ActiveBan(tenant, req.PlayerID, project, now); banned {
 		s.fail(w, r, errorf(http.StatusForbidden, codePlayerBanned, "player %q is banned", req.PlayerID))
 		return
 	}
@@ -106,7 +106,7 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request, p P
 // replicated and forgotten once the token would have expired anyway.
 func (s *Server) handleRevokeSession(w http.ResponseWriter, r *http.Request, p Principal) {
 	tenant, sid := r.PathValue("tenant"), r.PathValue("session")
-	if err := consensus.ValidateSessionID("session", sid); err != nil {
+	if err := identity.ValidateSessionID("session", sid); err != nil {
 		s.fail(w, r, err)
 		return
 	}

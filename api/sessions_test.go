@@ -12,8 +12,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/cassandranet/cassnet/consensus"
 	"github.com/cassandranet/cassnet/session"
+	"github.com/cassandranet/cassnet/state/identity"
 )
 
 // sessionFixture: tenant acme with projects rocket and kart, a game-server
@@ -29,7 +29,7 @@ func newSessionFixture(t *testing.T) *sessionFixture {
 	h.createTenant("acme")
 	h.createProject("acme", "rocket")
 	h.createProject("acme", "kart")
-	gs, _ := h.newKey("acme", consensus.RoleGameServer, "", 0)
+	gs, _ := h.newKey("acme", identity.RoleGameServer, "", 0)
 	return &sessionFixture{harness: h, gs: gs}
 }
 
@@ -57,7 +57,7 @@ func goodClaims(now time.Time) jwt.MapClaims {
 
 func TestSessionLifecycle(t *testing.T) {
 	f := newSessionFixture(t)
-	if _, ok := f.store.State().ActiveSigningKey(); ok {
+	if _, ok := f.store.state.Identity.ActiveSigningKey(); ok {
 		t.Fatal("fixture should start without a signing key")
 	}
 	s := f.issue(f.gs, "acme", `{"player_id":"p1","project_id":"rocket","ttl_seconds":120}`)
@@ -66,7 +66,7 @@ func TestSessionLifecycle(t *testing.T) {
 		t.Fatalf("session %+v", s)
 	}
 	// The first session created the signing key lazily, through Raft.
-	if a := f.store.State().Audit("", 1); a[0].Action != "signing_key.rotate" {
+	if a := f.store.state.Audit.Entries("", 1); a[0].Action != "signing_key.rotate" {
 		t.Fatalf("newest audit %+v", a[0])
 	}
 	res := f.verify(f.gs, s.Token)
@@ -96,7 +96,7 @@ func TestSessionLifecycle(t *testing.T) {
 
 func TestSessionRevocation(t *testing.T) {
 	f := newSessionFixture(t)
-	admin, _ := f.newKey("acme", consensus.RoleTenantAdmin, "", 0)
+	admin, _ := f.newKey("acme", identity.RoleTenantAdmin, "", 0)
 	one := f.issue(f.gs, "acme", `{"player_id":"p1","project_id":"rocket"}`)
 	other := f.issue(f.gs, "acme", `{"player_id":"p1","project_id":"rocket"}`)
 	if rec := f.doAs(admin, "DELETE", "/v1/tenants/acme/sessions/"+one.SessionID, ""); rec.Code != http.StatusNoContent {
@@ -104,7 +104,7 @@ func TestSessionRevocation(t *testing.T) {
 	}
 	wantReason(t, f.verify(f.gs, one.Token), reasonRevoked)
 	wantReason(t, f.verify(f.gs, other.Token), reasonOK)
-	if a := f.store.State().Audit("acme", 1)[0]; a.Action != "session.revoke" || !strings.HasPrefix(a.Actor, "apikey:") {
+	if a := f.store.state.Audit.Entries("acme", 1)[0]; a.Action != "session.revoke" || !strings.HasPrefix(a.Actor, "apikey:") {
 		t.Fatalf("audit %+v", a)
 	}
 
@@ -155,7 +155,7 @@ func TestSessionBans(t *testing.T) {
 func TestVerifyRejectsForgeries(t *testing.T) {
 	f := newSessionFixture(t)
 	real := f.issue(f.gs, "acme", `{"player_id":"p1"}`)
-	sk, _ := f.store.State().ActiveSigningKey()
+	sk, _ := f.store.state.Identity.ActiveSigningKey()
 	priv := ed25519.NewKeyFromSeed(sk.PrivateKey)
 	_, other, _ := ed25519.GenerateKey(rand.Reader)
 	now := f.clock.Now()
@@ -238,7 +238,7 @@ func TestSessionAcrossRotationAndNodes(t *testing.T) {
 
 	// A second node (its own Server, key cache and clock reading, the
 	// same replicated state) verifies what the first issued.
-	other, err := New(Config{Store: f.store, Members: f.members, Agent: f.agent, NodeName: "node-b",
+	other, err := New(Config{Store: f.store, State: f.store.state, Members: f.members, Agent: f.agent, NodeName: "node-b",
 		Logger: slog.New(slog.DiscardHandler), Now: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)

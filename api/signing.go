@@ -16,7 +16,7 @@ import (
 // publicKey is the verifier's KeyLookup: any key in the local state,
 // active or retired and not yet pruned.
 func (s *Server) publicKey(kid string) (ed25519.PublicKey, bool) {
-	sk, ok := s.store.State().SigningKey(kid)
+	sk, ok := s.state.Identity.SigningKey(kid)
 	if !ok {
 		return nil, false
 	}
@@ -33,14 +33,13 @@ func (s *Server) publicKey(kid string) (ed25519.PublicKey, bool) {
 // nodes racing to create it is harmless: RotateSigningKey with if_none
 // lets only the first win, and the loser reads the winner's key.
 func (s *Server) signingKey(ctx context.Context, p Principal) (session.Key, error) {
-	st := s.store.State()
-	if sk, ok := st.ActiveSigningKey(); ok {
+	if sk, ok := s.state.Identity.ActiveSigningKey(); ok {
 		return s.keyring.Key(sk.KID, sk.PrivateKey)
 	}
 	if _, err := s.store.Read(ctx, consensus.Default); err != nil {
 		return session.Key{}, err
 	}
-	if sk, ok := st.ActiveSigningKey(); ok {
+	if sk, ok := s.state.Identity.ActiveSigningKey(); ok {
 		return s.keyring.Key(sk.KID, sk.PrivateKey)
 	}
 	kid, seed, err := session.NewKey()
@@ -58,7 +57,7 @@ func (s *Server) signingKey(ctx context.Context, p Principal) (session.Key, erro
 			return session.Key{}, err
 		}
 	}
-	sk, ok := st.ActiveSigningKey()
+	sk, ok := s.state.Identity.ActiveSigningKey()
 	if !ok {
 		return session.Key{}, fmt.Errorf("api: no signing key after creating one")
 	}
@@ -68,7 +67,7 @@ func (s *Server) signingKey(ctx context.Context, p Principal) (session.Key, erro
 // handleJWKS publishes every public key that still verifies, active and
 // retired, so third parties can verify session tokens offline.
 func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request, _ Principal) {
-	keys := s.store.State().SigningKeys()
+	keys := s.state.Identity.SigningKeys()
 	set := session.JWKSet{Keys: make([]session.JWK, 0, len(keys))}
 	for _, sk := range keys {
 		k, err := s.keyring.Key(sk.KID, sk.PrivateKey)
@@ -98,7 +97,7 @@ func (s *Server) handleRotateSigningKey(w http.ResponseWriter, r *http.Request, 
 		s.fail(w, r, err)
 		return
 	}
-	sk, ok := s.store.State().SigningKey(kid)
+	sk, ok := s.state.Identity.SigningKey(kid)
 	if !ok {
 		s.fail(w, r, notFound("signing key %q no longer exists", kid))
 		return

@@ -6,6 +6,8 @@ import (
 
 	"github.com/cassandranet/cassnet/consensus"
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
+	"github.com/cassandranet/cassnet/state/audit"
+	"github.com/cassandranet/cassnet/state/tenancy"
 )
 
 // Audit listing limits.
@@ -37,7 +39,7 @@ func (s *Server) handleCreateTenant(w http.ResponseWriter, r *http.Request, p Pr
 		s.fail(w, r, err)
 		return
 	}
-	t, ok := s.store.State().Tenant(req.Name)
+	t, ok := s.state.Tenancy.Tenant(req.Name)
 	if !ok { // deleted again between the write and this read
 		s.fail(w, r, notFound("tenant %q no longer exists", req.Name))
 		return
@@ -52,8 +54,8 @@ func (s *Server) handleListTenants(w http.ResponseWriter, r *http.Request, _ Pri
 		return
 	}
 	writeJSON(w, http.StatusOK, struct {
-		Tenants []consensus.Tenant `json:"tenants"`
-	}{nonNil(s.store.State().Tenants())})
+		Tenants []tenancy.Tenant `json:"tenants"`
+	}{nonNil(s.state.Tenancy.Tenants())})
 }
 
 func (s *Server) handleGetTenant(w http.ResponseWriter, r *http.Request, _ Principal) {
@@ -61,7 +63,7 @@ func (s *Server) handleGetTenant(w http.ResponseWriter, r *http.Request, _ Princ
 		return
 	}
 	name := r.PathValue("tenant")
-	t, ok := s.store.State().Tenant(name)
+	t, ok := s.state.Tenancy.Tenant(name)
 	if !ok {
 		s.fail(w, r, notFound("tenant %q not found", name))
 		return
@@ -100,7 +102,7 @@ func (s *Server) handleCreateProject(w http.ResponseWriter, r *http.Request, p P
 		s.fail(w, r, err)
 		return
 	}
-	proj, ok := s.store.State().Project(tenant, req.Name)
+	proj, ok := s.state.Tenancy.Project(tenant, req.Name)
 	if !ok {
 		s.fail(w, r, notFound("project %q no longer exists", req.Name))
 		return
@@ -113,13 +115,13 @@ func (s *Server) handleListProjects(w http.ResponseWriter, r *http.Request, _ Pr
 	if !s.prepareRead(w, r, consensus.Default, true) {
 		return
 	}
-	projects, err := s.store.State().Projects(r.PathValue("tenant"))
+	projects, err := s.state.Tenancy.Projects(r.PathValue("tenant"))
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, struct {
-		Projects []consensus.Project `json:"projects"`
+		Projects []tenancy.Project `json:"projects"`
 	}{nonNil(projects)})
 }
 
@@ -151,8 +153,8 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, tenant string
 		return
 	}
 	writeJSON(w, http.StatusOK, struct {
-		Entries []consensus.AuditEntry `json:"entries"`
-	}{nonNil(s.store.State().Audit(tenant, limit))})
+		Entries []audit.Entry `json:"entries"`
+	}{nonNil(s.state.Audit.Entries(tenant, limit))})
 }
 
 // prepareRead parses the read options and runs s.read. On failure it has

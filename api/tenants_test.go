@@ -6,14 +6,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cassandranet/cassnet/consensus"
+	"github.com/cassandranet/cassnet/state/audit"
+	"github.com/cassandranet/cassnet/state/tenancy"
 )
 
 func TestTenantLifecycle(t *testing.T) {
 	h := newHarness(t)
 
 	rec := h.mustDo("POST", "/v1/tenants", `{"name":"acme"}`, http.StatusCreated)
-	got := decodeBody[consensus.Tenant](t, rec)
+	got := decodeBody[tenancy.Tenant](t, rec)
 	if got.Name != "acme" || got.CreatedBy != "operator:"+h.tokenID || !got.CreatedAt.Equal(h.clock.Now()) {
 		t.Fatalf("created tenant = %+v", got)
 	}
@@ -25,12 +26,12 @@ func TestTenantLifecycle(t *testing.T) {
 	}
 
 	h.createTenant("globex")
-	list := decodeBody[struct{ Tenants []consensus.Tenant }](t, h.mustDo("GET", "/v1/tenants", "", http.StatusOK))
+	list := decodeBody[struct{ Tenants []tenancy.Tenant }](t, h.mustDo("GET", "/v1/tenants", "", http.StatusOK))
 	if len(list.Tenants) != 2 || list.Tenants[0].Name != "acme" || list.Tenants[1].Name != "globex" {
 		t.Fatalf("tenants = %+v", list.Tenants)
 	}
 
-	one := decodeBody[consensus.Tenant](t, h.mustDo("GET", "/v1/tenants/acme", "", http.StatusOK))
+	one := decodeBody[tenancy.Tenant](t, h.mustDo("GET", "/v1/tenants/acme", "", http.StatusOK))
 	if one.Name != "acme" {
 		t.Fatalf("get tenant = %+v", one)
 	}
@@ -88,12 +89,12 @@ func TestProjects(t *testing.T) {
 	h.createTenant("acme")
 
 	rec := h.mustDo("POST", "/v1/tenants/acme/projects", `{"name":"rocket"}`, http.StatusCreated)
-	p := decodeBody[consensus.Project](t, rec)
+	p := decodeBody[tenancy.Project](t, rec)
 	if p.Tenant != "acme" || p.Name != "rocket" || p.CreatedBy != "operator:"+h.tokenID {
 		t.Fatalf("project = %+v", p)
 	}
 	h.createProject("acme", "anvil")
-	list := decodeBody[struct{ Projects []consensus.Project }](t, h.mustDo("GET", "/v1/tenants/acme/projects", "", http.StatusOK))
+	list := decodeBody[struct{ Projects []tenancy.Project }](t, h.mustDo("GET", "/v1/tenants/acme/projects", "", http.StatusOK))
 	if len(list.Projects) != 2 {
 		t.Fatalf("projects = %+v", list.Projects)
 	}
@@ -112,7 +113,7 @@ func TestAudit(t *testing.T) {
 	}
 	h.createTenant("other")
 
-	all := decodeBody[struct{ Entries []consensus.AuditEntry }](t, h.mustDo("GET", "/v1/tenants/acme/audit", "", http.StatusOK))
+	all := decodeBody[struct{ Entries []audit.Entry }](t, h.mustDo("GET", "/v1/tenants/acme/audit", "", http.StatusOK))
 	if len(all.Entries) != 6 {
 		t.Fatalf("got %d audit entries, want 6: %+v", len(all.Entries), all.Entries)
 	}
@@ -125,7 +126,7 @@ func TestAudit(t *testing.T) {
 		}
 	}
 
-	lim := decodeBody[struct{ Entries []consensus.AuditEntry }](t, h.mustDo("GET", "/v1/tenants/acme/audit?limit=2", "", http.StatusOK))
+	lim := decodeBody[struct{ Entries []audit.Entry }](t, h.mustDo("GET", "/v1/tenants/acme/audit?limit=2", "", http.StatusOK))
 	if len(lim.Entries) != 2 || lim.Entries[0].Target != "p4" {
 		t.Fatalf("limit=2 gave %+v", lim.Entries)
 	}

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cassandranet/cassnet/consensus"
+	"github.com/cassandranet/cassnet/state/identity"
 )
 
 // fakeTopics is an in-memory Topics: one log per tenant/topic. A stream
@@ -218,9 +218,9 @@ func TestTopicTenantIsolation(t *testing.T) {
 	h := newHarness(t)
 	h.createTenant("acme")
 	h.createTenant("bravo")
-	gsA, _ := h.newKey("acme", consensus.RoleGameServer, "", 0)
-	roA, _ := h.newKey("acme", consensus.RoleReadOnly, "", 0)
-	adminB, _ := h.newKey("bravo", consensus.RoleTenantAdmin, "", 0)
+	gsA, _ := h.newKey("acme", identity.RoleGameServer, "", 0)
+	roA, _ := h.newKey("acme", identity.RoleReadOnly, "", 0)
+	adminB, _ := h.newKey("bravo", identity.RoleTenantAdmin, "", 0)
 	pub := "/v1/tenants/acme/topics/chat/messages"
 	sub := "/v1/tenants/acme/topics/chat/events"
 	if rec := publishRaw(h, gsA, pub, "text/plain", "from A"); rec.Code != http.StatusAccepted {

@@ -2,9 +2,10 @@ package api
 
 import (
 	"errors"
-	"github.com/cassandranet/cassnet/consensus"
 	"net/http"
 	"time"
+
+	"github.com/cassandranet/cassnet/consensus"
 
 	"github.com/cassandranet/cassnet/session"
 )
@@ -82,17 +83,16 @@ func (s *Server) verifySession(p Principal, token string) VerifyResult {
 		PlayerID: sess.PlayerID, TenantID: sess.Tenant, ProjectID: sess.Project,
 		SessionID: sess.ID, ExpiresAt: &exp,
 	}
-	st := s.store.State()
-	if _, ok := st.Tenant(sess.Tenant); !ok {
+	if _, ok := s.state.Tenancy.Tenant(sess.Tenant); !ok {
 		return VerifyResult{Reason: reasonInvalid} // the tenant was deleted
 	}
 	switch {
 	case err != nil:
 		res.Reason = reasonExpired
-	case st.SessionRevoked(sess.Tenant, sess.ID, sess.PlayerID, sess.Project, sess.IssuedAt):
+	case s.state.Identity.SessionRevoked(sess.Tenant, sess.ID, sess.PlayerID, sess.Project, sess.IssuedAt):
 		res.Reason = reasonRevoked
 	default:
-		if _, banned := st.ActiveBan(sess.Tenant, sess.PlayerID, sess.Project, s.now()); banned {
+		if _, banned := s.state.Bans.ActiveBan(sess.Tenant, sess.PlayerID, sess.Project, s.now()); banned {
 			res.Reason = reasonBanned
 		} else {
 			res.Valid, res.Reason = true, reasonOK

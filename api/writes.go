@@ -31,7 +31,7 @@ func (s *Server) apply(ctx context.Context, p Principal, cmd *cassnetv1.Command)
 	}
 	// Store.Apply promises this already; waiting is cheap insurance that a
 	// write is never answered with a read that misses it.
-	if err := s.store.State().WaitIndex(ctx, idx); err != nil {
+	if err := s.store.Applied().WaitIndex(ctx, idx); err != nil {
 		return idx, &consensus.Error{Code: consensus.ErrIndeterminate.Code, Message: err.Error()}
 	}
 	return idx, nil

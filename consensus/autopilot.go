@@ -61,10 +61,12 @@ type autopilot struct {
 	s            *Store
 	healthySince map[raft.ServerID]time.Time
 	failedSince  map[raft.ServerID]time.Time
+	// versions is the state version each server last reported.
+	versions map[raft.ServerID]uint32
 }
 
 func newAutopilot(s *Store) *autopilot {
-	return &autopilot{s: s, healthySince: map[raft.ServerID]time.Time{}, failedSince: map[raft.ServerID]time.Time{}}
+	return &autopilot{s: s, healthySince: map[raft.ServerID]time.Time{}, failedSince: map[raft.ServerID]time.Time{}, versions: map[raft.ServerID]uint32{}}
 }
 
 func (a *autopilot) run(ctx context.Context) {
@@ -158,6 +160,9 @@ func (a *autopilot) pass(ctx context.Context) {
 		}
 	}
 
+	// The state version rises once every server supports the next one.
+	a.raiseStateVersion(ctx, servers, healthy)
+
 	// 3. Remove servers that left, or failed for longer than the grace,
 	// as long as the healthy voters still form a quorum without them.
 	for _, srv := range servers {
@@ -226,6 +231,7 @@ func (a *autopilot) health(ctx context.Context, srv raft.Server, m mesh.Member, 
 	if err != nil {
 		return false
 	}
+	a.versions[srv.ID] = st.GetStateVersion()
 	if time.Duration(st.GetLastContactMs())*time.Millisecond > s.cfg.Autopilot.LastContactThreshold {
 		return false
 	}

@@ -42,10 +42,13 @@ var (
 	ErrShuttingDown = &Error{Code: "shutting_down"}
 )
 
-// newError returns an error with base's code and a formatted message.
-func newError(base *Error, format string, args ...any) error {
+// NewError returns an error with base's code and a formatted message.
+// Modules use it for every rejection, so the code crosses the RPC intact.
+func NewError(base *Error, format string, args ...any) error {
 	return &Error{Code: base.Code, Message: fmt.Sprintf(format, args...)}
 }
+
+func newError(base *Error, format string, args ...any) error { return NewError(base, format, args...) }
 
 // codeError rebuilds an error from a code and message received over RPC.
 func codeError(code, message string) error {

@@ -1,10 +1,16 @@
 package consensus
 
 import (
+	"encoding/hex"
+	"fmt"
 	"io"
 	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/raft"
+	"google.golang.org/protobuf/proto"
 )
 
 // ApplyResult is what FSM.Apply returns for every log entry; Raft hands it
@@ -16,41 +22,73 @@ type ApplyResult struct {
 	// (ErrInvalid, ErrNotFound or ErrConflict; compare with errors.Is).
 	// A rejected command changed nothing but the applied index.
 	Err error
+	// Value is what the command's handler set with Tx.SetResult, if any.
+	Value any
 }
 
-// FSM is the raft.FSM over a State. Raft calls Apply, Snapshot and Restore
-// from its single FSM goroutine; readers use State concurrently.
+// FSM is the raft.FSM over a set of Modules. It decodes each entry, routes
+// its operation by the Router's table to the module that owns it, runs the
+// cross-module steps (tenant deletion, pruning, events) in the same entry,
+// commits every module's staged change together and then advances the one
+// applied index. Raft calls Apply, Snapshot and Restore from its single
+// FSM goroutine; readers use the modules' accessors and Applied
+// concurrently.
 type FSM struct {
-	state  *State
-	logger *slog.Logger
+	modules []Module // in hash and snapshot order; the engine is last
+	engine  *engineModule
+	router  *Router
+	applied *Applied
+	logger  *slog.Logger
+
+	// mu is held while an entry's changes are committed and the index
+	// advances, and while sections are captured, so a capture is never
+	// torn between two entries. Both take microseconds.
+	mu       sync.Mutex
+	gen      uint64                   // bumped whenever replicated data changes; under mu
+	hashMemo atomic.Pointer[hashMemo] // last Hash result
 }
 
 var _ raft.FSM = (*FSM)(nil)
 
-// NewFSM returns an FSM that applies entries to state (a fresh State if
-// nil) and logs rejected entries to logger (discarded if nil).
-func NewFSM(state *State, logger *slog.Logger) *FSM {
-	if state == nil {
-		state = NewState()
-	}
+// NewFSM returns an FSM over modules, which register their commands now.
+// Module names must be unique. Rejected entries are logged to logger
+// (discarded if nil).
+func NewFSM(modules []Module, logger *slog.Logger) (*FSM, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &FSM{state: state, logger: logger}
+	f := &FSM{engine: &engineModule{}, router: newRouter(), applied: newApplied(), logger: logger}
+	seen := make(map[string]bool)
+	for _, m := range append(append([]Module{}, modules...), f.engine) {
+		if m == nil || seen[m.Name()] || m.Name() == "" {
+			return nil, fmt.Errorf("consensus: module names must be unique and not empty (%v)", m)
+		}
+		seen[m.Name()] = true
+		m.Register(f.router)
+		f.modules = append(f.modules, m)
+	}
+	return f, nil
 }
 
-// State returns the state the FSM applies to.
-func (f *FSM) State() *State { return f.state }
+// Applied is the applied index and change notification every module
+// shares.
+func (f *FSM) Applied() *Applied { return f.applied }
 
 // Apply decodes, validates and applies one committed log entry. It always
 // returns an *ApplyResult and always advances the applied index, so waiters
-// see every entry, including ones it rejects. A command is validated
-// completely before anything changes: it is applied whole or not at all.
+// see every entry, including ones it rejects.
 func (f *FSM) Apply(l *raft.Log) interface{} {
 	res := &ApplyResult{Index: l.Index}
 	cmd, err := DecodeCommand(l.Data)
+	var (
+		rt *route
+		op proto.Message
+	)
 	if err == nil {
-		err = validateEntry(cmd)
+		rt, op, err = f.router.validate(cmd)
+	}
+	if err == nil && cmd.GetTimeUnixNano() <= 0 {
+		err = NewError(ErrInvalid, "time_unix_nano: must be stamped by the leader")
 	}
 	if err != nil {
 		// A committed entry that does not decode or validate means a
@@ -58,37 +96,151 @@ func (f *FSM) Apply(l *raft.Log) interface{} {
 		// only the index and the error: the payload may hold secrets.
 		f.logger.Warn("consensus: rejected malformed log entry",
 			"index", l.Index, "term", l.Term, "error", err)
-		f.state.skip(l.Index)
+		f.advance(l.Index, nil)
 		res.Err = err
 		return res
 	}
-	res.Err = f.state.apply(cmd, l.Index)
+	tx := &Tx{Index: l.Index, Time: time.Unix(0, cmd.GetTimeUnixNano()).UTC(), Actor: cmd.GetActor(), fsm: f}
+	if err := f.run(tx, rt, op); err != nil {
+		f.advance(l.Index, nil)
+		res.Err = err
+		return res
+	}
+	f.advance(l.Index, tx)
+	res.Value = tx.result
 	return res
 }
 
-// Snapshot captures the state for log compaction. It copies the data under
-// the read lock and returns at once; encoding and I/O happen in Persist,
-// while Apply carries on.
-func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
-	return &fsmSnapshot{data: f.state.snapshot()}, nil
+// run applies op in tx and the cross-module steps that follow an accepted
+// command. A panic in a handler is a bug; it is turned into a rejection so
+// that the node stays up, and nothing the handler staged is committed.
+func (f *FSM) run(tx *Tx, rt *route, op proto.Message) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			f.logger.Error("consensus: command handler panicked; entry rejected",
+				"index", tx.Index, "module", rt.owner.Name(), "panic", fmt.Sprint(p))
+			err = NewError(ErrInvalid, "internal error applying %s", rt.owner.Name())
+		}
+	}()
+	if v := f.engine.version(tx); rt.minVersion > v {
+		return NewError(ErrConflict, "this operation needs state version %d; the cluster is at %d until every server is upgraded", rt.minVersion, v)
+	}
+	if err := rt.apply(tx, op); err != nil {
+		return err
+	}
+	for _, m := range f.modules {
+		if p, ok := m.(Pruner); ok {
+			p.Prune(tx)
+		}
+	}
+	if len(tx.events) > 0 {
+		for _, m := range f.modules {
+			if s, ok := m.(EventSink); ok {
+				s.Consume(tx, tx.events)
+			}
+		}
+	}
+	return nil
 }
 
-// Restore replaces the whole state with the snapshot read from rc, rebuilds
-// the indexes, sets the applied index to the snapshot's and wakes waiters.
-// If the snapshot cannot be read the state is left as it was.
+// advance commits tx's staged changes (if any) and moves the applied
+// index, under mu, so that captures see whole entries only.
+func (f *FSM) advance(index uint64, tx *Tx) {
+	f.mu.Lock()
+	if tx != nil {
+		tx.commit()
+		f.gen++
+	}
+	f.mu.Unlock()
+	f.applied.advance(index)
+}
+
+// capture is a consistent view of every module at one index.
+type capture struct {
+	index    uint64
+	gen      uint64
+	version  uint32
+	names    []string
+	sections []Section
+}
+
+func (f *FSM) capture() *capture {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := &capture{index: f.applied.Index(), gen: f.gen, version: f.engine.committed()}
+	for _, m := range f.modules {
+		c.names = append(c.names, m.Name())
+		c.sections = append(c.sections, m.Snapshot())
+	}
+	return c
+}
+
+// Snapshot captures every module for log compaction. Each module's
+// Snapshot returns at once, so Apply waits only for the capture; encoding
+// and I/O happen in Persist, while Apply carries on.
+func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	return &fsmSnapshot{c: f.capture()}, nil
+}
+
+// Restore replaces every module's state with the snapshot read from rc.
+// It restores each module into one transaction and commits them together
+// only if all succeeded; otherwise the state is left as it was.
 func (f *FSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	data, err := readSnapshot(rc)
+	snap, err := readSnapshot(rc, f.modules)
 	if err != nil {
 		return err
 	}
-	return f.state.restore(data)
+	tx := &Tx{Index: snap.index, fsm: f}
+	for _, m := range f.modules {
+		if err := m.Restore(tx, snap.sources[m.Name()]); err != nil {
+			return fmt.Errorf("restore snapshot: %s: %w", m.Name(), err)
+		}
+	}
+	f.advance(snap.index, tx)
+	return nil
 }
 
-// skip advances the applied index past a rejected entry without touching
-// the data.
-func (s *State) skip(index uint64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advance(index)
+// Hash returns the hex SHA-256 of a canonical encoding of all replicated
+// data, module by module in a fixed order. The applied index is left out,
+// so two nodes holding the same data hash equal even if one has since
+// applied commands that were rejected. It captures the modules at once
+// and digests outside any lock; the result is remembered until the data
+// next changes.
+func (f *FSM) Hash() string {
+	f.mu.Lock()
+	gen := f.gen
+	f.mu.Unlock()
+	if m := f.hashMemo.Load(); m != nil && m.gen == gen {
+		return m.sum
+	}
+	c := f.capture()
+	sum := c.hash()
+	f.hashMemo.Store(&hashMemo{gen: c.gen, sum: sum})
+	return sum
+}
+
+func (c *capture) hash() string {
+	e := newHashEncoder()
+	e.Str("cassnet-state-v1")
+	for _, s := range c.sections {
+		s.Hash(e)
+	}
+	return hex.EncodeToString(e.sum())
+}
+
+// Counts reports, per module, how many items of each kind it holds.
+func (f *FSM) Counts() map[string]map[string]int {
+	c := f.capture()
+	out := make(map[string]map[string]int, len(c.names))
+	for i, name := range c.names {
+		out[name] = c.sections[i].Counts()
+	}
+	return out
+}
+
+// hashMemo is the last Hash result and the data generation it was taken at.
+type hashMemo struct {
+	gen uint64
+	sum string
 }

@@ -78,6 +78,6 @@ func (s *Store) lead(ctx context.Context) {
 	}
 	term := s.raft.CurrentTerm()
 	s.leaderReadyTerm.Store(term)
-	s.logger.Info("established leadership", "term", term, "index", s.state.Index())
+	s.logger.Info("established leadership", "term", term, "index", s.fsm.applied.Index())
 	newAutopilot(s).run(ctx)
 }

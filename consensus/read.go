@@ -33,7 +33,7 @@ func (s *Store) Read(ctx context.Context, c Consistency) (ReadMeta, error) {
 
 func (s *Store) readMeta() ReadMeta {
 	addr, _ := s.raft.LeaderWithID()
-	m := ReadMeta{Index: s.state.Index(), KnownLeader: addr != ""}
+	m := ReadMeta{Index: s.fsm.applied.Index(), KnownLeader: addr != ""}
 	if s.raft.State() != raft.Leader {
 		if lc := s.raft.LastContact(); !lc.IsZero() {
 			m.LastContact = time.Since(lc)
@@ -62,7 +62,7 @@ func (s *Store) readBarrier(ctx context.Context, consistent bool) error {
 			err = ErrNoLeader
 		}
 		if err == nil {
-			return s.state.WaitIndex(ctx, idx)
+			return s.fsm.applied.WaitIndex(ctx, idx)
 		}
 		if !errors.Is(err, ErrNoLeader) {
 			return err
@@ -92,7 +92,7 @@ func (s *Store) leaderReadIndex(ctx context.Context, consistent bool) (uint64, e
 		// earlier terms; leadershipLoop's barrier is still running.
 		return 0, newError(ErrNoLeader, "leader is still establishing leadership")
 	}
-	idx := s.state.Index()
+	idx := s.fsm.applied.Index()
 	if consistent {
 		f := s.raft.VerifyLeader()
 		done := make(chan error, 1)
@@ -138,7 +138,7 @@ func (s *Store) readinessLoop(ctx context.Context) {
 		cancel()
 		if err == nil {
 			s.ready.Store(true)
-			s.logger.Info("node is ready", "index", s.state.Index())
+			s.logger.Info("node is ready", "index", s.fsm.applied.Index())
 			return
 		}
 		select {

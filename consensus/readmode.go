@@ -44,18 +44,20 @@ type ReadMeta struct {
 // RaftInfo is a snapshot of the local Raft status, for /v1/cluster/raft and
 // metrics.
 type RaftInfo struct {
-	ID            string         `json:"id"`
-	State         string         `json:"state"`
-	LeaderID      string         `json:"leader_id"`
-	LeaderAddr    string         `json:"leader_addr"`
-	Term          uint64         `json:"term"`
-	LastIndex     uint64         `json:"last_index"`
-	CommitIndex   uint64         `json:"commit_index"`
-	AppliedIndex  uint64         `json:"applied_index"`
-	LastContact   time.Duration  `json:"-"`
-	LastContactMs int64          `json:"last_contact_ms"`
-	StateHash     string         `json:"state_hash"`
-	Servers       []ServerConfig `json:"servers"`
+	ID            string        `json:"id"`
+	State         string        `json:"state"`
+	LeaderID      string        `json:"leader_id"`
+	LeaderAddr    string        `json:"leader_addr"`
+	Term          uint64        `json:"term"`
+	LastIndex     uint64        `json:"last_index"`
+	CommitIndex   uint64        `json:"commit_index"`
+	AppliedIndex  uint64        `json:"applied_index"`
+	LastContact   time.Duration `json:"-"`
+	LastContactMs int64         `json:"last_contact_ms"`
+	StateHash     string        `json:"state_hash"`
+	// StateVersion is the replicated state version (see engine.go).
+	StateVersion uint32         `json:"state_version"`
+	Servers      []ServerConfig `json:"servers"`
 }
 
 // ServerConfig is one entry of the Raft configuration.

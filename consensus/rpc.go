@@ -81,6 +81,7 @@ func (s *Store) localStatus() *cassnetv1.StatusResponse {
 		AppliedIndex: s.raft.AppliedIndex(),
 		Term:         s.raft.CurrentTerm(),
 		State:        s.raft.State().String(),
+		StateVersion: SupportedStateVersion,
 	}
 	if s.raft.State() != raft.Leader {
 		st.LastContactMs = time.Since(s.raft.LastContact()).Milliseconds()

@@ -3,10 +3,10 @@ package consensus
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,7 +15,7 @@ import (
 
 // persist runs Snapshot and Persist into raft's in-memory snapshot store
 // and returns the bytes written.
-func persist(t *testing.T, f *FSM) []byte {
+func persist(t testing.TB, f *FSM) []byte {
 	t.Helper()
 	snap, err := f.Snapshot()
 	if err != nil {
@@ -25,7 +25,7 @@ func persist(t *testing.T, f *FSM) []byte {
 	return persistSnap(t, snap)
 }
 
-func persistSnap(t *testing.T, snap raft.FSMSnapshot) []byte {
+func persistSnap(t testing.TB, snap raft.FSMSnapshot) []byte {
 	t.Helper()
 	store := raft.NewInmemSnapshotStore()
 	sink, err := store.Create(raft.SnapshotVersionMax, 1, 1, raft.Configuration{}, 1, nil)
@@ -47,100 +47,195 @@ func persistSnap(t *testing.T, snap raft.FSMSnapshot) []byte {
 	return data
 }
 
-func restore(t *testing.T, f *FSM, data []byte) {
+func restore(t testing.TB, f *FSM, data []byte) {
 	t.Helper()
 	if err := f.Restore(io.NopCloser(bytes.NewReader(data))); err != nil {
 		t.Fatalf("Restore: %v", err)
 	}
 }
 
-func TestSnapshotRoundTrip(t *testing.T) {
-	h := newHarness(t)
-	for _, c := range randomLog(7, 3000) {
-		h.apply(c) // randomLog sets small retentions, so the audit log is trimmed
+// topKeys decodes a snapshot's top-level object.
+func topKeys(t *testing.T, data []byte) map[string]json.RawMessage {
+	t.Helper()
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil {
+		t.Fatalf("snapshot is not one JSON object: %v\n%s", err, data)
 	}
-	if n := len(h.state().Audit("", 0)); n >= 3000 || n == 0 {
-		t.Fatalf("expected a trimmed audit log, have %d entries", n)
-	}
-	data := persist(t, h.fsm)
+	return top
+}
 
-	g := newHarness(t)
-	restore(t, g.fsm, data)
-	if got, want := g.state().Hash(), h.state().Hash(); got != want {
-		t.Fatalf("restored hash %s, want %s", got, want)
+// TestSnapshotContainerVersions checks that a node writes the first
+// release's flat container (version 2) while the state version is 1, and
+// the sectioned one (version 3) from state version 2 on, and that both
+// restore to the same data.
+func TestSnapshotContainerVersions(t *testing.T) {
+	h := newHarness(t)
+	baseState(h)
+	flat := persist(t, h.fsm)
+	top := topKeys(t, flat)
+	if string(top["version"]) != "2" || string(top["index"]) != "4" {
+		t.Fatalf("flat container version %s index %s, want 2 and 4", top["version"], top["index"])
 	}
-	if g.state().Index() != h.state().Index() {
-		t.Fatalf("restored index %d, want %d", g.state().Index(), h.state().Index())
+	if _, ok := top["sections"]; ok {
+		t.Fatal("flat container has sections")
 	}
-	if again := persist(t, g.fsm); !bytes.Equal(again, data) {
+	for _, key := range []string{"alpha", "beta", "gamma"} {
+		if _, ok := top[key]; !ok {
+			t.Errorf("flat container lacks the top-level key %q", key)
+		}
+	}
+	if _, ok := top["state_version"]; ok {
+		t.Error("flat container holds a state version the first release does not know")
+	}
+	flatHash := h.fsm.Hash()
+
+	h.mustApply(setStateVersion(StateVersionDomains))
+	sectioned := persist(t, h.fsm)
+	top = topKeys(t, sectioned)
+	if string(top["version"]) != "3" {
+		t.Fatalf("container version %s at state version 2, want 3", top["version"])
+	}
+	var sections map[string]map[string]json.RawMessage
+	if err := json.Unmarshal(top["sections"], &sections); err != nil {
+		t.Fatalf("sections: %v", err)
+	}
+	for _, key := range []string{"alpha", "beta", "gamma", "engine"} {
+		if _, ok := sections[key]; !ok {
+			t.Errorf("no section %q", key)
+		}
+	}
+	if _, ok := top["alpha"]; ok {
+		t.Error("sectioned container has flat keys")
+	}
+	if got := string(sections["engine"]["state_version"]); got != "2" {
+		t.Errorf("engine section state_version = %s, want 2", got)
+	}
+
+	// Each restores to its data and its state version.
+	a := newHarness(t)
+	restore(t, a.fsm, flat)
+	if a.fsm.Hash() != flatHash || a.fsm.engine.committed() != StateVersionInitial || a.fsm.Applied().Index() != 4 {
+		t.Fatal("flat snapshot did not restore")
+	}
+	b := newHarness(t)
+	restore(t, b.fsm, sectioned)
+	if b.fsm.Hash() != h.fsm.Hash() || b.fsm.engine.committed() != StateVersionDomains || b.fsm.Applied().Index() != 5 {
+		t.Fatal("sectioned snapshot did not restore")
+	}
+	if again := persist(t, b.fsm); !bytes.Equal(again, sectioned) {
 		t.Fatal("persisting the restored state gave different bytes")
 	}
-
-	// The restored node keeps applying exactly like the original.
-	for _, c := range randomLog(8, 500) {
-		h.apply(c)
-		g.index = h.index - 1
-		g.apply(c)
+	// The state version gates operations after a restore too.
+	b.index, a.index = 5, 4
+	if res := a.apply(createBan("b1")); !errors.Is(res.Err, ErrConflict) {
+		t.Errorf("CreateBan at restored version 1: %v", res.Err)
 	}
-	if g.state().Hash() != h.state().Hash() {
-		t.Fatal("restored node diverged after further applies")
+	if res := b.apply(createBan("b1")); res.Err != nil {
+		t.Errorf("CreateBan at restored version 2: %v", res.Err)
 	}
 }
 
-func TestRestoreDiscardsOldState(t *testing.T) {
-	src := newHarness(t)
-	src.mustApply(createTenant("new"), createProject("new", "game"), createBan("new", "b1", "game", "p1", 0))
-	data := persist(t, src.fsm)
+func TestRestoreReadsEveryKnownVersion(t *testing.T) {
+	tests := []struct {
+		name, data string
+		want       map[string]string // alpha's map
+		version    uint32
+	}{
+		{"version 1", `{"version":1,"index":3,"alpha":{"t/x":"a"}}`, map[string]string{"t/x": "a"}, 1},
+		{"version 2", `{"version":2,"index":3,"alpha":{"t/x":"a"}}`, map[string]string{"t/x": "a"}, 1},
+		{"version 2 ignores the keys it does not know", `{"version":2,"index":3,"alpha":{"t/x":"a"},"later":[1]}`, map[string]string{"t/x": "a"}, 1},
+		{"version 3", `{"version":3,"index":3,"sections":{"alpha":{"alpha":{"t/x":"a"}},"engine":{"state_version":2}}}`, map[string]string{"t/x": "a"}, 2},
+		{"version 3 missing section is empty", `{"version":3,"index":3,"sections":{"engine":{"state_version":2}}}`, map[string]string{}, 2},
+		{"version 3 missing engine is version 1", `{"version":3,"index":3,"sections":{}}`, map[string]string{}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			baseState(h)
+			restore(t, h.fsm, []byte(tt.data))
+			got := *h.alpha.cur.Load()
+			if len(got) != len(tt.want) || got["t/x"] != tt.want["t/x"] {
+				t.Errorf("alpha = %v, want %v", got, tt.want)
+			}
+			if h.beta.len() != 0 || h.gamma.len() != 0 {
+				t.Error("old state survived Restore")
+			}
+			if v := h.fsm.engine.committed(); v != tt.version {
+				t.Errorf("state version %d, want %d", v, tt.version)
+			}
+			if h.fsm.Applied().Index() != 3 {
+				t.Errorf("index %d, want 3", h.fsm.Applied().Index())
+			}
+		})
+	}
+}
 
-	dst := newHarness(t)
-	dst.mustApply(createTenant("old"), createBan("old", "b1", "", "p1", 0),
-		createTenant("new"), createBan("new", "stale", "", "p1", 0),
-		createToken("tok", make([]byte, 32)), setSettings(9))
-	restore(t, dst.fsm, data)
-
-	s := dst.state()
-	if _, ok := s.Tenant("old"); ok {
-		t.Error("tenant from the old state survived Restore")
+// TestRestoreIsAllOrNothing feeds snapshots that fail in the container or
+// in one module, after other modules have restored theirs: the state and
+// the index stay exactly as they were.
+func TestRestoreIsAllOrNothing(t *testing.T) {
+	tests := []struct{ name, data, msg string }{
+		{"not json", "{", "decode"},
+		{"no version", `{"index":5}`, "version"},
+		{"unknown version", `{"version":4,"index":5}`, "unknown snapshot version 4"},
+		{"version 0", `{"version":0,"index":5}`, "unknown snapshot version 0"},
+		{"unknown section", `{"version":3,"index":5,"sections":{"alpha":{},"delta":{}}}`, `section "delta"`},
+		{"sections not an object", `{"version":3,"index":5,"sections":[]}`, "sections"},
+		{"bad index", `{"version":2,"index":"x"}`, "index"},
+		{"undecodable key", `{"version":2,"index":5,"alpha":[1]}`, "alpha"},
+		{"later module fails flat", `{"version":2,"index":5,"alpha":{"t/new":"a"},"gamma":{"bad":"x"}}`, "gamma"},
+		{"later module fails sectioned", `{"version":3,"index":5,"sections":{"alpha":{"alpha":{"t/new":"a"}},"beta":{"beta":{"bad":"x"}}}}`, "beta"},
+		{"engine refuses its version", `{"version":3,"index":5,"sections":{"alpha":{"alpha":{"t/new":"a"}},"engine":{"state_version":9}}}`, "state version 9"},
+		{"engine refuses version 0", `{"version":3,"index":5,"sections":{"engine":{"state_version":0}}}`, "state version 0"},
 	}
-	if _, ok := s.Ban("new", "stale"); ok {
-		t.Error("ban from the old state survived Restore")
-	}
-	if _, ok := s.OperatorToken("tok"); ok {
-		t.Error("token from the old state survived Restore")
-	}
-	if got := s.Settings().AuditRetention; got != DefaultAuditRetention {
-		t.Errorf("AuditRetention = %d, want default", got)
-	}
-	if b, ok := s.ActiveBan("new", "p1", "", testEpoch); ok {
-		t.Errorf("player index kept an old ban: %+v", b)
-	}
-	if b, ok := s.ActiveBan("new", "p1", "game", testEpoch); !ok || b.ID != "b1" {
-		t.Errorf("player index not rebuilt: %+v, %v", b, ok)
-	}
-	if s.Index() != src.index || s.Hash() != src.state().Hash() {
-		t.Errorf("index %d hash %s, want %d %s", s.Index(), s.Hash(), src.index, src.state().Hash())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			baseState(h)
+			before, index := h.fsm.Hash(), h.fsm.Applied().Index()
+			alpha := *h.alpha.cur.Load()
+			err := h.fsm.Restore(io.NopCloser(strings.NewReader(tt.data)))
+			if err == nil {
+				t.Fatal("Restore accepted a bad snapshot")
+			}
+			if !strings.Contains(err.Error(), tt.msg) {
+				t.Errorf("error %q does not say %q", err, tt.msg)
+			}
+			if h.fsm.Hash() != before || h.fsm.Applied().Index() != index {
+				t.Fatal("failed Restore changed the state")
+			}
+			if _, ok := h.alpha.get("t/new"); ok || h.alpha.len() != len(alpha) {
+				t.Fatal("failed Restore committed an earlier module")
+			}
+			// The next entry must not commit what the failed Restore staged.
+			h.mustApply(createTenant("later"))
+			if _, ok := h.alpha.get("t/new"); ok {
+				t.Fatal("an entry after a failed Restore committed its data")
+			}
+		})
 	}
 }
 
 // TestSnapshotIsPointInTime checks that commands applied between Snapshot
-// and Persist, including ones that change a ban in place and trim the
-// audit log, do not leak into the snapshot.
+// and Persist do not leak into the snapshot.
 func TestSnapshotIsPointInTime(t *testing.T) {
 	h := newHarness(t)
-	h.mustApply(createTenant("acme"), createBan("acme", "b1", "", "p1", 60), setSettings(3),
-		createProject("acme", "g1"), createProject("acme", "g2"))
-	want := h.state().Hash()
+	baseState(h)
+	want := h.fsm.Hash()
 	snap, err := h.fsm.Snapshot()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer snap.Release()
-	h.mustApply(revokeBan("acme", "b1"), createProject("acme", "g3"), createProject("acme", "g4"),
-		setSettings(1), deleteTenant("acme"))
+	h.mustApply(createTenant("new"), deleteTenant("acme"), createProject("other", "g2"), setStateVersion(StateVersionDomains))
 
 	g := newHarness(t)
-	restore(t, g.fsm, persistSnap(t, snap))
-	if g.state().Hash() != want {
+	data := persistSnap(t, snap)
+	if string(topKeys(t, data)["version"]) != "2" {
+		t.Error("the container version follows the state version of the capture, not of Persist")
+	}
+	restore(t, g.fsm, data)
+	if g.fsm.Hash() != want {
 		t.Fatal("snapshot saw commands applied after Snapshot returned")
 	}
 }
@@ -154,43 +249,10 @@ func TestRestoreWakesWaiters(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	t.Cleanup(cancel)
 	done := make(chan error, 1)
-	go func() { done <- dst.state().WaitIndex(ctx, 3) }()
+	go func() { done <- dst.fsm.Applied().WaitIndex(ctx, 3) }()
 	restore(t, dst.fsm, data)
 	if err := <-done; err != nil {
 		t.Fatalf("WaitIndex after Restore: %v", err)
-	}
-}
-
-func TestRestoreRejectsBadSnapshots(t *testing.T) {
-	tests := []struct{ name, data string }{
-		{"not json", "{"},
-		{"unknown version", `{"version":3,"index":5}`},
-		{"api key of unknown tenant", `{"version":2,"api_keys":[{"id":"0123456789abcdef","tenant":"x","role":"read-only","secret_sha256":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}]}`},
-		{"api key with bad role", `{"version":2,"tenants":[{"name":"x"}],"api_keys":[{"id":"0123456789abcdef","tenant":"x","role":"god","secret_sha256":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}]}`},
-		{"two active signing keys", `{"version":2,"signing_keys":[{"kid":"a","private_key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="},{"kid":"b","private_key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}]}`},
-		{"short signing key", `{"version":2,"signing_keys":[{"kid":"a","private_key":"AAAA"}]}`},
-		{"revocation of unknown tenant", `{"version":2,"session_revocations":[{"tenant":"x","session_id":"s"}]}`},
-		{"ttl out of range", `{"version":2,"settings":{"audit_retention":5,"max_session_ttl_seconds":99999999}}`},
-		{"no version", `{"index":5}`},
-		{"ban of unknown tenant", `{"version":1,"index":5,"bans":[{"id":"b","tenant":"x","player_id":"p"}]}`},
-		{"project of unknown tenant", `{"version":1,"index":5,"projects":[{"tenant":"x","name":"g"}]}`},
-		{"ban of unknown project", `{"version":1,"tenants":[{"name":"x"}],"bans":[{"id":"b","tenant":"x","project_id":"g","player_id":"p"}]}`},
-		{"duplicate tenant", `{"version":1,"tenants":[{"name":"x"},{"name":"x"}]}`},
-		{"retention out of range", `{"version":1,"settings":{"audit_retention":1000001}}`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t)
-			h.mustApply(createTenant("keep"))
-			before, index := h.state().Hash(), h.state().Index()
-			err := h.fsm.Restore(io.NopCloser(strings.NewReader(tt.data)))
-			if err == nil {
-				t.Fatal("Restore accepted a bad snapshot")
-			}
-			if h.state().Hash() != before || h.state().Index() != index {
-				t.Fatal("failed Restore changed the state")
-			}
-		})
 	}
 }
 
@@ -205,61 +267,71 @@ func (s *failingSink) ID() string                { return "failing" }
 func (s *failingSink) Cancel() error             { s.cancelled = true; return nil }
 
 func TestPersistCancelsOnError(t *testing.T) {
-	h := newHarness(t)
-	h.mustApply(createTenant("acme"))
-	snap, err := h.fsm.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer snap.Release()
-	sink := &failingSink{}
-	if err := snap.Persist(sink); err == nil {
-		t.Fatal("Persist succeeded on a failing sink")
-	}
-	if !sink.cancelled || sink.closed {
-		t.Fatalf("sink cancelled=%v closed=%v, want cancelled only", sink.cancelled, sink.closed)
+	for _, v := range []uint32{StateVersionInitial, StateVersionDomains} {
+		h := newHarness(t)
+		h.mustApply(createTenant("acme"))
+		if v > StateVersionInitial {
+			h.mustApply(setStateVersion(v))
+		}
+		snap, err := h.fsm.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sink := &failingSink{}
+		if err := snap.Persist(sink); err == nil {
+			t.Fatalf("state version %d: Persist succeeded on a failing sink", v)
+		}
+		if !sink.cancelled || sink.closed {
+			t.Fatalf("state version %d: sink cancelled=%v closed=%v, want cancelled only", v, sink.cancelled, sink.closed)
+		}
+		snap.Release()
 	}
 }
 
-// TestConcurrentUse runs readers and a snapshot Persist while commands are
-// applied, as Raft and the API do; the race detector checks the locking
-// and that the snapshot shares nothing that Apply writes.
+// TestConcurrentUse runs readers, Hash and a snapshot Persist while
+// commands are applied, as Raft and the API do; the race detector checks
+// that captures share nothing Apply writes.
 func TestConcurrentUse(t *testing.T) {
 	h := newHarness(t)
 	baseState(h)
-	var wg sync.WaitGroup
-	t.Cleanup(wg.Wait) // cleanups run last-in first-out: cancel, then wait
 	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	for range 2 {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				s := h.fsm.State()
-				s.ActiveBan("t1", "p1", "g0", testEpoch)
-				s.Bans("t1", BanFilter{PlayerID: "p2"})
-				s.Audit("", 10)
-				s.Tenants()
-				s.Hash()
-			}
-		})
-	}
-	log := randomLog(99, 2000)
-	for i, c := range log {
-		h.apply(c)
-		if i%500 == 0 {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			h.alpha.get("t/acme")
+			h.fsm.Hash()
+			h.fsm.Counts()
+			h.fsm.Applied().Index()
+		}
+	}()
+	persisted := make(chan error, 10)
+	n := 0
+	for i := range 400 {
+		h.apply(createTenant("t" + formatIndex(i%50)))
+		h.apply(deleteTenant("t" + formatIndex((i+7)%50)))
+		if i%100 == 0 {
 			snap, err := h.fsm.Snapshot() // same goroutine as Apply, as in Raft
 			if err != nil {
 				t.Fatal(err)
 			}
-			wg.Go(func() {
+			n++
+			go func() {
 				defer snap.Release()
-				if err := snap.Persist(&discardSink{}); err != nil {
-					t.Error(err)
-				}
-			})
+				persisted <- snap.Persist(&discardSink{})
+			}()
 		}
 	}
+	for range n {
+		if err := <-persisted; err != nil {
+			t.Error(err)
+		}
+	}
+	cancel()
+	<-done
 }
+
+func formatIndex(i int) string { return string(rune('a'+i%26)) + string(rune('a'+i/26)) }
 
 // discardSink is a SnapshotSink that keeps nothing.
 type discardSink struct{}

@@ -48,6 +48,9 @@ type Config struct {
 	TLS *TLS
 	// Bootstrap forms a one-server cluster if there is no Raft state yet.
 	Bootstrap bool
+	// Modules are the domains whose replicated state the FSM applies, in
+	// hash and snapshot order (see Module). Their order never changes.
+	Modules []Module
 	// Members is the gossip membership; required.
 	Members MemberSource
 	// Autopilot tunes how servers are added, promoted and removed.
@@ -97,7 +100,6 @@ const holdTimeout = 5 * time.Second
 type Store struct {
 	cfg    Config
 	logger *slog.Logger
-	state  *State
 	fsm    *FSM
 
 	raft      *raft.Raft
@@ -147,13 +149,15 @@ func New(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	state := NewState()
 	logger := cfg.Logger.With("component", "consensus")
+	fsm, err := NewFSM(cfg.Modules, logger)
+	if err != nil {
+		return nil, err
+	}
 	return &Store{
 		cfg:    cfg,
 		logger: logger,
-		state:  state,
-		fsm:    NewFSM(state, logger),
+		fsm:    fsm,
 		tag:    tag,
 	}, nil
 }
@@ -242,8 +246,12 @@ func (s *Store) Start(ctx context.Context) error {
 	return nil
 }
 
-// State is the local state machine's data.
-func (s *Store) State() *State { return s.state }
+// Applied is the local state machine's applied index and change
+// notification, shared by every module.
+func (s *Store) Applied() *Applied { return s.fsm.applied }
+
+// FSM is the local state machine.
+func (s *Store) FSM() *FSM { return s.fsm }
 
 // Ready is true once this node knows a leader and has applied the log up
 // to the leader's index as of when it started.

@@ -20,7 +20,7 @@ func (s *Store) Apply(ctx context.Context, cmd *cassnetv1.Command) (uint64, erro
 	if s.leaving.Load() {
 		return 0, newError(ErrShuttingDown, "this node is leaving the cluster; use another node")
 	}
-	if err := ValidateCommand(cmd); err != nil {
+	if err := s.fsm.ValidateCommand(cmd); err != nil {
 		return 0, err
 	}
 	hold, cancel := context.WithTimeout(ctx, holdTimeout)
@@ -61,7 +61,7 @@ func (s *Store) Apply(ctx context.Context, cmd *cassnetv1.Command) (uint64, erro
 func (s *Store) waitLocal(ctx context.Context, idx uint64) error {
 	wctx, cancel := context.WithTimeout(ctx, applyTimeout)
 	defer cancel()
-	if err := s.state.WaitIndex(wctx, idx); err != nil && ctx.Err() != nil {
+	if err := s.fsm.applied.WaitIndex(wctx, idx); err != nil && ctx.Err() != nil {
 		return ctx.Err()
 	}
 	return nil
@@ -80,7 +80,7 @@ func (s *Store) applyLocal(ctx context.Context, cmd *cassnetv1.Command) (uint64,
 	if s.raft.State() != raft.Leader {
 		return 0, newError(ErrNoLeader, "this node is not the leader")
 	}
-	if err := ValidateCommand(cmd); err != nil {
+	if err := s.fsm.ValidateCommand(cmd); err != nil {
 		return 0, err
 	}
 	cmd.TimeUnixNano = time.Now().UnixNano()

@@ -22,8 +22,9 @@ func (s *Store) RaftInfo() RaftInfo {
 		Term:         s.raft.CurrentTerm(),
 		LastIndex:    s.raft.LastIndex(),
 		CommitIndex:  s.raft.CommitIndex(),
-		AppliedIndex: s.state.Index(),
-		StateHash:    s.state.Hash(),
+		AppliedIndex: s.fsm.applied.Index(),
+		StateHash:    s.fsm.Hash(),
+		StateVersion: s.fsm.engine.committed(),
 	}
 	if s.raft.State() != raft.Leader {
 		if lc := s.raft.LastContact(); !lc.IsZero() {

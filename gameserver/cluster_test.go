@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/cassandranet/cassnet/api"
-	"github.com/cassandranet/cassnet/consensus"
 	"github.com/cassandranet/cassnet/mesh"
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
+	"github.com/cassandranet/cassnet/state/identity"
 )
 
 type members []mesh.Member
@@ -20,7 +20,7 @@ func (m members) Members() []mesh.Member { return m }
 
 func TestListAsksOtherMembers(t *testing.T) {
 	h := newHarness(t)
-	key := h.key("acme", consensus.RoleGameServer, "")
+	key := h.key("acme", identity.RoleGameServer, "")
 	h.register(key, "local-1", "")
 	var gotAuth, gotQuery string
 	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -56,7 +56,7 @@ func TestListAsksOtherMembers(t *testing.T) {
 
 func TestDrain(t *testing.T) {
 	h := newHarness(t)
-	key := h.key("acme", consensus.RoleGameServer, "")
+	key := h.key("acme", identity.RoleGameServer, "")
 	h.register(key, "local-1", "")
 	st, err := h.client.WatchEvents(h.ctx(key), &cassnetv1.WatchEventsRequest{ServerId: "local-1"})
 	if err != nil {

@@ -10,8 +10,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/cassandranet/cassnet/api"
-	"github.com/cassandranet/cassnet/consensus"
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
+	"github.com/cassandranet/cassnet/state/bans"
 )
 
 // recheckEvery bounds how long a kick can wait when no state change wakes
@@ -44,7 +44,7 @@ func (s *Server) WatchEvents(req *cassnetv1.WatchEventsRequest, stream cassnetv1
 	defer cancel()
 	// The index is taken before the first check, so that no change after
 	// it goes unnoticed however late the goroutine starts.
-	go s.watchState(wctx, s.state.Index(), changed) // ends with wctx
+	go s.watchState(wctx, s.applied.Index(), changed) // ends with wctx
 
 	var lastBans []*cassnetv1.ActiveBan
 	kicked := make(map[string]bool)
@@ -92,10 +92,10 @@ func (s *Server) WatchEvents(req *cassnetv1.WatchEventsRequest, stream cassnetv1
 // past idx, until ctx ends.
 func (s *Server) watchState(ctx context.Context, idx uint64, changed chan<- uint64) {
 	for {
-		if err := s.state.WaitChange(ctx, idx); err != nil {
+		if err := s.applied.WaitChange(ctx, idx); err != nil {
 			return
 		}
-		idx = s.state.Index()
+		idx = s.applied.Index()
 		select {
 		case changed <- idx:
 		default: // a signal is already pending
@@ -107,9 +107,9 @@ func (s *Server) watchState(ctx context.Context, idx uint64, changed chan<- uint
 // tenant-wide ones and the project's (every project's if proj is "").
 func (s *Server) activeBans(tenant, proj string) []*cassnetv1.ActiveBan {
 	now := s.auth.Now()
-	bans, _ := s.state.Bans(tenant, consensus.BanFilter{ActiveAt: &now})
+	list, _ := s.bans.Bans(tenant, bans.Filter{ActiveAt: &now})
 	out := []*cassnetv1.ActiveBan{}
-	for _, b := range bans {
+	for _, b := range list {
 		if proj != "" && b.ProjectID != "" && b.ProjectID != proj {
 			continue
 		}
@@ -143,7 +143,7 @@ func (s *Server) kicks(p api.Principal, id string, kicked map[string]bool) []*ca
 			continue
 		}
 		k := &cassnetv1.ServerEvent_Kick{PlayerId: player}
-		if b, ok := s.state.ActiveBan(p.Tenant, player, c.project, now); ok {
+		if b, ok := s.bans.ActiveBan(p.Tenant, player, c.project, now); ok {
 			k.Reason, k.BanId = "banned", b.ID
 		} else if s.auth.CheckSession(p, c.token).Reason == "revoked" {
 			k.Reason = "revoked"

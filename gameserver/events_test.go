@@ -8,8 +8,8 @@ import (
 
 	"google.golang.org/grpc/codes"
 
-	"github.com/cassandranet/cassnet/consensus"
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
+	"github.com/cassandranet/cassnet/state/identity"
 )
 
 // recvWithin receives the next event, failing after d.
@@ -35,7 +35,7 @@ func recvWithin(t *testing.T, st cassnetv1.GameServerService_WatchEventsClient, 
 
 func TestKickOnBanAndRevoke(t *testing.T) {
 	h := newHarness(t)
-	key := h.key("acme", consensus.RoleGameServer, "")
+	key := h.key("acme", identity.RoleGameServer, "")
 	h.register(key, "srv-1", "blue")
 	ctx := h.ctx(key)
 	for _, player := range []string{"alice", "bob"} {
@@ -104,7 +104,7 @@ func TestKickOnBanAndRevoke(t *testing.T) {
 
 func TestPublishSubscribe(t *testing.T) {
 	h := newHarness(t)
-	key := h.key("acme", consensus.RoleGameServer, "")
+	key := h.key("acme", identity.RoleGameServer, "")
 	ctx := h.ctx(key)
 	sub, err := h.client.Subscribe(ctx, &cassnetv1.SubscribeRequest{Topic: "match.1"})
 	if err != nil {

@@ -13,26 +13,31 @@ import (
 	"github.com/cassandranet/cassnet/consensus"
 	"github.com/cassandranet/cassnet/mesh"
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
+	"github.com/cassandranet/cassnet/state"
 )
 
-// fakeStore is a single-node api.Store over a real consensus.State and
+// fakeStore is a single-node api.Store over the real domains and
 // FSM: commands are applied as a leader would, without Raft.
 type fakeStore struct {
-	state *consensus.State
+	state *state.Domains
 	fsm   *consensus.FSM
 	mu    sync.Mutex
 	index uint64
 }
 
 func newFakeStore() *fakeStore {
-	st := consensus.NewState()
-	return &fakeStore{state: st, fsm: consensus.NewFSM(st, nil)}
+	st := state.New()
+	fsm, err := consensus.NewFSM(st.Modules(), nil)
+	if err != nil {
+		panic(err)
+	}
+	return &fakeStore{state: st, fsm: fsm}
 }
 
 func (f *fakeStore) Apply(ctx context.Context, cmd *cassnetv1.Command) (uint64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := consensus.ValidateCommand(cmd); err != nil {
+	if err := f.fsm.ValidateCommand(cmd); err != nil {
 		return 0, err
 	}
 	stamped := proto.Clone(cmd).(*cassnetv1.Command)
@@ -47,9 +52,9 @@ func (f *fakeStore) Apply(ctx context.Context, cmd *cassnetv1.Command) (uint64, 
 }
 
 func (f *fakeStore) Read(context.Context, consensus.Consistency) (consensus.ReadMeta, error) {
-	return consensus.ReadMeta{Index: f.state.Index(), KnownLeader: true}, nil
+	return consensus.ReadMeta{Index: f.fsm.Applied().Index(), KnownLeader: true}, nil
 }
-func (f *fakeStore) State() *consensus.State { return f.state }
+func (f *fakeStore) Applied() *consensus.Applied { return f.fsm.Applied() }
 func (f *fakeStore) RaftInfo() consensus.RaftInfo {
 	return consensus.RaftInfo{ID: "node-a", State: "Leader"}
 }

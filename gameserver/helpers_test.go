@@ -42,7 +42,7 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	apiSrv, err := api.New(api.Config{Store: store, Members: store, Agent: store, Topics: newMemTopics(), Logger: quiet})
+	apiSrv, err := api.New(api.Config{Store: store, State: store.state, Members: store, Agent: store, Topics: newMemTopics(), Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func newHarness(t *testing.T) *harness {
 	h.rest(token, "POST", "/v1/tenants", `{"name":"other"}`, http.StatusCreated)
 	h.rest(token, "POST", "/v1/tenants/acme/projects", `{"name":"blue"}`, http.StatusCreated)
 
-	gs, err := New(Config{Authority: apiSrv, State: store.State(), Topics: newMemTopics(),
+	gs, err := New(Config{Authority: apiSrv, Applied: store.Applied(), Bans: store.state.Bans, Topics: newMemTopics(),
 		Node: "node-a", HealthInterval: 100 * time.Millisecond, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)

@@ -180,7 +180,7 @@ func (s *Server) IsBanned(ctx context.Context, req *cassnetv1.IsBannedRequest) (
 	if err != nil {
 		return nil, err
 	}
-	b, banned := s.state.ActiveBan(p.Tenant, req.GetPlayerId(), proj, s.auth.Now())
+	b, banned := s.bans.ActiveBan(p.Tenant, req.GetPlayerId(), proj, s.auth.Now())
 	if !banned {
 		return &cassnetv1.IsBannedResponse{}, nil
 	}

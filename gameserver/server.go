@@ -14,6 +14,7 @@ import (
 	"github.com/cassandranet/cassnet/api"
 	"github.com/cassandranet/cassnet/consensus"
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
+	"github.com/cassandranet/cassnet/state/bans"
 )
 
 // DefaultHealthInterval is how often a server should ping Health. It is
@@ -37,11 +38,13 @@ type Authority interface {
 	Now() time.Time
 }
 
-// Config configures a Server. Authority and State are required.
+// Config configures a Server. Authority, Applied and Bans are required.
 type Config struct {
 	Authority Authority
-	// State is this node's replica of the Raft state (bans, revocations).
-	State *consensus.State
+	// Applied wakes ban-cache syncs when the replicated state changes.
+	Applied *consensus.Applied
+	// Bans is the bans domain the sync reads.
+	Bans *bans.Store
 	// Topics is topic messaging. Optional: without it Publish and
 	// Subscribe answer Unavailable.
 	Topics api.Topics
@@ -69,7 +72,8 @@ type Server struct {
 	cassnetv1.UnimplementedGameServerServiceServer
 
 	auth     Authority
-	state    *consensus.State
+	applied  *consensus.Applied
+	bans     *bans.Store
 	topics   api.Topics
 	node     string
 	members  api.Members
@@ -87,11 +91,11 @@ type Server struct {
 
 // New builds a Server.
 func New(cfg Config) (*Server, error) {
-	if cfg.Authority == nil || cfg.State == nil {
+	if cfg.Authority == nil || cfg.Applied == nil || cfg.Bans == nil {
 		return nil, errors.New("gameserver: Config.Authority and Config.State are required")
 	}
 	s := &Server{
-		auth: cfg.Authority, state: cfg.State, topics: cfg.Topics, node: cfg.Node,
+		auth: cfg.Authority, applied: cfg.Applied, bans: cfg.Bans, topics: cfg.Topics, node: cfg.Node,
 		members: cfg.Members, client: cfg.HTTPClient, scheme: cfg.Scheme,
 		interval: cfg.HealthInterval, log: cfg.Logger,
 		reg: newRegistry(cfg.MaxServers),

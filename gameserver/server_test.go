@@ -14,8 +14,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/cassandranet/cassnet/api"
-	"github.com/cassandranet/cassnet/consensus"
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
+	"github.com/cassandranet/cassnet/state/identity"
 )
 
 func wantCode(t *testing.T, err error, want codes.Code) {
@@ -27,11 +27,11 @@ func wantCode(t *testing.T, err error, want codes.Code) {
 
 func TestAuth(t *testing.T) {
 	h := newHarness(t)
-	gsKey := h.key("acme", consensus.RoleGameServer, "")
+	gsKey := h.key("acme", identity.RoleGameServer, "")
 	h.register(gsKey, "srv-1", "")
-	other := h.key("other", consensus.RoleGameServer, "")
-	reader := h.key("acme", consensus.RoleReadOnly, "")
-	blueOnly := h.key("acme", consensus.RoleGameServer, "blue")
+	other := h.key("other", identity.RoleGameServer, "")
+	reader := h.key("acme", identity.RoleReadOnly, "")
+	blueOnly := h.key("acme", identity.RoleGameServer, "blue")
 	cases := []struct {
 		name string
 		ctx  context.Context
@@ -66,7 +66,7 @@ func TestAuth(t *testing.T) {
 
 func TestLifecycleHealthAndMetrics(t *testing.T) {
 	h := newHarness(t)
-	key := h.key("acme", consensus.RoleGameServer, "")
+	key := h.key("acme", identity.RoleGameServer, "")
 	h.register(key, "srv-1", "blue")
 	ctx := h.ctx(key)
 	if _, err := h.client.SetState(ctx, &cassnetv1.SetStateRequest{ServerId: "srv-1", State: cassnetv1.ServerState_SERVER_STATE_ALLOCATED}); err != nil {
@@ -139,7 +139,7 @@ cassnet_gameserver_players{server="srv-1",tenant="acme"} 0
 
 func TestVerifyConnectAndBans(t *testing.T) {
 	h := newHarness(t)
-	key := h.key("acme", consensus.RoleGameServer, "")
+	key := h.key("acme", identity.RoleGameServer, "")
 	h.register(key, "srv-1", "")
 	ctx := h.ctx(key)
 	good, bad := h.session("alice", ""), h.session("mallory", "")

@@ -40,7 +40,7 @@ func (n *Node) newGameServer(ident *pki.Identity) error {
 		scheme = "https"
 	}
 	gs, err := gameserver.New(gameserver.Config{
-		Authority: n.api, State: n.store.State(), Topics: topics{n.pubsub},
+		Authority: n.api, Applied: n.store.Applied(), Bans: n.state.Bans, Topics: topics{n.pubsub},
 		Node: n.cfg.Name, Members: n.mesh, HTTPClient: client, Scheme: scheme,
 		Logger: n.logger.With("component", "gameserver"),
 	})

@@ -10,6 +10,7 @@ import (
 	"github.com/cassandranet/cassnet/consensus"
 	"github.com/cassandranet/cassnet/pki"
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
+	"github.com/cassandranet/cassnet/state/cluster"
 )
 
 // joinTokenSeededFile marks that the bootstrap join token has been
@@ -26,9 +27,8 @@ func (n *Node) joinTokenSeeded() bool {
 // replicated, unexpired join tokens; and, on the bootstrap node before it
 // has replicated its own token, that token.
 func (n *Node) joinSecretHashes() [][]byte {
-	st := n.store.State()
-	hs := st.JoinSecretHashes(time.Now())
-	if !n.joinTokenSeeded() && len(st.JoinTokens()) == 0 {
+	hs := n.state.Cluster.JoinSecretHashes(time.Now())
+	if !n.joinTokenSeeded() && len(n.state.Cluster.JoinTokens()) == 0 {
 		hs = append(hs, pki.SecretHash(n.token.Secret))
 	}
 	return hs
@@ -40,9 +40,9 @@ func (n *Node) seedJoinToken(retry func(string, func() *cassnetv1.Command, func(
 		return
 	}
 	sum := pki.SecretHash(n.token.Secret)
-	id := consensus.JoinTokenID(sum)
+	id := cluster.JoinTokenID(sum)
 	has := func() bool {
-		for _, t := range n.store.State().JoinTokens() {
+		for _, t := range n.state.Cluster.JoinTokens() {
 			if t.ID == id {
 				return true
 			}
@@ -68,5 +68,5 @@ func (n *Node) NewJoinToken(context.Context) (token, id string, secretHash []byt
 		return "", "", nil, fmt.Errorf("new join token: %w", err)
 	}
 	sum := pki.SecretHash(tok.Secret)
-	return tok.String(), consensus.JoinTokenID(sum), sum, nil
+	return tok.String(), cluster.JoinTokenID(sum), sum, nil
 }

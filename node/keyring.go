@@ -8,6 +8,7 @@ import (
 
 	"github.com/cassandranet/cassnet/consensus"
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
+	"github.com/cassandranet/cassnet/state/cluster"
 )
 
 // keyringPoll is how often the replicated gossip keyring is compared with
@@ -27,7 +28,7 @@ func (n *Node) keyringLoop(ctx context.Context) {
 			return
 		case <-time.After(keyringPoll):
 		}
-		want := n.store.State().GossipKeys()
+		want := n.state.Cluster.GossipKeys()
 		if len(want) == 0 || slices.EqualFunc(want, applied, bytes.Equal) {
 			continue
 		}
@@ -40,7 +41,7 @@ func (n *Node) keyringLoop(ctx context.Context) {
 			continue
 		}
 		if applied != nil {
-			n.logger.Info("gossip keyring updated", "keys", len(want), "primary", consensus.GossipKeyID(want[0]))
+			n.logger.Info("gossip keyring updated", "keys", len(want), "primary", cluster.GossipKeyID(want[0]))
 		}
 		applied = want
 	}
@@ -50,7 +51,7 @@ func (n *Node) keyringLoop(ctx context.Context) {
 // only while the replicated keyring is empty, so a restart never undoes a
 // rotation.
 func (n *Node) seedGossipKeyring(retry func(string, func() *cassnetv1.Command, func() bool)) {
-	if len(n.store.State().GossipKeys()) > 0 {
+	if len(n.state.Cluster.GossipKeys()) > 0 {
 		return
 	}
 	keys, err := n.loadGossipKeys()
@@ -61,6 +62,6 @@ func (n *Node) seedGossipKeyring(retry func(string, func() *cassnetv1.Command, f
 	retry("gossip keyring", func() *cassnetv1.Command {
 		return &cassnetv1.Command{Version: consensus.CommandVersion, Actor: "system:bootstrap",
 			Op: &cassnetv1.Command_UpdateGossipKeyring{UpdateGossipKeyring: &cassnetv1.UpdateGossipKeyring{
-				Action: consensus.KeyringInstall, Key: keys[0]}}}
-	}, func() bool { return len(n.store.State().GossipKeys()) > 0 })
+				Action: cluster.KeyringInstall, Key: keys[0]}}}
+	}, func() bool { return len(n.state.Cluster.GossipKeys()) > 0 })
 }

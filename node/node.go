@@ -20,6 +20,7 @@ import (
 	"github.com/cassandranet/cassnet/mesh"
 	"github.com/cassandranet/cassnet/pki"
 	"github.com/cassandranet/cassnet/pubsub"
+	"github.com/cassandranet/cassnet/state"
 )
 
 // leaveTimeout bounds a graceful leave.
@@ -35,6 +36,7 @@ type Node struct {
 
 	mesh   *mesh.Mesh
 	store  *consensus.Store
+	state  *state.Domains // the domains the store's FSM applies
 	pubsub *pubsub.Service
 	api    *api.Server
 	http   *http.Server

@@ -15,6 +15,7 @@ import (
 	"github.com/cassandranet/cassnet/consensus"
 	"github.com/cassandranet/cassnet/mesh"
 	"github.com/cassandranet/cassnet/pubsub"
+	"github.com/cassandranet/cassnet/state"
 )
 
 // Run starts every part of the node and blocks until ctx is cancelled or
@@ -91,8 +92,10 @@ func (n *Node) start(ctx context.Context) error {
 	if n.pubsub, err = n.newPubSub(p2pKey, m, ident); err != nil {
 		return err
 	}
+	n.state = state.New()
 	store, err := consensus.New(consensus.Config{
-		NodeID: n.id, DataDir: cfg.DataDir,
+		Modules: n.state.Modules(),
+		NodeID:  n.id, DataDir: cfg.DataDir,
 		BindAddr: n.addr(cfg.RaftPort), AdvertiseAddr: n.advertised(cfg.RaftPort),
 		JoinToken: n.preambleKey(), TLS: n.consensusTLS(ctx, ident),
 		Bootstrap: cfg.Bootstrap, Members: m,
@@ -116,7 +119,7 @@ func (n *Node) start(ctx context.Context) error {
 		n.logger.Warn("TEST ONLY: --unsafe-ack-before-commit is set; acknowledged writes can be lost")
 	}
 	srv, err := api.New(api.Config{
-		Store: store, Members: m, Agent: n, Topics: topics{n.pubsub}, JoinTokens: n,
+		Store: store, State: n.state, Members: m, Agent: n, Topics: topics{n.pubsub}, JoinTokens: n,
 		Version: cfg.Version, NodeName: cfg.Name, GameServers: gameList{n},
 		Logger:     n.logger.With("component", "api"),
 		RateLimits: cfg.RateLimits,

@@ -51,7 +51,7 @@ func (n *Node) seedClusterState(ctx context.Context) {
 		return &cassnetv1.Command{Version: consensus.CommandVersion, Actor: "system:bootstrap",
 			Op: &cassnetv1.Command_RotateSigningKey{RotateSigningKey: &cassnetv1.RotateSigningKey{
 				Kid: kid, PrivateKey: seed, IfNone: true}}}
-	}, func() bool { _, ok := n.store.State().ActiveSigningKey(); return ok })
+	}, func() bool { _, ok := n.state.Identity.ActiveSigningKey(); return ok })
 }
 
 // seedAdminToken replicates the admin-token file's hash and the initial
@@ -67,7 +67,7 @@ func (n *Node) seedAdminToken(retry func(string, func() *cassnetv1.Command, func
 		n.logger.Error("admin-token file is malformed", "err", err)
 		return
 	}
-	if len(n.store.State().OperatorTokens()) > 0 {
+	if len(n.state.Operators.Tokens()) > 0 {
 		return // seeded on an earlier start
 	}
 	// Settings first: once the token exists, seeding is done and the
@@ -76,12 +76,12 @@ func (n *Node) seedAdminToken(retry func(string, func() *cassnetv1.Command, func
 		retry("settings", func() *cassnetv1.Command {
 			return &cassnetv1.Command{Version: consensus.CommandVersion, Actor: "system:bootstrap",
 				Op: &cassnetv1.Command_SetSettings{SetSettings: &cassnetv1.SetSettings{AuditRetention: want}}}
-		}, func() bool { return n.store.State().Settings().AuditRetention == want })
+		}, func() bool { return n.state.Settings.Get().AuditRetention == want })
 	}
 	sum := api.HashSecret(secret)
 	retry("admin token", func() *cassnetv1.Command {
 		return &cassnetv1.Command{Version: consensus.CommandVersion, Actor: "system:bootstrap",
 			Op: &cassnetv1.Command_CreateOperatorToken{CreateOperatorToken: &cassnetv1.CreateOperatorToken{
 				Id: id, Name: "admin", SecretSha256: sum}}}
-	}, func() bool { _, ok := n.store.State().OperatorToken(id); return ok })
+	}, func() bool { _, ok := n.state.Operators.Token(id); return ok })
 }

@@ -70,7 +70,7 @@ func converged(ctx context.Context, cl *Client, nodes []*Node) ([]RaftInfo, erro
 		infos[i] = info
 	}
 	for i, info := range infos[1:] {
-		if info.AppliedIndex != infos[0].AppliedIndex || info.StateHash != infos[0].StateHash {
+		if info.AppliedIndex != infos[0].AppliedIndex || info.StateHash != infos[0].StateHash || info.StateVersion != infos[0].StateVersion {
 			return infos, fmt.Errorf("%s at %d/%.12s, %s at %d/%.12s", nodes[0].Name, infos[0].AppliedIndex,
 				infos[0].StateHash, nodes[i+1].Name, info.AppliedIndex, info.StateHash)
 		}

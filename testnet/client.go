@@ -79,6 +79,8 @@ type RaftInfo struct {
 	Term         uint64 `json:"term"`
 	AppliedIndex uint64 `json:"applied_index"`
 	StateHash    string `json:"state_hash"`
+	// StateVersion is the replicated state version (0 from nodes before it).
+	StateVersion uint32 `json:"state_version"`
 	Servers      []struct {
 		ID       string `json:"id"`
 		Address  string `json:"address"`

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cassandranet/cassnet/consensus"
 	"github.com/cassandranet/cassnet/pki"
+	"github.com/cassandranet/cassnet/state/cluster"
 )
 
 // createJoinToken makes a join token through node n's API.
@@ -90,6 +90,6 @@ func TestSecureJoinTokens(t *testing.T) {
 	}
 
 	boot := clusterToken(t, nodes[0])
-	revokeJoinToken(t, ctx, cl, nodes[0], consensus.JoinTokenID(pki.SecretHash(boot.Secret)))
+	revokeJoinToken(t, ctx, cl, nodes[0], cluster.JoinTokenID(pki.SecretHash(boot.Secret)))
 	assertRefused(t, ctx, cl, nodes, startIntruder(t, c, nodes[0], "n9", "127.0.0.9", boot.String()))
 }

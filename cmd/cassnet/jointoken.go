@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cassandranet/cassnet/consensus"
 	"github.com/cassandranet/cassnet/pki"
+	"github.com/cassandranet/cassnet/state/cluster"
 )
 
 const joinTokenUsage = `Usage: cassnet join-token create [--ttl D] | list | revoke --id ID|TOKEN [flags]
@@ -77,7 +77,7 @@ func runJoinToken(args []string) error {
 			if err != nil {
 				return err
 			}
-			id = consensus.JoinTokenID(pki.SecretHash(tok.Secret))
+			id = cluster.JoinTokenID(pki.SecretHash(tok.Secret))
 		}
 		if _, err := c.do(http.MethodDelete, "/v1/cluster/join-tokens/"+url.PathEscape(id), nil); err != nil {
 			return err

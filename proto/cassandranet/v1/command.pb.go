@@ -57,6 +57,15 @@ type Command struct {
 	//	*Command_UpdateGossipKeyring
 	//	*Command_CreateJoinToken
 	//	*Command_RevokeJoinToken
+	//	*Command_SetStateVersion
+	//	*Command_RegisterServer
+	//	*Command_SetServerState
+	//	*Command_UpdateServerPlayers
+	//	*Command_SetServerLabels
+	//	*Command_RemoveServer
+	//	*Command_MarkNodeServers
+	//	*Command_Allocate
+	//	*Command_SetNodeSchedulable
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -282,6 +291,87 @@ func (x *Command) GetRevokeJoinToken() *RevokeJoinToken {
 	return nil
 }
 
+func (x *Command) GetSetStateVersion() *SetStateVersion {
+	if x != nil {
+		if x, ok := x.Op.(*Command_SetStateVersion); ok {
+			return x.SetStateVersion
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRegisterServer() *RegisterServer {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RegisterServer); ok {
+			return x.RegisterServer
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetSetServerState() *SetServerState {
+	if x != nil {
+		if x, ok := x.Op.(*Command_SetServerState); ok {
+			return x.SetServerState
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetUpdateServerPlayers() *UpdateServerPlayers {
+	if x != nil {
+		if x, ok := x.Op.(*Command_UpdateServerPlayers); ok {
+			return x.UpdateServerPlayers
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetSetServerLabels() *SetServerLabels {
+	if x != nil {
+		if x, ok := x.Op.(*Command_SetServerLabels); ok {
+			return x.SetServerLabels
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRemoveServer() *RemoveServer {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RemoveServer); ok {
+			return x.RemoveServer
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetMarkNodeServers() *MarkNodeServers {
+	if x != nil {
+		if x, ok := x.Op.(*Command_MarkNodeServers); ok {
+			return x.MarkNodeServers
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetAllocate() *Allocate {
+	if x != nil {
+		if x, ok := x.Op.(*Command_Allocate); ok {
+			return x.Allocate
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetSetNodeSchedulable() *SetNodeSchedulable {
+	if x != nil {
+		if x, ok := x.Op.(*Command_SetNodeSchedulable); ok {
+			return x.SetNodeSchedulable
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -360,6 +450,44 @@ type Command_RevokeJoinToken struct {
 	RevokeJoinToken *RevokeJoinToken `protobuf:"bytes,42,opt,name=revoke_join_token,json=revokeJoinToken,proto3,oneof"`
 }
 
+type Command_SetStateVersion struct {
+	// The engine (field numbers 50-59).
+	SetStateVersion *SetStateVersion `protobuf:"bytes,50,opt,name=set_state_version,json=setStateVersion,proto3,oneof"`
+}
+
+type Command_RegisterServer struct {
+	// Game servers and allocation (field numbers 60-79).
+	RegisterServer *RegisterServer `protobuf:"bytes,60,opt,name=register_server,json=registerServer,proto3,oneof"`
+}
+
+type Command_SetServerState struct {
+	SetServerState *SetServerState `protobuf:"bytes,61,opt,name=set_server_state,json=setServerState,proto3,oneof"`
+}
+
+type Command_UpdateServerPlayers struct {
+	UpdateServerPlayers *UpdateServerPlayers `protobuf:"bytes,62,opt,name=update_server_players,json=updateServerPlayers,proto3,oneof"`
+}
+
+type Command_SetServerLabels struct {
+	SetServerLabels *SetServerLabels `protobuf:"bytes,63,opt,name=set_server_labels,json=setServerLabels,proto3,oneof"`
+}
+
+type Command_RemoveServer struct {
+	RemoveServer *RemoveServer `protobuf:"bytes,64,opt,name=remove_server,json=removeServer,proto3,oneof"`
+}
+
+type Command_MarkNodeServers struct {
+	MarkNodeServers *MarkNodeServers `protobuf:"bytes,65,opt,name=mark_node_servers,json=markNodeServers,proto3,oneof"`
+}
+
+type Command_Allocate struct {
+	Allocate *Allocate `protobuf:"bytes,66,opt,name=allocate,proto3,oneof"`
+}
+
+type Command_SetNodeSchedulable struct {
+	SetNodeSchedulable *SetNodeSchedulable `protobuf:"bytes,67,opt,name=set_node_schedulable,json=setNodeSchedulable,proto3,oneof"`
+}
+
 func (*Command_CreateTenant) isCommand_Op() {}
 
 func (*Command_DeleteTenant) isCommand_Op() {}
@@ -395,6 +523,24 @@ func (*Command_UpdateGossipKeyring) isCommand_Op() {}
 func (*Command_CreateJoinToken) isCommand_Op() {}
 
 func (*Command_RevokeJoinToken) isCommand_Op() {}
+
+func (*Command_SetStateVersion) isCommand_Op() {}
+
+func (*Command_RegisterServer) isCommand_Op() {}
+
+func (*Command_SetServerState) isCommand_Op() {}
+
+func (*Command_UpdateServerPlayers) isCommand_Op() {}
+
+func (*Command_SetServerLabels) isCommand_Op() {}
+
+func (*Command_RemoveServer) isCommand_Op() {}
+
+func (*Command_MarkNodeServers) isCommand_Op() {}
+
+func (*Command_Allocate) isCommand_Op() {}
+
+func (*Command_SetNodeSchedulable) isCommand_Op() {}
 
 type CreateTenant struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -685,8 +831,12 @@ type SetSettings struct {
 	// seconds. It also bounds how long revocations and retired signing keys
 	// are kept. Zero leaves it unchanged. At least one field must be set.
 	MaxSessionTtlSeconds uint32 `protobuf:"varint,2,opt,name=max_session_ttl_seconds,json=maxSessionTtlSeconds,proto3" json:"max_session_ttl_seconds,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// How long an expired or revoked ban is kept before it is pruned, in
+	// seconds. Zero leaves it unchanged. Pruning starts once the cluster's
+	// state version is at least 2 (see SetStateVersion).
+	BanRetentionSeconds uint32 `protobuf:"varint,3,opt,name=ban_retention_seconds,json=banRetentionSeconds,proto3" json:"ban_retention_seconds,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *SetSettings) Reset() {
@@ -729,6 +879,13 @@ func (x *SetSettings) GetAuditRetention() uint32 {
 func (x *SetSettings) GetMaxSessionTtlSeconds() uint32 {
 	if x != nil {
 		return x.MaxSessionTtlSeconds
+	}
+	return 0
+}
+
+func (x *SetSettings) GetBanRetentionSeconds() uint32 {
+	if x != nil {
+		return x.BanRetentionSeconds
 	}
 	return 0
 }
@@ -1592,11 +1749,779 @@ func (x *RevokeJoinToken) GetId() string {
 	return ""
 }
 
+// SetStateVersion raises the cluster's replicated state version. The
+// leader proposes it once every Raft server reports that it supports the
+// version, so that behaviour old nodes would not apply identically (such
+// as pruning bans) starts on every node at the same index.
+type SetStateVersion struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Version       uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetStateVersion) Reset() {
+	*x = SetStateVersion{}
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetStateVersion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetStateVersion) ProtoMessage() {}
+
+func (x *SetStateVersion) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetStateVersion.ProtoReflect.Descriptor instead.
+func (*SetStateVersion) Descriptor() ([]byte, []int) {
+	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *SetStateVersion) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// RegisterServer records a game server, or re-records it after its
+// process restarted (its state goes back to the one given, usually
+// "starting", and any allocation it held ends).
+type RegisterServer struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Tenant  string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	Project string                 `protobuf:"bytes,2,opt,name=project,proto3" json:"project,omitempty"`
+	Fleet   string                 `protobuf:"bytes,3,opt,name=fleet,proto3" json:"fleet,omitempty"`
+	Id      string                 `protobuf:"bytes,4,opt,name=id,proto3" json:"id,omitempty"`
+	// The node (by name) whose game-server API the server talks to.
+	Node     string            `protobuf:"bytes,5,opt,name=node,proto3" json:"node,omitempty"`
+	Address  string            `protobuf:"bytes,6,opt,name=address,proto3" json:"address,omitempty"`
+	Ports    map[string]uint32 `protobuf:"bytes,7,rep,name=ports,proto3" json:"ports,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	Labels   map[string]string `protobuf:"bytes,8,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Capacity uint32            `protobuf:"varint,9,opt,name=capacity,proto3" json:"capacity,omitempty"`
+	// "starting" or "ready".
+	State         string `protobuf:"bytes,10,opt,name=state,proto3" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterServer) Reset() {
+	*x = RegisterServer{}
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterServer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterServer) ProtoMessage() {}
+
+func (x *RegisterServer) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterServer.ProtoReflect.Descriptor instead.
+func (*RegisterServer) Descriptor() ([]byte, []int) {
+	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *RegisterServer) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *RegisterServer) GetProject() string {
+	if x != nil {
+		return x.Project
+	}
+	return ""
+}
+
+func (x *RegisterServer) GetFleet() string {
+	if x != nil {
+		return x.Fleet
+	}
+	return ""
+}
+
+func (x *RegisterServer) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RegisterServer) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *RegisterServer) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *RegisterServer) GetPorts() map[string]uint32 {
+	if x != nil {
+		return x.Ports
+	}
+	return nil
+}
+
+func (x *RegisterServer) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *RegisterServer) GetCapacity() uint32 {
+	if x != nil {
+		return x.Capacity
+	}
+	return 0
+}
+
+func (x *RegisterServer) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+// SetServerState moves a server through its lifecycle: "ready",
+// "reserved" (for reserve_seconds), "allocated" (self-allocation),
+// "draining", "shutdown" or "unhealthy". if_state, when set, makes it a
+// compare-and-set: the change applies only from that state.
+type SetServerState struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Tenant         string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	Id             string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	State          string                 `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
+	ReserveSeconds uint32                 `protobuf:"varint,4,opt,name=reserve_seconds,json=reserveSeconds,proto3" json:"reserve_seconds,omitempty"`
+	IfState        string                 `protobuf:"bytes,5,opt,name=if_state,json=ifState,proto3" json:"if_state,omitempty"`
+	// The allocation id a self-allocation records (chosen by the proposer).
+	AllocationId  string `protobuf:"bytes,6,opt,name=allocation_id,json=allocationId,proto3" json:"allocation_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetServerState) Reset() {
+	*x = SetServerState{}
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetServerState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetServerState) ProtoMessage() {}
+
+func (x *SetServerState) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetServerState.ProtoReflect.Descriptor instead.
+func (*SetServerState) Descriptor() ([]byte, []int) {
+	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *SetServerState) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *SetServerState) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *SetServerState) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *SetServerState) GetReserveSeconds() uint32 {
+	if x != nil {
+		return x.ReserveSeconds
+	}
+	return 0
+}
+
+func (x *SetServerState) GetIfState() string {
+	if x != nil {
+		return x.IfState
+	}
+	return ""
+}
+
+func (x *SetServerState) GetAllocationId() string {
+	if x != nil {
+		return x.AllocationId
+	}
+	return ""
+}
+
+// UpdateServerPlayers carries the coalesced player counts of a node's
+// servers (at most about one write per server per second).
+type UpdateServerPlayers struct {
+	state         protoimpl.MessageState       `protogen:"open.v1"`
+	Entries       []*UpdateServerPlayers_Entry `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateServerPlayers) Reset() {
+	*x = UpdateServerPlayers{}
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateServerPlayers) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateServerPlayers) ProtoMessage() {}
+
+func (x *UpdateServerPlayers) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateServerPlayers.ProtoReflect.Descriptor instead.
+func (*UpdateServerPlayers) Descriptor() ([]byte, []int) {
+	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *UpdateServerPlayers) GetEntries() []*UpdateServerPlayers_Entry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+// SetServerLabels sets (and, with remove, deletes) labels of a server.
+type SetServerLabels struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tenant        string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	Set           map[string]string      `protobuf:"bytes,3,rep,name=set,proto3" json:"set,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Remove        []string               `protobuf:"bytes,4,rep,name=remove,proto3" json:"remove,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetServerLabels) Reset() {
+	*x = SetServerLabels{}
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetServerLabels) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetServerLabels) ProtoMessage() {}
+
+func (x *SetServerLabels) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetServerLabels.ProtoReflect.Descriptor instead.
+func (*SetServerLabels) Descriptor() ([]byte, []int) {
+	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *SetServerLabels) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *SetServerLabels) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *SetServerLabels) GetSet() map[string]string {
+	if x != nil {
+		return x.Set
+	}
+	return nil
+}
+
+func (x *SetServerLabels) GetRemove() []string {
+	if x != nil {
+		return x.Remove
+	}
+	return nil
+}
+
+// RemoveServer forgets a server.
+type RemoveServer struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tenant        string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveServer) Reset() {
+	*x = RemoveServer{}
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveServer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveServer) ProtoMessage() {}
+
+func (x *RemoveServer) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveServer.ProtoReflect.Descriptor instead.
+func (*RemoveServer) Descriptor() ([]byte, []int) {
+	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *RemoveServer) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *RemoveServer) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// MarkNodeServers acts on every server of a node the mesh declared
+// failed: "unhealthy" at once, or "remove" after the grace period.
+type MarkNodeServers struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	Action        string                 `protobuf:"bytes,2,opt,name=action,proto3" json:"action,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MarkNodeServers) Reset() {
+	*x = MarkNodeServers{}
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MarkNodeServers) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MarkNodeServers) ProtoMessage() {}
+
+func (x *MarkNodeServers) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MarkNodeServers.ProtoReflect.Descriptor instead.
+func (*MarkNodeServers) Descriptor() ([]byte, []int) {
+	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *MarkNodeServers) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *MarkNodeServers) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+// Allocate hands out one server for a match, chosen inside Apply by a
+// compare-and-set on the replicated lifecycle, so no two allocations ever
+// get the same server.
+type Allocate struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Tenant    string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	Project   string                 `protobuf:"bytes,2,opt,name=project,proto3" json:"project,omitempty"`
+	Fleet     string                 `protobuf:"bytes,3,opt,name=fleet,proto3" json:"fleet,omitempty"`
+	Selectors []*Allocate_Selector   `protobuf:"bytes,4,rep,name=selectors,proto3" json:"selectors,omitempty"`
+	// "packed" (the default) or "distributed".
+	Strategy       string            `protobuf:"bytes,5,opt,name=strategy,proto3" json:"strategy,omitempty"`
+	Labels         map[string]string `protobuf:"bytes,6,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Annotations    map[string]string `protobuf:"bytes,7,rep,name=annotations,proto3" json:"annotations,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	IdempotencyKey string            `protobuf:"bytes,8,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	// Chosen by the node that accepted the request.
+	AllocationId  string `protobuf:"bytes,9,opt,name=allocation_id,json=allocationId,proto3" json:"allocation_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Allocate) Reset() {
+	*x = Allocate{}
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Allocate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Allocate) ProtoMessage() {}
+
+func (x *Allocate) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Allocate.ProtoReflect.Descriptor instead.
+func (*Allocate) Descriptor() ([]byte, []int) {
+	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *Allocate) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *Allocate) GetProject() string {
+	if x != nil {
+		return x.Project
+	}
+	return ""
+}
+
+func (x *Allocate) GetFleet() string {
+	if x != nil {
+		return x.Fleet
+	}
+	return ""
+}
+
+func (x *Allocate) GetSelectors() []*Allocate_Selector {
+	if x != nil {
+		return x.Selectors
+	}
+	return nil
+}
+
+func (x *Allocate) GetStrategy() string {
+	if x != nil {
+		return x.Strategy
+	}
+	return ""
+}
+
+func (x *Allocate) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *Allocate) GetAnnotations() map[string]string {
+	if x != nil {
+		return x.Annotations
+	}
+	return nil
+}
+
+func (x *Allocate) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+func (x *Allocate) GetAllocationId() string {
+	if x != nil {
+		return x.AllocationId
+	}
+	return ""
+}
+
+// SetNodeSchedulable drains (schedulable false) or uncordons a node: a
+// drained node gets no new allocations and no new servers.
+type SetNodeSchedulable struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	Schedulable   bool                   `protobuf:"varint,2,opt,name=schedulable,proto3" json:"schedulable,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetNodeSchedulable) Reset() {
+	*x = SetNodeSchedulable{}
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetNodeSchedulable) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetNodeSchedulable) ProtoMessage() {}
+
+func (x *SetNodeSchedulable) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetNodeSchedulable.ProtoReflect.Descriptor instead.
+func (*SetNodeSchedulable) Descriptor() ([]byte, []int) {
+	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *SetNodeSchedulable) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *SetNodeSchedulable) GetSchedulable() bool {
+	if x != nil {
+		return x.Schedulable
+	}
+	return false
+}
+
+type UpdateServerPlayers_Entry struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tenant        string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	Players       uint32                 `protobuf:"varint,3,opt,name=players,proto3" json:"players,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateServerPlayers_Entry) Reset() {
+	*x = UpdateServerPlayers_Entry{}
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateServerPlayers_Entry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateServerPlayers_Entry) ProtoMessage() {}
+
+func (x *UpdateServerPlayers_Entry) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateServerPlayers_Entry.ProtoReflect.Descriptor instead.
+func (*UpdateServerPlayers_Entry) Descriptor() ([]byte, []int) {
+	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{24, 0}
+}
+
+func (x *UpdateServerPlayers_Entry) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *UpdateServerPlayers_Entry) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *UpdateServerPlayers_Entry) GetPlayers() uint32 {
+	if x != nil {
+		return x.Players
+	}
+	return 0
+}
+
+type Allocate_Selector struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Labels map[string]string      `protobuf:"bytes,1,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// "ready" (the default) or "allocated" (backfill).
+	State          string `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	MinFreePlayers uint32 `protobuf:"varint,3,opt,name=min_free_players,json=minFreePlayers,proto3" json:"min_free_players,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *Allocate_Selector) Reset() {
+	*x = Allocate_Selector{}
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Allocate_Selector) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Allocate_Selector) ProtoMessage() {}
+
+func (x *Allocate_Selector) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Allocate_Selector.ProtoReflect.Descriptor instead.
+func (*Allocate_Selector) Descriptor() ([]byte, []int) {
+	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{28, 0}
+}
+
+func (x *Allocate_Selector) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *Allocate_Selector) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *Allocate_Selector) GetMinFreePlayers() uint32 {
+	if x != nil {
+		return x.MinFreePlayers
+	}
+	return 0
+}
+
 var File_proto_cassandranet_v1_command_proto protoreflect.FileDescriptor
 
 const file_proto_cassandranet_v1_command_proto_rawDesc = "" +
 	"\n" +
-	"#proto/cassandranet/v1/command.proto\x12\x0fcassandranet.v1\"\xd4\v\n" +
+	"#proto/cassandranet/v1/command.proto\x12\x0fcassandranet.v1\"\x91\x11\n" +
 	"\aCommand\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12$\n" +
 	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\x12\x14\n" +
@@ -1621,7 +2546,16 @@ const file_proto_cassandranet_v1_command_proto_rawDesc = "" +
 	"\x15revoke_operator_token\x18\x1b \x01(\v2$.cassandranet.v1.RevokeOperatorTokenH\x00R\x13revokeOperatorToken\x12Z\n" +
 	"\x15update_gossip_keyring\x18( \x01(\v2$.cassandranet.v1.UpdateGossipKeyringH\x00R\x13updateGossipKeyring\x12N\n" +
 	"\x11create_join_token\x18) \x01(\v2 .cassandranet.v1.CreateJoinTokenH\x00R\x0fcreateJoinToken\x12N\n" +
-	"\x11revoke_join_token\x18* \x01(\v2 .cassandranet.v1.RevokeJoinTokenH\x00R\x0frevokeJoinTokenB\x04\n" +
+	"\x11revoke_join_token\x18* \x01(\v2 .cassandranet.v1.RevokeJoinTokenH\x00R\x0frevokeJoinToken\x12N\n" +
+	"\x11set_state_version\x182 \x01(\v2 .cassandranet.v1.SetStateVersionH\x00R\x0fsetStateVersion\x12J\n" +
+	"\x0fregister_server\x18< \x01(\v2\x1f.cassandranet.v1.RegisterServerH\x00R\x0eregisterServer\x12K\n" +
+	"\x10set_server_state\x18= \x01(\v2\x1f.cassandranet.v1.SetServerStateH\x00R\x0esetServerState\x12Z\n" +
+	"\x15update_server_players\x18> \x01(\v2$.cassandranet.v1.UpdateServerPlayersH\x00R\x13updateServerPlayers\x12N\n" +
+	"\x11set_server_labels\x18? \x01(\v2 .cassandranet.v1.SetServerLabelsH\x00R\x0fsetServerLabels\x12D\n" +
+	"\rremove_server\x18@ \x01(\v2\x1d.cassandranet.v1.RemoveServerH\x00R\fremoveServer\x12N\n" +
+	"\x11mark_node_servers\x18A \x01(\v2 .cassandranet.v1.MarkNodeServersH\x00R\x0fmarkNodeServers\x127\n" +
+	"\ballocate\x18B \x01(\v2\x19.cassandranet.v1.AllocateH\x00R\ballocate\x12W\n" +
+	"\x14set_node_schedulable\x18C \x01(\v2#.cassandranet.v1.SetNodeSchedulableH\x00R\x12setNodeSchedulableB\x04\n" +
 	"\x02op\"\"\n" +
 	"\fCreateTenant\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\"\n" +
@@ -1639,10 +2573,11 @@ const file_proto_cassandranet_v1_command_proto_rawDesc = "" +
 	"\x10duration_seconds\x18\x06 \x01(\x03R\x0fdurationSeconds\"3\n" +
 	"\tRevokeBan\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x0e\n" +
-	"\x02id\x18\x02 \x01(\tR\x02id\"m\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"\xa1\x01\n" +
 	"\vSetSettings\x12'\n" +
 	"\x0faudit_retention\x18\x01 \x01(\rR\x0eauditRetention\x125\n" +
-	"\x17max_session_ttl_seconds\x18\x02 \x01(\rR\x14maxSessionTtlSeconds\"\x81\x01\n" +
+	"\x17max_session_ttl_seconds\x18\x02 \x01(\rR\x14maxSessionTtlSeconds\x122\n" +
+	"\x15ban_retention_seconds\x18\x03 \x01(\rR\x13banRetentionSeconds\"\x81\x01\n" +
 	"\x13CreateOperatorToken\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12#\n" +
@@ -1699,7 +2634,81 @@ const file_proto_cassandranet_v1_command_proto_rawDesc = "" +
 	"\rsecret_sha256\x18\x02 \x01(\fR\fsecretSha256\x12!\n" +
 	"\fexpires_unix\x18\x03 \x01(\x03R\vexpiresUnix\"!\n" +
 	"\x0fRevokeJoinToken\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02idBAZ?github.com/cassandranet/cassnet/proto/cassandranet/v1;cassnetv1b\x06proto3"
+	"\x02id\x18\x01 \x01(\tR\x02id\"+\n" +
+	"\x0fSetStateVersion\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\rR\aversion\"\xc4\x03\n" +
+	"\x0eRegisterServer\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x18\n" +
+	"\aproject\x18\x02 \x01(\tR\aproject\x12\x14\n" +
+	"\x05fleet\x18\x03 \x01(\tR\x05fleet\x12\x0e\n" +
+	"\x02id\x18\x04 \x01(\tR\x02id\x12\x12\n" +
+	"\x04node\x18\x05 \x01(\tR\x04node\x12\x18\n" +
+	"\aaddress\x18\x06 \x01(\tR\aaddress\x12@\n" +
+	"\x05ports\x18\a \x03(\v2*.cassandranet.v1.RegisterServer.PortsEntryR\x05ports\x12C\n" +
+	"\x06labels\x18\b \x03(\v2+.cassandranet.v1.RegisterServer.LabelsEntryR\x06labels\x12\x1a\n" +
+	"\bcapacity\x18\t \x01(\rR\bcapacity\x12\x14\n" +
+	"\x05state\x18\n" +
+	" \x01(\tR\x05state\x1a8\n" +
+	"\n" +
+	"PortsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\rR\x05value:\x028\x01\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb7\x01\n" +
+	"\x0eSetServerState\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x12\x14\n" +
+	"\x05state\x18\x03 \x01(\tR\x05state\x12'\n" +
+	"\x0freserve_seconds\x18\x04 \x01(\rR\x0ereserveSeconds\x12\x19\n" +
+	"\bif_state\x18\x05 \x01(\tR\aifState\x12#\n" +
+	"\rallocation_id\x18\x06 \x01(\tR\fallocationId\"\xa6\x01\n" +
+	"\x13UpdateServerPlayers\x12D\n" +
+	"\aentries\x18\x01 \x03(\v2*.cassandranet.v1.UpdateServerPlayers.EntryR\aentries\x1aI\n" +
+	"\x05Entry\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x12\x18\n" +
+	"\aplayers\x18\x03 \x01(\rR\aplayers\"\xc6\x01\n" +
+	"\x0fSetServerLabels\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x12;\n" +
+	"\x03set\x18\x03 \x03(\v2).cassandranet.v1.SetServerLabels.SetEntryR\x03set\x12\x16\n" +
+	"\x06remove\x18\x04 \x03(\tR\x06remove\x1a6\n" +
+	"\bSetEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"6\n" +
+	"\fRemoveServer\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"=\n" +
+	"\x0fMarkNodeServers\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12\x16\n" +
+	"\x06action\x18\x02 \x01(\tR\x06action\"\xd6\x05\n" +
+	"\bAllocate\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x18\n" +
+	"\aproject\x18\x02 \x01(\tR\aproject\x12\x14\n" +
+	"\x05fleet\x18\x03 \x01(\tR\x05fleet\x12@\n" +
+	"\tselectors\x18\x04 \x03(\v2\".cassandranet.v1.Allocate.SelectorR\tselectors\x12\x1a\n" +
+	"\bstrategy\x18\x05 \x01(\tR\bstrategy\x12=\n" +
+	"\x06labels\x18\x06 \x03(\v2%.cassandranet.v1.Allocate.LabelsEntryR\x06labels\x12L\n" +
+	"\vannotations\x18\a \x03(\v2*.cassandranet.v1.Allocate.AnnotationsEntryR\vannotations\x12'\n" +
+	"\x0fidempotency_key\x18\b \x01(\tR\x0eidempotencyKey\x12#\n" +
+	"\rallocation_id\x18\t \x01(\tR\fallocationId\x1a\xcd\x01\n" +
+	"\bSelector\x12F\n" +
+	"\x06labels\x18\x01 \x03(\v2..cassandranet.v1.Allocate.Selector.LabelsEntryR\x06labels\x12\x14\n" +
+	"\x05state\x18\x02 \x01(\tR\x05state\x12(\n" +
+	"\x10min_free_players\x18\x03 \x01(\rR\x0eminFreePlayers\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a>\n" +
+	"\x10AnnotationsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"J\n" +
+	"\x12SetNodeSchedulable\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12 \n" +
+	"\vschedulable\x18\x02 \x01(\bR\vschedulableBAZ?github.com/cassandranet/cassnet/proto/cassandranet/v1;cassnetv1b\x06proto3"
 
 var (
 	file_proto_cassandranet_v1_command_proto_rawDescOnce sync.Once
@@ -1713,29 +2722,46 @@ func file_proto_cassandranet_v1_command_proto_rawDescGZIP() []byte {
 	return file_proto_cassandranet_v1_command_proto_rawDescData
 }
 
-var file_proto_cassandranet_v1_command_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_proto_cassandranet_v1_command_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_proto_cassandranet_v1_command_proto_goTypes = []any{
-	(*Command)(nil),              // 0: cassandranet.v1.Command
-	(*CreateTenant)(nil),         // 1: cassandranet.v1.CreateTenant
-	(*DeleteTenant)(nil),         // 2: cassandranet.v1.DeleteTenant
-	(*CreateProject)(nil),        // 3: cassandranet.v1.CreateProject
-	(*CreateBan)(nil),            // 4: cassandranet.v1.CreateBan
-	(*RevokeBan)(nil),            // 5: cassandranet.v1.RevokeBan
-	(*SetSettings)(nil),          // 6: cassandranet.v1.SetSettings
-	(*CreateOperatorToken)(nil),  // 7: cassandranet.v1.CreateOperatorToken
-	(*RevokeOperatorToken)(nil),  // 8: cassandranet.v1.RevokeOperatorToken
-	(*CreateAPIKey)(nil),         // 9: cassandranet.v1.CreateAPIKey
-	(*RevokeAPIKey)(nil),         // 10: cassandranet.v1.RevokeAPIKey
-	(*TouchAPIKeys)(nil),         // 11: cassandranet.v1.TouchAPIKeys
-	(*KeyUse)(nil),               // 12: cassandranet.v1.KeyUse
-	(*RotateSigningKey)(nil),     // 13: cassandranet.v1.RotateSigningKey
-	(*RevokeSession)(nil),        // 14: cassandranet.v1.RevokeSession
-	(*RevokePlayerSessions)(nil), // 15: cassandranet.v1.RevokePlayerSessions
-	(*RecordAuthFailures)(nil),   // 16: cassandranet.v1.RecordAuthFailures
-	(*AuthFailure)(nil),          // 17: cassandranet.v1.AuthFailure
-	(*UpdateGossipKeyring)(nil),  // 18: cassandranet.v1.UpdateGossipKeyring
-	(*CreateJoinToken)(nil),      // 19: cassandranet.v1.CreateJoinToken
-	(*RevokeJoinToken)(nil),      // 20: cassandranet.v1.RevokeJoinToken
+	(*Command)(nil),                   // 0: cassandranet.v1.Command
+	(*CreateTenant)(nil),              // 1: cassandranet.v1.CreateTenant
+	(*DeleteTenant)(nil),              // 2: cassandranet.v1.DeleteTenant
+	(*CreateProject)(nil),             // 3: cassandranet.v1.CreateProject
+	(*CreateBan)(nil),                 // 4: cassandranet.v1.CreateBan
+	(*RevokeBan)(nil),                 // 5: cassandranet.v1.RevokeBan
+	(*SetSettings)(nil),               // 6: cassandranet.v1.SetSettings
+	(*CreateOperatorToken)(nil),       // 7: cassandranet.v1.CreateOperatorToken
+	(*RevokeOperatorToken)(nil),       // 8: cassandranet.v1.RevokeOperatorToken
+	(*CreateAPIKey)(nil),              // 9: cassandranet.v1.CreateAPIKey
+	(*RevokeAPIKey)(nil),              // 10: cassandranet.v1.RevokeAPIKey
+	(*TouchAPIKeys)(nil),              // 11: cassandranet.v1.TouchAPIKeys
+	(*KeyUse)(nil),                    // 12: cassandranet.v1.KeyUse
+	(*RotateSigningKey)(nil),          // 13: cassandranet.v1.RotateSigningKey
+	(*RevokeSession)(nil),             // 14: cassandranet.v1.RevokeSession
+	(*RevokePlayerSessions)(nil),      // 15: cassandranet.v1.RevokePlayerSessions
+	(*RecordAuthFailures)(nil),        // 16: cassandranet.v1.RecordAuthFailures
+	(*AuthFailure)(nil),               // 17: cassandranet.v1.AuthFailure
+	(*UpdateGossipKeyring)(nil),       // 18: cassandranet.v1.UpdateGossipKeyring
+	(*CreateJoinToken)(nil),           // 19: cassandranet.v1.CreateJoinToken
+	(*RevokeJoinToken)(nil),           // 20: cassandranet.v1.RevokeJoinToken
+	(*SetStateVersion)(nil),           // 21: cassandranet.v1.SetStateVersion
+	(*RegisterServer)(nil),            // 22: cassandranet.v1.RegisterServer
+	(*SetServerState)(nil),            // 23: cassandranet.v1.SetServerState
+	(*UpdateServerPlayers)(nil),       // 24: cassandranet.v1.UpdateServerPlayers
+	(*SetServerLabels)(nil),           // 25: cassandranet.v1.SetServerLabels
+	(*RemoveServer)(nil),              // 26: cassandranet.v1.RemoveServer
+	(*MarkNodeServers)(nil),           // 27: cassandranet.v1.MarkNodeServers
+	(*Allocate)(nil),                  // 28: cassandranet.v1.Allocate
+	(*SetNodeSchedulable)(nil),        // 29: cassandranet.v1.SetNodeSchedulable
+	nil,                               // 30: cassandranet.v1.RegisterServer.PortsEntry
+	nil,                               // 31: cassandranet.v1.RegisterServer.LabelsEntry
+	(*UpdateServerPlayers_Entry)(nil), // 32: cassandranet.v1.UpdateServerPlayers.Entry
+	nil,                               // 33: cassandranet.v1.SetServerLabels.SetEntry
+	(*Allocate_Selector)(nil),         // 34: cassandranet.v1.Allocate.Selector
+	nil,                               // 35: cassandranet.v1.Allocate.LabelsEntry
+	nil,                               // 36: cassandranet.v1.Allocate.AnnotationsEntry
+	nil,                               // 37: cassandranet.v1.Allocate.Selector.LabelsEntry
 }
 var file_proto_cassandranet_v1_command_proto_depIdxs = []int32{
 	1,  // 0: cassandranet.v1.Command.create_tenant:type_name -> cassandranet.v1.CreateTenant
@@ -1756,13 +2782,30 @@ var file_proto_cassandranet_v1_command_proto_depIdxs = []int32{
 	18, // 15: cassandranet.v1.Command.update_gossip_keyring:type_name -> cassandranet.v1.UpdateGossipKeyring
 	19, // 16: cassandranet.v1.Command.create_join_token:type_name -> cassandranet.v1.CreateJoinToken
 	20, // 17: cassandranet.v1.Command.revoke_join_token:type_name -> cassandranet.v1.RevokeJoinToken
-	12, // 18: cassandranet.v1.TouchAPIKeys.entries:type_name -> cassandranet.v1.KeyUse
-	17, // 19: cassandranet.v1.RecordAuthFailures.entries:type_name -> cassandranet.v1.AuthFailure
-	20, // [20:20] is the sub-list for method output_type
-	20, // [20:20] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	21, // 18: cassandranet.v1.Command.set_state_version:type_name -> cassandranet.v1.SetStateVersion
+	22, // 19: cassandranet.v1.Command.register_server:type_name -> cassandranet.v1.RegisterServer
+	23, // 20: cassandranet.v1.Command.set_server_state:type_name -> cassandranet.v1.SetServerState
+	24, // 21: cassandranet.v1.Command.update_server_players:type_name -> cassandranet.v1.UpdateServerPlayers
+	25, // 22: cassandranet.v1.Command.set_server_labels:type_name -> cassandranet.v1.SetServerLabels
+	26, // 23: cassandranet.v1.Command.remove_server:type_name -> cassandranet.v1.RemoveServer
+	27, // 24: cassandranet.v1.Command.mark_node_servers:type_name -> cassandranet.v1.MarkNodeServers
+	28, // 25: cassandranet.v1.Command.allocate:type_name -> cassandranet.v1.Allocate
+	29, // 26: cassandranet.v1.Command.set_node_schedulable:type_name -> cassandranet.v1.SetNodeSchedulable
+	12, // 27: cassandranet.v1.TouchAPIKeys.entries:type_name -> cassandranet.v1.KeyUse
+	17, // 28: cassandranet.v1.RecordAuthFailures.entries:type_name -> cassandranet.v1.AuthFailure
+	30, // 29: cassandranet.v1.RegisterServer.ports:type_name -> cassandranet.v1.RegisterServer.PortsEntry
+	31, // 30: cassandranet.v1.RegisterServer.labels:type_name -> cassandranet.v1.RegisterServer.LabelsEntry
+	32, // 31: cassandranet.v1.UpdateServerPlayers.entries:type_name -> cassandranet.v1.UpdateServerPlayers.Entry
+	33, // 32: cassandranet.v1.SetServerLabels.set:type_name -> cassandranet.v1.SetServerLabels.SetEntry
+	34, // 33: cassandranet.v1.Allocate.selectors:type_name -> cassandranet.v1.Allocate.Selector
+	35, // 34: cassandranet.v1.Allocate.labels:type_name -> cassandranet.v1.Allocate.LabelsEntry
+	36, // 35: cassandranet.v1.Allocate.annotations:type_name -> cassandranet.v1.Allocate.AnnotationsEntry
+	37, // 36: cassandranet.v1.Allocate.Selector.labels:type_name -> cassandranet.v1.Allocate.Selector.LabelsEntry
+	37, // [37:37] is the sub-list for method output_type
+	37, // [37:37] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_proto_cassandranet_v1_command_proto_init() }
@@ -1789,6 +2832,15 @@ func file_proto_cassandranet_v1_command_proto_init() {
 		(*Command_UpdateGossipKeyring)(nil),
 		(*Command_CreateJoinToken)(nil),
 		(*Command_RevokeJoinToken)(nil),
+		(*Command_SetStateVersion)(nil),
+		(*Command_RegisterServer)(nil),
+		(*Command_SetServerState)(nil),
+		(*Command_UpdateServerPlayers)(nil),
+		(*Command_SetServerLabels)(nil),
+		(*Command_RemoveServer)(nil),
+		(*Command_MarkNodeServers)(nil),
+		(*Command_Allocate)(nil),
+		(*Command_SetNodeSchedulable)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1796,7 +2848,7 @@ func file_proto_cassandranet_v1_command_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_cassandranet_v1_command_proto_rawDesc), len(file_proto_cassandranet_v1_command_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -266,6 +266,9 @@ type StatusResponse struct {
 	// Milliseconds since this server last heard from a leader; 0 on the leader.
 	LastContactMs int64  `protobuf:"varint,5,opt,name=last_contact_ms,json=lastContactMs,proto3" json:"last_contact_ms,omitempty"`
 	State         string `protobuf:"bytes,6,opt,name=state,proto3" json:"state,omitempty"`
+	// The highest replicated state version this server's binary applies;
+	// 0 from servers older than state versions (treated as 1).
+	StateVersion  uint32 `protobuf:"varint,7,opt,name=state_version,json=stateVersion,proto3" json:"state_version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -340,6 +343,13 @@ func (x *StatusResponse) GetState() string {
 		return x.State
 	}
 	return ""
+}
+
+func (x *StatusResponse) GetStateVersion() uint32 {
+	if x != nil {
+		return x.StateVersion
+	}
+	return 0
 }
 
 type RemoveServerRequest struct {
@@ -440,7 +450,7 @@ const file_proto_cassandranet_v1_internal_proto_rawDesc = "" +
 	"consistent\")\n" +
 	"\x11ReadIndexResponse\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x04R\x05index\"\x0f\n" +
-	"\rStatusRequest\"\xb6\x01\n" +
+	"\rStatusRequest\"\xdb\x01\n" +
 	"\x0eStatusResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -448,7 +458,8 @@ const file_proto_cassandranet_v1_internal_proto_rawDesc = "" +
 	"\rapplied_index\x18\x03 \x01(\x04R\fappliedIndex\x12\x12\n" +
 	"\x04term\x18\x04 \x01(\x04R\x04term\x12&\n" +
 	"\x0flast_contact_ms\x18\x05 \x01(\x03R\rlastContactMs\x12\x14\n" +
-	"\x05state\x18\x06 \x01(\tR\x05state\"%\n" +
+	"\x05state\x18\x06 \x01(\tR\x05state\x12#\n" +
+	"\rstate_version\x18\a \x01(\rR\fstateVersion\"%\n" +
 	"\x13RemoveServerRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x16\n" +
 	"\x14RemoveServerResponse2\xce\x02\n" +

@@ -1,0 +1,145 @@
+package servers
+
+import (
+	"maps"
+	"time"
+
+	"github.com/cassandranet/cassnet/consensus"
+	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
+	"github.com/cassandranet/cassnet/state/table"
+)
+
+// ErrNoCapacity: no server matches any selector. It maps to HTTP 409 with
+// code no_capacity.
+var ErrNoCapacity = &consensus.Error{Code: "no_capacity"}
+
+func secs(n uint32) time.Duration { return time.Duration(n) * time.Second }
+
+func newAllocation(tx *consensus.Tx, srv *Server, id string, labels, annotations map[string]string, key string) *Allocation {
+	return &Allocation{
+		ID: id, Tenant: srv.Tenant, Project: srv.Project, Fleet: srv.Fleet, ServerID: srv.ID,
+		Node: srv.Node, Address: srv.Address, Ports: maps.Clone(srv.Ports), State: StateAllocated,
+		Labels: maps.Clone(srv.Labels), Annotations: maps.Clone(annotations), IdempotencyKey: key,
+		CreatedAt: tx.Time, CreatedBy: tx.Actor,
+	}
+}
+
+// allocate picks a server for the request and marks it allocated, in one
+// entry: the selection reads the lifecycle as this entry sees it, so two
+// allocations can never pick the same ready server. A repeated
+// idempotency key answers the first allocation and changes nothing.
+func (s *Store) allocate(tx *consensus.Tx, op *cassnetv1.Allocate) error {
+	if err := s.tenancy.CheckTenantProject(tx, op.GetTenant(), op.GetProject()); err != nil {
+		return err
+	}
+	w := s.write(tx)
+	if k := op.GetIdempotencyKey(); k != "" {
+		if id, ok := w.idempotency.Get(table.Key(op.GetTenant(), k)); ok {
+			if a, ok := w.allocations.Get(table.Key(op.GetTenant(), id)); ok {
+				tx.SetResult(AllocateResult{Allocation: a.clone(), Replayed: true})
+				return nil
+			}
+		}
+	}
+	if _, dup := w.allocations.Get(table.Key(op.GetTenant(), op.GetAllocationId())); dup {
+		return consensus.NewError(consensus.ErrConflict, "allocation %q already exists", op.GetAllocationId())
+	}
+	sels := op.GetSelectors()
+	if len(sels) == 0 {
+		sels = []*cassnetv1.Allocate_Selector{{State: StateReady}}
+	}
+	var old *Server
+	for _, sel := range sels {
+		if old = w.pick(op, sel); old != nil {
+			break
+		}
+	}
+	if old == nil {
+		return consensus.NewError(ErrNoCapacity, "no server of tenant %q matches any selector", op.GetTenant())
+	}
+	srv := old.clone()
+	if srv.Labels == nil {
+		srv.Labels = map[string]string{}
+	}
+	maps.Copy(srv.Labels, op.GetLabels())
+	if len(srv.Labels) > MaxLabels {
+		return invalid("metadata.labels: the server would have more than %d labels", MaxLabels)
+	}
+	srv.State, srv.UpdatedAt, srv.ReservedUntil = StateAllocated, tx.Time, nil
+	srv.AllocationID, srv.Annotations = op.GetAllocationId(), maps.Clone(op.GetAnnotations())
+	a := newAllocation(tx, srv, op.GetAllocationId(), nil, op.GetAnnotations(), op.GetIdempotencyKey())
+	w.put(old, srv)
+	w.putAllocation(a)
+	tx.SetResult(AllocateResult{Allocation: a.clone()})
+	tx.Emit(consensus.Event{Action: "allocation.created", Tenant: a.Tenant, Target: a.ID, Detail: "server=" + a.ServerID, Operational: true})
+	tx.Emit(stateEvent(srv, old.State))
+	return nil
+}
+
+// pick returns the best server for one selector, or nil. Candidates are
+// the project's servers (every project's when the request names none) in
+// the fleet, if named, on schedulable nodes, in the selector's state, with
+// its labels, and, for backfill, enough free player slots. Among them
+// packed prefers the node with the most allocated servers, distributed the
+// one with the fewest; ties go to the node name, then the server id, so
+// every replica picks the same server.
+func (w *write) pick(op *cassnetv1.Allocate, sel *cassnetv1.Allocate_Selector) *Server {
+	state := sel.GetState()
+	if state == "" {
+		state = StateReady
+	}
+	prefix := table.Prefix(op.GetTenant())
+	if op.GetProject() != "" {
+		prefix = table.Prefix(op.GetTenant(), op.GetProject())
+	}
+	distributed := op.GetStrategy() == StrategyDistributed
+	var best *Server
+	bestBusy := 0
+	w.byProject.Walk(prefix, func(k string, _ struct{}) bool {
+		id := k[len(k)-idLen(k):]
+		srv, ok := w.servers.Get(serverKey(op.GetTenant(), id))
+		if !ok || srv.State != state || (op.GetFleet() != "" && srv.Fleet != op.GetFleet()) {
+			return true
+		}
+		if _, drained := w.nodes.Get(srv.Node); drained {
+			return true
+		}
+		for lk, lv := range sel.GetLabels() {
+			if v, ok := srv.Labels[lk]; !ok || v != lv {
+				return true
+			}
+		}
+		if state == StateAllocated && (srv.Capacity == 0 || srv.FreePlayers() < max(sel.GetMinFreePlayers(), 1)) {
+			return true
+		}
+		busy, _ := w.busy.Get(srv.Node)
+		if best == nil || better(srv, busy, best, bestBusy, distributed) {
+			best, bestBusy = srv, busy
+		}
+		return true
+	})
+	return best
+}
+
+// idLen is the length of the last part of a table key.
+func idLen(k string) int {
+	for i := len(k) - 1; i >= 0; i-- {
+		if k[i] == table.Sep[0] {
+			return len(k) - i - 1
+		}
+	}
+	return len(k)
+}
+
+func better(a *Server, aBusy int, b *Server, bBusy int, distributed bool) bool {
+	if aBusy != bBusy {
+		if distributed {
+			return aBusy < bBusy
+		}
+		return aBusy > bBusy
+	}
+	if a.Node != b.Node {
+		return a.Node < b.Node
+	}
+	return a.ID < b.ID
+}
