@@ -112,6 +112,7 @@ async function route() {
     const c = await mod.render({ ...ctx, params, navigate }, body);
     if (typeof c === "function") cleanup = c;
     body.setAttribute("data-ready", "true");
+    performance.mark("ready:" + page.id);
   } catch (e) {
     if (e instanceof APIError && e.status === 401) return;
     body.append(h("p", { class: "err", text: "Could not load this page: " + e.message }));

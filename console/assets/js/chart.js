@@ -8,8 +8,12 @@ function svg(tag, attrs) {
   return el;
 }
 
-export function lineChart(series, { width = 320, height = 140, span = 3600, now = Date.now() / 1000 } = {}) {
+// The x axis covers the data, at least 5 minutes and at most the hour.
+export function lineChart(series, { width = 320, height = 140, now = Date.now() / 1000 } = {}) {
   const pad = { l: 34, r: 6, t: 6, b: 16 };
+  let first = now;
+  for (const s of series) if (s.points.length) first = Math.min(first, s.points[0][0]);
+  const span = Math.min(3600, Math.max(300, Math.ceil((now - first) / 300) * 300));
   const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", preserveAspectRatio: "none" });
   const t0 = now - span;
   let vmax = 0;
@@ -24,7 +28,7 @@ export function lineChart(series, { width = 320, height = 140, span = 3600, now 
   const zero = svg("text", { class: "lbl", x: pad.l - 4, y: y(0), "text-anchor": "end" });
   zero.textContent = "0";
   const left = svg("text", { class: "lbl", x: pad.l, y: height - 3 });
-  left.textContent = "−60 min";
+  left.textContent = "−" + Math.round(span / 60) + " min";
   const right = svg("text", { class: "lbl", x: width - pad.r, y: height - 3, "text-anchor": "end" });
   right.textContent = "now";
   root.append(top, zero, left, right);

@@ -19,7 +19,7 @@ export async function render(ctx, root) {
 
   async function load() {
     const path = scope.value === "cluster" ? "/v1/audit" : "/v1/tenants/" + seg(ctx.tenant) + "/audit";
-    entries = (await get(path + "?limit=" + limit.value)).entries.slice().reverse();
+    entries = (await get(path + "?limit=" + limit.value)).entries.slice().sort((a, b) => b.index - a.index);
     draw();
   }
   function draw() {
@@ -30,7 +30,7 @@ export async function render(ctx, root) {
       (!t || (String(e.target) + " " + String(e.detail || "")).toLowerCase().includes(t)));
     clear(list).append(table([
       { title: "Index", cell: (e) => e.index },
-      { title: "Time", cell: (e) => new Date(e.time).toLocaleString() },
+      { title: "Time", cls: "nowrap", cell: (e) => new Date(e.time).toLocaleString() },
       { title: "Actor", cell: (e) => h("span", { class: "mono", text: e.actor }) },
       { title: "Action", cell: (e) => e.action },
       { title: "Tenant", cell: (e) => e.tenant || "—" },

@@ -12,11 +12,14 @@ export async function render(ctx, root) {
 }
 
 async function raft(box) {
-  const r = await get("/v1/cluster/raft");
-  clear(box).append(h("div", { class: "cards" }, card("This node", r.state), card("Leader", r.leader_id || "none"),
-    card("Term", r.term), card("Applied index", r.applied_index), card("State hash", (r.state_hash || "").slice(0, 12))),
+  const [r, mem] = await Promise.all([get("/v1/cluster/raft"), get("/v1/members")]);
+  const names = new Map(mem.members.map((m) => [m.id, m.name]));
+  const name = (id) => names.get(id) || id;
+  clear(box).append(h("div", { class: "cards" }, card("This node", r.state), card("Leader", r.leader_id ? name(r.leader_id) : "none"),
+    card("Term", r.term), card("Applied index", r.applied_index), card("State hash", (r.state_hash || "").slice(0, 8))),
   h("p"), table([
-    { title: "Server", cell: (s) => s.id },
+    { title: "Member", cell: (s) => name(s.id) },
+    { title: "Server id", cell: (s) => h("span", { class: "mono small", text: s.id }) },
     { title: "Address", cell: (s) => h("span", { class: "mono", text: s.address }) },
     { title: "Suffrage", cell: (s) => s.suffrage },
     { title: "Leader", cell: (s) => (s.leader ? badge("leader", "ok") : "") },

@@ -29,13 +29,13 @@ export async function render(ctx, root) {
     page = Math.min(page, pages - 1);
     const rows = shown.slice(page * PAGE, page * PAGE + PAGE);
     clear(list).append(table([
-      { title: "Server", cell: (g) => h("span", { class: "mono", text: g.id }) },
+      { title: "Server", cls: "nowrap", cell: (g) => h("span", { class: "mono", text: g.id }) },
       { title: "State", cell: (g) => badge(g.state, g.state === "ready" ? "ok" : g.state === "draining" ? "warn" : "") },
       { title: "Health", cell: (g) => badge(g.healthy ? "healthy" : "unhealthy", g.healthy ? "ok" : "bad") },
       { title: "Players", cell: (g) => g.player_count + " / " + g.capacity },
-      { title: "Labels", cell: (g) => chips(g.labels) },
+      { title: "Labels", cls: "labels", cell: (g) => chips(g.labels) },
       { title: "Node", cell: (g) => g.node },
-      { title: "Address", cell: (g) => h("span", { class: "mono", text: g.address }) },
+      { title: "Address", cls: "nowrap", cell: (g) => h("span", { class: "mono", text: g.address }) },
       { title: "", cell: (g) => (ctx.canAdmin ? confirmButton("Drain", async () => {
         await post("/v1/tenants/" + seg(ctx.tenant) + "/servers/" + seg(g.id) + "/drain");
         toast("Drain requested for " + g.id);

@@ -11,7 +11,7 @@ export async function render(ctx, root) {
 async function tenants(ctx, root) {
   const list = h("div", { id: "tenants-list" });
   const form = onSubmit(h("form", { class: "row", id: "tenant-form" },
-    field("Tenant name", h("input", { name: "name", required: true, pattern: "[a-z0-9][a-z0-9-]*" })),
+    field("Tenant name", h("input", { name: "name", required: true, pattern: "[a-z0-9][a-z0-9\\-]*" })),
     h("button", { type: "submit", text: "Create tenant" })), async (fd) => {
     const t = await post("/v1/tenants", { name: fd.get("name").trim() });
     toast("Created tenant " + t.name);

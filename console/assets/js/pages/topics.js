@@ -6,16 +6,16 @@ import { h, field, onSubmit, toast } from "../dom.js";
 const MAX_LINES = 500;
 
 export async function render(ctx, root) {
-  const topic = h("input", { id: "topic-name", name: "topic", required: true, value: ctx.params.get("t") || "chat", pattern: "[a-zA-Z0-9._-]+" });
+  const topic = h("input", { id: "topic-name", name: "topic", required: true, value: ctx.params.get("t") || "chat", pattern: "[a-zA-Z0-9._\\-]+" });
   const tail = h("div", { class: "tail", id: "topic-tail", role: "log", "aria-live": "off", tabindex: "0" });
   const stateText = h("span", { class: "small muted", id: "topic-state", text: "not connected" });
   const msg = h("input", { id: "topic-message", name: "message", required: true });
   let es = null;
 
-  const tailForm = h("form", { class: "row" }, field("Topic", topic), h("button", { type: "submit", text: "Tail" }),
+  const tailForm = h("form", { class: "row" }, field("Topic", topic), h("button", { type: "submit", id: "topic-tail-start", text: "Tail" }),
     h("button", { type: "button", class: "secondary", text: "Stop", onclick: stop }), stateText);
   tailForm.addEventListener("submit", (ev) => { ev.preventDefault(); start(); });
-  const pubForm = onSubmit(h("form", { class: "row" }, field("Message (text/plain)", msg), h("button", { type: "submit", text: "Publish" })), async () => {
+  const pubForm = onSubmit(h("form", { class: "row" }, field("Message (text/plain)", msg), h("button", { type: "submit", id: "topic-publish", text: "Publish" })), async () => {
     const res = await post("/v1/tenants/" + seg(ctx.tenant) + "/topics/" + seg(topic.value.trim()) + "/messages",
       msg.value, { contentType: "text/plain; charset=utf-8" });
     msg.value = "";
