@@ -79,6 +79,7 @@ FUZZ_TARGETS := \
 	./api/:FuzzParseCredential \
 	./api/:FuzzDecodeCreateBan \
 	./api/:FuzzDecodeCreateTenant \
+	./console/:FuzzCredential \
 	./pubsub/:FuzzDecodeEnvelope \
 	./pubsub/:FuzzBackfillDecoders \
 	./pubsub/:FuzzDecodeEventID \

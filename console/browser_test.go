@@ -34,29 +34,41 @@ var screenshots = flag.String("console.screenshots", "", "write page screenshots
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	if testing.Short() || chromiumPath() == "" {
-		os.Exit(m.Run())
-	}
-	if p := os.Getenv("CASSNET_BIN"); p != "" {
-		binPath = p
-		os.Exit(m.Run())
-	}
-	dir, err := os.MkdirTemp("", "cassnet-console-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binPath = filepath.Join(dir, "cassnet")
-	build := exec.Command("go", "build", "-race", "-o", binPath, "../cmd/cassnet")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build cassnet:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
 	os.Exit(code)
+}
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// buildBinary builds cassnet with -race once, the first time a browser
+// test needs it, unless CASSNET_BIN names a binary.
+func buildBinary(t *testing.T) {
+	t.Helper()
+	buildOnce.Do(func() {
+		if p := os.Getenv("CASSNET_BIN"); p != "" {
+			binPath = p
+			return
+		}
+		if binDir, buildErr = os.MkdirTemp("", "cassnet-console-bin-"); buildErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "cassnet")
+		build := exec.Command("go", "build", "-race", "-o", binPath, "../cmd/cassnet")
+		out, err := build.CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("build cassnet: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
 }
 
 // chromiumPath finds a chromium binary, or "".
@@ -79,6 +91,7 @@ func startCluster(t *testing.T, ctx context.Context) (*testnet.Cluster, *testnet
 	if chromiumPath() == "" {
 		t.Skip("chromium is not installed (apt-get install chromium)")
 	}
+	buildBinary(t)
 	dir := t.TempDir()
 	c, err := testnet.NewCluster(testnet.Config{Bin: binPath, Dir: dir,
 		AgentArgs: []string{"--stabilization-time", "2s"}})
