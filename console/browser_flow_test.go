@@ -162,7 +162,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("ban reason rendered as %q, want the text %q", got, xssReason)
 	}
 	err = testnet.WaitFor(ctx, func() error {
-		var bans struct{ Bans []struct{ PlayerID, Reason string } }
+		var bans struct {
+			Bans []struct{ PlayerID, Reason string }
+		}
 		resp := rest(t, ctx, cl, "GET", n3, "/v1/tenants/studio/bans?stale&player_id=p-42", nil, http.StatusOK)
 		if err := resp.JSON(&bans); err != nil {
 			return err
