@@ -44,13 +44,18 @@ func rest(t *testing.T, ctx context.Context, cl *testnet.Client, method string, 
 
 // seed creates the tenant the browser works in, and registers a game
 // server with a hostile label and one connected player on node n.
-func seed(t *testing.T, ctx context.Context, cl *testnet.Client, n *testnet.Node) {
+func seed(t *testing.T, ctx context.Context, cl *testnet.Client, n *testnet.Node) (adminKey, readKey string) {
 	t.Helper()
 	rest(t, ctx, cl, "POST", n, "/v1/tenants", map[string]string{"name": "studio"}, http.StatusCreated)
 	rest(t, ctx, cl, "POST", n, "/v1/tenants/studio/projects", map[string]string{"name": "rocket"}, http.StatusCreated)
 	var key struct{ Key string }
 	if err := rest(t, ctx, cl, "POST", n, "/v1/tenants/studio/keys",
 		map[string]string{"name": "fleet", "role": "tenant-admin"}, http.StatusCreated).JSON(&key); err != nil {
+		t.Fatal(err)
+	}
+	var ro struct{ Key string }
+	if err := rest(t, ctx, cl, "POST", n, "/v1/tenants/studio/keys",
+		map[string]string{"name": "support", "role": "read-only"}, http.StatusCreated).JSON(&ro); err != nil {
 		t.Fatal(err)
 	}
 	var sess struct{ Token string }
@@ -98,6 +103,7 @@ func seed(t *testing.T, ctx context.Context, cl *testnet.Client, n *testnet.Node
 			}
 		}
 	}()
+	return key.Key, ro.Key
 }
 
 // TestConsoleInBrowser logs in, opens every page with no console error and
@@ -111,7 +117,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	nodes := c.Nodes()
 	n1, n2, n3 := nodes[0], nodes[1], nodes[2]
 	base := "http://" + n1.HTTPAddr()
-	seed(t, ctx, cl, n2) // the server lives on n2: the console sees it through n1's fan-out
+	adminKey, readKey := seed(t, ctx, cl, n2) // the server lives on n2: the console sees it through n1's fan-out
 
 	b := newBrowser(t, ctx)
 	b.do(t, "open the login page",
@@ -268,6 +274,33 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.Navigate(base+"/ui/#/bans"),
 		chromedp.WaitVisible(chromedp.ID("credential")))
 	b.check(t, "after logout")
+
+	// Tenant API keys see their tenant's pages only, and every page they
+	// see works with their role: no 403 anywhere.
+	for _, k := range []struct {
+		name, cred string
+		pages      []string
+	}{
+		{"tenant-admin", adminKey, []string{"overview", "servers", "players", "bans", "audit", "topics", "keys", "tenants"}},
+		{"read-only", readKey, []string{"overview", "servers", "players", "bans", "audit"}},
+	} {
+		b.do(t, "log in as "+k.name,
+			chromedp.Navigate(base+"/ui/"),
+			chromedp.WaitVisible(chromedp.ID("credential")),
+			chromedp.SendKeys(chromedp.ID("credential"), k.cred),
+			chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
+			chromedp.WaitVisible(chromedp.CSS(`.page[data-page="overview"][data-ready="true"]`)))
+		got := eval[[]string](t, b, `[...document.querySelectorAll("nav a")].map(a => a.dataset.page)`)
+		if !slices.Equal(got, k.pages) {
+			t.Errorf("%s sees pages %v, want %v", k.name, got, k.pages)
+		}
+		for _, id := range k.pages {
+			b.openPage(t, base, id)
+			b.check(t, k.name+" page "+id)
+		}
+		b.do(t, "log out "+k.name, chromedp.Click(chromedp.ID("logout")), chromedp.WaitVisible(chromedp.ID("credential")))
+		b.check(t, k.name+" logout")
+	}
 }
 
 // measureFirstRender loads the overview five times in a fresh document
@@ -286,6 +319,8 @@ func measureFirstRender(t *testing.T, b *browser, base string) {
 	transfer := eval[float64](t, b, `performance.getEntriesByType("resource").concat(performance.getEntriesByType("navigation")).reduce((a, e) => a + e.encodedBodySize, 0)`)
 	t.Logf("overview first render on loopback: median %.0f ms (min %.0f, max %.0f) over %d loads; %.0f bytes of responses",
 		ms[len(ms)/2], ms[0], ms[len(ms)-1], len(ms), transfer)
+	t.Logf("last load's requests (start+duration ms): %s", eval[string](t, b,
+		`performance.getEntriesByType("resource").map(e => e.name.replace(location.origin, "") + " " + e.startTime.toFixed(0) + "+" + e.duration.toFixed(0)).join(", ")`))
 	b.check(t, "first render")
 }
 

@@ -122,3 +122,21 @@ export function onSubmit(form, action) {
   });
   return form;
 }
+
+// pagedTable is table() with Previous/Next under it, per rows of size.
+export function pagedTable(cols, rows, empty, size = 25) {
+  const box = h("div");
+  let page = 0;
+  const pages = Math.max(1, Math.ceil(rows.length / size));
+  const draw = () => {
+    clear(box).append(table(cols, rows.slice(page * size, page * size + size), empty));
+    if (pages > 1) {
+      box.append(h("div", { class: "pager" },
+        h("button", { type: "button", class: "secondary", disabled: page === 0, text: "Previous", onclick: () => { page--; draw(); } }),
+        h("span", { text: "Page " + (page + 1) + " of " + pages + " · " + rows.length }),
+        h("button", { type: "button", class: "secondary", disabled: page >= pages - 1, text: "Next", onclick: () => { page++; draw(); } })));
+    }
+  };
+  draw();
+  return box;
+}

@@ -1,7 +1,7 @@
 // Audit log: the tenant's (or, for operators, the whole cluster's) audit
 // entries, newest first, filtered by actor, action and text.
 import { get, seg } from "../api.js";
-import { h, clear, table, field } from "../dom.js";
+import { h, clear, pagedTable, field } from "../dom.js";
 
 export async function render(ctx, root) {
   const scope = h("select", { id: "audit-scope" },
@@ -28,7 +28,7 @@ export async function render(ctx, root) {
       (!a || String(e.actor).toLowerCase().includes(a)) &&
       (!act || String(e.action).toLowerCase().includes(act)) &&
       (!t || (String(e.target) + " " + String(e.detail || "")).toLowerCase().includes(t)));
-    clear(list).append(table([
+    clear(list).append(pagedTable([
       { title: "Index", cell: (e) => e.index },
       { title: "Time", cls: "nowrap", cell: (e) => new Date(e.time).toLocaleString() },
       { title: "Actor", cell: (e) => h("span", { class: "mono", text: e.actor }) },

@@ -29,8 +29,9 @@ export function banColumns(ctx, reload) {
     { title: "Player", cell: (b) => h("a", { href: "#/players?id=" + encodeURIComponent(b.player_id), text: b.player_id }) },
     { title: "Reason", cell: (b) => h("span", { class: "ban-reason", text: b.reason }) },
     { title: "Project", cell: (b) => b.project_id || "all" },
-    { title: "Created", cell: (b) => new Date(b.created_at).toLocaleString() + " by " + b.created_by },
-    { title: "Expires", cell: (b) => (b.expires_at ? new Date(b.expires_at).toLocaleString() : "never") },
+    { title: "Created", cls: "nowrap", cell: (b) => new Date(b.created_at).toLocaleString() },
+    { title: "By", cell: (b) => h("span", { class: "mono small", text: b.created_by }) },
+    { title: "Expires", cls: "nowrap", cell: (b) => (b.expires_at ? new Date(b.expires_at).toLocaleString() : "never") },
     { title: "State", cell: (b) => state(b) },
     { title: "", cell: (b) => (ctx.canAdmin && !b.revoked_at && !expired(b) ? revokeButton(ctx, b, reload) : "") },
   ];

@@ -1,7 +1,7 @@
 // Bans: the tenant's bans, active or all, with a player filter; ban and
 // revoke.
 import { get, seg } from "../api.js";
-import { h, clear, table, field } from "../dom.js";
+import { h, clear, pagedTable, field } from "../dom.js";
 import { banForm, banColumns } from "./banform.js";
 
 export async function render(ctx, root) {
@@ -18,7 +18,7 @@ export async function render(ctx, root) {
     if (active.checked) q.set("active", "true");
     if (player.value.trim()) q.set("player_id", player.value.trim());
     const res = await get("/v1/tenants/" + seg(ctx.tenant) + "/bans?" + q);
-    clear(list).append(table(banColumns(ctx, load), res.bans.slice().sort((a, b) => (a.created_at < b.created_at ? 1 : -1)), "No bans match."));
+    clear(list).append(pagedTable(banColumns(ctx, load), res.bans.slice().sort((a, b) => (a.created_at < b.created_at ? 1 : -1)), "No bans match."));
   }
   filters.addEventListener("submit", (ev) => { ev.preventDefault(); load(); });
   active.addEventListener("change", load);

@@ -72,10 +72,10 @@ export async function render(ctx, root) {
   }
 
   async function refreshStatus() {
-    const health = await get("/v1/health");
+    const [health, raft, mem] = await Promise.all([get("/v1/health"),
+      ctx.isOp ? get("/v1/cluster/raft?stale") : null, ctx.isOp ? get("/v1/members") : null]);
     const list = [card("Node", health.node), card("Health", health.status)];
     if (ctx.isOp) {
-      const [raft, mem] = await Promise.all([get("/v1/cluster/raft?stale"), get("/v1/members")]);
       const leader = mem.members.find((m) => m.id === raft.leader_id);
       const alive = mem.members.filter((m) => m.status === "alive").length;
       list.push(card("Leader", leader ? leader.name : raft.leader_id || "none"),

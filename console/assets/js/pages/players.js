@@ -1,7 +1,7 @@
 // Players: look one player up: the ban check, their bans, ban them,
 // revoke bans, revoke their sessions.
 import { get, del, seg } from "../api.js";
-import { h, clear, table, field, badge, toast, confirmButton } from "../dom.js";
+import { h, clear, pagedTable, field, badge, toast, confirmButton } from "../dom.js";
 import { banForm, banColumns } from "./banform.js";
 
 export async function render(ctx, root) {
@@ -40,5 +40,5 @@ async function show(ctx, out, player) {
         toast("Revoked the sessions of " + player);
       }));
   }
-  if (bans) out.append(h("h2", { text: "Bans" }), table(banColumns(ctx, reload), bans, "No bans for this player."));
+  if (bans) out.append(h("h2", { text: "Bans" }), pagedTable(banColumns(ctx, reload), bans, "No bans for this player."));
 }
