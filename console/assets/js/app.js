@@ -113,6 +113,9 @@ async function route() {
     if (typeof c === "function") cleanup = c;
     body.setAttribute("data-ready", "true");
     performance.mark("ready:" + page.id);
+    if (document.activeElement === document.body || nav.contains(document.activeElement)) {
+      view.focus({ preventScroll: true }); // keyboard users land on the page they opened
+    }
   } catch (e) {
     if (e instanceof APIError && e.status === 401) return;
     body.append(h("p", { class: "err", text: "Could not load this page: " + e.message }));
