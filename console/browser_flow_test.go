@@ -147,6 +147,21 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatal("the session cookie is readable from JavaScript")
 	}
 
+	// The overview merges every node's metrics history, fetched by n1.
+	var hist struct {
+		Nodes       []struct{ Node string }
+		Unreachable []string
+	}
+	if err := rest(t, ctx, cl, "GET", n1, "/v1/metrics/history", nil, http.StatusOK).JSON(&hist); err != nil {
+		t.Fatal(err)
+	}
+	if len(hist.Nodes) != 3 || len(hist.Unreachable) != 0 {
+		t.Errorf("n1's cluster-wide history has nodes %+v, unreachable %v", hist.Nodes, hist.Unreachable)
+	}
+	if legend := eval[[]string](t, b, `[...document.querySelectorAll("[data-chart=requests_per_s] .legend > span")].map(e => e.textContent)`); !slices.Equal(legend, []string{"n1", "n2", "n3"}) {
+		t.Errorf("the requests chart has lines for %v, want n1 n2 n3", legend)
+	}
+
 	// Every page renders with no console error and no failed request.
 	for _, id := range pages {
 		b.openPage(t, base, id)
