@@ -80,6 +80,7 @@ FUZZ_TARGETS := \
 	./api/:FuzzParseCredential \
 	./api/:FuzzDecodeCreateBan \
 	./api/:FuzzDecodeCreateTenant \
+	./console/:FuzzCredential \
 	./pubsub/:FuzzDecodeEnvelope \
 	./pubsub/:FuzzBackfillDecoders \
 	./pubsub/:FuzzDecodeEventID \

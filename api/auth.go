@@ -28,7 +28,7 @@ type Principal struct {
 	Kind    string
 	ID      string
 	Tenant  string // API keys only
-	Role    string // API keys only: a consensus.Role* constant
+	Role    string // API keys only: an identity.Role* constant
 	Project string // API keys only: optional project scope
 }
 

@@ -93,6 +93,7 @@ var authzMatrix = map[string]string{
 	"GET /v1/version":                                       "200 200 200 200 200 200 200 200 200",
 	"GET /metrics":                                          "200 200 200 200 200 200 200 200 200",
 	"GET /v1/openapi.json":                                  "200 200 200 200 200 200 200 200 200",
+	"GET /v1/metrics/history":                               "200 200 200 200 200 200 401 401 401",
 	"GET /v1/auth/jwks.json":                                "200 200 200 200 200 200 200 200 200",
 	"GET /v1/members":                                       "200 403 403 403 403 403 401 401 401",
 	"GET /v1/cluster/raft":                                  "200 403 403 403 403 403 401 401 401",

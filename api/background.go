@@ -107,19 +107,24 @@ func (k *keyTouches) drain() []*cassnetv1.KeyUse {
 }
 
 // Run flushes the aggregated authentication failures and key uses on
-// their timers until ctx ends. The node calls it once, in its own
+// their timers, and samples the metrics history, until ctx ends. The node calls it once, in its own
 // goroutine, and waits for it to return. What is still buffered when ctx
 // ends is dropped: at most one flush interval of failure counts and key
 // uses, which is the documented price of not writing per request.
 func (s *Server) Run(ctx context.Context) error {
 	fail := time.NewTicker(s.failFlush)
 	touch := time.NewTicker(s.touchFlush)
+	hist := time.NewTicker(s.history.interval)
 	defer fail.Stop()
 	defer touch.Stop()
+	defer hist.Stop()
+	s.sampleHistory()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-hist.C:
+			s.sampleHistory()
 		case <-fail.C:
 			s.flushAuthFailures(ctx)
 		case <-touch.C:

@@ -53,8 +53,14 @@
 //
 // # Invariants
 //
-//   - Every response body is JSON except GET /metrics and the topic
-//     event stream (text/event-stream, sse.go). Every error is
+//   - Every response body is JSON except GET /metrics, the topic event
+//     stream (text/event-stream, sse.go) and the console's pages under
+//     /ui/ and /docs/ (console.go hands those to package console).
+//   - A console session cookie stands for exactly one credential: the
+//     session bridge (console.go) turns it into that credential's
+//     Authorization header before the route table, never when a
+//     credential header is present, and refuses a mutating request
+//     without the session's CSRF token. Every error is
 //     {"error":{"code":"...","message":"..."}}; internal errors never leak
 //     details to the client, they are logged instead.
 //   - A handler panic is recovered, logged and answered with a 500.

@@ -49,6 +49,7 @@ var routes = []route{
 	{"GET", "/v1/ready", public, (*Server).handleReady},
 	{"GET", "/v1/version", public, (*Server).handleVersion},
 	{"GET", "/metrics", public, (*Server).handleMetrics},
+	{"GET", "/v1/metrics/history", authenticated, (*Server).handleMetricsHistory},
 	{"GET", "/v1/openapi.json", public, (*Server).handleOpenAPI},
 	{"GET", "/v1/members", operatorOnly, (*Server).handleMembers},
 	{"GET", "/v1/cluster/raft", operatorOnly, (*Server).handleRaft},

@@ -33,6 +33,18 @@ type Config struct {
 	// JoinTokens makes join tokens. Optional: without it creating one
 	// answers 503.
 	JoinTokens JoinTokens
+	// Console is the embedded operator console (package console).
+	// Optional: without it /ui/ and /docs/ answer 404 and session cookies
+	// mean nothing.
+	Console Console
+	// PeerClient and PeerScheme ("http" or "https") reach other members'
+	// REST APIs, for cluster-wide answers such as the metrics history.
+	// Optional: without a client such answers hold this node only.
+	PeerClient *http.Client
+	PeerScheme string
+	// HistoryInterval is how often the metrics history samples this
+	// node's metrics. Default: DefaultHistoryInterval.
+	HistoryInterval time.Duration
 	// Version is this build's version, reported by /v1/version.
 	Version string
 	// NodeName is this node's name, reported by /v1/health.
@@ -67,6 +79,10 @@ type Server struct {
 	topics  Topics
 	games   GameServers
 	joinTok JoinTokens
+	console Console
+	peers   *http.Client
+	scheme  string
+	history *history
 	version string
 	node    string
 	log     *slog.Logger
@@ -103,7 +119,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("api: Config.Agent is required")
 	case cfg.MaxBodyBytes < 0:
 		return nil, errors.New("api: Config.MaxBodyBytes must not be negative")
-	case cfg.AuthFailureFlush < 0 || cfg.KeyTouchFlush < 0:
+	case cfg.AuthFailureFlush < 0 || cfg.KeyTouchFlush < 0 || cfg.HistoryInterval < 0:
 		return nil, errors.New("api: flush intervals must not be negative")
 	}
 	s := &Server{
@@ -114,6 +130,10 @@ func New(cfg Config) (*Server, error) {
 		topics:  cfg.Topics,
 		games:   cfg.GameServers,
 		joinTok: cfg.JoinTokens,
+		console: cfg.Console,
+		peers:   cfg.PeerClient,
+		scheme:  cmp.Or(cfg.PeerScheme, "http"),
+		history: newHistory(cmp.Or(cfg.HistoryInterval, DefaultHistoryInterval)),
 		version: cfg.Version,
 		node:    cfg.NodeName,
 		log:     cfg.Logger,
@@ -150,9 +170,18 @@ func New(cfg Config) (*Server, error) {
 		rt := &routes[i]
 		mux.Handle(rt.pattern(), s.wrap(rt.pattern(), rt))
 	}
+	if s.console != nil {
+		for i := range consoleRoutes {
+			rt := &consoleRoutes[i]
+			mux.Handle(rt.pattern(), s.wrap(rt.pattern(), rt))
+		}
+	}
 	// Anything the table does not match ends here, for JSON 404s and 405s.
 	mux.Handle("/", s.wrap(unmatchedRoute, &route{method: "GET", path: "/", access: public, handle: (*Server).handleUnmatched}))
 	s.mux, s.handler = mux, mux
+	if s.console != nil {
+		s.handler = s.sessionBridge(mux)
+	}
 	return s, nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/http"
 	"strconv"
 
 	"github.com/cassandranet/cassnet/api"
@@ -31,14 +30,7 @@ func (c *Config) grpcBind() string {
 // so it comes after api.New; it is built before the REST API serves, which
 // reads it through gameList.
 func (n *Node) newGameServer(ident *pki.Identity) error {
-	client, scheme := &http.Client{}, "http"
-	if n.cfg.HTTPTLS {
-		client.Transport = &http.Transport{TLSClientConfig: ident.ClientConfig()}
-		if n.httpCert != nil {
-			client.Transport = n.httpCert.httpTransport(ident)
-		}
-		scheme = "https"
-	}
+	client, scheme := n.peerHTTP(ident)
 	gs, err := gameserver.New(gameserver.Config{
 		Authority: n.api, Applied: n.store.Applied(), Bans: n.state.Bans, Topics: topics{n.pubsub},
 		Node: n.cfg.Name, Members: n.mesh, HTTPClient: client, Scheme: scheme,

@@ -118,9 +118,15 @@ func (n *Node) start(ctx context.Context) error {
 	if cfg.UnsafeAckBeforeCommit {
 		n.logger.Warn("TEST ONLY: --unsafe-ack-before-commit is set; acknowledged writes can be lost")
 	}
+	con, err := n.newConsole()
+	if err != nil {
+		return err
+	}
+	peerClient, peerScheme := n.peerHTTP(ident)
 	srv, err := api.New(api.Config{
 		Store: store, State: n.state, Members: m, Agent: n, Topics: topics{n.pubsub}, JoinTokens: n,
 		Version: cfg.Version, NodeName: cfg.Name, GameServers: gameList{n},
+		Console: con, PeerClient: peerClient, PeerScheme: peerScheme,
 		Logger:     n.logger.With("component", "api"),
 		RateLimits: cfg.RateLimits,
 	})

@@ -102,26 +102,3 @@ func runLeave(args []string) error {
 	fmt.Println("leave started")
 	return nil
 }
-
-func runMembers(args []string) error {
-	var c clientFlags
-	fs := flag.NewFlagSet("members", flag.ContinueOnError)
-	fs.Usage = flagUsage(fs, "Usage: cassnet members [flags]\n\nLists the mesh members a node sees.")
-	c.register(fs)
-	if _, err := parseWithEnv(fs, args); err != nil {
-		if err == flag.ErrHelp {
-			return nil
-		}
-		return err
-	}
-	out, err := c.do(http.MethodGet, "/v1/members", nil)
-	if err != nil {
-		return err
-	}
-	var buf bytes.Buffer
-	if json.Indent(&buf, out, "", "  ") == nil {
-		out = buf.Bytes()
-	}
-	fmt.Println(string(out))
-	return nil
-}

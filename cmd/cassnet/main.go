@@ -5,19 +5,24 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
+
+	"github.com/cassandranet/cassnet/cli"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-const usage = `cassnet: a peer-to-peer mesh of agents for running game-server fleets.
+var usage = `cassnet: a peer-to-peer mesh of agents for running game-server fleets.
 
 Usage:
   cassnet agent [flags]      run a node (see: cassnet agent --help)
   cassnet leave [flags]      make a running node leave the cluster gracefully
-  cassnet members [flags]    list the mesh members a node sees
   cassnet token create ...   create an operator token or a tenant API key
   cassnet keyring <cmd>      rotate the gossip key: list, install, use, remove, generate
   cassnet join-token <cmd>   create [--ttl], list or revoke join tokens
@@ -26,6 +31,9 @@ Usage:
   cassnet testnet <cmd>      local test network and chaos runs (up, status, down, run)
   cassnet version            print the version
 
+Everyday work, over the REST API (--http-addr, --token or CASS_TOKEN;
+tables by default, --json for the API's JSON; --help shows an example):
+` + cli.Usage() + `
 Every flag can also be set through an environment variable: CASS_ followed
 by the flag name in upper case with dashes as underscores (--data-dir is
 CASS_DATA_DIR). A flag on the command line wins over the environment.
@@ -42,8 +50,6 @@ func main() {
 		err = runAgent(os.Args[2:])
 	case "leave":
 		err = runLeave(os.Args[2:])
-	case "members":
-		err = runMembers(os.Args[2:])
 	case "token":
 		err = runToken(os.Args[2:])
 	case "keyring":
@@ -61,8 +67,18 @@ func main() {
 	case "help", "--help", "-h":
 		fmt.Print(usage)
 	default:
-		fmt.Fprintf(os.Stderr, "cassnet: unknown command %q\n\n%s", os.Args[1], usage)
-		os.Exit(2)
+		if !slices.Contains(cli.Nouns(), os.Args[1]) {
+			fmt.Fprintf(os.Stderr, "cassnet: unknown command %q\n\n%s", os.Args[1], usage)
+			os.Exit(2)
+		}
+		args := os.Args[1:]
+		if args[0] == "members" && (len(args) == 1 || strings.HasPrefix(args[1], "-")) {
+			args = append([]string{"members", "list"}, args[1:]...) // the old "cassnet members"
+		}
+		err = cli.Run(context.Background(), args, os.Stdout, os.Stderr)
+		if errors.Is(err, cli.ErrUsage) {
+			os.Exit(2)
+		}
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cassnet:", err)

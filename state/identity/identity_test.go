@@ -202,3 +202,27 @@ func TestPruneBoundaries(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyLimit checks the per-tenant API key limit, that it is per
+// tenant, and that a deleted tenant's keys no longer count once the
+// tenant is created again.
+func TestKeyLimit(t *testing.T) {
+	h, _ := newHarness(t)
+	h.mustApply(createTenant("acme"), createTenant("other"))
+	for i := range identity.MaxKeysPerTenant {
+		h.mustApply(createKey("acme", fmt.Sprintf("%016x", i), identity.RoleReadOnly, "", 0))
+	}
+	if res := h.apply(createKey("acme", "ffffffffffffffff", identity.RoleReadOnly, "", 0)); !errors.Is(res.Err, consensus.ErrConflict) {
+		t.Fatalf("key beyond the limit: %v", res.Err)
+	}
+	h.mustApply(createKey("other", "fffffffffffffff0", identity.RoleReadOnly, "", 0))
+	// Revoking one frees a place.
+	h.mustApply(revokeKey("acme", fmt.Sprintf("%016x", 0)), createKey("acme", "ffffffffffffffff", identity.RoleReadOnly, "", 0))
+
+	h.mustApply(deleteTenant("acme"), createTenant("acme"))
+	for i := range identity.MaxKeysPerTenant {
+		if res := h.apply(createKey("acme", fmt.Sprintf("%016x", i), identity.RoleReadOnly, "", 0)); res.Err != nil {
+			t.Fatalf("key %d of the recreated tenant: %v", i, res.Err)
+		}
+	}
+}
