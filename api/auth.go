@@ -85,12 +85,20 @@ const (
 	tenantSessions
 	// tenantAdmin routes accept tenant-admin keys.
 	tenantAdmin
+	// tenantServers routes read game servers: any role, matchmaker too.
+	tenantServers
+	// tenantAllocate routes allocate: tenant-admin and matchmaker keys.
+	tenantAllocate
+	// tenantAllocations routes read allocations: tenant-admin, read-only
+	// and matchmaker keys.
+	tenantAllocations
 )
 
 // String names the access level, for test failures and docs.
 func (a access) String() string {
 	return [...]string{"public", "authenticated", "operator", "tenant-member",
-		"tenant-reader", "tenant-sessions", "tenant-admin"}[a]
+		"tenant-reader", "tenant-sessions", "tenant-admin", "tenant-servers",
+		"tenant-allocate", "tenant-allocations"}[a]
 }
 
 // permits is the role check: whether p may call a route needing a.
@@ -104,8 +112,18 @@ func (a access) permits(p Principal) bool {
 		return false
 	}
 	switch a {
-	case authenticated, tenantMember:
+	case authenticated:
 		return true
+	case tenantMember:
+		// A matchmaker may allocate and read servers and allocations,
+		// and nothing else.
+		return p.Role != identity.RoleMatchmaker
+	case tenantServers:
+		return true
+	case tenantAllocate:
+		return p.Role == identity.RoleTenantAdmin || p.Role == identity.RoleMatchmaker
+	case tenantAllocations:
+		return p.Role == identity.RoleTenantAdmin || p.Role == identity.RoleReadOnly || p.Role == identity.RoleMatchmaker
 	case tenantReader:
 		return p.Role == identity.RoleTenantAdmin || p.Role == identity.RoleReadOnly
 	case tenantSessions:

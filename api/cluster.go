@@ -63,7 +63,8 @@ type memberAddresses struct {
 
 // handleMembers joins the gossip view with the Raft configuration by
 // node ID, so operators see in one list who is alive and who votes.
-func (s *Server) handleMembers(w http.ResponseWriter, _ *http.Request, _ Principal) {
+// raftRoles maps each Raft server ID to leader, voter or nonvoter.
+func (s *Server) raftRoles() map[string]string {
 	roles := make(map[string]string)
 	for _, srv := range s.store.RaftInfo().Servers {
 		role := srv.Suffrage
@@ -72,6 +73,11 @@ func (s *Server) handleMembers(w http.ResponseWriter, _ *http.Request, _ Princip
 		}
 		roles[srv.ID] = role
 	}
+	return roles
+}
+
+func (s *Server) handleMembers(w http.ResponseWriter, _ *http.Request, _ Principal) {
+	roles := s.raftRoles()
 	ms := s.members.Members()
 	out := make([]memberView, 0, len(ms))
 	for _, m := range ms {

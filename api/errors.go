@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/cassandranet/cassnet/consensus"
+	"github.com/cassandranet/cassnet/state/servers"
 )
 
 // Error codes that the API itself produces, beside the consensus codes
@@ -65,6 +66,7 @@ var consensusStatus = []struct {
 	{consensus.ErrNotFound, http.StatusNotFound, "not found", true},
 	{consensus.ErrConflict, http.StatusConflict, "conflict with the current state", true},
 	{consensus.ErrInvalid, http.StatusBadRequest, "invalid argument", true},
+	{servers.ErrNoCapacity, http.StatusConflict, "no server matches the request", true},
 	{consensus.ErrNoLeader, http.StatusServiceUnavailable, "no leader is known; retry later", false},
 	{consensus.ErrShuttingDown, http.StatusServiceUnavailable, "the node is shutting down; retry later or on another node", false},
 	// Clients must never be told that a write failed when it may have been

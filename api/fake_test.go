@@ -63,7 +63,7 @@ func newFakeStore(clock *fakeClock) *fakeStore {
 	if err != nil {
 		panic(err)
 	}
-	return &fakeStore{
+	f := &fakeStore{
 		state: st,
 		fsm:   fsm,
 		clock: clock,
@@ -77,6 +77,10 @@ func newFakeStore(clock *fakeClock) *fakeStore {
 			},
 		},
 	}
+	// Every node of a fresh cluster supports the domain-state release, so
+	// autopilot would raise the state version at once.
+	f.mustApply(&cassnetv1.Command{Op: &cassnetv1.Command_SetStateVersion{SetStateVersion: &cassnetv1.SetStateVersion{Version: consensus.SupportedStateVersion}}})
+	return f
 }
 
 // Apply validates, stamps, encodes and applies cmd at the next index.

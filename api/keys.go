@@ -48,8 +48,8 @@ func (req *createKeyRequest) validate() error {
 		return err
 	}
 	if req.ProjectID != "" {
-		if req.Role != identity.RoleGameServer {
-			return badRequest("project_id: only %s keys may be scoped to a project", identity.RoleGameServer)
+		if !identity.ProjectScoped(req.Role) {
+			return badRequest("project_id: only %s and %s keys may be scoped to a project", identity.RoleGameServer, identity.RoleMatchmaker)
 		}
 		if err := consensus.ValidateName("project_id", req.ProjectID); err != nil {
 			return err

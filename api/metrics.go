@@ -20,6 +20,7 @@ type metrics struct {
 	sessions    prometheus.Counter     // cassnet_sessions_issued_total
 	verifies    *prometheus.CounterVec // cassnet_session_verifications_total{reason}
 	verifyBy    map[string]prometheus.Counter
+	allocations prometheus.Counter // cassnet_allocations_total
 }
 
 func newMetrics(reg *prometheus.Registry, store Store, members Members, version string) (*metrics, error) {
@@ -46,6 +47,10 @@ func newMetrics(reg *prometheus.Registry, store Store, members Members, version 
 			Name: "cassnet_sessions_issued_total",
 			Help: "Player session tokens signed by this node.",
 		}),
+		allocations: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cassnet_allocations_total",
+			Help: "Game-server allocations this node handed out (replays of an idempotency key not counted).",
+		}),
 		verifies: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cassnet_session_verifications_total",
 			Help: "Session tokens verified by this node, by outcome (ok, expired, revoked, banned, invalid).",
@@ -64,7 +69,7 @@ func newMetrics(reg *prometheus.Registry, store Store, members Members, version 
 	for _, c := range []prometheus.Collector{
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.latency, m.apply, m.rateLimited, m.sessions, m.verifies, buildInfo,
+		m.requests, m.latency, m.apply, m.rateLimited, m.sessions, m.verifies, m.allocations, buildInfo,
 		&raftCollector{store: store},
 		&membersCollector{members: members},
 	} {

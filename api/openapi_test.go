@@ -166,7 +166,8 @@ func TestOpenAPIOperations(t *testing.T) {
 		if _, ok := op.Responses["429"]; ok != rt.limited() {
 			t.Errorf("%s: 429 documented=%v, route is rate limited=%v", rt.pattern(), ok, rt.limited())
 		}
-		bodyless := rt.path == "/v1/agent/leave" || rt.path == "/v1/auth/keys/rotate"
+		bodyless := rt.path == "/v1/agent/leave" || rt.path == "/v1/auth/keys/rotate" ||
+			strings.HasPrefix(rt.path, "/v1/cluster/nodes/")
 		wantBody := rt.method == "POST" && !bodyless || rt.method == "PUT"
 		if (len(op.RequestBody) > 0) != wantBody {
 			t.Errorf("%s: requestBody documented=%v, want %v", rt.pattern(), len(op.RequestBody) > 0, wantBody)

@@ -101,7 +101,18 @@ var routes = []route{
 	{"GET", "/v1/pubsub/peers", operatorOnly, (*Server).handlePubSubPeers},
 
 	// Game servers (package gameserver): soft state, asked of every node.
-	{"GET", "/v1/tenants/{tenant}/servers", tenantMember, (*Server).handleListServers},
-	{"GET", "/v1/tenants/{tenant}/servers/{server}", tenantMember, (*Server).handleGetServer},
+	{"GET", "/v1/tenants/{tenant}/servers", tenantServers, (*Server).handleListServers},
+	{"GET", "/v1/tenants/{tenant}/servers/{server}", tenantServers, (*Server).handleGetServer},
 	{"POST", "/v1/tenants/{tenant}/servers/{server}/drain", tenantAdmin, (*Server).handleDrainServer},
+	{"GET", "/v1/tenants/{tenant}/projects/{project}/servers/summary", tenantServers, (*Server).handleServerSummary},
+
+	// Allocation (package state/servers): any node hands out a server.
+	{"POST", "/v1/tenants/{tenant}/allocations", tenantAllocate, (*Server).handleAllocate},
+	{"GET", "/v1/tenants/{tenant}/allocations", tenantAllocations, (*Server).handleListAllocations},
+	{"GET", "/v1/tenants/{tenant}/allocations/{allocation}", tenantAllocations, (*Server).handleGetAllocation},
+
+	// Nodes: load, drain and uncordon.
+	{"GET", "/v1/cluster/nodes", operatorOnly, (*Server).handleListNodes},
+	{"POST", "/v1/cluster/nodes/{node}/drain", operatorOnly, (*Server).handleDrainNode},
+	{"POST", "/v1/cluster/nodes/{node}/uncordon", operatorOnly, (*Server).handleUncordonNode},
 }

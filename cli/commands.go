@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 )
 
 // The command table: every noun and verb of the CLI, with its REST call,
@@ -173,6 +175,44 @@ var nouns = []noun{
 			body: func(*vals) (any, error) { return map[string]any{}, nil },
 			done: func(v *vals) string { return "drain requested for " + v.arg(0) }},
 	}},
+	{name: "allocations", summary: "hand out game servers for matches (matchmaker or tenant-admin keys)", verbs: []verb{
+		{name: "create", summary: "allocate a ready server whose labels match", example: "cassnet allocations create --tenant studio --project arena --labels mode=ctf --idempotency-key m-42",
+			flags: []flagSpec{tenantFlag, {name: "project", usage: "the project", kind: 's'},
+				{name: "fleet", usage: "only this fleet", kind: 's'},
+				{name: "labels", usage: "labels the server must carry, k=v,k2=v2", kind: 's'},
+				{name: "strategy", usage: "packed or distributed", kind: 's'},
+				{name: "idempotency-key", usage: "a retry with the same key answers the first allocation", kind: 's'}},
+			method: http.MethodPost, path: func(v *vals) string { return "/v1/tenants/" + esc(v.s("tenant")) + "/allocations" },
+			body: func(v *vals) (any, error) {
+				labels, err := parseLabels(v.s("labels"))
+				if err != nil {
+					return nil, err
+				}
+				return map[string]any{"project_id": v.s("project"), "fleet": v.s("fleet"), "strategy": v.s("strategy"),
+					"idempotency_key": v.s("idempotency-key"), "selectors": []map[string]any{{"labels": labels}}}, nil
+			},
+			cols: allocCols},
+		{name: "get", args: []string{"ALLOCATION_ID"}, summary: "show one allocation", example: "cassnet allocations get alloc_0123456789abcdef --tenant studio",
+			flags: []flagSpec{tenantFlag}, method: http.MethodGet,
+			path: func(v *vals) string { return "/v1/tenants/" + esc(v.s("tenant")) + "/allocations/" + esc(v.arg(0)) }, cols: allocCols},
+		{name: "list", summary: "list the allocations of the last 24 h, newest first", example: "cassnet allocations list --tenant studio --project arena",
+			flags: []flagSpec{tenantFlag, {name: "project", usage: "only this project", kind: 's'}}, method: http.MethodGet,
+			path: func(v *vals) string {
+				p := "/v1/tenants/" + esc(v.s("tenant")) + "/allocations"
+				if pr := v.s("project"); pr != "" {
+					p += "?project_id=" + url.QueryEscape(pr)
+				}
+				return p
+			}, list: "allocations", cols: allocCols},
+	}},
+	{name: "nodes", summary: "nodes with their load, drain state and game servers; operators only", verbs: []verb{
+		{name: "list", summary: "list the nodes", example: "cassnet nodes list",
+			method: http.MethodGet, path: func(*vals) string { return "/v1/cluster/nodes" }, list: "nodes", cols: nodeCols},
+		{name: "drain", args: []string{"NODE"}, summary: "no new allocations or servers on a node; its servers are asked to drain", example: "cassnet nodes drain eu-1 (or: cassnet drain eu-1)",
+			method: http.MethodPost, path: func(v *vals) string { return "/v1/cluster/nodes/" + esc(v.arg(0)) + "/drain" }, cols: nodeCols},
+		{name: "uncordon", args: []string{"NODE"}, summary: "make a drained node schedulable again", example: "cassnet nodes uncordon eu-1",
+			method: http.MethodPost, path: func(v *vals) string { return "/v1/cluster/nodes/" + esc(v.arg(0)) + "/uncordon" }, cols: nodeCols},
+	}},
 	{name: "members", summary: "mesh members as one node sees them; operators only", verbs: []verb{
 		{name: "list", summary: "list the members with their Raft roles", example: "cassnet members list --http-addr 127.0.0.2:8080",
 			method: http.MethodGet, path: func(*vals) string { return "/v1/members" }, list: "members",
@@ -184,8 +224,26 @@ var (
 	banCols    = []col{{"ID", "id"}, {"PLAYER", "player_id"}, {"PROJECT", "project_id"}, {"REASON", "reason"}, {"EXPIRES", "expires_at"}, {"REVOKED", "revoked_at"}, {"BY", "created_by"}}
 	keyCols    = []col{{"ID", "id"}, {"NAME", "name"}, {"ROLE", "role"}, {"PROJECT", "project_id"}, {"EXPIRES", "expires_at"}, {"LAST USED", "last_used_at"}}
 	tokenCols  = []col{{"ID", "id"}, {"NAME", "name"}, {"CREATED", "created_at"}, {"EXPIRES", "expires_at"}}
+	allocCols  = []col{{"ALLOCATION", "allocation_id"}, {"SERVER", "server_id"}, {"NODE", "node"}, {"ADDRESS", "address"}, {"PORTS", "ports"}, {"CREATED", "created_at"}}
+	nodeCols   = []col{{"NAME", "name"}, {"STATUS", "status"}, {"RAFT", "raft_role"}, {"SCHEDULABLE", "schedulable"}, {"CPU%", "load.cpu_percent"}, {"MEM%", "load.memory_percent"}, {"SERVERS", "servers"}, {"PLAYERS", "players"}}
 	serverCols = []col{{"ID", "id"}, {"STATE", "state"}, {"HEALTHY", "healthy"}, {"PLAYERS", "player_count"}, {"CAPACITY", "capacity"}, {"NODE", "node"}, {"ADDRESS", "address"}, {"LABELS", "labels"}}
 )
 
 // itoa is strconv.Itoa, for the table code.
 var itoa = strconv.Itoa
+
+// parseLabels reads "k=v,k2=v2" (empty: no labels).
+func parseLabels(s string) (map[string]string, error) {
+	out := map[string]string{}
+	if s == "" {
+		return out, nil
+	}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--labels: %q is not key=value", kv)
+		}
+		out[k] = v
+	}
+	return out, nil
+}

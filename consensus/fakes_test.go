@@ -165,7 +165,6 @@ func newFakes(t testing.TB) *fakes {
 				}
 				m.write(tx).kv[key] = tx.Actor
 				tx.Emit(Event{Action: "tenant.create", Tenant: op.GetName(), Target: op.GetName()})
-				tx.SetResult("created " + op.GetName())
 				return nil
 			},
 		})

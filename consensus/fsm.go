@@ -22,8 +22,6 @@ type ApplyResult struct {
 	// (ErrInvalid, ErrNotFound or ErrConflict; compare with errors.Is).
 	// A rejected command changed nothing but the applied index.
 	Err error
-	// Value is what the command's handler set with Tx.SetResult, if any.
-	Value any
 }
 
 // FSM is the raft.FSM over a set of Modules. It decodes each entry, routes
@@ -107,7 +105,6 @@ func (f *FSM) Apply(l *raft.Log) interface{} {
 		return res
 	}
 	f.advance(l.Index, tx)
-	res.Value = tx.result
 	return res
 }
 

@@ -19,7 +19,6 @@ type Tx struct {
 	fsm    *FSM
 	staged []staged
 	events []Event
-	result any
 }
 
 // Pending is a module's staged change inside a Tx.
@@ -68,11 +67,6 @@ func (tx *Tx) Emit(e Event) {
 	}
 	tx.events = append(tx.events, e)
 }
-
-// SetResult sets the value the proposer receives in ApplyResult.Value,
-// for commands whose outcome is decided in Apply (such as which server an
-// allocation picked).
-func (tx *Tx) SetResult(v any) { tx.result = v }
 
 // DropTenant tells every TenantDropper that tenant is being deleted in
 // this entry. The module that owns tenants calls it from its delete

@@ -37,6 +37,15 @@ type Meta struct {
 	// PeerID is the node's libp2p peer ID (see package pubsub), empty
 	// until pubsub has started.
 	PeerID string `json:"pid,omitempty"`
+	// Load is the node's recent CPU and memory use, refreshed every few
+	// seconds by the node; zero until first measured.
+	Load Load `json:"ld,omitzero"`
+}
+
+// Load is a node's resource use, in whole percent of the machine.
+type Load struct {
+	CPU    uint8 `json:"c"`
+	Memory uint8 `json:"m"`
 }
 
 // Member is one node as the local node currently sees it.

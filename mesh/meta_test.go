@@ -24,6 +24,7 @@ func worstMeta() Meta {
 		GRPCAddr: v6,
 		// An RSA-derived peer ID is longer than an Ed25519 one (52 chars).
 		PeerID: "QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N" + strings.Repeat("x", 8),
+		Load:   Load{CPU: 100, Memory: 100},
 	}
 }
 

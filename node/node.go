@@ -183,11 +183,15 @@ func (n *Node) startAPIBackground(ctx context.Context) {
 	n.apiCancel, n.apiDone = cancel, make(chan struct{})
 	go func() {
 		defer close(n.apiDone)
+		done := make(chan struct{})
+		go func() { defer close(done); n.shareLoad(ctx) }()
 		_ = n.api.Run(ctx)
+		<-done
 	}()
 }
 
-// stopAPIBackground stops the flush loop and waits for it.
+// stopAPIBackground stops the flush loop and the load sharing, and
+// waits for them.
 func (n *Node) stopAPIBackground() {
 	if n.apiCancel == nil {
 		return

@@ -1,18 +1,15 @@
 package state_test
 
-// This file is the same in package state and in each domain package
-// (only the package clause differs): a test harness that feeds commands to
-// a consensus.FSM as a Raft log would, and command builders. Test files
-// cannot be shared between packages, and no non-test helper package is
-// wanted for them.
+// A test harness that feeds commands to a consensus.FSM as a Raft log
+// would, and command builders. Package state and each domain package hold
+// a copy of this file, each keeping only the helpers it uses: test files
+// cannot be shared between packages.
 
 import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
-	"reflect"
-	"slices"
 	"testing"
 	"time"
 
@@ -80,18 +77,6 @@ func (h *harness) mustApply(cmds ...*cassnetv1.Command) {
 			h.t.Fatalf("apply %v: %v", c, res.Err)
 		}
 	}
-}
-
-// freshHash is the hash of the modules' committed state, computed by a new
-// FSM over them, so that no memo answers: tests that edit a module's
-// state behind the FSM's back compare freshHash before and after.
-func (h *harness) freshHash() string {
-	h.t.Helper()
-	fsm, err := consensus.NewFSM(h.modules, nil)
-	if err != nil {
-		h.t.Fatalf("NewFSM: %v", err)
-	}
-	return fsm.Hash()
 }
 
 // persist runs Snapshot and Persist into raft's in-memory snapshot store
@@ -323,52 +308,5 @@ func identityState() []*cassnetv1.Command {
 		rotateKey("kid1", true),
 		revokeSession("acme", "ses1", 0),
 		revokePlayer("acme", "p1", "shooter"),
-	}
-}
-
-// perturb changes v, a field of a stored record, to a different value of
-// its type, for the tests that check the state hash covers every field.
-func perturb(t *testing.T, v reflect.Value) {
-	t.Helper()
-	switch x := v.Addr().Interface().(type) {
-	case *string:
-		*x += "x"
-	case *uint64:
-		*x++
-	case *uint32:
-		*x++
-	case *int:
-		*x++
-	case *[]byte:
-		*x = append(slices.Clone(*x), 1)
-	case *time.Time:
-		*x = x.Add(time.Nanosecond)
-	case **time.Time:
-		if *x == nil {
-			*x = &testEpoch
-		} else {
-			*x = nil
-		}
-	default:
-		t.Fatalf("perturb: no rule for %s", v.Type())
-	}
-}
-
-// hashCoversFields runs one subtest per field of T: edit must change that
-// field (through perturb) in a stored record behind the FSM's back, and
-// the state hash must notice. Walking the fields by reflection makes the
-// test fail when a field is added without a line in the hash encoder.
-func hashCoversFields[T any](t *testing.T, setup func(t *testing.T) *harness, edit func(h *harness, fn func(*T))) {
-	t.Helper()
-	typ := reflect.TypeFor[T]()
-	for i := range typ.NumField() {
-		t.Run(typ.Name()+"."+typ.Field(i).Name, func(t *testing.T) {
-			h := setup(t)
-			before := h.freshHash()
-			edit(h, func(rec *T) { perturb(t, reflect.ValueOf(rec).Elem().Field(i)) })
-			if h.freshHash() == before {
-				t.Fatalf("changing %s.%s does not change the hash", typ.Name(), typ.Field(i).Name)
-			}
-		})
 	}
 }

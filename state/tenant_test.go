@@ -1,17 +1,23 @@
 package state_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/hashicorp/raft"
 
 	"github.com/cassandranet/cassnet/consensus"
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
 	"github.com/cassandranet/cassnet/state"
 	"github.com/cassandranet/cassnet/state/bans"
 	"github.com/cassandranet/cassnet/state/identity"
+	"github.com/cassandranet/cassnet/state/settings"
 )
 
 func TestDeleteTenantDropsKeys(t *testing.T) {
@@ -157,22 +163,11 @@ func TestHandlerErrorLeavesModulesUnchanged(t *testing.T) {
 			}
 			// Byte for byte the same state, but for the index.
 			again := persist(t, h.fsm)
-			if strings.Replace(string(again), `"index":`+itoa(h.index), `"index":`+itoa(h.index-1), 1) != string(data) {
+			if strings.Replace(string(again), `"index":`+strconv.FormatUint(h.index, 10), `"index":`+strconv.FormatUint(h.index-1, 10), 1) != string(data) {
 				t.Fatal("a refused command changed the snapshot")
 			}
 		})
 	}
-}
-
-func itoa(n uint64) string {
-	if n == 0 {
-		return "0"
-	}
-	var b []byte
-	for ; n > 0; n /= 10 {
-		b = append([]byte{byte('0' + n%10)}, b...)
-	}
-	return string(b)
 }
 
 func equalCounts(a, b map[string]map[string]int) bool {
@@ -223,7 +218,7 @@ func TestValidateCommand(t *testing.T) {
 		{"revoke ban bad id", revokeBan("a", "B"), "id"},
 		{"revoke ban bad tenant", revokeBan("", "b"), "tenant"},
 		{"settings min", setSettings(1), ""},
-		{"settings max", setSettings(1_000_000), ""},
+		{"settings max", setSettings(settings.MaxAuditRetention), ""},
 		{"settings zero", setSettings(0), "audit_retention"},
 		{"ban retention", setBanRetention(3600), ""}, // the state version is Apply's business
 		{"ban retention too short", setBanRetention(3599), "ban_retention_seconds"},
@@ -327,3 +322,28 @@ func (discardSink) Write(p []byte) (int, error) { return len(p), nil }
 func (discardSink) Close() error                { return nil }
 func (discardSink) ID() string                  { return "discard" }
 func (discardSink) Cancel() error               { return nil }
+
+// TestFSMApplyLogsMalformedEntry checks that a committed entry that fails
+// validation is logged with its index, and without its payload (here an
+// operator token's secret hash, 31 bytes so invalid).
+func TestFSMApplyLogsMalformedEntry(t *testing.T) {
+	var buf bytes.Buffer
+	f, err := consensus.NewFSM(state.New().Modules(), slog.New(slog.NewTextHandler(&buf, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := createToken("tok1", bytes.Repeat([]byte{0xab}, 31))
+	c.TimeUnixNano = testEpoch.UnixNano()
+	data, _ := consensus.EncodeCommand(c)
+	res := f.Apply(&raft.Log{Index: 7, Data: data}).(*consensus.ApplyResult)
+	if !errors.Is(res.Err, consensus.ErrInvalid) || res.Index != 7 || f.Applied().Index() != 7 {
+		t.Fatalf("res = %+v, index %d", res, f.Applied().Index())
+	}
+	out := buf.String()
+	if !strings.Contains(out, "level=WARN") || !strings.Contains(out, "index=7") {
+		t.Errorf("log = %q", out)
+	}
+	if strings.Contains(out, "abab") || strings.Contains(out, "q6ur") { // hex or base64 of the secret
+		t.Errorf("log leaks the payload: %q", out)
+	}
+}

@@ -62,6 +62,11 @@ func main() {
 		err = runBench(os.Args[2:])
 	case "testnet":
 		err = runTestnet(os.Args[2:])
+	case "drain", "uncordon": // cassnet drain NODE is cassnet nodes drain NODE
+		err = cli.Run(context.Background(), append([]string{"nodes"}, os.Args[1:]...), os.Stdout, os.Stderr)
+		if errors.Is(err, cli.ErrUsage) {
+			os.Exit(2)
+		}
 	case "version", "--version", "-v":
 		fmt.Println(version)
 	case "help", "--help", "-h":

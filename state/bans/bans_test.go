@@ -297,7 +297,7 @@ func TestBanPruning(t *testing.T) {
 }
 
 func TestBanRetentionNeedsStateVersion2(t *testing.T) {
-	h, s := newHarness(t)
+	h, _ := newHarness(t)
 	h.mustApply(createTenant("acme"))
 	before := h.freshHash()
 	res := h.apply(setBanRetention(3600))
@@ -307,11 +307,10 @@ func TestBanRetentionNeedsStateVersion2(t *testing.T) {
 	if h.freshHash() != before {
 		t.Fatal("the refused SetSettings changed the state")
 	}
-	// The other settings still apply at version 1 in the same command
-	// shape, without ban_retention.
+	// The other settings still apply at version 1, and the ban retention
+	// from version 2 on.
 	h.mustApply(setSettings(10))
 	h.mustApply(setStateVersion(consensus.StateVersionDomains), setBanRetention(3600))
-	_ = s
 }
 
 // TestBanPruningOnlyAfterAcceptedCommands checks that a rejected command

@@ -22,6 +22,10 @@ const (
 	RoleGameServer = "game-server"
 	// RoleReadOnly reads its tenant's data.
 	RoleReadOnly = "read-only"
+	// RoleMatchmaker allocates game servers and reads servers and
+	// allocations in its tenant, optionally in one project only, and
+	// nothing else. It needs state version 2.
+	RoleMatchmaker = "matchmaker"
 )
 
 // APIKey is the replicated record of a tenant API key. Only the SHA-256 of

@@ -10,11 +10,15 @@ import (
 // ValidateRole checks an API key role. The error wraps ErrInvalid.
 func ValidateRole(role string) error {
 	switch role {
-	case RoleTenantAdmin, RoleGameServer, RoleReadOnly:
+	case RoleTenantAdmin, RoleGameServer, RoleReadOnly, RoleMatchmaker:
 		return nil
 	}
-	return consensus.NewError(consensus.ErrInvalid, "role: must be %s, %s or %s", RoleTenantAdmin, RoleGameServer, RoleReadOnly)
+	return consensus.NewError(consensus.ErrInvalid, "role: must be %s, %s, %s or %s", RoleTenantAdmin, RoleGameServer, RoleReadOnly, RoleMatchmaker)
 }
+
+// ProjectScoped reports whether keys of role may be confined to one
+// project.
+func ProjectScoped(role string) bool { return role == RoleGameServer || role == RoleMatchmaker }
 
 // ValidateKeyName checks the display name of an API key or operator
 // token: 1 to 128 bytes of printable UTF-8. The error wraps ErrInvalid.
@@ -40,8 +44,8 @@ func validateCreateAPIKey(k *cassnetv1.CreateAPIKey) error {
 		return err
 	}
 	if p := k.GetProject(); p != "" {
-		if k.GetRole() != RoleGameServer {
-			return consensus.NewError(consensus.ErrInvalid, "project_id: only %s keys may be scoped to a project", RoleGameServer)
+		if !ProjectScoped(k.GetRole()) {
+			return consensus.NewError(consensus.ErrInvalid, "project_id: only %s and %s keys may be scoped to a project", RoleGameServer, RoleMatchmaker)
 		}
 		if err := consensus.ValidateName("project_id", p); err != nil {
 			return err

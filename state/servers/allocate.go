@@ -35,9 +35,8 @@ func (s *Store) allocate(tx *consensus.Tx, op *cassnetv1.Allocate) error {
 	w := s.write(tx)
 	if k := op.GetIdempotencyKey(); k != "" {
 		if id, ok := w.idempotency.Get(table.Key(op.GetTenant(), k)); ok {
-			if a, ok := w.allocations.Get(table.Key(op.GetTenant(), id)); ok {
-				tx.SetResult(AllocateResult{Allocation: a.clone(), Replayed: true})
-				return nil
+			if _, ok := w.allocations.Get(table.Key(op.GetTenant(), id)); ok {
+				return nil // the first answer stands; readers find it by the key
 			}
 		}
 	}
@@ -70,7 +69,6 @@ func (s *Store) allocate(tx *consensus.Tx, op *cassnetv1.Allocate) error {
 	a := newAllocation(tx, srv, op.GetAllocationId(), nil, op.GetAnnotations(), op.GetIdempotencyKey())
 	w.put(old, srv)
 	w.putAllocation(a)
-	tx.SetResult(AllocateResult{Allocation: a.clone()})
 	tx.Emit(consensus.Event{Action: "allocation.created", Tenant: a.Tenant, Target: a.ID, Detail: "server=" + a.ServerID, Operational: true})
 	tx.Emit(stateEvent(srv, old.State))
 	return nil

@@ -73,6 +73,21 @@ func (s *Store) Allocation(tenant, id string) (Allocation, bool) {
 	return a.clone(), true
 }
 
+// ByIdempotencyKey returns the allocation a tenant's idempotency key
+// names, while it is retained.
+func (s *Store) ByIdempotencyKey(tenant, key string) (Allocation, bool) {
+	d := s.cur.Load()
+	id, ok := d.idempotency.Get(table.Key(tenant, key))
+	if !ok {
+		return Allocation{}, false
+	}
+	a, ok := d.allocations.Get(table.Key(tenant, id))
+	if !ok {
+		return Allocation{}, false
+	}
+	return a.clone(), true
+}
+
 // Allocations returns the tenant's retained allocations that pass f
 // (Project, Fleet, Node, ServerID), newest first.
 func (s *Store) Allocations(tenant string, f Filter) []Allocation {

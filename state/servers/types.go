@@ -104,15 +104,6 @@ func (a *Allocation) clone() Allocation {
 	return c
 }
 
-// AllocateResult is what an Allocate command returns to its proposer
-// (consensus.ApplyResult.Value).
-type AllocateResult struct {
-	Allocation Allocation
-	// Replayed is true when the idempotency key had already been used:
-	// the allocation is the first one, and nothing changed.
-	Replayed bool
-}
-
 // NodeState is a node's schedulability. Only drained nodes are stored.
 type NodeState struct {
 	Node        string    `json:"node"`
