@@ -62,6 +62,12 @@ type Config struct {
 	Bootstrap bool
 	// Voters is the target number of Raft voters (1, 3, 5 or 7).
 	Voters int
+	// LeaveOnTerminate makes SIGTERM and SIGINT (a cancelled Run context)
+	// leave the cluster as `cassnet leave` does. By default they only
+	// stop the node, which keeps its Raft seat and gossip identity, so a
+	// rolling restart never shrinks the voters (Consul's
+	// leave_on_terminate, false for servers). Not persisted.
+	LeaveOnTerminate bool
 
 	// DeadServerGrace, StabilizationTime and ReconnectInterval tune
 	// autopilot and the mesh's reconnect loop.

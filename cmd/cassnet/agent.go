@@ -35,6 +35,7 @@ func runAgent(args []string) error {
 	fs.Var(&join, "join", "seed gossip address host[:port] (repeatable; retried with backoff)")
 	fs.StringVar(&cfg.Token, "token", "", "the cluster's join token (default: the data dir's join-token file)")
 	fs.BoolVar(&cfg.Bootstrap, "bootstrap", false, "form a new cluster if this node has no state")
+	fs.BoolVar(&cfg.LeaveOnTerminate, "leave-on-terminate", false, "leave the cluster on SIGTERM/SIGINT as cassnet leave does (default: only stop, keeping the Raft seat, so rolling restarts keep quorum)")
 	fs.IntVar(&cfg.Voters, "voters", cfg.Voters, "target number of Raft voters: 1, 3, 5 or 7")
 	fs.DurationVar(&cfg.DeadServerGrace, "dead-server-grace", cfg.DeadServerGrace, "how long a failed server is kept before autopilot replaces and removes it")
 	fs.DurationVar(&cfg.StabilizationTime, "stabilization-time", cfg.StabilizationTime, "how long a non-voter must be healthy before promotion")
