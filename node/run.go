@@ -35,6 +35,7 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	select {
 	case <-ctx.Done():
+		n.sdNotify("STOPPING=1\nSTATUS=stopping")
 		if n.cfg.LeaveOnTerminate {
 			n.logger.Info("signal received: leaving the cluster (--leave-on-terminate)")
 			n.leave()
@@ -43,6 +44,7 @@ func (n *Node) Run(ctx context.Context) error {
 			n.handOff()
 		}
 	case <-n.leaveCh:
+		n.sdNotify("STOPPING=1\nSTATUS=leaving the cluster")
 		n.logger.Info("leave requested: leaving the cluster")
 		n.leave()
 	}
@@ -183,6 +185,9 @@ func (n *Node) start(ctx context.Context) error {
 		return err
 	}
 	n.startTrust(ctx, ident)
+	nctx, ncancel := context.WithCancel(ctx)
+	n.notifyCancel, n.notifyDone = ncancel, make(chan struct{})
+	go n.notifyWhenReady(nctx)
 	n.logger.Info("node started", "id", n.id,
 		"http", scheme+ln.Addr().String(), "gossip", n.addr(cfg.GossipPort),
 		"raft", n.addr(cfg.RaftPort), "bootstrap", cfg.Bootstrap)
@@ -230,6 +235,10 @@ func (n *Node) handOff() {
 
 // stop shuts every part down, in reverse order of start.
 func (n *Node) stop() {
+	if n.notifyCancel != nil {
+		n.notifyCancel()
+		<-n.notifyDone
+	}
 	n.stopTrust()
 	n.stopGameServer() // before the API it borrows from
 	n.stopAPIBackground()

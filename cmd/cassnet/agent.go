@@ -48,12 +48,15 @@ func runAgent(args []string) error {
 		return err
 	}
 	a.cfg.Logger = logger
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := node.AwaitTokenFile(ctx, &a.cfg); err != nil {
+		return err
+	}
 	n, err := node.New(a.cfg, a.explicit(), os.Stdout)
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
 	return n.Run(ctx)
 }
 
@@ -67,7 +70,7 @@ func parseAgent(args []string) (*agentCommand, error) {
 	fs.StringVar(&cfg.Name, "name", "", "unique node name (default: host name; remembered in the data dir)")
 	fs.StringVar(&cfg.DataDir, "data-dir", "", "directory for identity, tokens, Raft log and snapshots (required)")
 	fs.StringVar(&cfg.Bind, "bind", cfg.Bind, "IP address every service listens on")
-	fs.StringVar(&cfg.Advertise, "advertise", "", "IP address other nodes use to reach this one (default: --bind)")
+	fs.StringVar(&cfg.Advertise, "advertise", "", "IP address or host name (resolved at each start) other nodes use to reach this one (default: --bind)")
 	fs.StringVar(&cfg.HTTPBind, "http-bind", "", "IP address of the REST API (default: --bind)")
 	fs.IntVar(&cfg.GossipPort, "gossip-port", cfg.GossipPort, "gossip port (TCP and UDP)")
 	fs.IntVar(&cfg.RaftPort, "raft-port", cfg.RaftPort, "Raft and internal RPC port")
@@ -81,6 +84,8 @@ func parseAgent(args []string) (*agentCommand, error) {
 	join := stringList{}
 	fs.Var(&join, "join", "seed gossip address host[:port] (repeatable; retried with backoff)")
 	fs.StringVar(&cfg.Token, "token", "", "the cluster's join token (default: the data dir's join-token file)")
+	fs.StringVar(&cfg.TokenFile, "token-file", "", "read the join token from this file when neither --token nor the data dir has one, waiting for it to appear")
+	fs.StringVar(&cfg.WriteJoinToken, "write-join-token", "", "also write the join token to this file (mode 0600) at start, for nodes started with --token-file")
 	fs.BoolVar(&cfg.Bootstrap, "bootstrap", false, "form a new cluster if this node has no state")
 	fs.BoolVar(&cfg.LeaveOnTerminate, "leave-on-terminate", false, "leave the cluster on SIGTERM/SIGINT as cassnet leave does (default: only stop, keeping the Raft seat, so rolling restarts keep quorum)")
 	fs.IntVar(&cfg.Voters, "voters", cfg.Voters, "target number of Raft voters: 1, 3, 5 or 7")
