@@ -96,6 +96,7 @@ var authzMatrix = map[string]string{
 	"GET /v1/auth/jwks.json":                                "200 200 200 200 200 200 200 200 200",
 	"GET /v1/members":                                       "200 403 403 403 403 403 401 401 401",
 	"GET /v1/cluster/raft":                                  "200 403 403 403 403 403 401 401 401",
+	"DELETE /v1/cluster/raft/peers/{peer}":                  "404 403 403 403 403 403 401 401 401",
 	"GET /v1/cluster/settings":                              "200 403 403 403 403 403 401 401 401",
 	"PUT /v1/cluster/settings":                              "200 403 403 403 403 403 401 401 401",
 	"GET /v1/cluster/keyring":                               "200 403 403 403 403 403 401 401 401",

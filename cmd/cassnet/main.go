@@ -18,6 +18,7 @@ Usage:
   cassnet agent [flags]      run a node (see: cassnet agent --help)
   cassnet leave [flags]      make a running node leave the cluster gracefully
   cassnet members [flags]    list the mesh members a node sees
+  cassnet operator raft ...  list-peers, remove-peer --id ID: the Raft configuration
   cassnet recover [flags]    make a stopped node the only voter after quorum is lost for good
   cassnet token create ...   create an operator token or a tenant API key
   cassnet keyring <cmd>      rotate the gossip key: list, install, use, remove, generate
@@ -45,6 +46,8 @@ func main() {
 		err = runLeave(os.Args[2:])
 	case "members":
 		err = runMembers(os.Args[2:])
+	case "operator":
+		err = runOperator(os.Args[2:])
 	case "recover":
 		err = runRecover(os.Args[2:])
 	case "token":
