@@ -12,7 +12,8 @@ import (
 // TestOperatorRaftPeers drives `cassnet operator raft list-peers` and
 // `remove-peer` against real agents: a killed voter, which autopilot keeps
 // for its (long) grace, is removed through a follower by its address; it
-// comes back as a non-voter and is promoted again.
+// comes back as a non-voter and is promoted again. A node started with
+// --leave-on-terminate leaves on SIGTERM.
 func TestOperatorRaftPeers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -92,4 +93,38 @@ func TestOperatorRaftPeers(t *testing.T) {
 	}
 	waitVoters(t, ctx, cl, nodes, 3)
 	mustWrite(t, ctx, cl, victim, "/v1/tenants", map[string]any{"name": fmt.Sprintf("after-%s", victim.Name)}, 201)
+
+	// With --leave-on-terminate, SIGTERM leaves as cassnet leave does.
+	n4, err := c.AddNode(ctx, "n4", "127.0.0.4", "--leave-on-terminate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := waitReady(ctx, cl, n4, 60*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	n4info, err := cl.Raft(ctx, n4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := func(want bool) error {
+		out, err := op("list-peers")
+		if err != nil {
+			return err
+		}
+		if strings.Contains(out, n4info.ID) != want {
+			return fmt.Errorf("n4 listed=%v, want %v:\n%s", !want, want, out)
+		}
+		return nil
+	}
+	if err := WaitFor(ctx, func() error { return listed(true) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := n4.Stop(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	lctx, lcancel := context.WithTimeout(ctx, 15*time.Second)
+	defer lcancel()
+	if err := WaitFor(lctx, func() error { return listed(false) }); err != nil {
+		t.Fatalf("SIGTERM with --leave-on-terminate did not leave: %v", err)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -264,4 +265,43 @@ func (m *voterMonitor) start(ctx context.Context) {
 			}
 		}
 	}()
+}
+
+// TestSlowRestartKeepsVoter: a voter that stays stopped for longer than
+// the dead-server grace, with no non-voter to take its seat, keeps it
+// (autopilot would only shrink the cluster by removing it) and resumes it
+// when it comes back, so a slow rolling restart does not erode the voters
+// either.
+func TestSlowRestartKeepsVoter(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c, cl := startCluster(t, ctx, 3, 3, "--dead-server-grace", "2s")
+	nodes := c.Nodes()
+	nd := others(nodes, leaderOf(t, ctx, cl, nodes))[0]
+	if err := nd.Stop(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	rest := others(nodes, nd)
+	err := WaitFor(ctx, func() error {
+		for _, o := range rest {
+			if b, err := os.ReadFile(o.LogPath()); err == nil && strings.Contains(string(b), "keeping failed voter") {
+				return nil
+			}
+		}
+		return fmt.Errorf("autopilot has not judged %s failed past the grace yet", nd.Name)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second) // a few more passes
+	rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
+	err = WaitVoters(rctx, cl, rest, 3)
+	rcancel()
+	if err != nil {
+		t.Fatalf("a voter stopped past the grace lost its seat: %v", err)
+	}
+	if err := nd.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	waitVoters(t, ctx, cl, nodes, 3)
 }
