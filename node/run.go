@@ -25,7 +25,8 @@ import (
 // configuration and the gossip pool, then stops. A cancelled ctx alone
 // only stops: the node hands over leadership but keeps its Raft seat and
 // its gossip identity, and peers see it fail, exactly as after a crash,
-// so autopilot keeps it for --dead-server-grace. Restarted on its data
+// so autopilot keeps its seat (a failed voter is only replaced by a
+// healthy non-voter, after --dead-server-grace). Restarted on its data
 // dir it resumes as the voter it was. That is what makes a rolling
 // restart safe (docs/operations.md).
 func (n *Node) Run(ctx context.Context) error {
