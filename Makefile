@@ -36,7 +36,10 @@ COMPOSE_PROJECT ?= cassnet
 image: build
 	docker build -t $(IMAGE) .
 
+# docker-compose v1 ignores pull_policy: never, so the image is built
+# first and checked, never pulled.
 compose-up: image
+	docker image inspect $(IMAGE) >/dev/null
 	CASSNET_IMAGE=$(IMAGE) $(COMPOSE) -p $(COMPOSE_PROJECT) -f deploy/compose.yaml up -d
 	@echo "REST: http://127.0.0.1:18081 (n1), :18082 (n2), :18083 (n3)"
 	@echo "admin token: docker cp \$$($(COMPOSE) -p $(COMPOSE_PROJECT) -f deploy/compose.yaml ps -q n1):/data/admin-token ."

@@ -44,7 +44,11 @@ api() { # api NODE METHOD PATH [BODY]
   curl "${args[@]}" --max-time 10 "http://127.0.0.1:$(port "$1")$3" || echo 000
 }
 
-say "up ($PROJECT, REST on 127.0.0.1:$CASSNET_HTTP_1-$CASSNET_HTTP_3)"
+# docker-compose v1 ignores pull_policy: never and would try to pull a
+# missing image from the internet: refuse to start without it.
+IMAGE=${CASSNET_IMAGE:-cassnet:dev}
+docker image inspect "$IMAGE" >/dev/null 2>&1 || fail "image $IMAGE is missing: run make image first"
+say "up ($PROJECT, image $IMAGE, REST on 127.0.0.1:$CASSNET_HTTP_1-$CASSNET_HTTP_3)"
 dc up -d >/dev/null
 
 ready() { for n in n1 n2 n3; do curl -fs --max-time 2 "http://127.0.0.1:$(port $n)/v1/ready" >/dev/null || return 1; done; }
