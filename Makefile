@@ -8,7 +8,8 @@ NAME      ?= local
 
 PROTO_SRC := $(wildcard proto/cassandranet/v1/*.proto)
 
-.PHONY: all build run test test-short vet proto proto-check bench chaos fuzz clean help cabi
+.PHONY: all build run test test-short vet proto proto-check bench chaos fuzz clean help cabi \
+	image compose-up compose-down compose-test
 
 all: build
 
@@ -20,9 +21,34 @@ help:
 	@echo "make chaos       5-minute chaos run, every fault, race-built agents (root for network faults)"
 	@echo "make proto       regenerate Go code from proto/"
 	@echo "make cabi        build the game-server C library into $(CABI_OUT) (cabi/include/cassnet.h)"
+	@echo "make image       build the static binary and the FROM scratch image $(IMAGE)"
+	@echo "make compose-up  start the 3-node compose mesh (deploy/compose.yaml); compose-down removes it"
+	@echo "make compose-test  image, compose mesh, ban through n2 read on n3, kill the leader, writes resume"
 
+# A static binary: only libcassnet (make cabi) needs cgo.
 build:
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/cassnet
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/cassnet
+
+# The image copies the binary built here: nothing is pulled (FROM scratch).
+IMAGE   ?= cassnet:dev
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+COMPOSE_PROJECT ?= cassnet
+image: build
+	docker build -t $(IMAGE) .
+
+# docker-compose v1 ignores pull_policy: never, so the image is built
+# first and checked, never pulled.
+compose-up: image
+	docker image inspect $(IMAGE) >/dev/null
+	CASSNET_IMAGE=$(IMAGE) $(COMPOSE) -p $(COMPOSE_PROJECT) -f deploy/compose.yaml up -d
+	@echo "REST: http://127.0.0.1:18081 (n1), :18082 (n2), :18083 (n3)"
+	@echo "admin token: docker cp \$$($(COMPOSE) -p $(COMPOSE_PROJECT) -f deploy/compose.yaml ps -q n1):/data/admin-token ."
+
+compose-down:
+	$(COMPOSE) -p $(COMPOSE_PROJECT) -f deploy/compose.yaml down -v
+
+compose-test: image
+	COMPOSE="$(COMPOSE)" CASSNET_IMAGE=$(IMAGE) deploy/compose-test.sh
 
 # The C ABI for game servers. cabi/include/cassnet.h is the contract; the
 # headers cgo generates stay internal and are removed.

@@ -146,6 +146,7 @@ var authzMatrix = map[string]string{
 	"GET /v1/cluster/nodes":                                       "200 403 403 403 403 403 401 401 401 403",
 	"POST /v1/cluster/nodes/{node}/drain":                         "200 403 403 403 403 403 401 401 401 403",
 	"POST /v1/cluster/nodes/{node}/uncordon":                      "200 403 403 403 403 403 401 401 401 403",
+	"DELETE /v1/cluster/raft/peers/{peer}":                        "404 403 403 403 403 403 401 401 401 403",
 }
 
 // TestAuthorizationMatrix runs every route of the table as every

@@ -31,6 +31,9 @@ type Store interface {
 	// Ready is true once the node knows a leader and has caught up to the
 	// leader's index as of when it started.
 	Ready() bool
+	// RemovePeer removes a server (by Raft ID or address) from the Raft
+	// configuration through the leader and returns its ID.
+	RemovePeer(ctx context.Context, idOrAddr string) (string, error)
 }
 
 // Members lists the gossip membership. mesh.Mesh implements it.

@@ -106,6 +106,20 @@ func (s *Server) handleRaft(w http.ResponseWriter, _ *http.Request, _ Principal)
 	writeJSON(w, http.StatusOK, info)
 }
 
+// handleRemovePeer removes a server from the Raft configuration
+// (cassnet operator raft remove-peer).
+func (s *Server) handleRemovePeer(w http.ResponseWriter, r *http.Request, p Principal) {
+	id, err := s.store.RemovePeer(r.Context(), r.PathValue("peer"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.log.InfoContext(r.Context(), "raft peer removed", "actor", p.Actor(), "peer", id)
+	writeJSON(w, http.StatusOK, struct {
+		Removed string `json:"removed"`
+	}{id})
+}
+
 func (s *Server) handleGetSettings(w http.ResponseWriter, r *http.Request, _ Principal) {
 	if !s.prepareRead(w, r, consensus.Default, false) {
 		return

@@ -145,6 +145,18 @@ func (f *fakeStore) RaftInfo() consensus.RaftInfo {
 	return info
 }
 
+func (f *fakeStore) RemovePeer(_ context.Context, id string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, srv := range f.info.Servers {
+		if srv.ID == id || srv.Address == id {
+			f.info.Servers = append(f.info.Servers[:i:i], f.info.Servers[i+1:]...)
+			return srv.ID, nil
+		}
+	}
+	return "", consensus.ErrNotFound
+}
+
 func (f *fakeStore) Ready() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()

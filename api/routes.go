@@ -53,6 +53,7 @@ var routes = []route{
 	{"GET", "/v1/openapi.json", public, (*Server).handleOpenAPI},
 	{"GET", "/v1/members", operatorOnly, (*Server).handleMembers},
 	{"GET", "/v1/cluster/raft", operatorOnly, (*Server).handleRaft},
+	{"DELETE", "/v1/cluster/raft/peers/{peer}", operatorOnly, (*Server).handleRemovePeer},
 	{"GET", "/v1/cluster/settings", operatorOnly, (*Server).handleGetSettings},
 	{"PUT", "/v1/cluster/settings", operatorOnly, (*Server).handlePutSettings},
 	{"GET", "/v1/cluster/keyring", operatorOnly, (*Server).handleGetKeyring},

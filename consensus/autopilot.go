@@ -63,10 +63,12 @@ type autopilot struct {
 	failedSince  map[raft.ServerID]time.Time
 	// versions is the state version each server last reported.
 	versions map[raft.ServerID]uint32
+	kept     map[raft.ServerID]bool // failed voters kept, logged once
 }
 
 func newAutopilot(s *Store) *autopilot {
-	return &autopilot{s: s, healthySince: map[raft.ServerID]time.Time{}, failedSince: map[raft.ServerID]time.Time{}, versions: map[raft.ServerID]uint32{}}
+	return &autopilot{s: s, healthySince: map[raft.ServerID]time.Time{}, failedSince: map[raft.ServerID]time.Time{},
+		versions: map[raft.ServerID]uint32{}, kept: map[raft.ServerID]bool{}}
 }
 
 func (a *autopilot) run(ctx context.Context) {
@@ -164,7 +166,14 @@ func (a *autopilot) pass(ctx context.Context) {
 	a.raiseStateVersion(ctx, servers, healthy)
 
 	// 3. Remove servers that left, or failed for longer than the grace,
-	// as long as the healthy voters still form a quorum without them.
+	// as long as the healthy voters still form a quorum without them. A
+	// failed voter is removed only if a stable non-voter can take its seat
+	// or there are more voters than the target: otherwise removing it
+	// would only shrink the cluster, and the server is most likely being
+	// restarted slowly (an upgrade, a reboot) and would come back as a
+	// non-voter, so the next restart in a rolling restart would cost the
+	// quorum. Remove it by hand (operator raft remove-peer) if it is gone.
+	stable := a.stableNonvoters(servers, now)
 	for _, srv := range servers {
 		if srv.ID == raft.ServerID(s.cfg.NodeID) || healthy[srv.ID] {
 			continue
@@ -180,6 +189,15 @@ func (a *autopilot) pass(ctx context.Context) {
 				"id", srv.ID, "voters", voters, "healthy_voters", healthyVoters)
 			continue
 		}
+		if srv.Suffrage == raft.Voter && !left && keepFailedVoter(voters, s.cfg.Autopilot.Voters, len(stable)) {
+			if !a.kept[srv.ID] {
+				s.logger.Info("autopilot: keeping failed voter: no non-voter can replace it",
+					"id", srv.ID, "failed_for", now.Sub(a.failedSince[srv.ID]).Round(time.Second))
+				a.kept[srv.ID] = true
+			}
+			continue
+		}
+		delete(a.kept, srv.ID)
 		s.logger.Info("autopilot: removing server", "id", srv.ID, "left", left, "voter", srv.Suffrage == raft.Voter)
 		if err := s.raft.RemoveServer(srv.ID, 0, applyTimeout).Error(); err != nil {
 			s.logger.Warn("autopilot: remove failed", "id", srv.ID, "err", err)
@@ -194,14 +212,6 @@ func (a *autopilot) pass(ctx context.Context) {
 	if voters >= target {
 		return
 	}
-	var stable []raft.Server
-	for _, srv := range servers {
-		since, ok := a.healthySince[srv.ID]
-		if srv.Suffrage == raft.Nonvoter && ok && now.Sub(since) >= s.cfg.Autopilot.StabilizationTime {
-			stable = append(stable, srv)
-		}
-	}
-	sort.Slice(stable, func(i, j int) bool { return stable[i].ID < stable[j].ID })
 	for _, srv := range stable[:promotions(voters, len(stable), target)] {
 		s.logger.Info("autopilot: promoting to voter", "id", srv.ID)
 		if err := s.raft.AddVoter(srv.ID, srv.Address, 0, applyTimeout).Error(); err != nil {
@@ -209,6 +219,27 @@ func (a *autopilot) pass(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// stableNonvoters are the non-voters healthy for the stabilisation time,
+// by ID.
+func (a *autopilot) stableNonvoters(servers []raft.Server, now time.Time) []raft.Server {
+	var stable []raft.Server
+	for _, srv := range servers {
+		since, ok := a.healthySince[srv.ID]
+		if srv.Suffrage == raft.Nonvoter && ok && now.Sub(since) >= a.s.cfg.Autopilot.StabilizationTime {
+			stable = append(stable, srv)
+		}
+	}
+	sort.Slice(stable, func(i, j int) bool { return stable[i].ID < stable[j].ID })
+	return stable
+}
+
+// keepFailedVoter reports whether a voter failed past the grace stays in
+// the configuration: when voters are not above target and no stable
+// non-voter could be promoted in its place.
+func keepFailedVoter(voters, target, stableSpares int) bool {
+	return voters <= target && stableSpares == 0
 }
 
 // health reports whether srv is alive in gossip, answering status RPCs,

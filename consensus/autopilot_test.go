@@ -27,3 +27,23 @@ func TestPromotionsKeepVotersOdd(t *testing.T) {
 		}
 	}
 }
+
+// A voter failed past the grace is removed only when a stable non-voter
+// can replace it or the voters exceed the target.
+func TestKeepFailedVoter(t *testing.T) {
+	cases := []struct {
+		voters, target, spares int
+		keep                   bool
+	}{
+		{voters: 3, target: 3, spares: 0, keep: true}, // a slow restart: removing it only shrinks the cluster
+		{voters: 3, target: 3, spares: 1, keep: false},
+		{voters: 5, target: 5, spares: 0, keep: true},
+		{voters: 5, target: 3, spares: 0, keep: false}, // above target (lowered --voters)
+		{voters: 1, target: 1, spares: 0, keep: true},
+	}
+	for _, c := range cases {
+		if got := keepFailedVoter(c.voters, c.target, c.spares); got != c.keep {
+			t.Errorf("keepFailedVoter(voters=%d, target=%d, spares=%d) = %v, want %v", c.voters, c.target, c.spares, got, c.keep)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package consensus
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -80,4 +81,44 @@ func (s *Store) lead(ctx context.Context) {
 	s.leaderReadyTerm.Store(term)
 	s.logger.Info("established leadership", "term", term, "index", s.fsm.applied.Index())
 	newAutopilot(s).run(ctx)
+}
+
+// HandOff prepares this server to stop while keeping its seat in the Raft
+// configuration, the way a Consul server stops on SIGTERM: from now on it
+// refuses requests that need the cluster (ErrShuttingDown) and reports not
+// ready, so clients move elsewhere, and if it is the leader with other
+// voters it transfers leadership, so writes pause for an election round
+// trip instead of an election timeout. Restarted on the same data dir it
+// resumes as the voter (or non-voter) it was. It does not shut the store
+// down, and leaving is Leave's job.
+func (s *Store) HandOff(ctx context.Context) error {
+	s.leaving.Store(true)
+	if !s.IsLeader() {
+		return nil
+	}
+	f := s.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return fmt.Errorf("read configuration: %w", err)
+	}
+	others := 0
+	for _, srv := range f.Configuration().Servers {
+		if srv.ID != raft.ServerID(s.cfg.NodeID) && srv.Suffrage == raft.Voter {
+			others++
+		}
+	}
+	if others == 0 {
+		return nil
+	}
+	s.logger.Info("stopping: transferring leadership")
+	done := make(chan error, 1)
+	go func() { done <- s.raft.LeadershipTransfer().Error() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("transfer leadership: %w", err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("transfer leadership: %w", ctx.Err())
+	}
 }

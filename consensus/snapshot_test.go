@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -294,19 +295,17 @@ func TestPersistCancelsOnError(t *testing.T) {
 func TestConcurrentUse(t *testing.T) {
 	h := newHarness(t)
 	baseState(h)
+	var wg sync.WaitGroup
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	wg.Go(func() {
 		for ctx.Err() == nil {
 			h.alpha.get("t/acme")
 			h.fsm.Hash()
 			h.fsm.Counts()
 			h.fsm.Applied().Index()
 		}
-	}()
-	persisted := make(chan error, 10)
-	n := 0
+	})
 	for i := range 400 {
 		h.apply(createTenant("t" + formatIndex(i%50)))
 		h.apply(deleteTenant("t" + formatIndex((i+7)%50)))
@@ -315,20 +314,14 @@ func TestConcurrentUse(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			n++
-			go func() {
+			wg.Go(func() {
 				defer snap.Release()
-				persisted <- snap.Persist(&discardSink{})
-			}()
+				if err := snap.Persist(&discardSink{}); err != nil {
+					t.Error(err)
+				}
+			})
 		}
 	}
-	for range n {
-		if err := <-persisted; err != nil {
-			t.Error(err)
-		}
-	}
-	cancel()
-	<-done
 }
 
 func formatIndex(i int) string { return string(rune('a'+i%26)) + string(rune('a'+i/26)) }

@@ -117,7 +117,8 @@ type Store struct {
 	// serves reads before its new term's barrier.
 	leaderReadyTerm atomic.Uint64
 	ready           atomic.Bool
-	// leaving is set when a graceful leave starts: the node then refuses
+	// leaving is set when a graceful leave or a hand-off (a stop that
+	// keeps the seat, HandOff) starts: the node then refuses
 	// reads and writes that need the cluster with ErrShuttingDown, and
 	// reports not ready, so clients move to another node at once.
 	leaving atomic.Bool

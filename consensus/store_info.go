@@ -89,7 +89,7 @@ func (s *Store) Leave(ctx context.Context) error {
 	for {
 		addr, id := s.raft.LeaderWithID()
 		if addr != "" && id != raft.ServerID(s.cfg.NodeID) {
-			err := s.askRemove(ctx, string(addr))
+			err := s.askRemove(ctx, string(addr), s.cfg.NodeID)
 			if err == nil {
 				s.logger.Info("left the raft configuration")
 				return nil
@@ -104,14 +104,15 @@ func (s *Store) Leave(ctx context.Context) error {
 	}
 }
 
-func (s *Store) askRemove(ctx context.Context, leader string) error {
+// askRemove asks the leader at leader to remove server id.
+func (s *Store) askRemove(ctx context.Context, leader, id string) error {
 	client, err := s.clients.get(leader)
 	if err != nil {
 		return err
 	}
 	rctx, cancel := context.WithTimeout(ctx, applyTimeout)
 	defer cancel()
-	_, err = client.RemoveServer(rctx, &cassnetv1.RemoveServerRequest{Id: s.cfg.NodeID})
+	_, err = client.RemoveServer(rctx, &cassnetv1.RemoveServerRequest{Id: id})
 	if err != nil {
 		err = fromStatus(err)
 		if errors.Is(err, ErrNoLeader) {

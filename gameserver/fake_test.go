@@ -58,7 +58,10 @@ func (f *fakeStore) Applied() *consensus.Applied { return f.fsm.Applied() }
 func (f *fakeStore) RaftInfo() consensus.RaftInfo {
 	return consensus.RaftInfo{ID: "node-a", State: "Leader"}
 }
-func (f *fakeStore) Ready() bool                 { return true }
+func (f *fakeStore) Ready() bool { return true }
+func (f *fakeStore) RemovePeer(context.Context, string) (string, error) {
+	return "", consensus.ErrNotFound
+}
 func (f *fakeStore) Members() []mesh.Member      { return nil }
 func (f *fakeStore) Leave(context.Context) error { return nil }
 

@@ -1,10 +1,12 @@
 package node
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/cassandranet/cassnet/api"
@@ -30,8 +32,12 @@ type Config struct {
 	// Bind is the IP every service listens on.
 	Bind string
 	// Advertise is the IP other nodes use to reach this one (default
-	// Bind; required when Bind is unspecified such as 0.0.0.0).
+	// Bind; required when Bind is unspecified such as 0.0.0.0). A host
+	// name is resolved to its first IPv4 address (else IPv6) at every
+	// start, e.g. a compose service's own name.
 	Advertise string
+	// advertiseResolved is Advertise resolved, set by New.
+	advertiseResolved string
 
 	GossipPort int
 	RaftPort   int
@@ -56,12 +62,25 @@ type Config struct {
 	// Join lists seed gossip addresses (host or host:port).
 	Join []string
 	// Token is the cluster's join token. Default: the data dir's
-	// join-token file.
+	// join-token file, else TokenFile.
 	Token string
+	// TokenFile names a file holding the join token, used when neither
+	// Token nor the data dir has one; AwaitTokenFile waits for it to
+	// appear (a compose volume the bootstrap node writes, a secret).
+	TokenFile string
+	// WriteJoinToken, if set, is a file the join token is also written to
+	// (mode 0600) at every start, for nodes started with TokenFile.
+	WriteJoinToken string
 	// Bootstrap forms a new cluster if this node has no state yet.
 	Bootstrap bool
 	// Voters is the target number of Raft voters (1, 3, 5 or 7).
 	Voters int
+	// LeaveOnTerminate makes SIGTERM and SIGINT (a cancelled Run context)
+	// leave the cluster as `cassnet leave` does. By default they only
+	// stop the node, which keeps its Raft seat and gossip identity, so a
+	// rolling restart never shrinks the voters (Consul's
+	// leave_on_terminate, false for servers). Not persisted.
+	LeaveOnTerminate bool
 
 	// DeadServerGrace, StabilizationTime and ReconnectInterval tune
 	// autopilot and the mesh's reconnect loop.
@@ -144,8 +163,10 @@ func (c *Config) validate() error {
 		if ip := net.ParseIP(c.Bind); ip != nil && ip.IsUnspecified() {
 			errs = append(errs, errors.New("--advertise is required when --bind is unspecified"))
 		}
-	} else if net.ParseIP(c.Advertise) == nil {
-		errs = append(errs, fmt.Errorf("--advertise %q is not an IP address", c.Advertise))
+	} else if ip := net.ParseIP(c.Advertise); ip == nil && !validHostname(c.Advertise) {
+		errs = append(errs, fmt.Errorf("--advertise %q is neither an IP address nor a host name", c.Advertise))
+	} else if ip != nil && ip.IsUnspecified() {
+		errs = append(errs, fmt.Errorf("--advertise %q: others cannot dial an unspecified address", c.Advertise))
 	}
 	for name, p := range map[string]int{"gossip": c.GossipPort, "raft": c.RaftPort, "p2p": c.P2PPort, "grpc": c.GRPCPort, "http": c.HTTPPort} {
 		if p <= 0 || p > 65535 {
@@ -169,6 +190,9 @@ func (c *Config) validate() error {
 }
 
 func (c *Config) advertiseIP() string {
+	if c.advertiseResolved != "" {
+		return c.advertiseResolved
+	}
 	if c.Advertise != "" {
 		return c.Advertise
 	}
@@ -180,6 +204,47 @@ func (c *Config) httpBind() string {
 		return c.HTTPBind
 	}
 	return c.Bind
+}
+
+// validHostname reports whether s is a syntactically valid DNS host name.
+func validHostname(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(s, "."), ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// resolveAdvertise turns a host name in Advertise into an IP address.
+func (c *Config) resolveAdvertise(ctx context.Context) error {
+	c.advertiseResolved = ""
+	if c.Advertise == "" || net.ParseIP(c.Advertise) != nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupIPAddr(ctx, c.Advertise)
+	if err != nil {
+		return fmt.Errorf("--advertise %q: %w", c.Advertise, err)
+	}
+	for _, want4 := range []bool{true, false} {
+		for _, a := range addrs {
+			if (a.IP.To4() != nil) == want4 && !a.IP.IsUnspecified() {
+				c.advertiseResolved = a.IP.String()
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("--advertise %q: no usable address", c.Advertise)
 }
 
 // withPort appends the default port to a seed address without one.

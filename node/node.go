@@ -59,6 +59,9 @@ type Node struct {
 
 	trustCancel context.CancelFunc // stops certificate renewal and keyring sync
 	trustWG     sync.WaitGroup     // those two loops
+
+	notifyCancel context.CancelFunc // stops notifyWhenReady
+	notifyDone   chan struct{}      // closed when it has returned
 }
 
 // New prepares a node from cfg. explicit names the flags the operator set
@@ -84,6 +87,9 @@ func New(cfg Config, explicit map[string]bool, out io.Writer) (*Node, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if err := cfg.resolveAdvertise(context.Background()); err != nil {
+		return nil, err
 	}
 	var hc *httpCert
 	if cfg.HTTPTLSCert != "" {
@@ -131,7 +137,7 @@ func (n *Node) loadTokens() error {
 	fresh := false
 	if n.joinToken == "" {
 		if !n.cfg.Bootstrap {
-			return errors.New("no join token: pass --token (or CASS_TOKEN) with the cluster's join token")
+			return errors.New("no join token: pass --token (or CASS_TOKEN) or --token-file with the cluster's join token")
 		}
 		if n.joinToken, err = n.bootstrapToken(); err != nil {
 			return fmt.Errorf("generate join token: %w", err)
@@ -144,6 +150,11 @@ func (n *Node) loadTokens() error {
 	if n.joinToken != onDisk {
 		if err := writeFileAtomic(joinPath, []byte(n.joinToken+"\n")); err != nil {
 			return err
+		}
+	}
+	if n.cfg.WriteJoinToken != "" {
+		if err := writeFileAtomic(n.cfg.WriteJoinToken, []byte(n.joinToken+"\n")); err != nil {
+			return fmt.Errorf("--write-join-token: %w", err)
 		}
 	}
 	adminPath := filepath.Join(n.cfg.DataDir, adminTokenFile)

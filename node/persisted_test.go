@@ -70,6 +70,9 @@ func TestConfigValidate(t *testing.T) {
 		{"unspecified bind without advertise", func(c *Config) { c.Bind = "0.0.0.0" }, false},
 		{"unspecified bind with advertise", func(c *Config) { c.Bind, c.Advertise = "0.0.0.0", "10.0.0.5" }, true},
 		{"port out of range", func(c *Config) { c.HTTPPort = 70000 }, false},
+		{"advertise a host name", func(c *Config) { c.Bind, c.Advertise = "0.0.0.0", "cassnet-2" }, true},
+		{"advertise not a host name", func(c *Config) { c.Bind, c.Advertise = "0.0.0.0", "bad host!" }, false},
+		{"advertise unspecified", func(c *Config) { c.Bind, c.Advertise = "0.0.0.0", "0.0.0.0" }, false},
 	}
 	for _, tc := range cases {
 		c := base()

@@ -18,11 +18,18 @@ import (
 	"github.com/cassandranet/cassnet/state"
 )
 
-// Run starts every part of the node and blocks until ctx is cancelled or
-// a leave is requested through the API. Either way it then leaves the
-// cluster gracefully (hands over leadership, leaves the Raft configuration
-// and the gossip pool) and stops. To stop without leaving, as a crash
-// would, kill the process.
+// Run starts every part of the node and blocks until ctx is cancelled
+// (SIGTERM, SIGINT) or a leave is requested through the API.
+//
+// A leave request, or a cancelled ctx with LeaveOnTerminate, leaves the
+// cluster gracefully: it hands over leadership, leaves the Raft
+// configuration and the gossip pool, then stops. A cancelled ctx alone
+// only stops: the node hands over leadership but keeps its Raft seat and
+// its gossip identity, and peers see it fail, exactly as after a crash,
+// so autopilot keeps its seat (a failed voter is only replaced by a
+// healthy non-voter, after --dead-server-grace). Restarted on its data
+// dir it resumes as the voter it was. That is what makes a rolling
+// restart safe (docs/operations.md).
 func (n *Node) Run(ctx context.Context) error {
 	if err := n.start(ctx); err != nil {
 		n.stop()
@@ -30,11 +37,19 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	select {
 	case <-ctx.Done():
-		n.logger.Info("signal received: leaving the cluster")
+		n.sdNotify("STOPPING=1\nSTATUS=stopping")
+		if n.cfg.LeaveOnTerminate {
+			n.logger.Info("signal received: leaving the cluster (--leave-on-terminate)")
+			n.leave()
+		} else {
+			n.logger.Info("signal received: stopping; this node keeps its raft seat (cassnet leave removes it)")
+			n.handOff()
+		}
 	case <-n.leaveCh:
+		n.sdNotify("STOPPING=1\nSTATUS=leaving the cluster")
 		n.logger.Info("leave requested: leaving the cluster")
+		n.leave()
 	}
-	n.leave()
 	n.stop()
 	return nil
 }
@@ -180,6 +195,9 @@ func (n *Node) start(ctx context.Context) error {
 		return err
 	}
 	n.startTrust(ctx, ident)
+	nctx, ncancel := context.WithCancel(ctx)
+	n.notifyCancel, n.notifyDone = ncancel, make(chan struct{})
+	go n.notifyWhenReady(nctx)
 	n.logger.Info("node started", "id", n.id,
 		"http", scheme+ln.Addr().String(), "gossip", n.addr(cfg.GossipPort),
 		"raft", n.addr(cfg.RaftPort), "bootstrap", cfg.Bootstrap)
@@ -212,8 +230,25 @@ func (n *Node) leave() {
 	}
 }
 
+// handOff is the graceful part of a stop that keeps the node's seat: it
+// refuses new requests and hands leadership over. Game servers are not
+// told to drain: the node is coming back.
+func (n *Node) handOff() {
+	ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
+	defer cancel()
+	if n.store != nil {
+		if err := n.store.HandOff(ctx); err != nil {
+			n.logger.Warn("handing over leadership failed", "err", err)
+		}
+	}
+}
+
 // stop shuts every part down, in reverse order of start.
 func (n *Node) stop() {
+	if n.notifyCancel != nil {
+		n.notifyCancel()
+		<-n.notifyDone
+	}
 	n.stopTrust()
 	n.stopGameServer() // before the API it borrows from
 	n.stopAPIBackground()

@@ -279,6 +279,7 @@ func TestConcurrentUse(t *testing.T) {
 	baseState(h)
 	var wg sync.WaitGroup
 	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() { cancel(); wg.Wait() })
 	for range 2 {
 		wg.Go(func() {
 			for ctx.Err() == nil {
@@ -311,8 +312,6 @@ func TestConcurrentUse(t *testing.T) {
 			})
 		}
 	}
-	cancel()
-	wg.Wait()
 }
 
 // discardSink is a SnapshotSink that keeps nothing.

@@ -132,7 +132,7 @@ func TestClusterLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := leaving.Stop(30 * time.Second); err != nil {
+	if err := leaving.Leave(ctx, cl, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	rest := others(nodes, leaving)
@@ -162,7 +162,7 @@ func TestClusterLifecycle(t *testing.T) {
 	// node, which carries on alone.
 	lastLeader := leaderOf(t, ctx, cl, rest)
 	last := others(rest, lastLeader)[0]
-	if err := lastLeader.Stop(30 * time.Second); err != nil {
+	if err := lastLeader.Leave(ctx, cl, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	err = WaitFor(wctx, func() error {

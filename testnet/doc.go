@@ -9,7 +9,7 @@
 // processes, the network and HTTP.
 //
 // The chaos harness (Run) is built from small seams:
-//   - Fault: one kind of failure (kill, pause, leave, partitions, loss,
+//   - Fault: one kind of failure (kill, pause, stop, leave, partitions, loss,
 //     netem); the Nemesis schedules them from a seed and records Windows.
 //   - Generator: one kind of workload (BanWorkload, SessionWorkload,
 //     PubSubWorkload with its SSE subscribers), recording Entries into a

@@ -66,7 +66,7 @@ type Window struct {
 
 // faultNames lists every fault, in the order reports list them.
 var faultNames = []string{
-	"kill", "pause", "leave", "add-node", "remove-voter",
+	"kill", "pause", "stop", "leave", "add-node", "remove-voter",
 	"partition-one", "partition-leader", "partition-halves", "partition-bridge", "partition-ring",
 	"netem", "loss",
 }
@@ -81,6 +81,8 @@ func NewFault(name string) (Fault, error) {
 		return &killFault{}, nil
 	case "pause":
 		return &pauseFault{}, nil
+	case "stop":
+		return &stopFault{}, nil
 	case "leave":
 		return &leaveFault{name: name}, nil
 	case "remove-voter":

@@ -77,8 +77,9 @@ func (f *pauseFault) Heal(context.Context, *FaultEnv) error {
 	return f.target.Signal(syscall.SIGCONT)
 }
 
-// leaveFault stops a node with SIGTERM (a graceful leave: it hands over
-// leadership and leaves the Raft configuration and the gossip pool), and
+// leaveFault makes a node leave (POST /v1/agent/leave, as `cassnet leave`:
+// it hands over leadership and leaves the Raft configuration and the
+// gossip pool), and
 // on heal restarts it on its data dir, so it rejoins. With voter set it
 // picks a voter ("remove a voter"); otherwise it prefers a non-voter.
 type leaveFault struct {
@@ -118,7 +119,7 @@ func (f *leaveFault) Inject(ctx context.Context, env *FaultEnv) error {
 	}
 	f.target = n
 	f.desc = fmt.Sprintf("%s (%s)", n.Name, roleOr(roles[n.Name], "not in raft"))
-	return n.Stop(leaveTimeout)
+	return n.Leave(ctx, env.Client, leaveTimeout)
 }
 
 func roleOr(role, def string) string {
@@ -129,6 +130,34 @@ func roleOr(role, def string) string {
 }
 
 func (f *leaveFault) Heal(context.Context, *FaultEnv) error {
+	if f.target == nil || f.target.Running() {
+		return nil
+	}
+	return f.target.Restart()
+}
+
+// stopFault stops a node with SIGTERM, which keeps its Raft seat (what
+// systemctl restart sends), and restarts it on heal: one step of a
+// rolling restart.
+type stopFault struct {
+	target *Node
+	desc   string
+}
+
+func (f *stopFault) Name() string              { return "stop" }
+func (f *stopFault) Describe() string          { return f.desc }
+func (f *stopFault) Available(*FaultEnv) error { return nil }
+
+func (f *stopFault) Inject(ctx context.Context, env *FaultEnv) error {
+	n, desc, err := pickTarget(ctx, env)
+	if err != nil {
+		return err
+	}
+	f.target, f.desc = n, desc
+	return n.Stop(leaveTimeout)
+}
+
+func (f *stopFault) Heal(context.Context, *FaultEnv) error {
 	if f.target == nil || f.target.Running() {
 		return nil
 	}

@@ -52,14 +52,15 @@ var fastArgs = []string{
 }
 
 // startCluster starts n nodes on 127.0.0.1..n and waits until every one is
-// ready and the Raft configuration has want voters.
-func startCluster(t *testing.T, ctx context.Context, n, voters int) (*Cluster, *Client) {
+// ready and the Raft configuration has want voters. extra flags go to every
+// agent after fastArgs (so they override them), also on restarts.
+func startCluster(t *testing.T, ctx context.Context, n, voters int, extra ...string) (*Cluster, *Client) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts real agent processes")
 	}
 	dir := t.TempDir()
-	c, err := NewCluster(Config{Bin: binPath, Dir: dir, AgentArgs: fastArgs})
+	c, err := NewCluster(Config{Bin: binPath, Dir: dir, AgentArgs: append(append([]string(nil), fastArgs...), extra...)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -123,8 +124,32 @@ func (n *Node) Running() bool {
 // Kill sends SIGKILL and waits for the process to exit.
 func (n *Node) Kill() error { return n.signalAndWait(syscall.SIGKILL, 10*time.Second) }
 
-// Stop sends SIGTERM (a graceful leave) and waits up to timeout.
+// Stop sends SIGTERM and waits up to timeout. The agent stops without
+// leaving: it hands over leadership but keeps its Raft seat, so Restart
+// brings it back as the voter it was (a rolling restart).
 func (n *Node) Stop(timeout time.Duration) error { return n.signalAndWait(syscall.SIGTERM, timeout) }
+
+// Leave asks the agent to leave the cluster gracefully, as `cassnet leave`
+// does (POST /v1/agent/leave with an operator token), and waits up to
+// timeout for the process to exit. A node that comes back after leaving
+// rejoins as a non-voter.
+func (n *Node) Leave(ctx context.Context, cl *Client, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	resp, err := cl.Do(ctx, http.MethodPost, n.HTTPAddr(), "/v1/agent/leave", nil)
+	if err != nil {
+		return fmt.Errorf("%s: leave: %w", n.Name, err)
+	}
+	if resp.Status != http.StatusAccepted {
+		return fmt.Errorf("%s: leave: %d %s", n.Name, resp.Status, resp.Body)
+	}
+	if err := n.Wait(ctx); err != nil {
+		_ = n.Kill()
+		return fmt.Errorf("%s did not exit within %s of its leave: %w", n.Name, timeout, err)
+	}
+	n.clear()
+	return nil
+}
 
 // Signal sends sig without waiting (SIGSTOP and SIGCONT, for pauses).
 func (n *Node) Signal(sig syscall.Signal) error {

@@ -12,7 +12,57 @@ import (
 	"github.com/cassandranet/cassnet/node"
 )
 
+// agentCommand is `cassnet agent`'s command line, parsed with the
+// environment and the config file.
+type agentCommand struct {
+	cfg         node.Config
+	fs          *flag.FlagSet
+	src         map[string]string // flag name → fromFlag, fromEnv or fromFile
+	logLevel    string
+	logFormat   string
+	printConfig bool
+}
+
+// explicit is the set of flags the operator set, in any layer.
+func (a *agentCommand) explicit() map[string]bool {
+	out := make(map[string]bool, len(a.src))
+	for k := range a.src {
+		out[k] = true
+	}
+	return out
+}
+
 func runAgent(args []string) error {
+	a, err := parseAgent(args)
+	if err != nil {
+		if err == flag.ErrHelp {
+			return nil
+		}
+		return err
+	}
+	if a.printConfig {
+		return printConfig(os.Stdout, a.fs, a.src)
+	}
+	logger, err := newLogger(a.logLevel, a.logFormat)
+	if err != nil {
+		return err
+	}
+	a.cfg.Logger = logger
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := node.AwaitTokenFile(ctx, &a.cfg); err != nil {
+		return err
+	}
+	n, err := node.New(a.cfg, a.explicit(), os.Stdout)
+	if err != nil {
+		return err
+	}
+	return n.Run(ctx)
+}
+
+// parseAgent builds the agent's flags and parses args, the environment
+// and the config file into them.
+func parseAgent(args []string) (*agentCommand, error) {
 	cfg := node.Defaults()
 	cfg.Version = version
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
@@ -20,7 +70,7 @@ func runAgent(args []string) error {
 	fs.StringVar(&cfg.Name, "name", "", "unique node name (default: host name; remembered in the data dir)")
 	fs.StringVar(&cfg.DataDir, "data-dir", "", "directory for identity, tokens, Raft log and snapshots (required)")
 	fs.StringVar(&cfg.Bind, "bind", cfg.Bind, "IP address every service listens on")
-	fs.StringVar(&cfg.Advertise, "advertise", "", "IP address other nodes use to reach this one (default: --bind)")
+	fs.StringVar(&cfg.Advertise, "advertise", "", "IP address or host name (resolved at each start) other nodes use to reach this one (default: --bind)")
 	fs.StringVar(&cfg.HTTPBind, "http-bind", "", "IP address of the REST API (default: --bind)")
 	fs.IntVar(&cfg.GossipPort, "gossip-port", cfg.GossipPort, "gossip port (TCP and UDP)")
 	fs.IntVar(&cfg.RaftPort, "raft-port", cfg.RaftPort, "Raft and internal RPC port")
@@ -34,7 +84,10 @@ func runAgent(args []string) error {
 	join := stringList{}
 	fs.Var(&join, "join", "seed gossip address host[:port] (repeatable; retried with backoff)")
 	fs.StringVar(&cfg.Token, "token", "", "the cluster's join token (default: the data dir's join-token file)")
+	fs.StringVar(&cfg.TokenFile, "token-file", "", "read the join token from this file when neither --token nor the data dir has one, waiting for it to appear")
+	fs.StringVar(&cfg.WriteJoinToken, "write-join-token", "", "also write the join token to this file (mode 0600) at start, for nodes started with --token-file")
 	fs.BoolVar(&cfg.Bootstrap, "bootstrap", false, "form a new cluster if this node has no state")
+	fs.BoolVar(&cfg.LeaveOnTerminate, "leave-on-terminate", false, "leave the cluster on SIGTERM/SIGINT as cassnet leave does (default: only stop, keeping the Raft seat, so rolling restarts keep quorum)")
 	fs.IntVar(&cfg.Voters, "voters", cfg.Voters, "target number of Raft voters: 1, 3, 5 or 7")
 	fs.DurationVar(&cfg.DeadServerGrace, "dead-server-grace", cfg.DeadServerGrace, "how long a failed server is kept before autopilot replaces and removes it")
 	fs.DurationVar(&cfg.StabilizationTime, "stabilization-time", cfg.StabilizationTime, "how long a non-voter must be healthy before promotion")
@@ -66,28 +119,19 @@ func runAgent(args []string) error {
 	// Test-only: registered like the others but left out of --help.
 	fs.BoolVar(&cfg.UnsafeAckBeforeCommit, "unsafe-ack-before-commit", false,
 		"TEST ONLY: acknowledge writes before they commit (loses data; used by the chaos harness)")
-	hideFlags(fs, "unsafe-ack-before-commit")
-	explicit, err := parseWithEnv(fs, args)
+	hideFlags(fs)
+	fs.String(configFlag, "", "read settings from this TOML file: keys are these flags' names (data-dir = \"/var/lib/cassnet\"); flags and CASS_* win over it")
+	printCfg := fs.Bool("print-config", false, "print the effective configuration as a config file (secrets redacted) and exit")
+	src, err := parseLayers(fs, args)
 	if err != nil {
-		if err == flag.ErrHelp {
-			return nil
-		}
-		return err
+		return nil, err
 	}
 	cfg.Join = join
+	if auditRetention > 1<<32-1 {
+		return nil, fmt.Errorf("--audit-retention %d is too large", auditRetention)
+	}
 	cfg.AuditRetention = uint32(auditRetention)
-	logger, err := newLogger(*logLevel, *logFormat)
-	if err != nil {
-		return err
-	}
-	cfg.Logger = logger
-	n, err := node.New(cfg, explicit, os.Stdout)
-	if err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	return n.Run(ctx)
+	return &agentCommand{cfg: cfg, fs: fs, src: src, logLevel: *logLevel, logFormat: *logFormat, printConfig: *printCfg}, nil
 }
 
 func newLogger(level, format string) (*slog.Logger, error) {
@@ -109,19 +153,18 @@ func newLogger(level, format string) (*slog.Logger, error) {
 // agentSynopsis heads `cassnet agent --help`.
 const agentSynopsis = "Usage: cassnet agent [flags]\n\nRuns a CassandraNet node. The first node of a cluster uses --bootstrap;\nthe others use --join with a seed address and --token. A restarted node\nneeds only --data-dir."
 
-// hideFlags keeps the named (test-only) flags out of fs's --help output;
-// they still parse normally, from the command line or CASS_<NAME>.
-func hideFlags(fs *flag.FlagSet, names ...string) {
-	hidden := make(map[string]bool, len(names))
-	for _, n := range names {
-		hidden[n] = true
-	}
+// hideFlags keeps the hiddenFlags (test-only) out of fs's --help output;
+// they still parse normally, from the command line or CASS_<NAME>. Flags
+// defined after the call are listed too.
+func hideFlags(fs *flag.FlagSet) {
 	public := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
 	public.SetOutput(fs.Output())
-	fs.VisitAll(func(f *flag.Flag) {
-		if !hidden[f.Name] {
-			public.Var(f.Value, f.Name, f.Usage)
-		}
-	})
-	fs.Usage = flagUsage(public, agentSynopsis)
+	fs.Usage = func() {
+		fs.VisitAll(func(f *flag.Flag) {
+			if !hiddenFlags[f.Name] && public.Lookup(f.Name) == nil {
+				public.Var(f.Value, f.Name, f.Usage)
+			}
+		})
+		flagUsage(public, agentSynopsis)()
+	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"flag"
 	"fmt"
-	"os"
 	"strings"
 )
 
@@ -25,29 +24,15 @@ func (s *stringList) Set(v string) error {
 // parseWithEnv parses args, then fills every flag not given on the command
 // line from CASS_<NAME>. It returns the set of flags given either way.
 func parseWithEnv(fs *flag.FlagSet, args []string) (map[string]bool, error) {
-	if err := fs.Parse(args); err != nil {
+	src, err := parseLayers(fs, args)
+	if err != nil {
 		return nil, err
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	explicit := make(map[string]bool, len(src))
+	for k := range src {
+		explicit[k] = true
 	}
-	explicit := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
-	var err error
-	fs.VisitAll(func(f *flag.Flag) {
-		if explicit[f.Name] || err != nil {
-			return
-		}
-		env := "CASS_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v, ok := os.LookupEnv(env); ok {
-			if serr := fs.Set(f.Name, v); serr != nil {
-				err = fmt.Errorf("%s: %w", env, serr)
-				return
-			}
-			explicit[f.Name] = true
-		}
-	})
-	return explicit, err
+	return explicit, nil
 }
 
 // flagUsage prints a command's synopsis and its flags.

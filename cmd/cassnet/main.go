@@ -23,6 +23,8 @@ var usage = `cassnet: a peer-to-peer mesh of agents for running game-server flee
 Usage:
   cassnet agent [flags]      run a node (see: cassnet agent --help)
   cassnet leave [flags]      make a running node leave the cluster gracefully
+  cassnet operator raft ...  list-peers, remove-peer --id ID: the Raft configuration
+  cassnet recover [flags]    make a stopped node the only voter after quorum is lost for good
   cassnet token create ...   create an operator token or a tenant API key
   cassnet keyring <cmd>      rotate the gossip key: list, install, use, remove, generate
   cassnet join-token <cmd>   create [--ttl], list or revoke join tokens
@@ -50,6 +52,10 @@ func main() {
 		err = runAgent(os.Args[2:])
 	case "leave":
 		err = runLeave(os.Args[2:])
+	case "operator":
+		err = runOperator(os.Args[2:])
+	case "recover":
+		err = runRecover(os.Args[2:])
 	case "token":
 		err = runToken(os.Args[2:])
 	case "keyring":
