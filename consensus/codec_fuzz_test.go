@@ -40,13 +40,12 @@ func TestCodecRoundTrip(t *testing.T) {
 	}
 }
 
-// FuzzDecodeApply feeds arbitrary bytes to FSM.Apply over the fake
+// FuzzApplyEnvelope feeds arbitrary bytes to FSM.Apply over the fake
 // modules: decoding, envelope checks and routing must never panic, must
 // always advance the index, and must change nothing when they report an
-// error. The domain modules' handlers are fuzzed by the target of the same
-// name in package state (./state/:FuzzDecodeApply), which consensus's
-// tests cannot import.
-func FuzzDecodeApply(f *testing.F) {
+// error. The domain modules' handlers are fuzzed by state's
+// FuzzDecodeApply, which consensus's tests cannot import.
+func FuzzApplyEnvelope(f *testing.F) {
 	for _, c := range []*cassnetv1.Command{
 		createTenant("acme"), deleteTenant("acme"), createProject("acme", "g"), createProject("acme", "fail"),
 		createBan("b1"), revokeBan("acme", "b1"), setStateVersion(2), newCmd(),

@@ -29,7 +29,7 @@ type RecoverConfig struct {
 	// (state.New().Modules()); it is called once per state machine
 	// Recover builds.
 	Modules func() []Module
-	Logger *slog.Logger
+	Logger  *slog.Logger
 }
 
 // RecoverReport says what Recover found and did.

@@ -272,7 +272,7 @@ func (s *Store) DropTenant(tx *consensus.Tx, tenant string) {
 	w.byPlayer.DeletePrefix(table.Prefix(tenant))
 }
 
-// Prune implements consensus.Pruner: bans that ended more than the ban
+// Prune implements consensus.Pruner: bans that ended at least the ban
 // retention before tx.Time are deleted. It starts at state version 2, so
 // that nodes of the first release, which never prune bans, and nodes of
 // this one hold the same bans during a rolling upgrade.
