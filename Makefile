@@ -100,6 +100,7 @@ FUZZTIME ?= 30s
 FUZZ_TARGETS := \
 	./consensus/:FuzzApplyEnvelope \
 	./state/:FuzzDecodeApply \
+	./state/servers/:FuzzValidateAllocate \
 	./mesh/:FuzzDecodeMeta \
 	./session/:FuzzVerify \
 	./api/:FuzzVerifyBody \

@@ -34,8 +34,13 @@ func (s *Store) allocate(tx *consensus.Tx, op *cassnetv1.Allocate) error {
 	}
 	w := s.write(tx)
 	if k := op.GetIdempotencyKey(); k != "" {
-		if id, ok := w.idempotency.Get(table.Key(op.GetTenant(), k)); ok {
-			if _, ok := w.allocations.Get(table.Key(op.GetTenant(), id)); ok {
+		if id, ok := w.idempotency.Get(idemKey(op.GetTenant(), k)); ok {
+			if a, ok := w.allocations.Get(table.Key(op.GetTenant(), id)); ok {
+				if p := op.GetProject(); p != "" && a.Project != p {
+					// Another request's key: never answer with (or reveal)
+					// another project's allocation.
+					return consensus.NewError(consensus.ErrConflict, "idempotency_key %q was used by another request", k)
+				}
 				return nil // the first answer stands; readers find it by the key
 			}
 		}

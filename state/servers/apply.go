@@ -50,6 +50,16 @@ func (s *Store) register(tx *consensus.Tx, op *cassnetv1.RegisterServer) error {
 	}
 	w := s.write(tx)
 	old, exists := w.servers.Get(serverKey(op.GetTenant(), op.GetId()))
+	if !exists {
+		// A reconnecting server may re-register anywhere; a new one may
+		// not start on a drained node, nor grow the tenant past its cap.
+		if _, drained := w.nodes.Get(op.GetNode()); drained {
+			return consensus.NewError(consensus.ErrConflict, "node %q is drained: no new servers", op.GetNode())
+		}
+		if n, _ := w.counts.Get(op.GetTenant()); n >= MaxServersPerTenant {
+			return consensus.NewError(consensus.ErrConflict, "tenant %q has the maximum of %d servers", op.GetTenant(), MaxServersPerTenant)
+		}
+	}
 	srv := &Server{
 		ID: op.GetId(), Tenant: op.GetTenant(), Project: op.GetProject(), Fleet: op.GetFleet(),
 		Node: op.GetNode(), Address: op.GetAddress(), Ports: maps.Clone(op.GetPorts()),
@@ -99,6 +109,12 @@ func (s *Store) setState(tx *consensus.Tx, op *cassnetv1.SetServerState) error {
 		srv.State = StateShutdown
 		tx.Emit(stateEvent(srv, old.State))
 		return nil
+	}
+	if to == StateAllocated && old.State == StateAllocated {
+		if old.AllocationID == op.GetAllocationId() {
+			return nil // a retry of the same self-allocation
+		}
+		return consensus.NewError(consensus.ErrConflict, "server %q is already allocated (%s)", op.GetId(), old.AllocationID)
 	}
 	if to == old.State && to != StateReserved {
 		return nil // nothing changes; not an event

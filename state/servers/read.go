@@ -77,7 +77,7 @@ func (s *Store) Allocation(tenant, id string) (Allocation, bool) {
 // names, while it is retained.
 func (s *Store) ByIdempotencyKey(tenant, key string) (Allocation, bool) {
 	d := s.cur.Load()
-	id, ok := d.idempotency.Get(table.Key(tenant, key))
+	id, ok := d.idempotency.Get(idemKey(tenant, key))
 	if !ok {
 		return Allocation{}, false
 	}

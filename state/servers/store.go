@@ -26,6 +26,7 @@ type data struct {
 	byProject table.Table[struct{}] // Key(tenant, project, id)
 	byNode    table.Table[struct{}] // Key(node, tenant, id)
 	busy      table.Table[int]      // node -> allocated servers on it
+	counts    table.Table[int]      // tenant -> servers
 	reserved  table.Expiry          // reservation ends -> Key(tenant, id)
 	expiring  table.Expiry          // allocation created + retention -> Key(tenant, id)
 }
@@ -56,6 +57,7 @@ type write struct {
 	byProject   *table.Txn[struct{}]
 	byNode      *table.Txn[struct{}]
 	busy        *table.Txn[int]
+	counts      *table.Txn[int]
 	reserved    table.ExpiryTxn
 	expiring    table.ExpiryTxn
 }
@@ -64,7 +66,7 @@ func (w *write) Commit() {
 	w.s.cur.Store(&data{
 		servers: w.servers.Commit(), allocations: w.allocations.Commit(), idempotency: w.idempotency.Commit(),
 		nodes: w.nodes.Commit(), byProject: w.byProject.Commit(), byNode: w.byNode.Commit(),
-		busy: w.busy.Commit(), reserved: w.reserved.Commit(), expiring: w.expiring.Commit(),
+		busy: w.busy.Commit(), counts: w.counts.Commit(), reserved: w.reserved.Commit(), expiring: w.expiring.Commit(),
 	})
 }
 
@@ -72,7 +74,7 @@ func (s *Store) begin(d *data) *write {
 	return &write{
 		s: s, servers: d.servers.Txn(), allocations: d.allocations.Txn(), idempotency: d.idempotency.Txn(),
 		nodes: d.nodes.Txn(), byProject: d.byProject.Txn(), byNode: d.byNode.Txn(), busy: d.busy.Txn(),
-		reserved: d.reserved.Txn(), expiring: d.expiring.Txn(),
+		counts: d.counts.Txn(), reserved: d.reserved.Txn(), expiring: d.expiring.Txn(),
 	}
 }
 
@@ -82,12 +84,17 @@ func (s *Store) write(tx *consensus.Tx) *write {
 
 func serverKey(tenant, id string) string { return table.Key(tenant, id) }
 
+// idemKey is an idempotency key's table key: keys are per tenant.
+func idemKey(tenant, key string) string { return table.Key(tenant, key) }
+
 // put stores srv in place of old (nil for a new server), keeping every
 // index in step.
 func (w *write) put(old, srv *Server) {
 	key := serverKey(srv.Tenant, srv.ID)
 	if old != nil {
 		w.unindex(old)
+	} else {
+		bumpIn(w.counts, srv.Tenant, 1)
 	}
 	w.servers.Put(key, srv)
 	w.byProject.Put(table.Key(srv.Tenant, srv.Project, srv.ID), struct{}{})
@@ -115,14 +122,17 @@ func (w *write) unindex(old *Server) {
 func (w *write) remove(old *Server) {
 	w.unindex(old)
 	w.servers.Delete(serverKey(old.Tenant, old.ID))
+	bumpIn(w.counts, old.Tenant, -1)
 }
 
-func (w *write) bump(node string, by int) {
-	n, _ := w.busy.Get(node)
+func (w *write) bump(node string, by int) { bumpIn(w.busy, node, by) }
+
+func bumpIn(t *table.Txn[int], key string, by int) {
+	n, _ := t.Get(key)
 	if n += by; n <= 0 {
-		w.busy.Delete(node)
+		t.Delete(key)
 	} else {
-		w.busy.Put(node, n)
+		t.Put(key, n)
 	}
 }
 
@@ -130,7 +140,7 @@ func (w *write) putAllocation(a *Allocation) {
 	key := table.Key(a.Tenant, a.ID)
 	w.allocations.Put(key, a)
 	if a.IdempotencyKey != "" {
-		w.idempotency.Put(table.Key(a.Tenant, a.IdempotencyKey), a.ID)
+		w.idempotency.Put(idemKey(a.Tenant, a.IdempotencyKey), a.ID)
 	}
 	w.expiring.Add(a.CreatedAt.Add(AllocationRetention), key)
 }
@@ -145,6 +155,7 @@ func (s *Store) DropTenant(tx *consensus.Tx, tenant string) {
 	}
 	w.allocations.DeletePrefix(table.Prefix(tenant))
 	w.idempotency.DeletePrefix(table.Prefix(tenant))
+	w.counts.Delete(tenant)
 }
 
 // Prune implements consensus.Pruner: reservations that ran out return
@@ -175,7 +186,7 @@ func (s *Store) Prune(tx *consensus.Tx) {
 		}
 		w.allocations.Delete(key)
 		if a.IdempotencyKey != "" {
-			w.idempotency.Delete(table.Key(a.Tenant, a.IdempotencyKey))
+			w.idempotency.Delete(idemKey(a.Tenant, a.IdempotencyKey))
 		}
 	}
 }
