@@ -86,9 +86,11 @@ type Store struct {
 type data struct {
 	bans     table.Table[*Ban]   // by Key(tenant, id)
 	byPlayer table.Table[[]*Ban] // by Key(tenant, player), in apply order
-	// ended indexes bans by when they ended, for pruning. Derived: rebuilt
-	// on restore, never hashed or written to a snapshot.
-	ended table.Expiry
+	// ended indexes bans by when they ended, for pruning, and ordered by
+	// tenant, CreatedAt and ID (the hash and snapshot order). Both are
+	// derived: rebuilt on restore, never hashed or written.
+	ended   table.Expiry
+	ordered table.Table[*Ban]
 }
 
 // New returns an empty bans module that checks tenants and projects in
@@ -113,15 +115,19 @@ type write struct {
 	bans     *table.Txn[*Ban]
 	byPlayer *table.Txn[[]*Ban]
 	ended    table.ExpiryTxn
+	ordered  *table.Txn[*Ban]
 }
 
 func (w *write) Commit() {
-	w.s.cur.Store(&data{bans: w.bans.Commit(), byPlayer: w.byPlayer.Commit(), ended: w.ended.Commit()})
+	w.s.cur.Store(&data{bans: w.bans.Commit(), byPlayer: w.byPlayer.Commit(), ended: w.ended.Commit(), ordered: w.ordered.Commit()})
 }
 
 func (s *Store) begin(d *data) *write {
-	return &write{s: s, bans: d.bans.Txn(), byPlayer: d.byPlayer.Txn(), ended: d.ended.Txn()}
+	return &write{s: s, bans: d.bans.Txn(), byPlayer: d.byPlayer.Txn(), ended: d.ended.Txn(), ordered: d.ordered.Txn()}
 }
+
+// orderKey sorts by tenant, then CreatedAt, then ID (compareBans).
+func orderKey(b *Ban) string { return table.Key(b.Tenant, table.TimeKey(b.CreatedAt)+table.Sep+b.ID) }
 
 func (s *Store) write(tx *consensus.Tx) *write {
 	return tx.Stage(s, func() consensus.Pending { return s.begin(s.cur.Load()) }).(*write)
@@ -131,6 +137,7 @@ func (s *Store) write(tx *consensus.Tx) *write {
 func (w *write) add(b *Ban) {
 	key := table.Key(b.Tenant, b.ID)
 	w.bans.Put(key, b)
+	w.ordered.Put(orderKey(b), b)
 	pk := table.Key(b.Tenant, b.PlayerID)
 	list, _ := w.byPlayer.Get(pk)
 	w.byPlayer.Put(pk, append(slices.Clip(list), b))
@@ -143,6 +150,7 @@ func (w *write) add(b *Ban) {
 func (w *write) replace(old, b *Ban) {
 	key := table.Key(b.Tenant, b.ID)
 	w.bans.Put(key, b)
+	w.ordered.Put(orderKey(b), b)
 	pk := table.Key(b.Tenant, b.PlayerID)
 	list, _ := w.byPlayer.Get(pk)
 	list = slices.Clone(list)
@@ -165,6 +173,7 @@ func (w *write) remove(key string) {
 		return
 	}
 	w.bans.Delete(key)
+	w.ordered.Delete(orderKey(b))
 	pk := table.Key(b.Tenant, b.PlayerID)
 	list, _ := w.byPlayer.Get(pk)
 	list = slices.DeleteFunc(slices.Clone(list), func(x *Ban) bool { return x == b })
@@ -270,6 +279,7 @@ func (s *Store) DropTenant(tx *consensus.Tx, tenant string) {
 	w := s.write(tx)
 	w.bans.DeletePrefix(table.Prefix(tenant))
 	w.byPlayer.DeletePrefix(table.Prefix(tenant))
+	w.ordered.DeletePrefix(table.Prefix(tenant))
 }
 
 // Prune implements consensus.Pruner: bans that ended at least the ban

@@ -1,7 +1,6 @@
 package bans
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"time"
@@ -91,8 +90,7 @@ type section struct{ d *data }
 // hash and the snapshot.
 func (c section) sorted() []*Ban {
 	out := make([]*Ban, 0, c.d.bans.Len())
-	c.d.bans.Walk("", func(_ string, b *Ban) bool { out = append(out, b); return true })
-	slices.SortFunc(out, func(a, b *Ban) int { return cmp.Or(cmp.Compare(a.Tenant, b.Tenant), compare(a, b)) })
+	c.d.ordered.Each("", func(b *Ban) bool { out = append(out, b); return true })
 	return out
 }
 

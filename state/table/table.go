@@ -54,10 +54,20 @@ func (t Table[T]) Walk(prefix string, fn func(key string, v T) bool) {
 	walk(t.t.Root(), prefix, fn)
 }
 
+// Each calls fn for every value under prefix, in key order, until fn
+// returns false. It is Walk without the key, and allocates nothing per
+// entry.
+func (t Table[T]) Each(prefix string, fn func(v T) bool) {
+	if t.t == nil {
+		return
+	}
+	t.t.Root().WalkPrefix([]byte(prefix), func(_ []byte, v T) bool { return !fn(v) })
+}
+
 // Values returns the values under prefix in key order.
 func (t Table[T]) Values(prefix string) []T {
 	var out []T
-	t.Walk(prefix, func(_ string, v T) bool { out = append(out, v); return true })
+	t.Each(prefix, func(v T) bool { out = append(out, v); return true })
 	return out
 }
 
