@@ -80,6 +80,7 @@ FUZZ_TARGETS := \
 	./api/:FuzzDecodeCreateBan \
 	./api/:FuzzDecodeCreateTenant \
 	./pubsub/:FuzzDecodeEnvelope \
+	./pubsub/:FuzzDecodeGossip \
 	./pubsub/:FuzzBackfillDecoders \
 	./pubsub/:FuzzDecodeEventID \
 	./pki/:FuzzParseToken \

@@ -63,7 +63,7 @@ func (s *Service) newGossipSub(h host.Host) (*lp2pps.PubSub, error) {
 		lp2pps.WithMessageSignaturePolicy(lp2pps.StrictNoSign),
 		lp2pps.WithPeerOutboundQueueSize(s.cfg.QueueSize),
 		lp2pps.WithValidateQueueSize(s.cfg.QueueSize),
-		lp2pps.WithMaxMessageSize(max(lp2pps.DefaultMaxMessageSize, 2*(s.cfg.MaxMessageSize+envelopeOverhead))),
+		lp2pps.WithMaxMessageSize(max(lp2pps.DefaultMaxMessageSize, 2*s.maxGossipBytes())),
 		lp2pps.WithRawTracer(tracer{m: s.met}),
 		lp2pps.WithPeerExchange(false),
 		// GossipSub v0.16 defaults to mesh-only publishing: until the first
