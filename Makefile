@@ -79,6 +79,8 @@ FUZZ_TARGETS := \
 	./api/:FuzzParseCredential \
 	./api/:FuzzDecodeCreateBan \
 	./api/:FuzzDecodeCreateTenant \
+	./api/:FuzzDecodeStreamRequest \
+	./streamclient/:FuzzDecodeResponse \
 	./pubsub/:FuzzDecodeEnvelope \
 	./pubsub/:FuzzDecodeGossip \
 	./pubsub/:FuzzBackfillDecoders \

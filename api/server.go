@@ -82,6 +82,7 @@ type Server struct {
 	touchFlush time.Duration
 	keyring    *session.Keyring
 	verifier   *session.Verifier
+	streams    streamSet
 }
 
 // New builds a Server: its routes, its own Prometheus registry and its

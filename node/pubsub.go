@@ -45,6 +45,23 @@ func (t topics) Publish(ctx context.Context, tenant, topic, contentType string, 
 	return api.PublishedMessage{ID: res.ID, Seq: res.Seq, Origin: res.Origin, Epoch: epochHex(res.Epoch)}, nil
 }
 
+// PublishBatch implements api.BatchPublisher.
+func (t topics) PublishBatch(ctx context.Context, tenant, topic string, msgs []api.TopicMessage) ([]api.PublishedMessage, error) {
+	in := make([]pubsub.Message, len(msgs))
+	for i, m := range msgs {
+		in[i] = pubsub.Message{ContentType: m.ContentType, Payload: m.Payload}
+	}
+	res, err := t.ps.PublishBatch(ctx, tenant, topic, in)
+	if err != nil {
+		return nil, topicErr(err)
+	}
+	out := make([]api.PublishedMessage, len(res))
+	for i, r := range res {
+		out[i] = api.PublishedMessage{ID: r.ID, Seq: r.Seq, Origin: r.Origin, Epoch: epochHex(r.Epoch)}
+	}
+	return out, nil
+}
+
 // Subscribe implements api.Topics.
 func (t topics) Subscribe(ctx context.Context, tenant, topic, lastEventID string) (api.TopicStream, error) {
 	sub, err := t.ps.Subscribe(ctx, tenant, topic, lastEventID)
