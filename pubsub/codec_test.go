@@ -169,7 +169,9 @@ func TestDecodeGossipBatch(t *testing.T) {
 		{"other epoch inside", func(e *cassnetv1.Envelope) { e.Batch[1].Epoch = 8 }, true},
 		{"seq not increasing", func(e *cassnetv1.Envelope) { e.Batch[2].Seq = e.Batch[1].Seq }, true},
 		{"head inside", func(e *cassnetv1.Envelope) { e.Batch[0].Kind = cassnetv1.EnvelopeKind_ENVELOPE_KIND_HEAD }, true},
-		{"nested batch", func(e *cassnetv1.Envelope) { e.Batch[0].Batch = []*cassnetv1.Envelope{{Origin: "n1", Epoch: 7, Seq: 1}} }, true},
+		{"nested batch", func(e *cassnetv1.Envelope) {
+			e.Batch[0].Batch = []*cassnetv1.Envelope{{Origin: "n1", Epoch: 7, Seq: 1}}
+		}, true},
 		{"oversized payload inside", func(e *cassnetv1.Envelope) { e.Batch[0].Payload = make([]byte, 101) }, true},
 		{"batch field on a message", func(e *cassnetv1.Envelope) { e.Kind = cassnetv1.EnvelopeKind_ENVELOPE_KIND_MESSAGE }, true},
 	}
