@@ -106,6 +106,7 @@ var authzMatrix = map[string]string{
 	"DELETE /v1/cluster/join-tokens/{token}":                "404 403 403 403 403 403 401 401 401",
 	"POST /v1/agent/leave":                                  "202 403 403 403 403 403 401 401 401",
 	"GET /v1/audit":                                         "200 403 403 403 403 403 401 401 401",
+	"GET /debug/pprof/":                                     "200 403 403 403 403 403 401 401 401",
 	"POST /v1/tenants":                                      "201 403 403 403 403 403 401 401 401",
 	"GET /v1/tenants":                                       "200 403 403 403 403 403 401 401 401",
 	"GET /v1/tenants/{tenant}":                              "200 200 200 200 200 404 401 401 401",

@@ -65,6 +65,7 @@ var routes = []route{
 	{"DELETE", "/v1/cluster/join-tokens/{token}", operatorOnly, (*Server).handleRevokeJoinToken},
 	{"POST", "/v1/agent/leave", operatorOnly, (*Server).handleLeave},
 	{"GET", "/v1/audit", operatorOnly, (*Server).handleClusterAudit},
+	{"GET", pprofPath, operatorOnly, (*Server).handlePprof},
 
 	// Tenants and projects.
 	{"POST", "/v1/tenants", operatorOnly, (*Server).handleCreateTenant},
