@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -168,14 +169,20 @@ func (c *streamConn) readLoop(maxPayload int) error {
 	c.ws.SetReadLimit(streamReadLimit(maxPayload))
 	alive := func() error { return c.ws.SetReadDeadline(time.Now().Add(streamIdle)) }
 	c.ws.SetPongHandler(func(string) error { return alive() })
+	var buf bytes.Buffer // reused: the decoder copies what it keeps
 	for {
 		if err := alive(); err != nil {
 			return err
 		}
-		kind, data, err := c.ws.ReadMessage()
+		kind, r, err := c.ws.NextReader()
 		if err != nil {
 			return err
 		}
+		buf.Reset()
+		if _, err := buf.ReadFrom(r); err != nil {
+			return err
+		}
+		data := buf.Bytes()
 		if kind != websocket.BinaryMessage {
 			c.send(streamError(0, 0, consensus.ErrInvalid.Code, "messages must be binary StreamRequest protobufs"))
 			return errors.New("text message")

@@ -63,6 +63,12 @@ func (s *Service) newGossipSub(h host.Host) (*lp2pps.PubSub, error) {
 		lp2pps.WithMessageSignaturePolicy(lp2pps.StrictNoSign),
 		lp2pps.WithPeerOutboundQueueSize(s.cfg.QueueSize),
 		lp2pps.WithValidateQueueSize(s.cfg.QueueSize),
+		// One validation worker: GossipSub's workers (one per CPU by
+		// default) validate concurrently and so deliver one peer's
+		// messages out of order, which the orderer must then hold. With
+		// batching there are few gossip messages to validate, and order
+		// is worth more than the parallelism.
+		lp2pps.WithValidateWorkers(1),
 		lp2pps.WithMaxMessageSize(max(lp2pps.DefaultMaxMessageSize, 2*s.maxGossipBytes())),
 		lp2pps.WithRawTracer(tracer{m: s.met}),
 		lp2pps.WithPeerExchange(false),

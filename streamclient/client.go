@@ -26,6 +26,7 @@
 package streamclient
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -253,12 +254,18 @@ func (c *Conn) writeLoop() {
 
 // readLoop dispatches the node's replies until the connection fails.
 func (c *Conn) readLoop() {
+	var buf bytes.Buffer // reused: the decoder copies what it keeps
 	for {
-		kind, data, err := c.ws.ReadMessage()
+		kind, r, err := c.ws.NextReader()
+		if err == nil {
+			buf.Reset()
+			_, err = buf.ReadFrom(r)
+		}
 		if err != nil {
 			c.fail(fmt.Errorf("streamclient: read: %w", err))
 			return
 		}
+		data := buf.Bytes()
 		if kind != websocket.BinaryMessage {
 			c.fail(fmt.Errorf("%w: text message", ErrProtocol))
 			return
