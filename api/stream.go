@@ -40,7 +40,7 @@ const (
 	// streamCoalesce bounds the replies and bytes of one WebSocket
 	// message the writer sends.
 	streamCoalesce      = 1024
-	streamCoalesceBytes = 1 << 20
+	streamCoalesceBytes = 128 << 10
 	// streamPing is how often the node pings; a client silent (no
 	// message, no pong) for streamIdle is dropped.
 	streamPing  = 15 * time.Second

@@ -23,6 +23,8 @@ func (n *Node) newPubSub(key crypto.PrivKey, members pubsub.Members, id *pki.Ide
 		ListenAddr:     net.JoinHostPort(n.cfg.Bind, strconv.Itoa(n.cfg.P2PPort)),
 		MaxMessageSize: n.cfg.PubSubMaxMessageSize,
 		HistorySize:    n.cfg.PubSubHistorySize,
+		BatchMax:       n.cfg.PubSubBatchMax,
+		BatchLinger:    n.cfg.PubSubBatchLinger,
 		HistoryAge:     n.cfg.PubSubHistoryAge,
 		Logger:         n.logger.With("component", "pubsub"),
 	})

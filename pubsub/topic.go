@@ -60,6 +60,10 @@ func (t *topic) readLoop(ctx context.Context) {
 			} else {
 				t.ingest(env)
 			}
+			// GossipSub's message cache keeps msg for its gossip window;
+			// the history keeps what it needs of the decoded envelopes, so
+			// the cache need not pin a second, decoded copy.
+			msg.ValidatorData = nil
 		}
 	}
 }

@@ -216,7 +216,7 @@ func (c *Conn) enqueue(ctx context.Context, cmd *cassnetv1.StreamCommand) error 
 }
 
 // writeLoop sends queued commands, as many per WebSocket message as are
-// queued (up to 1 MiB or 4096 commands).
+// queued (up to 128 KiB or 4096 commands: small enough to pipeline).
 func (c *Conn) writeLoop() {
 	var req cassnetv1.StreamRequest
 	var buf []byte
@@ -229,7 +229,7 @@ func (c *Conn) writeLoop() {
 		}
 		size := proto.Size(req.Commands[0])
 	drain:
-		for len(req.Commands) < 4096 && size < 1<<20 {
+		for len(req.Commands) < 4096 && size < 128<<10 {
 			select {
 			case cmd := <-c.queue:
 				req.Commands = append(req.Commands, cmd)

@@ -210,6 +210,11 @@ recv:
 // per second if rate > 0. Pacing catches up: a late tick publishes what
 // the schedule says is due, so a starved publisher still averages rate.
 func (r *msgRun) publishLoop(ctx context.Context, p msgPub, window chan struct{}, rate, _ int) {
+	defer func() {
+		if err := p.flush(); err != nil {
+			r.fail(err)
+		}
+	}()
 	var tick *time.Ticker
 	start, sent := time.Now(), 0
 	if rate > 0 {

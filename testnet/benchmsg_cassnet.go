@@ -103,6 +103,13 @@ func newStreamPub(c *streamclient.Conn, topic string) *streamPub {
 func (p *streamPub) publish(ctx context.Context, payload []byte) error {
 	pd := p.c.PublishAsync(ctx, p.topic, "application/octet-stream", payload)
 	select {
+	case <-pd.Done(): // refused before it was sent (the phase ended, the connection failed)
+		if _, err := pd.Wait(ctx); err != nil {
+			return err
+		}
+	default:
+	}
+	select {
 	case p.acks <- pd:
 		return nil
 	case <-ctx.Done():

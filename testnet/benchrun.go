@@ -37,6 +37,8 @@ type BenchOptions struct {
 	// Messaging is each messaging phase's publishing time (0: skip the
 	// messaging phases).
 	Messaging time.Duration
+	// AgentArgs are extra flags for every cassnet agent.
+	AgentArgs []string
 	// Verify, if set, also measures session verification on node 1 with
 	// Clients clients for Duration.
 	Verify bool
@@ -115,7 +117,7 @@ func benchCassnet(ctx context.Context, f BenchOptions, dir string, load LoadConf
 	var res cassnetRun
 	c, err := NewCluster(Config{
 		Bin: f.Bin, Dir: dir,
-		AgentArgs: []string{"--stabilization-time", "1s", "--log-level", "warn"},
+		AgentArgs: append([]string{"--stabilization-time", "1s", "--log-level", "warn"}, f.AgentArgs...),
 	})
 	if err != nil {
 		return res, 0, err

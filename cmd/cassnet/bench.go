@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"syscall"
@@ -25,6 +26,8 @@ type benchFlags struct {
 	duration, warmup     time.Duration
 	messaging            time.Duration
 	verify               bool
+	agentArgs            string
+	cpuProfile           string
 	json                 bool
 }
 
@@ -51,6 +54,8 @@ func runBench(args []string) error {
 	fs.StringVar(&f.nats, "nats", "auto", "NATS peer: auto (nats-server from PATH if present), off, or the path of a nats-server binary")
 	fs.DurationVar(&f.messaging, "messaging", 10*time.Second, "publishing time of each messaging phase (0: no messaging phases)")
 	fs.BoolVar(&f.verify, "verify", true, "also measure session verification over REST on node 1")
+	fs.StringVar(&f.agentArgs, "agent-args", "", "extra flags for every cassnet agent, space-separated (e.g. \"--pubsub-batch-max 64\")")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the load generator (this process) to this file")
 	fs.BoolVar(&f.json, "json", false, "print the report as JSON")
 	if _, err := parseWithEnv(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -68,6 +73,17 @@ func runBench(args []string) error {
 		}
 		f.bin = exe
 	}
+	if f.cpuProfile != "" {
+		fh, err := os.Create(f.cpuProfile)
+		if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		defer fh.Close()
+		if err := pprof.StartCPUProfile(fh); err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -77,7 +93,7 @@ func runBench(args []string) error {
 	}
 	rep, err := testnet.Benchmark(ctx, testnet.BenchOptions{
 		Bin: f.bin, Nodes: f.nodes, Clients: f.clients, Duration: f.duration, Warmup: f.warmup,
-		Etcd: f.etcd, NATS: f.nats, Messaging: f.messaging, Verify: f.verify, Version: version, Progress: os.Stderr,
+		Etcd: f.etcd, NATS: f.nats, Messaging: f.messaging, Verify: f.verify, AgentArgs: strings.Fields(f.agentArgs), Version: version, Progress: os.Stderr,
 	}, dir)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bench: data dirs and logs kept in %s\n", dir)
