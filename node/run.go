@@ -15,6 +15,7 @@ import (
 	"github.com/cassandranet/cassnet/consensus"
 	"github.com/cassandranet/cassnet/mesh"
 	"github.com/cassandranet/cassnet/pubsub"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Run starts every part of the node and blocks until ctx is cancelled or
@@ -127,6 +128,12 @@ func (n *Node) start(ctx context.Context) error {
 	n.api = srv
 	if err := n.newGameServer(ident); err != nil { // borrows the API's auth
 		return err
+	}
+	if err := srv.Registry().Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "cassnet_mesh_suspicions_total",
+		Help: "Failed probes of other members by this node (memberlist suspicions, false or not).",
+	}, func() float64 { return float64(n.mesh.Suspicions()) })); err != nil {
+		return fmt.Errorf("register mesh metrics: %w", err)
 	}
 	if err := n.pubsub.RegisterMetrics(srv.Registry()); err != nil {
 		return err

@@ -37,6 +37,9 @@ type BenchOptions struct {
 	// Messaging is each messaging phase's publishing time (0: skip the
 	// messaging phases).
 	Messaging time.Duration
+	// Kills is how many times the failure-detection phase kills a node
+	// (0: no such phase).
+	Kills int
 	// AgentArgs are extra flags for every cassnet agent.
 	AgentArgs []string
 	// Verify, if set, also measures session verification on node 1 with
@@ -67,7 +70,7 @@ func Benchmark(ctx context.Context, f BenchOptions, dir string) (*BenchReport, e
 		return nil, fmt.Errorf("bench cassnet: %w", err)
 	}
 	rep.Cassnet = newSide("cassnet "+f.Version, res.BenchResult, valueSize)
-	rep.Messaging, rep.Verify = res.msg, res.verify
+	rep.Messaging, rep.Verify, rep.Failure, rep.SuspicionsUnderLoad = res.msg, res.verify, res.fail, res.suspicions
 
 	if f.Messaging > 0 {
 		natsBin, note := findPeer(f.NATS, "nats-server", "NATS", "nats-server")
@@ -108,6 +111,10 @@ type cassnetRun struct {
 	BenchResult
 	msg    *CassnetMsg
 	verify *VerifyPhase
+	fail   *FailurePhase
+	// suspicions during the load phases (writes, reads, messaging,
+	// verification), summed over the nodes; -1 if unknown.
+	suspicions int
 }
 
 // benchCassnet starts the agents, waits for the voters, creates the tenant
@@ -153,6 +160,7 @@ func benchCassnet(ctx context.Context, f BenchOptions, dir string, load LoadConf
 	}
 	fmt.Fprintf(f.Progress, "bench: cassnet ready; %d clients, %s warm-up + %s per phase\n", f.Clients, load.Warmup, load.Duration)
 	target := &BanLoad{Client: cl, Tenant: benchTenant, Addrs: addrs, Reason: benchReason}
+	before, serr := suspicions(ctx, c.Nodes())
 	res.BenchResult, err = RunBench(ctx, target, load)
 	if err != nil {
 		return res, 0, err
@@ -171,6 +179,17 @@ func benchCassnet(ctx context.Context, f BenchOptions, dir string, load LoadConf
 			return res, 0, fmt.Errorf("verify: %w", err)
 		}
 		res.verify = &VerifyPhase{Node: addrs[0], BenchPhase: newBenchPhase(v)}
+	}
+	res.suspicions = -1
+	if after, err := suspicions(ctx, c.Nodes()); err == nil && serr == nil {
+		res.suspicions = after - before
+	}
+	if f.Kills > 0 {
+		fp, err := benchFailureDetection(ctx, f.Progress, cl, c.Nodes(), f.Kills)
+		if err != nil {
+			return res, 0, fmt.Errorf("failure detection: %w", err)
+		}
+		res.fail = &fp
 	}
 	return res, len(resp.Body), nil
 }
@@ -250,6 +269,11 @@ type BenchReport struct {
 	NATS      *NATSMsg     `json:"nats,omitempty"`
 	NATSNote  string       `json:"nats_note,omitempty"`
 	Verify    *VerifyPhase `json:"session_verify,omitempty"`
+	// Failure is the failure-detection phase; SuspicionsUnderLoad counts
+	// memberlist suspicions raised during the load phases (all false: no
+	// node was down then).
+	Failure             *FailurePhase `json:"failure_detection,omitempty"`
+	SuspicionsUnderLoad int           `json:"suspicions_under_load"`
 }
 
 // NATSMsg is the messaging peer's results.

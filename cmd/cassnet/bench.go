@@ -28,6 +28,7 @@ type benchFlags struct {
 	verify               bool
 	agentArgs            string
 	cpuProfile           string
+	kills                int
 	json                 bool
 }
 
@@ -55,6 +56,7 @@ func runBench(args []string) error {
 	fs.DurationVar(&f.messaging, "messaging", 10*time.Second, "publishing time of each messaging phase (0: no messaging phases)")
 	fs.BoolVar(&f.verify, "verify", true, "also measure session verification over REST on node 1")
 	fs.StringVar(&f.agentArgs, "agent-args", "", "extra flags for every cassnet agent, space-separated (e.g. \"--pubsub-batch-max 64\")")
+	fs.IntVar(&f.kills, "kills", 10, "kill -9 the last node this many times and time its failure detection on node 1 (0: skip)")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the load generator (this process) to this file")
 	fs.BoolVar(&f.json, "json", false, "print the report as JSON")
 	if _, err := parseWithEnv(fs, args); err != nil {
@@ -93,7 +95,7 @@ func runBench(args []string) error {
 	}
 	rep, err := testnet.Benchmark(ctx, testnet.BenchOptions{
 		Bin: f.bin, Nodes: f.nodes, Clients: f.clients, Duration: f.duration, Warmup: f.warmup,
-		Etcd: f.etcd, NATS: f.nats, Messaging: f.messaging, Verify: f.verify, AgentArgs: strings.Fields(f.agentArgs), Version: version, Progress: os.Stderr,
+		Etcd: f.etcd, NATS: f.nats, Messaging: f.messaging, Verify: f.verify, AgentArgs: strings.Fields(f.agentArgs), Kills: f.kills, Version: version, Progress: os.Stderr,
 	}, dir)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bench: data dirs and logs kept in %s\n", dir)
@@ -233,6 +235,13 @@ func printRatios(w io.Writer, r *testnet.BenchReport) {
 	}
 	if v := r.Verify; v != nil {
 		row("session verify/s, one node", v.PerSec, 20000, "%.0f", ">= 1.0 (of 20k/s)")
+	}
+	if fd := r.Failure; fd != nil {
+		row(fmt.Sprintf("failure detection s, median of %d kill -9s", len(fd.Seconds)), fd.MedianS, 3, "%.2f", "<= 1.0 (of 3 s)")
+		fmt.Fprintf(tw, "failure detection s, max\t%.2f\t-\t-\t\t\n", fd.MaxS)
+	}
+	if r.SuspicionsUnderLoad >= 0 {
+		fmt.Fprintf(tw, "false suspicions under load\t%d\t-\t-\t0\t\n", r.SuspicionsUnderLoad)
 	}
 	tw.Flush()
 }
