@@ -8,8 +8,9 @@
 // never touches Raft or memberlist directly: writes become typed commands
 // handed to Store.Apply, reads go through Store.Read and then Store.State,
 // membership comes from Members, and topic messaging from Topics (an
-// interface over package pubsub, so that api does not link libp2p; SSE is a
-// thin adapter over its subscriptions). node wires real implementations in;
+// interface over package pubsub, so that api does not link libp2p; SSE and
+// the streaming protocol's WebSocket, stream.go, are thin adapters over
+// its subscriptions and publishes). node wires real implementations in;
 // tests plug in in-memory ones.
 //
 // # Why it is shaped this way
@@ -53,8 +54,10 @@
 //
 // # Invariants
 //
-//   - Every response body is JSON except GET /metrics and the topic
-//     event stream (text/event-stream, sse.go). Every error is
+//   - Every response body is JSON except GET /metrics, /debug/pprof/
+//     (operators only, pprof.go), the topic event stream
+//     (text/event-stream, sse.go) and the streaming protocol (a WebSocket
+//     of protobuf messages after the upgrade, stream.go). Every error is
 //     {"error":{"code":"...","message":"..."}}; internal errors never leak
 //     details to the client, they are logged instead.
 //   - A handler panic is recovered, logged and answered with a 500.
