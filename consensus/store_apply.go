@@ -125,6 +125,10 @@ func (s *Store) applyLocal(ctx context.Context, cmd *cassnetv1.Command) (uint64,
 	return res.Index, res.Err
 }
 
+// forwardGrace is how long a forwarded write may still be answered after
+// this node stopped seeing its target as the leader.
+const forwardGrace = 500 * time.Millisecond
+
 // forwardApply sends cmd to the leader at addr.
 func (s *Store) forwardApply(ctx context.Context, addr string, cmd *cassnetv1.Command) (uint64, error) {
 	data, err := EncodeCommand(cmd)
@@ -144,9 +148,11 @@ func (s *Store) forwardApply(ctx context.Context, addr string, cmd *cassnetv1.Co
 	// forward waited out the caller's timeout (5.3 s to the first write
 	// after a partition, issue 17). Once this node no longer sees addr as
 	// the leader (its election timer fired, or another leader won), the
-	// forward is abandoned. Its outcome is still unknown (the old leader
-	// may have appended it), so it is reported as indeterminate, never
-	// retried here: the caller decides, as after a timeout, only sooner.
+	// forward gets forwardGrace more (a leader that handed over
+	// gracefully still answers) and is then abandoned. Its outcome is
+	// still unknown (the old leader may have appended it), so it is
+	// reported as indeterminate, never retried here: the caller decides,
+	// as after a timeout, only sooner.
 	var moved atomic.Bool
 	go func() {
 		tick := time.NewTicker(50 * time.Millisecond)
@@ -156,12 +162,17 @@ func (s *Store) forwardApply(ctx context.Context, addr string, cmd *cassnetv1.Co
 			case <-rctx.Done():
 				return
 			case <-tick.C:
-				if cur, _ := s.raft.LeaderWithID(); string(cur) != addr {
-					moved.Store(true)
-					cancel()
-					return
-				}
 			}
+			if cur, _ := s.raft.LeaderWithID(); string(cur) == addr {
+				continue
+			}
+			select {
+			case <-rctx.Done():
+			case <-time.After(forwardGrace):
+				moved.Store(true)
+				cancel()
+			}
+			return
 		}
 	}()
 	resp, err := client.Apply(rctx, &cassnetv1.ApplyRequest{Command: data})
