@@ -29,6 +29,27 @@ import (
 // one to the stream's orderer, and a lost batch is a lost range that
 // backfill repairs from the origin's history like any other.
 
+// waitHanded waits until the flusher has handed seq to GossipSub, the
+// topic closes or ctx ends. Publish acknowledges only then: a message
+// acknowledged but still in the outbox when its origin crashed would be
+// lost without a trace (no peer would know its sequence number existed).
+func (t *topic) waitHanded(ctx context.Context, seq uint64) {
+	for {
+		t.mu.Lock()
+		if t.handed >= seq || t.closed {
+			t.mu.Unlock()
+			return
+		}
+		ch := t.handedWake
+		t.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
 // outboxEstimate is the bytes a message adds to a batch besides its
 // payload, content type and origin (tags, lengths, numbers); an
 // overestimate, so that batches stay under BatchBytes.
@@ -103,6 +124,11 @@ func (t *topic) flushLoop(ctx context.Context) {
 			batch := t.takeLocked()
 			t.mu.Unlock()
 			t.send(ctx, batch)
+			t.mu.Lock()
+			t.handed = batch[len(batch)-1].GetSeq()
+			close(t.handedWake)
+			t.handedWake = make(chan struct{})
+			t.mu.Unlock()
 		}
 	}
 }

@@ -35,10 +35,11 @@ type Message struct {
 }
 
 // Publish publishes payload on tenant's topic. It returns once the
-// message has its sequence number and is in this node's history
-// (delivered to local subscribers), and is queued for GossipSub (the
-// outbox, outbox.go); a GossipSub failure after that is logged, and peers
-// repair it by backfill from this node's history. Publish copies payload.
+// message has its sequence number, is in this node's history (delivered
+// to local subscribers) and has been handed to GossipSub by the topic's
+// flusher, alone or in a batch (outbox.go); a GossipSub failure after
+// that is logged, and peers repair it by backfill from this node's
+// history. Publish copies payload.
 func (s *Service) Publish(ctx context.Context, tenant, topicName, contentType string, payload []byte) (Published, error) {
 	res, err := s.PublishBatch(ctx, tenant, topicName, []Message{{ContentType: contentType, Payload: payload}})
 	if err != nil {
@@ -108,6 +109,9 @@ func (s *Service) PublishBatch(ctx context.Context, tenant, topicName string, ms
 	t.queueLocked(envs)
 	t.mu.Unlock()
 	s.met.published.Add(float64(len(envs)))
+	// Concurrent publishers wait for the same flush, so batches still
+	// form; the wait is one gossip hand-over, not a network round trip.
+	t.waitHanded(ctx, envs[len(envs)-1].GetSeq())
 	return out, nil
 }
 

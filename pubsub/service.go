@@ -196,6 +196,8 @@ func (s *Service) topic(name string, create bool) (*topic, error) {
 		lastUse: now,
 		wake:    make(chan struct{}),
 		kick:    make(chan struct{}, 1),
+
+		handedWake: make(chan struct{}),
 	}
 	s.topics[name] = t
 	s.wg.Go(func() { t.readLoop(ctx) })

@@ -42,6 +42,10 @@ type topic struct {
 	out      []*cassnetv1.Envelope
 	outBytes int
 	kick     chan struct{}
+	// handed is the highest own sequence number the flusher has handed
+	// to GossipSub; handedWake is closed and replaced when it grows.
+	handed     uint64
+	handedWake chan struct{}
 }
 
 // readLoop feeds GossipSub messages into the topic until ctx ends.
