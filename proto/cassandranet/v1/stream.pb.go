@@ -615,7 +615,7 @@ func (*StreamReply_Subscribed) isStreamReply_Reply() {}
 func (*StreamReply_Ended) isStreamReply_Reply() {}
 
 // StreamPublished acknowledges publish ref: the node sequenced it, put it
-// in its history and queued it for gossip (the REST 202).
+// in its history and handed it to GossipSub (the REST 202).
 type StreamPublished struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Ref   uint64                 `protobuf:"varint,1,opt,name=ref,proto3" json:"ref,omitempty"`
