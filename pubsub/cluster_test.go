@@ -327,3 +327,35 @@ func TestPublishBatchAllOrNothing(t *testing.T) {
 		t.Fatalf("next publish: %+v %v, want seq 1", res, err)
 	}
 }
+
+// TestResetKeepsPositionAhead resumes on a node that is behind the
+// subscriber's position in one stream and knows nothing of another: the
+// reset must not move the known stream back, or the node would deliver
+// again what the subscriber already had.
+func TestResetKeepsPositionAhead(t *testing.T) {
+	tc := newTestCluster(t, 1, nil)
+	publishN(t, tc.svcs[0], "acme", "x", 30)
+	name, _ := TopicName("acme", "x")
+	top, err := tc.svcs[0].topic(name, false)
+	if err != nil || top == nil {
+		t.Fatalf("topic: %v", err)
+	}
+	top.mu.Lock()
+	own := top.own.epoch
+	top.mu.Unlock()
+	p := newPosition(time.Now().UnixMilli())
+	p.advance(own, 50, 0)  // ahead of this node (it has 30)
+	p.advance(12345, 9, 0) // unknown here: forces a reset
+	sub, err := tc.svcs[0].Subscribe(t.Context(), "acme", "x", p.encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	if ev := collectEvents(t, sub, 1, 5*time.Second)[0]; ev.Kind != EventReset {
+		t.Fatalf("got %+v, want a reset", ev)
+	}
+	publishN(t, tc.svcs[0], "acme", "x", 25) // seq 31..55
+	if ev := collectEvents(t, sub, 1, 5*time.Second)[0]; ev.Kind != EventMessage || ev.Seq != 51 {
+		t.Fatalf("after the reset: %+v, want seq 51 (31..50 were already given)", ev)
+	}
+}
