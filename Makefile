@@ -16,7 +16,7 @@ all: build
 help:
 	@echo "make run         build and start a one-node cluster under $(DATA)"
 	@echo "make test        vet, check generated code, run every test with -race"
-	@echo "make bench       3-node REST benchmark (writes docs figures to stdout)"
+	@echo "make bench       every side-by-side suite (etcd, NATS, verify, failure detection), one table of ratios"
 	@echo "make fuzz        run each fuzz target for a short while"
 	@echo "make chaos       5-minute chaos run, every fault, race-built agents (root for network faults)"
 	@echo "make proto       regenerate Go code from proto/"
@@ -108,7 +108,10 @@ FUZZ_TARGETS := \
 	./api/:FuzzDecodeCreateBan \
 	./api/:FuzzDecodeCreateTenant \
 	./console/:FuzzCredential \
+	./api/:FuzzDecodeStreamRequest \
+	./streamclient/:FuzzDecodeResponse \
 	./pubsub/:FuzzDecodeEnvelope \
+	./pubsub/:FuzzDecodeGossip \
 	./pubsub/:FuzzBackfillDecoders \
 	./pubsub/:FuzzDecodeEventID \
 	./pki/:FuzzParseToken \

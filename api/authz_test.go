@@ -72,17 +72,18 @@ func (f *authzFixture) request(rt route, tenant string) (string, string) {
 		"{project}", "rocket", "{allocation}", "alloc_0000000000000001", "{node}", "a",
 	).Replace(rt.path)
 	body := map[string]string{
-		"PUT /v1/cluster/settings":              `{"audit_retention":500}`,
-		"POST /v1/cluster/keyring":              `{"action":"install","key":"AAAAAAAAAAAAAAAAAAAAAA=="}`,
-		"POST /v1/cluster/join-tokens":          `{"ttl_seconds":60}`,
-		"POST /v1/tenants":                      `{"name":"newco"}`,
-		"POST /v1/tenants/{tenant}/projects":    `{"name":"newgame"}`,
-		"POST /v1/tenants/{tenant}/bans":        `{"player_id":"p2","reason":"x"}`,
-		"POST /v1/tenants/{tenant}/keys":        `{"name":"k","role":"read-only"}`,
-		"POST /v1/auth/operator-tokens":         `{"name":"t"}`,
-		"POST /v1/tenants/{tenant}/sessions":    `{"player_id":"p9"}`,
-		"POST /v1/sessions/verify":              `{"token":"` + f.token + `"}`,
-		"POST /v1/tenants/{tenant}/allocations": `{"selectors":[{"labels":{"mode":"ctf"}}]}`,
+		"PUT /v1/cluster/settings":                       `{"audit_retention":500}`,
+		"POST /v1/cluster/keyring":                       `{"action":"install","key":"AAAAAAAAAAAAAAAAAAAAAA=="}`,
+		"POST /v1/cluster/join-tokens":                   `{"ttl_seconds":60}`,
+		"POST /v1/tenants":                               `{"name":"newco"}`,
+		"POST /v1/tenants/{tenant}/projects":             `{"name":"newgame"}`,
+		"POST /v1/tenants/{tenant}/bans":                 `{"player_id":"p2","reason":"x"}`,
+		"POST /v1/tenants/{tenant}/keys":                 `{"name":"k","role":"read-only"}`,
+		"POST /v1/auth/operator-tokens":                  `{"name":"t"}`,
+		"POST /v1/tenants/{tenant}/sessions":             `{"player_id":"p9"}`,
+		"POST /v1/sessions/verify":                       `{"token":"` + f.token + `"}`,
+		"POST /v1/tenants/{tenant}/allocations":          `{"selectors":[{"labels":{"mode":"ctf"}}]}`,
+		"POST /v1/tenants/{tenant}/topics/{topic}/batch": `{"messages":[{"payload":"hi"}]}`,
 	}[rt.pattern()]
 	return path, body
 }
@@ -147,6 +148,11 @@ var authzMatrix = map[string]string{
 	"POST /v1/cluster/nodes/{node}/drain":                         "200 403 403 403 403 403 401 401 401 403",
 	"POST /v1/cluster/nodes/{node}/uncordon":                      "200 403 403 403 403 403 401 401 401 403",
 	"DELETE /v1/cluster/raft/peers/{peer}":                        "404 403 403 403 403 403 401 401 401 403",
+	"GET /debug/pprof/":                                           "200 403 403 403 403 403 401 401 401 403",
+	"POST /v1/tenants/{tenant}/topics/{topic}/batch":              "202 202 202 202 403 404 401 401 401 403",
+	// A plain GET (no Upgrade) of the WebSocket route is a 400 once
+	// authorised; the upgrade itself is tested in stream_test.go.
+	"GET /v1/tenants/{tenant}/stream": "400 400 400 400 403 404 401 401 401 403",
 }
 
 // TestAuthorizationMatrix runs every route of the table as every

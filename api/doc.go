@@ -8,8 +8,9 @@
 // never touches Raft or memberlist directly: writes become typed commands
 // handed to Store.Apply, reads go through Store.Read and then Store.State,
 // membership comes from Members, and topic messaging from Topics (an
-// interface over package pubsub, so that api does not link libp2p; SSE is a
-// thin adapter over its subscriptions). node wires real implementations in;
+// interface over package pubsub, so that api does not link libp2p; SSE and
+// the streaming protocol's WebSocket, stream.go, are thin adapters over
+// its subscriptions and publishes). node wires real implementations in;
 // tests plug in in-memory ones.
 //
 // # Why it is shaped this way
@@ -53,9 +54,12 @@
 //
 // # Invariants
 //
-//   - Every response body is JSON except GET /metrics, the topic event
-//     stream (text/event-stream, sse.go) and the console's pages under
-//     /ui/ and /docs/ (console.go hands those to package console).
+//   - Every response body is JSON except GET /metrics, /debug/pprof/
+//     (operators only, pprof.go), the topic event stream
+//     (text/event-stream, sse.go), the streaming protocol (a WebSocket
+//     of protobuf messages after the upgrade, stream.go) and the
+//     console's pages under /ui/ and /docs/ (console.go hands those to
+//     package console).
 //   - A console session cookie stands for exactly one credential: the
 //     session bridge (console.go) turns it into that credential's
 //     Authorization header before the route table, never when a

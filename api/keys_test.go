@@ -167,7 +167,7 @@ func TestLimiterEviction(t *testing.T) {
 	l := newLimiterSet(1, 1)
 	now := time.Unix(1000, 0)
 	for i := range maxLimiters + 10 {
-		l.reserve(time.Duration(i).String(), now.Add(time.Duration(i)*time.Millisecond))
+		l.reserve(time.Duration(i).String(), now.Add(time.Duration(i)*time.Millisecond), 1)
 	}
 	if n := len(l.m); n > maxLimiters {
 		t.Fatalf("limiter map grew to %d", n)

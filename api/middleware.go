@@ -1,8 +1,10 @@
 package api
 
 import (
+	"bufio"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"strings"
@@ -85,6 +87,13 @@ func (sw *statusWriter) WriteHeader(code int) {
 func (sw *statusWriter) Write(b []byte) (int, error) {
 	sw.wrote = true
 	return sw.ResponseWriter.Write(b)
+}
+
+// Hijack hands the connection over (the streaming protocol's WebSocket
+// upgrade), recording 101 for the metrics.
+func (sw *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	sw.status, sw.wrote = http.StatusSwitchingProtocols, true
+	return http.NewResponseController(sw.ResponseWriter).Hijack()
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.

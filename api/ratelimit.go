@@ -68,8 +68,8 @@ func newLimiterSet(perSecond float64, burst int) *limiterSet {
 	return &limiterSet{limit: rate.Limit(perSecond), burst: max(burst, 1), m: make(map[string]*limiterEntry)}
 }
 
-// reserve takes one token from key's bucket. A nil set always allows.
-func (l *limiterSet) reserve(key string, now time.Time) *rate.Reservation {
+// reserve takes n tokens from key's bucket. A nil set always allows.
+func (l *limiterSet) reserve(key string, now time.Time, n int) *rate.Reservation {
 	if l == nil {
 		return nil
 	}
@@ -84,7 +84,7 @@ func (l *limiterSet) reserve(key string, now time.Time) *rate.Reservation {
 		l.m[key] = e
 	}
 	e.last = now
-	return e.lim.ReserveN(now, 1)
+	return e.lim.ReserveN(now, n)
 }
 
 // evict drops limiters idle long enough to have refilled; if every one is
@@ -140,13 +140,22 @@ func (rl *rateLimiter) forRoute(rt *route) *rateLimiter {
 // that applies, and gives them all back if any one is empty, answering
 // how long to wait.
 func (rl *rateLimiter) allow(p Principal, now time.Time) (bool, time.Duration) {
+	return rl.allowN(p, now, 1)
+}
+
+// allowN is allow for n requests at once (a batch publish): all n tokens
+// or none.
+func (rl *rateLimiter) allowN(p Principal, now time.Time, n int) (bool, time.Duration) {
+	if rl == nil || n <= 0 {
+		return true, 0
+	}
 	var rs [2]*rate.Reservation
 	switch p.Kind {
 	case PrincipalOperator:
-		rs[0] = rl.operators.reserve(p.ID, now)
+		rs[0] = rl.operators.reserve(p.ID, now, n)
 	case PrincipalAPIKey:
-		rs[0] = rl.keys.reserve(p.ID, now)
-		rs[1] = rl.tenants.reserve(p.Tenant, now)
+		rs[0] = rl.keys.reserve(p.ID, now, n)
+		rs[1] = rl.tenants.reserve(p.Tenant, now, n)
 	}
 	var wait time.Duration
 	for _, r := range rs {

@@ -34,10 +34,14 @@ func (rt *route) limited() bool {
 
 const verifyPath = "/v1/sessions/verify"
 
+// streamPath is the streaming protocol's WebSocket (stream.go).
+const streamPath = "/v1/tenants/{tenant}/stream"
+
 // publishes reports whether the route publishes topic messages, which
 // draw from their own rate-limit buckets (RateLimits.Publish).
 func (rt *route) publishes() bool {
-	return rt.method == http.MethodPost && strings.HasSuffix(rt.path, "/topics/{topic}/messages")
+	return rt.method == http.MethodPost &&
+		(strings.HasSuffix(rt.path, "/topics/{topic}/messages") || strings.HasSuffix(rt.path, "/topics/{topic}/batch"))
 }
 
 // routes is the one route table: the mux, the authorisation layer, the
@@ -63,6 +67,7 @@ var routes = []route{
 	{"DELETE", "/v1/cluster/join-tokens/{token}", operatorOnly, (*Server).handleRevokeJoinToken},
 	{"POST", "/v1/agent/leave", operatorOnly, (*Server).handleLeave},
 	{"GET", "/v1/audit", operatorOnly, (*Server).handleClusterAudit},
+	{"GET", pprofPath, operatorOnly, (*Server).handlePprof},
 
 	// Tenants and projects.
 	{"POST", "/v1/tenants", operatorOnly, (*Server).handleCreateTenant},
@@ -98,7 +103,9 @@ var routes = []route{
 
 	// Topic messaging (package pubsub): tenant-admin and game-server keys.
 	{"POST", "/v1/tenants/{tenant}/topics/{topic}/messages", tenantSessions, (*Server).handlePublish},
+	{"POST", "/v1/tenants/{tenant}/topics/{topic}/batch", tenantSessions, (*Server).handlePublishBatch},
 	{"GET", "/v1/tenants/{tenant}/topics/{topic}/events", tenantSessions, (*Server).handleTopicEvents},
+	{"GET", streamPath, tenantSessions, (*Server).handleStream},
 	{"GET", "/v1/pubsub/peers", operatorOnly, (*Server).handlePubSubPeers},
 
 	// Game servers (package gameserver): soft state, asked of every node.

@@ -3,6 +3,7 @@ package api
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -102,7 +103,8 @@ type Server struct {
 	failFlush  time.Duration
 	touchFlush time.Duration
 	keyring    *session.Keyring
-	verifier   *session.Verifier
+	verifier   *session.Cache
+	streams    streamSet
 }
 
 // New builds a Server: its routes, its own Prometheus registry and its
@@ -155,10 +157,26 @@ func New(cfg Config) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.verifier = session.NewVerifier(s.publicKey, s.now)
+	// Verified signatures are cached (session.Cache); expiry, the key,
+	// revocations and bans are still checked on every call.
+	s.verifier = session.NewCache(session.NewVerifier(s.publicKey, s.now), session.DefaultCacheSize, s.now)
 	m, err := newMetrics(s.reg, s.store, s.members, s.version)
 	if err != nil {
 		return nil, err
+	}
+	for _, c := range []struct {
+		result string
+		f      func() float64
+	}{
+		{"hit", func() float64 { h, _ := s.verifier.Stats(); return float64(h) }},
+		{"miss", func() float64 { _, m := s.verifier.Stats(); return float64(m) }},
+	} {
+		if err := s.reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "cassnet_session_verify_cache_total", ConstLabels: prometheus.Labels{"result": c.result},
+			Help: "Session token verifications answered from the verified-signature cache (hit) or verified in full (miss).",
+		}, c.f)); err != nil {
+			return nil, fmt.Errorf("api: register metrics: %w", err)
+		}
 	}
 	s.metrics = m
 	s.metricsHandler = promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{

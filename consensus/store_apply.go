@@ -3,6 +3,7 @@ package consensus
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -124,6 +125,10 @@ func (s *Store) applyLocal(ctx context.Context, cmd *cassnetv1.Command) (uint64,
 	return res.Index, res.Err
 }
 
+// forwardGrace is how long a forwarded write may still be answered after
+// this node stopped seeing its target as the leader.
+const forwardGrace = 500 * time.Millisecond
+
 // forwardApply sends cmd to the leader at addr.
 func (s *Store) forwardApply(ctx context.Context, addr string, cmd *cassnetv1.Command) (uint64, error) {
 	data, err := EncodeCommand(cmd)
@@ -139,8 +144,42 @@ func (s *Store) forwardApply(ctx context.Context, addr string, cmd *cassnetv1.Co
 	}
 	rctx, cancel := context.WithTimeout(ctx, applyTimeout+2*time.Second)
 	defer cancel()
+	// A leader cut off by a partition never answers: without this the
+	// forward waited out the caller's timeout (5.3 s to the first write
+	// after a partition, issue 17). Once this node no longer sees addr as
+	// the leader (its election timer fired, or another leader won), the
+	// forward gets forwardGrace more (a leader that handed over
+	// gracefully still answers) and is then abandoned. Its outcome is
+	// still unknown (the old leader may have appended it), so it is
+	// reported as indeterminate, never retried here: the caller decides,
+	// as after a timeout, only sooner.
+	var moved atomic.Bool
+	go func() {
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-rctx.Done():
+				return
+			case <-tick.C:
+			}
+			if cur, _ := s.raft.LeaderWithID(); string(cur) == addr {
+				continue
+			}
+			select {
+			case <-rctx.Done():
+			case <-time.After(forwardGrace):
+				moved.Store(true)
+				cancel()
+			}
+			return
+		}
+	}()
 	resp, err := client.Apply(rctx, &cassnetv1.ApplyRequest{Command: data})
 	if err != nil {
+		if moved.Load() && ctx.Err() == nil {
+			return 0, newError(ErrIndeterminate, "the leader changed while the write was forwarded to it; it may or may not have been committed")
+		}
 		// The request may have reached the leader before the failure.
 		return 0, newError(ErrIndeterminate, "forward to leader: %v", err)
 	}

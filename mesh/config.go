@@ -109,29 +109,39 @@ type Timing struct {
 	DeadNodeReclaimTime     time.Duration // after this, a dead member's name may return at a new address
 }
 
-// DefaultTiming is memberlist.DefaultLANConfig's timing with two changes:
+// DefaultTiming is tuned for failure detection in about 2.5 s on a LAN
+// (issue 17: at most 3 s, median of 10 kill -9s; memberlist's LAN preset
+// took 6.1-6.8 s here). From memberlist.DefaultLANConfig it changes:
 //
-//   - SuspicionMaxTimeoutMult is 2 instead of 6. A suspicion timer starts
-//     at SuspicionMaxTimeoutMult × SuspicionMult × max(1, log10 N) ×
-//     ProbeInterval and shrinks toward the base (multiplier 1) as other
-//     nodes confirm it. With 2 the worst case for N ≤ 9 is 8 s instead of
-//     24 s. In a 3-node cluster memberlist expects no confirmations and
-//     uses the base timeout (4 s) directly, so SuspicionMaxTimeoutMult
-//     does not matter there: a node that crashes is marked failed by both
-//     survivors about 6 s later (up to 2 s until a survivor probes it,
-//     1 s of failed direct and indirect probes, 4 s of suspicion).
-//     Measured on loopback with -race (TestFailureDetectionDefaultTiming
-//     and 20 extra runs): median 5.8 s, range 4.1–8.0 s. SuspicionMult 3
-//     would give 4.0–5.7 s at the cost of less time to refute.
-//   - DeadNodeReclaimTime is 30 s instead of 0 (never), so that a node
-//     that restarts under the same name at a new address is accepted
-//     once its old incarnation has been dead for 30 s.
+//   - ProbeInterval 500 ms (LAN: 1 s) and ProbeTimeout 250 ms (LAN:
+//     500 ms; DefaultLocalConfig uses 200 ms). A crashed member is probed
+//     by some survivor within about one interval (each survivor probes
+//     one member per tick, round-robin), its direct and indirect probes
+//     fail within the next interval, and then it is suspect.
+//   - SuspicionMult 3 (LAN: 4): the base suspicion timeout is
+//     3 × max(1, log10 N) × 500 ms = 1.5 s below ten nodes. In a 3-node
+//     cluster memberlist expects no confirmations and uses the base
+//     directly. Detection is therefore about 0.25-1 s + 0.5 s + 1.5 s,
+//     2.3-3 s. 1.5 s is still many round trips for a suspected member to
+//     refute (it hears of the suspicion by gossip every 200 ms).
+//   - SuspicionMaxTimeoutMult 2 (LAN: 6): with confirmations expected
+//     (larger clusters) the timer starts at 2 × base, not 6 ×.
+//   - DeadNodeReclaimTime 30 s instead of 0 (never), so that a node that
+//     restarts under the same name at a new address is accepted once its
+//     old incarnation has been dead for 30 s.
+//
+// The risk of shorter timeouts is false suspicion of a member that is
+// only slow to answer on a saturated machine. Lifeguard (memberlist's
+// awareness) stretches a node's own probe timeouts up to 8× when its
+// probes go unanswered, and a false suspicion is refuted, not acted on;
+// each one is counted (cassnet_mesh_suspicions_total). Measured figures:
+// docs/benchmarks.md#failure-detection.
 func DefaultTiming() Timing {
 	lan := memberlist.DefaultLANConfig()
 	return Timing{
-		ProbeInterval:           lan.ProbeInterval,
-		ProbeTimeout:            lan.ProbeTimeout,
-		SuspicionMult:           lan.SuspicionMult,
+		ProbeInterval:           500 * time.Millisecond,
+		ProbeTimeout:            250 * time.Millisecond,
+		SuspicionMult:           3,
 		SuspicionMaxTimeoutMult: 2,
 		GossipInterval:          lan.GossipInterval,
 		GossipToTheDeadTime:     lan.GossipToTheDeadTime,

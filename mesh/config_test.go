@@ -95,11 +95,11 @@ func TestConfigLogValueOmitsToken(t *testing.T) {
 
 func TestSuspicionHold(t *testing.T) {
 	d := DefaultTiming()
-	// 2 × 4 × 1 s + 1 s for clusters below ten nodes.
-	if got := d.suspicionHold(3); got != 9*time.Second {
+	// 2 × 3 × 500 ms + 500 ms for clusters below ten nodes.
+	if got := d.suspicionHold(3); got != 3500*time.Millisecond {
 		t.Fatalf("hold(3) = %v", got)
 	}
-	if got := d.suspicionHold(100); got != 17*time.Second {
+	if got := d.suspicionHold(100); got != 6500*time.Millisecond {
 		t.Fatalf("hold(100) = %v", got)
 	}
 }

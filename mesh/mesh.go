@@ -222,6 +222,12 @@ func (m *Mesh) maintainLoop(ctx context.Context) {
 	}
 }
 
+// Suspicions is how many times this node's probe of another member has
+// failed since it started (memberlist's own "Suspect X has failed, no
+// acks received"): each one starts a suspicion that the member either
+// refutes (a false suspicion) or that ends in it being marked failed.
+func (m *Mesh) Suspicions() uint64 { return m.roster.suspicions.Load() }
+
 // knownPeers is what the peers file holds: the gossip addresses of the
 // other members that are alive, suspect, or failed but still retried.
 // Failed ones are kept so that a node restarted while cut off can still

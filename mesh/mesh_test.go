@@ -210,11 +210,12 @@ func TestFailureDetectionDefaultTiming(t *testing.T) {
 		return ""
 	})
 	t.Logf("crashed node marked failed by both survivors after %v (suspect seen: %v)", took.Round(10*time.Millisecond), sawSuspect)
-	// Expected about 6 s: up to 2 s until a survivor probes c, 1 s of
-	// failed probes, 4 s of suspicion. Allow slack for the race detector
-	// and a loaded machine.
-	if took > 9*time.Second {
-		t.Errorf("failure detection took %v, want ≤ 9s", took)
+	// Expected about 2.5 s: up to 1 s until a survivor probes c, 0.5 s
+	// of failed probes, 1.5 s of suspicion. Allow slack for the race
+	// detector and a loaded machine (the figure itself is measured by
+	// cassnet bench, not here).
+	if took > 6*time.Second {
+		t.Errorf("failure detection took %v, want ≤ 6s", took)
 	}
 	if !sawSuspect {
 		t.Error("c was never shown as suspect")

@@ -44,6 +44,9 @@ type roster struct {
 	entries map[string]*entry
 	warned  map[string]string // name -> ID already warned about
 	live    atomic.Int64
+	// suspicions counts this node's failed probes of other members
+	// (memberlist's "Suspect X has failed"), false or not.
+	suspicions atomic.Uint64
 }
 
 type entry struct {
@@ -192,6 +195,7 @@ func (r *roster) suspectFromLog(msg string) {
 	if name, ok = strings.CutSuffix(name, suspectLogSuffix); !ok {
 		return
 	}
+	r.suspicions.Add(1)
 	r.mu.Lock()
 	e, ok := r.entries[name]
 	changed := false

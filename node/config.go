@@ -109,6 +109,11 @@ type Config struct {
 	PubSubMaxMessageSize int
 	PubSubHistorySize    int
 	PubSubHistoryAge     time.Duration
+	// PubSubBatchMax and PubSubBatchLinger tune the coalescing of a
+	// topic's messages into one gossip message (pubsub.Config.BatchMax
+	// and BatchLinger; zero takes pubsub's defaults).
+	PubSubBatchMax    int
+	PubSubBatchLinger time.Duration
 
 	// CertLifetime is how long node certificates this node issues are
 	// valid (0: pki.DefaultCertLifetime, 30 days). Nodes renew at

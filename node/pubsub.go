@@ -23,6 +23,8 @@ func (n *Node) newPubSub(key crypto.PrivKey, members pubsub.Members, id *pki.Ide
 		ListenAddr:     net.JoinHostPort(n.cfg.Bind, strconv.Itoa(n.cfg.P2PPort)),
 		MaxMessageSize: n.cfg.PubSubMaxMessageSize,
 		HistorySize:    n.cfg.PubSubHistorySize,
+		BatchMax:       n.cfg.PubSubBatchMax,
+		BatchLinger:    n.cfg.PubSubBatchLinger,
 		HistoryAge:     n.cfg.PubSubHistoryAge,
 		Logger:         n.logger.With("component", "pubsub"),
 	})
@@ -43,6 +45,23 @@ func (t topics) Publish(ctx context.Context, tenant, topic, contentType string, 
 		return api.PublishedMessage{}, topicErr(err)
 	}
 	return api.PublishedMessage{ID: res.ID, Seq: res.Seq, Origin: res.Origin, Epoch: epochHex(res.Epoch)}, nil
+}
+
+// PublishBatch implements api.BatchPublisher.
+func (t topics) PublishBatch(ctx context.Context, tenant, topic string, msgs []api.TopicMessage) ([]api.PublishedMessage, error) {
+	in := make([]pubsub.Message, len(msgs))
+	for i, m := range msgs {
+		in[i] = pubsub.Message{ContentType: m.ContentType, Payload: m.Payload}
+	}
+	res, err := t.ps.PublishBatch(ctx, tenant, topic, in)
+	if err != nil {
+		return nil, topicErr(err)
+	}
+	out := make([]api.PublishedMessage, len(res))
+	for i, r := range res {
+		out[i] = api.PublishedMessage{ID: r.ID, Seq: r.Seq, Origin: r.Origin, Epoch: epochHex(r.Epoch)}
+	}
+	return out, nil
 }
 
 // Subscribe implements api.Topics.

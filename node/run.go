@@ -16,6 +16,7 @@ import (
 	"github.com/cassandranet/cassnet/mesh"
 	"github.com/cassandranet/cassnet/pubsub"
 	"github.com/cassandranet/cassnet/state"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Run starts every part of the node and blocks until ctx is cancelled
@@ -152,6 +153,12 @@ func (n *Node) start(ctx context.Context) error {
 	if err := n.newGameServer(ident); err != nil { // borrows the API's auth
 		return err
 	}
+	if err := srv.Registry().Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "cassnet_mesh_suspicions_total",
+		Help: "Failed probes of other members by this node (memberlist suspicions, false or not).",
+	}, func() float64 { return float64(n.mesh.Suspicions()) })); err != nil {
+		return fmt.Errorf("register mesh metrics: %w", err)
+	}
 	if err := n.pubsub.RegisterMetrics(srv.Registry()); err != nil {
 		return err
 	}
@@ -185,6 +192,7 @@ func (n *Node) start(ctx context.Context) error {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 	}
+	n.http.RegisterOnShutdown(srv.CloseStreams)
 	go func() {
 		if err := n.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			n.logger.Error("http server stopped", "err", err)

@@ -266,3 +266,96 @@ func TestGapRepairedFromAnotherPeer(t *testing.T) {
 		t.Fatalf("gathered %d series: %v", n, err)
 	}
 }
+
+// TestBatchesKeepOrderAndRepairGaps publishes bursts large enough to be
+// coalesced (a linger makes sure), loses messages inside batches on one
+// receiver, and expects every message in order there, repaired by
+// backfill, with the batches counted.
+func TestBatchesKeepOrderAndRepairGaps(t *testing.T) {
+	tc := newTestCluster(t, 3, func(i int, c *Config) {
+		c.BatchLinger = 5 * time.Millisecond
+		c.BatchMax = 16
+		if i == 0 {
+			c.dropGossip = func(e *cassnetv1.Envelope) bool {
+				return e.GetOrigin() == "node-3" && e.GetSeq()%7 == 0
+			}
+		}
+	})
+	subs := make([]*Subscription, 2)
+	for i := range subs {
+		sub, err := tc.svcs[i].Subscribe(t.Context(), "acme", "burst", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sub.Close()
+		subs[i] = sub
+	}
+	tc.join(t, 2, "acme", "burst")
+	var msgs []Message
+	for i := range 100 {
+		msgs = append(msgs, Message{ContentType: "text/plain", Payload: []byte{byte(i)}})
+	}
+	for range 2 {
+		res, err := tc.svcs[2].PublishBatch(t.Context(), "acme", "burst", msgs)
+		if err != nil || len(res) != len(msgs) {
+			t.Fatalf("PublishBatch: %v, %d results", err, len(res))
+		}
+	}
+	for i, sub := range subs {
+		evs := collectEvents(t, sub, 200, 20*time.Second)
+		checkMessages(t, evs, 1, 200)
+		if i == 0 && testutil.ToFloat64(tc.svcs[0].met.backfilled) < 28 {
+			t.Fatalf("backfilled = %v, want >= 28", testutil.ToFloat64(tc.svcs[0].met.backfilled))
+		}
+	}
+	batches, batched := testutil.ToFloat64(tc.svcs[2].met.gossipBatches), testutil.ToFloat64(tc.svcs[2].met.gossipBatched)
+	if batched != 200 || batches > 200/4 {
+		t.Fatalf("%v messages in %v gossip messages: not coalesced", batched, batches)
+	}
+}
+
+// TestPublishBatchAllOrNothing refuses a batch with one oversized
+// message and publishes none of it.
+func TestPublishBatchAllOrNothing(t *testing.T) {
+	tc := newTestCluster(t, 1, func(_ int, c *Config) { c.MaxMessageSize = 10 })
+	_, err := tc.svcs[0].PublishBatch(t.Context(), "acme", "t", []Message{{Payload: []byte("ok")}, {Payload: make([]byte, 11)}})
+	if !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("err = %v, want ErrTooLarge", err)
+	}
+	res, err := tc.svcs[0].Publish(t.Context(), "acme", "t", "", []byte("ok"))
+	if err != nil || res.Seq != 1 {
+		t.Fatalf("next publish: %+v %v, want seq 1", res, err)
+	}
+}
+
+// TestResetKeepsPositionAhead resumes on a node that is behind the
+// subscriber's position in one stream and knows nothing of another: the
+// reset must not move the known stream back, or the node would deliver
+// again what the subscriber already had.
+func TestResetKeepsPositionAhead(t *testing.T) {
+	tc := newTestCluster(t, 1, nil)
+	publishN(t, tc.svcs[0], "acme", "x", 30)
+	name, _ := TopicName("acme", "x")
+	top, err := tc.svcs[0].topic(name, false)
+	if err != nil || top == nil {
+		t.Fatalf("topic: %v", err)
+	}
+	top.mu.Lock()
+	own := top.own.epoch
+	top.mu.Unlock()
+	p := newPosition(time.Now().UnixMilli())
+	p.advance(own, 50, 0)  // ahead of this node (it has 30)
+	p.advance(12345, 9, 0) // unknown here: forces a reset
+	sub, err := tc.svcs[0].Subscribe(t.Context(), "acme", "x", p.encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	if ev := collectEvents(t, sub, 1, 5*time.Second)[0]; ev.Kind != EventReset {
+		t.Fatalf("got %+v, want a reset", ev)
+	}
+	publishN(t, tc.svcs[0], "acme", "x", 25) // seq 31..55
+	if ev := collectEvents(t, sub, 1, 5*time.Second)[0]; ev.Kind != EventMessage || ev.Seq != 51 {
+		t.Fatalf("after the reset: %+v, want seq 51 (31..50 were already given)", ev)
+	}
+}

@@ -23,6 +23,7 @@ const (
 	maxResponseBudget  = 4 << 20 // a server stops adding messages past this
 	maxSummaryStreams  = 1024
 	maxBackfillRange   = 1 << 20 // to-from of one request
+	maxBatchLen        = 1024    // messages in one gossip batch
 	defaultContentType = "application/octet-stream"
 )
 
@@ -56,6 +57,71 @@ func decodeEnvelope(b []byte, maxPayload int) (*cassnetv1.Envelope, error) {
 	return env, nil
 }
 
+// decodeGossip parses and checks the data of a GossipSub message of at
+// most maxBytes: a message or head envelope (as decodeEnvelope), or a
+// batch whose messages are each checked and must be of the batch's origin
+// and epoch, in increasing sequence order.
+func decodeGossip(b []byte, maxPayload, maxBytes int) (*cassnetv1.Envelope, error) {
+	if len(b) > maxBytes {
+		return nil, fmt.Errorf("%w: gossip message of %d bytes exceeds the limit", errDecode, len(b))
+	}
+	env := new(cassnetv1.Envelope)
+	if err := proto.Unmarshal(b, env); err != nil {
+		return nil, fmt.Errorf("%w: envelope: %v", errDecode, err)
+	}
+	if env.GetKind() != cassnetv1.EnvelopeKind_ENVELOPE_KIND_BATCH {
+		if len(b) > maxPayload+envelopeOverhead {
+			return nil, fmt.Errorf("%w: envelope of %d bytes exceeds the limit", errDecode, len(b))
+		}
+		if err := checkEnvelope(env, maxPayload); err != nil {
+			return nil, err
+		}
+		return env, nil
+	}
+	if err := checkBatch(env, maxPayload); err != nil {
+		return nil, err
+	}
+	return env, nil
+}
+
+// checkBatch checks a batch envelope and every message in it.
+func checkBatch(env *cassnetv1.Envelope, maxPayload int) error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: batch: "+format, append([]any{errDecode}, args...)...)
+	}
+	batch := env.GetBatch()
+	switch {
+	case len(batch) == 0 || len(batch) > maxBatchLen:
+		return bad("%d messages", len(batch))
+	case env.GetOrigin() == "" || len(env.GetOrigin()) > maxOriginLen || !utf8.ValidString(env.GetOrigin()):
+		return bad("bad origin")
+	case env.GetEpoch() == 0:
+		return bad("zero epoch")
+	case len(env.GetPayload()) > 0 || env.GetContentType() != "":
+		return bad("payload on the batch itself")
+	}
+	var prev uint64
+	for _, e := range batch {
+		if e.GetKind() != cassnetv1.EnvelopeKind_ENVELOPE_KIND_MESSAGE {
+			return bad("kind %d inside a batch", e.GetKind())
+		}
+		if len(e.GetBatch()) > 0 {
+			return bad("nested batch")
+		}
+		if err := checkEnvelope(e, maxPayload); err != nil {
+			return err
+		}
+		if e.GetOrigin() != env.GetOrigin() || e.GetEpoch() != env.GetEpoch() {
+			return bad("message of another stream")
+		}
+		if e.GetSeq() <= prev {
+			return bad("sequence numbers not increasing")
+		}
+		prev = e.GetSeq()
+	}
+	return nil
+}
+
 func checkEnvelope(env *cassnetv1.Envelope, maxPayload int) error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: envelope: "+format, append([]any{errDecode}, args...)...)
@@ -75,6 +141,8 @@ func checkEnvelope(env *cassnetv1.Envelope, maxPayload int) error {
 		return bad("bad content type")
 	case env.GetKind() == cassnetv1.EnvelopeKind_ENVELOPE_KIND_HEAD && len(env.GetPayload()) > 0:
 		return bad("head announcement with a payload")
+	case len(env.GetBatch()) > 0:
+		return bad("batch field on a single envelope")
 	}
 	return nil
 }

@@ -145,3 +145,85 @@ func FuzzBackfillDecoders(f *testing.F) {
 		}
 	})
 }
+
+func testBatch(n int) *cassnetv1.Envelope {
+	b := &cassnetv1.Envelope{Kind: cassnetv1.EnvelopeKind_ENVELOPE_KIND_BATCH, Origin: "n1", Epoch: 7, Seq: 3}
+	for i := range n {
+		b.Batch = append(b.Batch, &cassnetv1.Envelope{Origin: "n1", Epoch: 7, Seq: uint64(3 + i), Payload: []byte("p")})
+	}
+	return b
+}
+
+func TestDecodeGossipBatch(t *testing.T) {
+	tests := []struct {
+		name    string
+		mutate  func(e *cassnetv1.Envelope)
+		wantErr bool
+	}{
+		{"valid", func(*cassnetv1.Envelope) {}, false},
+		{"empty", func(e *cassnetv1.Envelope) { e.Batch = nil }, true},
+		{"too many", func(e *cassnetv1.Envelope) { *e = *testBatch(maxBatchLen + 1) }, true},
+		{"payload on the batch", func(e *cassnetv1.Envelope) { e.Payload = []byte("x") }, true},
+		{"zero epoch", func(e *cassnetv1.Envelope) { e.Epoch = 0 }, true},
+		{"other origin inside", func(e *cassnetv1.Envelope) { e.Batch[1].Origin = "n2" }, true},
+		{"other epoch inside", func(e *cassnetv1.Envelope) { e.Batch[1].Epoch = 8 }, true},
+		{"seq not increasing", func(e *cassnetv1.Envelope) { e.Batch[2].Seq = e.Batch[1].Seq }, true},
+		{"head inside", func(e *cassnetv1.Envelope) { e.Batch[0].Kind = cassnetv1.EnvelopeKind_ENVELOPE_KIND_HEAD }, true},
+		{"nested batch", func(e *cassnetv1.Envelope) {
+			e.Batch[0].Batch = []*cassnetv1.Envelope{{Origin: "n1", Epoch: 7, Seq: 1}}
+		}, true},
+		{"oversized payload inside", func(e *cassnetv1.Envelope) { e.Batch[0].Payload = make([]byte, 101) }, true},
+		{"batch field on a message", func(e *cassnetv1.Envelope) { e.Kind = cassnetv1.EnvelopeKind_ENVELOPE_KIND_MESSAGE }, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := testBatch(3)
+			tt.mutate(e)
+			b, err := proto.Marshal(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = decodeGossip(b, 100, 1<<20)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
+			}
+			if err != nil && !errors.Is(err, errDecode) {
+				t.Fatalf("error does not wrap errDecode: %v", err)
+			}
+		})
+	}
+	b, _ := proto.Marshal(testBatch(3))
+	if _, err := decodeGossip(b, 100, len(b)-1); err == nil {
+		t.Fatal("accepted a gossip message over maxBytes")
+	}
+}
+
+// FuzzDecodeGossip feeds the GossipSub message decoder (single envelopes
+// and batches) arbitrary bytes, as a hostile member would.
+func FuzzDecodeGossip(f *testing.F) {
+	b, _ := proto.Marshal(testBatch(3))
+	f.Add(b)
+	b, _ = proto.Marshal(&cassnetv1.Envelope{Origin: "n1", Epoch: 1, Seq: 1, Payload: []byte("x")})
+	f.Add(b)
+	f.Add([]byte{0x08, 0x02})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		env, err := decodeGossip(b, 1024, 64<<10)
+		if err != nil {
+			return
+		}
+		if env.GetKind() != cassnetv1.EnvelopeKind_ENVELOPE_KIND_BATCH {
+			if checkEnvelope(env, 1024) != nil {
+				t.Fatalf("accepted an envelope that fails the checks: %v", env)
+			}
+			return
+		}
+		if len(env.GetBatch()) == 0 || len(env.GetBatch()) > maxBatchLen {
+			t.Fatalf("accepted a batch of %d", len(env.GetBatch()))
+		}
+		for _, e := range env.GetBatch() {
+			if checkEnvelope(e, 1024) != nil || e.GetOrigin() != env.GetOrigin() || e.GetEpoch() != env.GetEpoch() {
+				t.Fatalf("accepted a bad message in a batch: %v", e)
+			}
+		}
+	})
+}

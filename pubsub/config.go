@@ -21,6 +21,8 @@ const (
 	DefaultHoldTimeout    = 200 * time.Millisecond
 	DefaultQueueSize      = 4096
 	DefaultMaxTopics      = 10000
+	DefaultBatchMax       = 256
+	DefaultBatchBytes     = 256 << 10
 )
 
 // Members is the gossip membership pubsub takes its peers from.
@@ -67,6 +69,15 @@ type Config struct {
 	QueueSize int
 	// MaxTopics bounds the topics this node carries at once.
 	MaxTopics int
+	// BatchMax and BatchBytes bound one gossip batch (outbox.go): at most
+	// BatchMax messages (default 256, at most 1024) and, past the first
+	// message, about BatchBytes bytes (default 256 KiB). BatchMax 1 turns
+	// coalescing off. BatchLinger is how long the flusher waits for a
+	// batch to fill before sending it (default 0: send as soon as the
+	// previous batch is handed over, so batches form only under load).
+	BatchMax    int
+	BatchBytes  int
+	BatchLinger time.Duration
 
 	// Logger receives structured logs (default slog.Default()).
 	Logger *slog.Logger
@@ -105,6 +116,8 @@ func (c *Config) setDefaults() error {
 		{"SubscriberLag", &c.SubscriberLag, DefaultSubscriberLag},
 		{"QueueSize", &c.QueueSize, DefaultQueueSize},
 		{"MaxTopics", &c.MaxTopics, DefaultMaxTopics},
+		{"BatchMax", &c.BatchMax, DefaultBatchMax},
+		{"BatchBytes", &c.BatchBytes, DefaultBatchBytes},
 	} {
 		switch {
 		case *f.v < 0:
@@ -116,8 +129,17 @@ func (c *Config) setDefaults() error {
 	if c.MaxMessageSize > 4<<20 {
 		errs = append(errs, fmt.Errorf("MaxMessageSize %d exceeds 4 MiB", c.MaxMessageSize))
 	}
-	if c.HistoryAge < 0 || c.HoldTimeout < 0 {
-		errs = append(errs, errors.New("HistoryAge and HoldTimeout must not be negative"))
+	if c.BatchMax > maxBatchLen {
+		errs = append(errs, fmt.Errorf("BatchMax %d exceeds %d", c.BatchMax, maxBatchLen))
+	}
+	if c.BatchBytes > 4<<20 {
+		errs = append(errs, fmt.Errorf("BatchBytes %d exceeds 4 MiB", c.BatchBytes))
+	}
+	if c.HistoryAge < 0 || c.HoldTimeout < 0 || c.BatchLinger < 0 {
+		errs = append(errs, errors.New("HistoryAge, HoldTimeout and BatchLinger must not be negative"))
+	}
+	if c.BatchLinger > 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("BatchLinger %s exceeds 100ms", c.BatchLinger))
 	}
 	if c.HistoryAge == 0 {
 		c.HistoryAge = DefaultHistoryAge

@@ -32,6 +32,12 @@
 //     heartbeat after a join).
 //   - Envelopes (proto Envelope): origin node ID, epoch, per-stream
 //     sequence number, publish time, content type, payload.
+//   - The outbox (outbox.go): a topic's own messages are sequenced and
+//     put in the history by Publish, then coalesced by the topic's
+//     flusher into one ENVELOPE_KIND_BATCH gossip message (up to
+//     BatchMax messages or BatchBytes): GossipSub's cost is per message.
+//     Every message in a batch keeps its own {origin, epoch, seq}, so
+//     ordering, gap detection and repair are per message as before.
 //   - Ordering and repair: per stream (one origin epoch on one topic)
 //     in-order delivery, out-of-order arrivals held up to HoldTimeout,
 //     duplicates dropped, gaps repaired over /cassnet/backfill/1.0.0 from
@@ -76,8 +82,11 @@
 //     covered by a gap entry, never skipped silently.
 //   - A buffer given to GossipSub's Publish is freshly encoded and never
 //     touched again.
-//   - Every goroutine (topic readers, the connect and maintenance loops,
-//     dials, repairs) is started by the Service and stopped by Stop.
+//   - Every goroutine (topic readers and flushers, the connect and
+//     maintenance loops, dials, repairs) is started by the Service and
+//     stopped by Stop.
+//   - Only a topic's flusher hands its message envelopes to GossipSub, in
+//     sequence order.
 //   - Lock order: Service.mu, then topic.mu, then Service.gapMu. No lock
 //     is held across network I/O.
 package pubsub

@@ -59,11 +59,24 @@ func (s *Service) newHost() (host.Host, error) {
 // by the tracer. Peer exchange is off: peers come only from the mesh
 // membership, and the peer filter ignores anyone else.
 func (s *Service) newGossipSub(h host.Host) (*lp2pps.PubSub, error) {
+	// The message cache holds every message for HistoryLength heartbeats
+	// (1 s each) for IHAVE gossip. Batches make messages large, and gap
+	// repair is our own backfill, so a shorter window (3 s, gossiping the
+	// last 2) is enough and bounds the memory at full rate.
+	params := lp2pps.DefaultGossipSubParams()
+	params.HistoryLength, params.HistoryGossip = 3, 2
 	ps, err := lp2pps.NewGossipSub(s.runCtx, h,
+		lp2pps.WithGossipSubParams(params),
 		lp2pps.WithMessageSignaturePolicy(lp2pps.StrictNoSign),
 		lp2pps.WithPeerOutboundQueueSize(s.cfg.QueueSize),
 		lp2pps.WithValidateQueueSize(s.cfg.QueueSize),
-		lp2pps.WithMaxMessageSize(max(lp2pps.DefaultMaxMessageSize, 2*(s.cfg.MaxMessageSize+envelopeOverhead))),
+		// One validation worker: GossipSub's workers (one per CPU by
+		// default) validate concurrently and so deliver one peer's
+		// messages out of order, which the orderer must then hold. With
+		// batching there are few gossip messages to validate, and order
+		// is worth more than the parallelism.
+		lp2pps.WithValidateWorkers(1),
+		lp2pps.WithMaxMessageSize(max(lp2pps.DefaultMaxMessageSize, 2*s.maxGossipBytes())),
 		lp2pps.WithRawTracer(tracer{m: s.met}),
 		lp2pps.WithPeerExchange(false),
 		// GossipSub v0.16 defaults to mesh-only publishing: until the first

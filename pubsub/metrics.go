@@ -41,7 +41,11 @@ type metrics struct {
 	resets     prometheus.Counter
 	refused    prometheus.Counter
 	latency    prometheus.Histogram
-	collectors []prometheus.Collector
+	// gossipBatches counts gossip messages this node published with
+	// messages in them, gossipBatched the messages they carried.
+	gossipBatches prometheus.Counter
+	gossipBatched prometheus.Counter
+	collectors    []prometheus.Collector
 }
 
 func newMetrics() *metrics {
@@ -67,13 +71,17 @@ func newMetrics() *metrics {
 			Help:    "Publish (origin clock) to delivery to a local subscriber, live events only.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}),
+		gossipBatches: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cassnet_pubsub_gossip_batches_total", Help: "Gossip messages this node sent carrying its own messages (one or a batch)."}),
+		gossipBatched: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cassnet_pubsub_gossip_batched_messages_total", Help: "Messages carried by those gossip messages; divided by batches, the mean batch size."}),
 		dropped: make(map[string]prometheus.Counter, len(dropReasons)),
 	}
 	for _, r := range dropReasons {
 		m.dropped[r] = dropped.WithLabelValues(r)
 	}
 	m.collectors = []prometheus.Collector{m.published, m.delivered, dropped, m.backfilled,
-		m.gaps, m.resets, m.refused, m.latency}
+		m.gaps, m.resets, m.refused, m.latency, m.gossipBatches, m.gossipBatched}
 	return m
 }
 

@@ -21,6 +21,13 @@ type orderer struct {
 	// or head announcements.
 	head uint64
 	held map[uint64]*cassnetv1.Envelope
+	// lowest is the lowest held sequence number, valid unless lowDirty
+	// (held empty: 0). Kept so that the gap check on every offer is O(1):
+	// scanning held each time made a burst of reordered batches
+	// quadratic (and a Go map that once held thousands of entries is
+	// slow to iterate even when nearly empty).
+	lowest   uint64
+	lowDirty bool
 	// gapSince is when the current gap was first noticed; zero if none.
 	gapSince time.Time
 }
@@ -58,6 +65,9 @@ func (o *orderer) offer(env *cassnetv1.Envelope, now time.Time) ([]*cassnetv1.En
 			return nil, offerOverflow
 		}
 		o.held[seq] = env
+		if !o.lowDirty && (o.lowest == 0 || seq < o.lowest) {
+			o.lowest = seq
+		}
 		o.track(now)
 		return nil, offerHeld
 	}
@@ -81,18 +91,40 @@ func (o *orderer) missing() (from, to uint64, ok bool) {
 		return 0, 0, false
 	}
 	if len(o.held) > 0 {
-		lowest := uint64(0)
-		for s := range o.held {
-			if lowest == 0 || s < lowest {
-				lowest = s
-			}
-		}
-		return o.next, lowest - 1, true
+		return o.next, o.lowestHeld() - 1, true
 	}
 	if o.head >= o.next {
 		return o.next, o.head, true
 	}
 	return 0, 0, false
+}
+
+// lowestHeld returns the lowest held sequence number (held is not empty),
+// rescanning only after removals changed it.
+func (o *orderer) lowestHeld() uint64 {
+	if o.lowDirty {
+		o.lowest = 0
+		for s := range o.held {
+			if o.lowest == 0 || s < o.lowest {
+				o.lowest = s
+			}
+		}
+		o.lowDirty = false
+	}
+	return o.lowest
+}
+
+// removed notes that held entries were deleted; a map emptied after a
+// burst is replaced, so that it does not stay large.
+func (o *orderer) removed() {
+	if len(o.held) == 0 {
+		if o.lowest != 0 || o.lowDirty {
+			o.held = make(map[uint64]*cassnetv1.Envelope)
+		}
+		o.lowest, o.lowDirty = 0, false
+		return
+	}
+	o.lowDirty = true
 }
 
 // due reports whether a gap has been open for at least hold.
@@ -106,10 +138,13 @@ func (o *orderer) skipTo(seq uint64, now time.Time) []*cassnetv1.Envelope {
 	if seq < o.next {
 		return nil
 	}
-	for s := range o.held {
-		if s <= seq {
-			delete(o.held, s)
+	if len(o.held) > 0 {
+		for s := range o.held {
+			if s <= seq {
+				delete(o.held, s)
+			}
 		}
+		o.removed()
 	}
 	o.next = seq + 1
 	o.head = max(o.head, seq)
@@ -127,15 +162,24 @@ func (o *orderer) restartGapClock(now time.Time) {
 }
 
 func (o *orderer) drain(ready []*cassnetv1.Envelope) []*cassnetv1.Envelope {
+	if len(o.held) == 0 {
+		return ready
+	}
+	n := 0
 	for {
 		env := o.held[o.next]
 		if env == nil {
-			return ready
+			break
 		}
 		delete(o.held, o.next)
 		ready = append(ready, env)
 		o.next++
+		n++
 	}
+	if n > 0 {
+		o.removed()
+	}
+	return ready
 }
 
 // track opens or closes the gap clock.

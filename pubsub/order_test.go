@@ -123,3 +123,35 @@ func TestOrdererHoldBound(t *testing.T) {
 		t.Fatalf("the dropped one is not reported missing: %d..%d %v", from, to, ok)
 	}
 }
+
+// TestOrdererLowestHeldAfterDrain checks the incremental lowest-held
+// bookkeeping: after a drain the next gap is found, and an emptied hold
+// reports no gap.
+func TestOrdererLowestHeldAfterDrain(t *testing.T) {
+	var o orderer
+	o.start(1)
+	now := time.Unix(0, 0)
+	for _, s := range []uint64{9, 5, 6} {
+		o.offer(env(s), now)
+	}
+	if from, to, ok := o.missing(); !ok || from != 1 || to != 4 {
+		t.Fatalf("missing = %d..%d %v, want 1..4", from, to, ok)
+	}
+	for s := uint64(1); s <= 4; s++ {
+		o.offer(env(s), now)
+	}
+	if from, to, ok := o.missing(); !ok || from != 7 || to != 8 {
+		t.Fatalf("after the drain: missing = %d..%d %v, want 7..8", from, to, ok)
+	}
+	ready := o.skipTo(8, now)
+	if got := seqs(ready); len(got) != 1 || got[0] != 9 {
+		t.Fatalf("skipTo(8) released %v, want [9]", got)
+	}
+	if _, _, ok := o.missing(); ok {
+		t.Fatal("gap reported with nothing held")
+	}
+	o.offer(env(12), now)
+	if from, to, ok := o.missing(); !ok || from != 10 || to != 11 {
+		t.Fatalf("new hold: missing = %d..%d %v, want 10..11", from, to, ok)
+	}
+}

@@ -26,28 +26,55 @@ func MessageID(origin string, epoch, seq uint64) string {
 	return origin + ":" + fmt.Sprintf("%016x", epoch) + ":" + strconv.FormatUint(seq, 10)
 }
 
+// Message is one message to publish with PublishBatch.
+type Message struct {
+	// ContentType is kept with the message (default
+	// application/octet-stream).
+	ContentType string
+	Payload     []byte
+}
+
 // Publish publishes payload on tenant's topic. It returns once the
 // message has its sequence number, is in this node's history (delivered
-// to local subscribers) and has been handed to GossipSub; a GossipSub
-// failure after that is logged, and peers repair it by backfill from this
-// node's history. Publish copies payload.
+// to local subscribers) and has been handed to GossipSub by the topic's
+// flusher, alone or in a batch (outbox.go); a GossipSub failure after
+// that is logged, and peers repair it by backfill from this node's
+// history. Publish copies payload.
 func (s *Service) Publish(ctx context.Context, tenant, topicName, contentType string, payload []byte) (Published, error) {
-	name, err := TopicName(tenant, topicName)
+	res, err := s.PublishBatch(ctx, tenant, topicName, []Message{{ContentType: contentType, Payload: payload}})
 	if err != nil {
 		return Published{}, err
 	}
-	if len(payload) > s.cfg.MaxMessageSize {
-		return Published{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(payload), s.cfg.MaxMessageSize)
+	return res[0], nil
+}
+
+// PublishBatch publishes msgs on tenant's topic as consecutive sequence
+// numbers of this node's stream, with the guarantees of Publish. It is
+// all or nothing: if one message is invalid (too large, a bad content
+// type) none is published. It copies the payloads.
+func (s *Service) PublishBatch(ctx context.Context, tenant, topicName string, msgs []Message) ([]Published, error) {
+	name, err := TopicName(tenant, topicName)
+	if err != nil {
+		return nil, err
 	}
-	if contentType == "" {
-		contentType = defaultContentType
+	if len(msgs) == 0 {
+		return nil, nil
 	}
-	if len(contentType) > maxContentTypeLen || !printable(contentType) {
-		return Published{}, fmt.Errorf("%w: content type must be at most %d visible ASCII characters", ErrInvalid, maxContentTypeLen)
+	for i := range msgs {
+		m := &msgs[i]
+		if len(m.Payload) > s.cfg.MaxMessageSize {
+			return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(m.Payload), s.cfg.MaxMessageSize)
+		}
+		if len(m.ContentType) > maxContentTypeLen || !printable(m.ContentType) {
+			return nil, fmt.Errorf("%w: content type must be at most %d visible ASCII characters", ErrInvalid, maxContentTypeLen)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	t, err := s.openTopic(name)
 	if err != nil {
-		return Published{}, err
+		return nil, err
 	}
 	now := s.cfg.now()
 	if t.own == nil {
@@ -56,27 +83,42 @@ func (s *Service) Publish(ctx context.Context, tenant, topicName, contentType st
 		t.streams[t.own.epoch] = t.own
 	}
 	st := t.own
-	env := &cassnetv1.Envelope{
-		Origin: s.cfg.NodeID, Epoch: st.epoch, Seq: st.ord.next,
-		PublishUnixNano: now.UnixNano(), PrevUnixNano: st.lastTime,
-		ContentType: contentType, Payload: append([]byte(nil), payload...),
+	envs := make([]*cassnetv1.Envelope, len(msgs))
+	out := make([]Published, len(msgs))
+	prev := st.lastTime
+	for i, m := range msgs {
+		ct := m.ContentType
+		if ct == "" {
+			ct = defaultContentType
+		}
+		env := &cassnetv1.Envelope{
+			Origin: s.cfg.NodeID, Epoch: st.epoch, Seq: st.ord.next + uint64(i),
+			PublishUnixNano: now.UnixNano(), PrevUnixNano: prev,
+			ContentType: ct, Payload: append([]byte(nil), m.Payload...),
+		}
+		prev = env.PublishUnixNano
+		envs[i] = env
+		out[i] = Published{ID: MessageID(env.Origin, env.Epoch, env.Seq), Origin: env.Origin, Epoch: env.Epoch, Seq: env.Seq}
 	}
-	data, err := encodeEnvelope(env)
-	if err != nil {
-		t.mu.Unlock()
-		return Published{}, err
+	for _, env := range envs {
+		ready, _ := st.ord.offer(env, now)
+		t.deliverLocked(st, ready, now)
 	}
-	ready, _ := st.ord.offer(env, now)
-	t.deliverLocked(st, ready, now)
 	st.touched, t.lastUse = now, now
 	st.announce.published(now, s.cfg.HistoryAge)
+	t.queueLocked(envs)
 	t.mu.Unlock()
-	s.met.published.Inc()
-	// data is a fresh buffer that nothing else holds: GossipSub keeps it.
-	if err := t.lt.Publish(ctx, data); err != nil {
-		s.log.Warn("gossip publish failed; peers will backfill", "topic", name, "seq", env.Seq, "err", err)
-	}
-	return Published{ID: MessageID(env.Origin, env.Epoch, env.Seq), Origin: env.Origin, Epoch: env.Epoch, Seq: env.Seq}, nil
+	s.met.published.Add(float64(len(envs)))
+	// Concurrent publishers wait for the same flush, so batches still
+	// form; the wait is one gossip hand-over, not a network round trip.
+	t.waitHanded(ctx, envs[len(envs)-1].GetSeq())
+	return out, nil
+}
+
+// maxGossipBytes bounds one gossip message: a batch of BatchMax
+// messages of which the last may take it past BatchBytes by one payload.
+func (s *Service) maxGossipBytes() int {
+	return s.cfg.BatchBytes + s.cfg.MaxMessageSize + (s.cfg.BatchMax+1)*envelopeOverhead
 }
 
 // newEpoch returns a random non-zero epoch.
@@ -100,7 +142,7 @@ func (s *Service) validate(_ context.Context, from peer.ID, msg *lp2pps.Message)
 		s.log.Debug("gossip message refused", "from", from.String(), "reason", why)
 		return lp2pps.ValidationReject
 	}
-	if len(msg.GetData()) > s.cfg.MaxMessageSize+envelopeOverhead {
+	if len(msg.GetData()) > s.maxGossipBytes() {
 		return reject("too large")
 	}
 	if _, ok := s.peers.member(from); !ok {
@@ -110,15 +152,31 @@ func (s *Service) validate(_ context.Context, from peer.ID, msg *lp2pps.Message)
 	if !ok {
 		return reject("author is not a member")
 	}
-	env, err := decodeEnvelope(msg.GetData(), s.cfg.MaxMessageSize)
+	env, err := decodeGossip(msg.GetData(), s.cfg.MaxMessageSize, s.maxGossipBytes())
 	if err != nil {
 		return reject(err.Error())
 	}
 	if env.GetOrigin() != m.ID {
 		return reject("origin does not match the author")
 	}
-	if h := s.cfg.dropGossip; h != nil && h(env) {
-		return lp2pps.ValidationIgnore
+	if h := s.cfg.dropGossip; h != nil {
+		if env.GetKind() != cassnetv1.EnvelopeKind_ENVELOPE_KIND_BATCH {
+			if h(env) {
+				return lp2pps.ValidationIgnore
+			}
+		} else {
+			// The test hook loses messages one by one, inside batches too.
+			kept := env.Batch[:0:0]
+			for _, e := range env.GetBatch() {
+				if !h(e) {
+					kept = append(kept, e)
+				}
+			}
+			if len(kept) == 0 {
+				return lp2pps.ValidationIgnore
+			}
+			env.Batch = kept
+		}
 	}
 	msg.ValidatorData = env
 	return lp2pps.ValidationAccept

@@ -135,6 +135,14 @@ func (s *Service) resume(ctx context.Context, sub *Subscription, want position) 
 				reset.streams[e] = streamPos{seq: v.head, last: v.last}
 			}
 		}
+		// The subscriber already has everything up to want in each
+		// stream: a reset must not move it back, or this node (behind the
+		// one it came from) would deliver those messages again.
+		for e, p := range want.streams {
+			if r, ok := reset.streams[e]; !ok || p.seq > r.seq {
+				reset.streams[e] = p
+			}
+		}
 		reset.trim()
 		sub.pos = want
 		sub.pending = []item{{kind: EventReset, reset: reset,

@@ -195,9 +195,13 @@ func (s *Service) topic(name string, create bool) (*topic, error) {
 		streams: make(map[uint64]*stream),
 		lastUse: now,
 		wake:    make(chan struct{}),
+		kick:    make(chan struct{}, 1),
+
+		handedWake: make(chan struct{}),
 	}
 	s.topics[name] = t
 	s.wg.Go(func() { t.readLoop(ctx) })
+	s.wg.Go(func() { t.flushLoop(ctx) })
 	return t, nil
 }
 

@@ -36,6 +36,16 @@ type topic struct {
 	lastUse time.Time
 	closed  bool
 	wake    chan struct{} // closed and replaced when the history grows
+	// out is the outbox: own messages sequenced but not yet handed to
+	// GossipSub (outbox.go); outBytes estimates their size. kick wakes
+	// the flusher.
+	out      []*cassnetv1.Envelope
+	outBytes int
+	kick     chan struct{}
+	// handed is the highest own sequence number the flusher has handed
+	// to GossipSub; handedWake is closed and replaced when it grows.
+	handed     uint64
+	handedWake chan struct{}
 }
 
 // readLoop feeds GossipSub messages into the topic until ctx ends.
@@ -49,16 +59,31 @@ func (t *topic) readLoop(ctx context.Context) {
 			continue
 		}
 		if env, ok := msg.ValidatorData.(*cassnetv1.Envelope); ok {
-			t.ingest(env)
+			if env.GetKind() == cassnetv1.EnvelopeKind_ENVELOPE_KIND_BATCH {
+				t.ingest(env.GetBatch()...)
+			} else {
+				t.ingest(env)
+			}
+			// GossipSub's message cache keeps msg for its gossip window;
+			// the history keeps what it needs of the decoded envelopes, so
+			// the cache need not pin a second, decoded copy.
+			msg.ValidatorData = nil
 		}
 	}
 }
 
-// ingest takes one envelope from the network (or from backfill).
-func (t *topic) ingest(env *cassnetv1.Envelope) {
+// ingest takes envelopes from the network (or from backfill): one, or the
+// messages of a batch, under one lock.
+func (t *topic) ingest(envs ...*cassnetv1.Envelope) {
 	now := t.s.cfg.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	for _, env := range envs {
+		t.ingestLocked(env, now)
+	}
+}
+
+func (t *topic) ingestLocked(env *cassnetv1.Envelope, now time.Time) {
 	st := t.streamLocked(env.GetOrigin(), env.GetEpoch(), now)
 	if st == nil || st.own {
 		return

@@ -64,20 +64,32 @@ func (v *Verifier) keyFunc(t *jwt.Token) (any, error) {
 // with ErrExpired, for an authentic expired one; otherwise ErrInvalid.
 // Revocation and bans are the caller's business.
 func (v *Verifier) Verify(token string) (Session, error) {
+	s, _, _, err := v.verify(token)
+	return s, err
+}
+
+// verify is Verify that also returns the token's kid and not-before
+// time (zero if absent), for the cache.
+func (v *Verifier) verify(token string) (Session, string, time.Time, error) {
 	if len(token) == 0 || len(token) > MaxTokenLen {
-		return Session{}, ErrInvalid
+		return Session{}, "", time.Time{}, ErrInvalid
 	}
 	var c claims
-	_, err := v.parser.ParseWithClaims(token, &c, v.keyFunc)
+	tok, err := v.parser.ParseWithClaims(token, &c, v.keyFunc)
 	switch {
 	case err == nil:
-		return c.session(), nil
+		kid, _ := tok.Header["kid"].(string)
+		var nbf time.Time
+		if c.NotBefore != nil {
+			nbf = c.NotBefore.Time
+		}
+		return c.session(), kid, nbf, nil
 	case errors.Is(err, jwt.ErrTokenExpired) && c.authenticExceptExpiry():
 		// jwt checks claims only after the signature, so the claims are
 		// authentic; report expiry only if nothing else is wrong.
-		return c.session(), ErrExpired
+		return c.session(), "", time.Time{}, ErrExpired
 	default:
-		return Session{}, ErrInvalid
+		return Session{}, "", time.Time{}, ErrInvalid
 	}
 }
 

@@ -31,6 +31,20 @@ type BenchOptions struct {
 	Duration, Warmup time.Duration
 	// Etcd is "auto" (etcd from PATH), "off", or an etcd binary.
 	Etcd string
+	// NATS is "auto" (nats-server from PATH), "off", or a nats-server
+	// binary: the messaging peer.
+	NATS string
+	// Messaging is each messaging phase's publishing time (0: skip the
+	// messaging phases).
+	Messaging time.Duration
+	// Kills is how many times the failure-detection phase kills a node
+	// (0: no such phase).
+	Kills int
+	// AgentArgs are extra flags for every cassnet agent.
+	AgentArgs []string
+	// Verify, if set, also measures session verification on node 1 with
+	// Clients clients for Duration.
+	Verify bool
 	// Version names the cassnet build in the report.
 	Version string
 	// Progress receives one line per step (default: discarded).
@@ -55,19 +69,35 @@ func Benchmark(ctx context.Context, f BenchOptions, dir string) (*BenchReport, e
 	if err != nil {
 		return nil, fmt.Errorf("bench cassnet: %w", err)
 	}
-	rep.Cassnet = newSide("cassnet "+f.Version, res, valueSize)
+	rep.Cassnet = newSide("cassnet "+f.Version, res.BenchResult, valueSize)
+	rep.Messaging, rep.Verify, rep.Failure, rep.SuspicionsUnderLoad = res.msg, res.verify, res.fail, res.suspicions
 
-	etcdBin, note := findEtcd(f.Etcd)
+	if f.Messaging > 0 {
+		natsBin, note := findPeer(f.NATS, "nats-server", "NATS", "nats-server")
+		if natsBin == "" {
+			rep.NATSNote = note
+			fmt.Fprintln(f.Progress, "bench:", note)
+		} else {
+			fmt.Fprintf(f.Progress, "bench: starting 3 nats-server processes (%s)\n", natsBin)
+			thr, lat, err := benchNATSMessaging(ctx, natsBin, filepath.Join(dir, "nats"), f.Messaging)
+			if err != nil {
+				return nil, fmt.Errorf("bench nats: %w", err)
+			}
+			rep.NATS = &NATSMsg{System: NATSVersion(natsBin), Throughput: thr, Latency: lat}
+		}
+	}
+
+	etcdBin, note := findPeer(f.Etcd, "etcd", "etcd", "etcd-server")
 	if etcdBin == "" {
 		rep.EtcdNote = note
 		fmt.Fprintln(f.Progress, "bench:", note)
 		return rep, nil
 	}
-	res, err = benchEtcd(ctx, f.Progress, etcdBin, filepath.Join(dir, "etcd"), load, valueSize)
+	res.BenchResult, err = benchEtcd(ctx, f.Progress, etcdBin, filepath.Join(dir, "etcd"), load, valueSize)
 	if err != nil {
 		return nil, fmt.Errorf("bench etcd: %w", err)
 	}
-	rep.Etcd = newSide(etcdVersion(etcdBin), res, valueSize)
+	rep.Etcd = newSide(etcdVersion(etcdBin), res.BenchResult, valueSize)
 	rep.Ratio = &BenchRatio{
 		WritesPerSec: BenchDiv(rep.Cassnet.Writes.PerSec, rep.Etcd.Writes.PerSec),
 		WriteP99:     BenchDiv(rep.Cassnet.Writes.P99Ms, rep.Etcd.Writes.P99Ms),
@@ -76,13 +106,25 @@ func Benchmark(ctx context.Context, f BenchOptions, dir string) (*BenchReport, e
 	return rep, nil
 }
 
+// cassnetRun is everything measured on the cassnet cluster.
+type cassnetRun struct {
+	BenchResult
+	msg    *CassnetMsg
+	verify *VerifyPhase
+	fail   *FailurePhase
+	// suspicions during the load phases (writes, reads, messaging,
+	// verification), summed over the nodes; -1 if unknown.
+	suspicions int
+}
+
 // benchCassnet starts the agents, waits for the voters, creates the tenant
-// and runs the load. It also returns the size of one ban's JSON.
-func benchCassnet(ctx context.Context, f BenchOptions, dir string, load LoadConfig) (BenchResult, int, error) {
-	var res BenchResult
+// and runs the load, then the messaging and verification phases. It also
+// returns the size of one ban's JSON.
+func benchCassnet(ctx context.Context, f BenchOptions, dir string, load LoadConfig) (cassnetRun, int, error) {
+	var res cassnetRun
 	c, err := NewCluster(Config{
 		Bin: f.Bin, Dir: dir,
-		AgentArgs: []string{"--stabilization-time", "1s", "--log-level", "warn"},
+		AgentArgs: append([]string{"--stabilization-time", "1s", "--log-level", "warn"}, f.AgentArgs...),
 	})
 	if err != nil {
 		return res, 0, err
@@ -118,8 +160,38 @@ func benchCassnet(ctx context.Context, f BenchOptions, dir string, load LoadConf
 	}
 	fmt.Fprintf(f.Progress, "bench: cassnet ready; %d clients, %s warm-up + %s per phase\n", f.Clients, load.Warmup, load.Duration)
 	target := &BanLoad{Client: cl, Tenant: benchTenant, Addrs: addrs, Reason: benchReason}
-	res, err = RunBench(ctx, target, load)
-	return res, len(resp.Body), err
+	before, serr := suspicions(ctx, c.Nodes())
+	res.BenchResult, err = RunBench(ctx, target, load)
+	if err != nil {
+		return res, 0, err
+	}
+	if f.Messaging > 0 {
+		m, err := benchCassnetMessaging(ctx, f.Progress, addrs, c.AdminToken(), benchTenant, f.Messaging)
+		if err != nil {
+			return res, 0, fmt.Errorf("messaging: %w", err)
+		}
+		res.msg = &m
+	}
+	if f.Verify {
+		fmt.Fprintf(f.Progress, "bench: session verification on %s, %d clients\n", addrs[0], f.Clients)
+		v, err := benchVerify(ctx, cl, addrs[0], benchTenant, load)
+		if err != nil {
+			return res, 0, fmt.Errorf("verify: %w", err)
+		}
+		res.verify = &VerifyPhase{Node: addrs[0], BenchPhase: newBenchPhase(v)}
+	}
+	res.suspicions = -1
+	if after, err := suspicions(ctx, c.Nodes()); err == nil && serr == nil {
+		res.suspicions = after - before
+	}
+	if f.Kills > 0 {
+		fp, err := benchFailureDetection(ctx, f.Progress, cl, c.Nodes(), f.Kills)
+		if err != nil {
+			return res, 0, fmt.Errorf("failure detection: %w", err)
+		}
+		res.fail = &fp
+	}
+	return res, len(resp.Body), nil
 }
 
 // benchPost POSTs body and wants 201.
@@ -151,15 +223,16 @@ func benchEtcd(ctx context.Context, progress io.Writer, bin, dir string, load Lo
 	return RunBench(ctx, e.Load(hc, valueSize), load)
 }
 
-// findEtcd resolves --etcd to a binary, or "" and why not.
-func findEtcd(flag string) (bin, note string) {
+// findPeer resolves a peer flag (auto, off or a path) to a binary, or ""
+// and why not.
+func findPeer(flag, exe, name, pkg string) (bin, note string) {
 	switch flag {
 	case "off":
-		return "", "etcd comparison off (--etcd off)"
+		return "", name + " comparison off"
 	case "auto", "":
-		p, err := exec.LookPath("etcd")
+		p, err := exec.LookPath(exe)
 		if err != nil {
-			return "", "no etcd in PATH; skipping the etcd comparison (apt-get install etcd-server)"
+			return "", "no " + exe + " in PATH; skipping the " + name + " comparison (apt-get install " + pkg + ")"
 		}
 		return p, ""
 	default:
@@ -191,6 +264,29 @@ type BenchReport struct {
 	Etcd     *BenchSide   `json:"etcd,omitempty"`
 	EtcdNote string       `json:"etcd_note,omitempty"`
 	Ratio    *BenchRatio  `json:"cassnet_over_etcd,omitempty"`
+	// Messaging is cassnet's messaging, NATS the peer's (nil when skipped).
+	Messaging *CassnetMsg  `json:"messaging,omitempty"`
+	NATS      *NATSMsg     `json:"nats,omitempty"`
+	NATSNote  string       `json:"nats_note,omitempty"`
+	Verify    *VerifyPhase `json:"session_verify,omitempty"`
+	// Failure is the failure-detection phase; SuspicionsUnderLoad counts
+	// memberlist suspicions raised during the load phases (all false: no
+	// node was down then).
+	Failure             *FailurePhase `json:"failure_detection,omitempty"`
+	SuspicionsUnderLoad int           `json:"suspicions_under_load"`
+}
+
+// NATSMsg is the messaging peer's results.
+type NATSMsg struct {
+	System     string   `json:"system"`
+	Throughput MsgPhase `json:"throughput"`
+	Latency    MsgPhase `json:"latency"`
+}
+
+// VerifyPhase is session verification over REST on one node.
+type VerifyPhase struct {
+	Node string `json:"node"`
+	BenchPhase
 }
 
 // BenchMachine describes the host the run measured.

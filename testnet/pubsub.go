@@ -3,6 +3,7 @@ package testnet
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/anishathalye/porcupine"
+	"github.com/cassandranet/cassnet/streamclient"
 )
 
 // PubSubWorkloadName tags the pubsub workload's operations.
@@ -289,9 +291,20 @@ func (p *PubSubWorkload) Step(ctx context.Context, w *Worker) {
 		Indeterminate: out.Outcome == OutUnknown, Detail: detail})
 }
 
+// publish sends one message through one of the three publish paths,
+// chosen at random: REST (one message a request), the batch endpoint (a
+// batch of one) or the streaming protocol (a connection per publish). All
+// three are sequenced through the same outbox and coalesced into gossip
+// batches, so faults exercise batching whatever the path.
 func (p *PubSubWorkload) publish(ctx context.Context, w *Worker, in PubInput) (int, []byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, w.Target.OpTimeout)
 	defer cancel()
+	switch w.Rand.IntN(3) {
+	case 1:
+		return p.publishBatch(ctx, w, in)
+	case 2:
+		return p.publishStream(ctx, w, in)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost,
 		"http://"+w.Node().HTTPAddr()+"/v1/tenants/"+p.Tenant+"/topics/"+in.Topic+"/messages", strings.NewReader(in.Payload))
 	if err != nil {
@@ -557,4 +570,50 @@ func CheckMessaging(ops []Entry, subs []SubLog) Result {
 		len(subs), len(acked), delivered, gaps, covered, resets, excused, missing)
 	res.Details = bad
 	return res
+}
+
+// publishBatch publishes in through the batch endpoint and answers like
+// the single-message endpoint (the first result as the body).
+func (p *PubSubWorkload) publishBatch(ctx context.Context, w *Worker, in PubInput) (int, []byte, error) {
+	body := map[string]any{"messages": []map[string]string{{"payload": in.Payload, "content_type": "text/plain"}}}
+	resp, err := w.Target.Client.Do(ctx, http.MethodPost, w.Node().HTTPAddr(), "/v1/tenants/"+p.Tenant+"/topics/"+in.Topic+"/batch", body)
+	if err != nil {
+		return 0, nil, err
+	}
+	if resp.Status != http.StatusAccepted {
+		return resp.Status, resp.Body, nil
+	}
+	var res struct {
+		Messages []json.RawMessage `json:"messages"`
+	}
+	if err := json.Unmarshal(resp.Body, &res); err != nil || len(res.Messages) != 1 {
+		return resp.Status, nil, nil // acknowledged without a position
+	}
+	return resp.Status, res.Messages[0], nil
+}
+
+// publishStream publishes in through a streaming connection of its own.
+// A refusal maps to the REST status of its code; a connection failure
+// after the publish was sent is indeterminate, as for REST.
+func (p *PubSubWorkload) publishStream(ctx context.Context, w *Worker, in PubInput) (int, []byte, error) {
+	c, err := streamclient.Dial(ctx, streamclient.Config{URL: "http://" + w.Node().HTTPAddr(), Tenant: p.Tenant, Credential: w.Target.Client.Token})
+	if err != nil {
+		return 0, nil, err
+	}
+	defer c.Close()
+	res, err := c.Publish(ctx, in.Topic, "text/plain", []byte(in.Payload))
+	var se *streamclient.Error
+	switch {
+	case errors.As(err, &se):
+		status := map[string]int{"rate_limited": 429, "not_ready": 503, "invalid_argument": 400,
+			"payload_too_large": 413, "not_found": 404}[se.Code]
+		if status == 0 {
+			status = 500
+		}
+		return status, []byte(se.Error()), nil
+	case err != nil:
+		return 0, nil, err
+	}
+	b, _ := json.Marshal(map[string]any{"origin": res.Origin, "epoch": res.Epoch, "seq": res.Seq})
+	return http.StatusAccepted, b, nil
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cassandranet/cassnet/streamclient"
 )
 
 // next returns the next event other than heartbeats, or fails.
@@ -194,4 +196,100 @@ func TestPubSubAcrossNodes(t *testing.T) {
 	// Nothing from B reached A's subscriber.
 	publishSeq(t, ctx, hc, nodes[2], token, 1102, 1102)
 	sub.nextMessages(t, 1, 1102)
+}
+
+// TestPubSubStreamAndBatch: the streaming protocol and the batch publish
+// endpoint across real agents: 500 messages published through a stream
+// on node 3 reach a stream subscriber on node 1 in order (with a window
+// smaller than the burst, so flow control is exercised); 50 more are
+// published in one batch request while it is away, and it resumes on
+// node 2 with its last event id and gets exactly those.
+func TestPubSubStreamAndBatch(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	defer cancel()
+	c, cl := startCluster(t, ctx, 3, 3)
+	nodes := c.Nodes()
+	token := c.AdminToken()
+	if resp, err := cl.Do(ctx, http.MethodPost, nodes[0].HTTPAddr(), "/v1/tenants", map[string]string{"name": "acme"}); err != nil || resp.Status != http.StatusCreated {
+		t.Fatalf("create tenant: %v %v", resp, err)
+	}
+	waitPubSubMesh(t, ctx, cl, nodes, "acme")
+	dial := func(n *Node, cred string) (*streamclient.Conn, error) {
+		return streamclient.Dial(ctx, streamclient.Config{URL: "http://" + n.HTTPAddr(), Tenant: "acme", Credential: cred})
+	}
+	subConn, err := dial(nodes[0], token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := subConn.Subscribe(ctx, "live", "", 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubConn, err := dial(nodes[2], token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pubConn.Close()
+	var pend []*streamclient.Pending
+	for i := 1; i <= 500; i++ {
+		pend = append(pend, pubConn.PublishAsync(ctx, "live", "text/plain", fmt.Appendf(nil, "msg-%d", i)))
+	}
+	for i, p := range pend {
+		if res, err := p.Wait(ctx); err != nil || res.Seq != uint64(i+1) {
+			t.Fatalf("publish %d: %+v %v", i+1, res, err)
+		}
+	}
+	nextStream := func(s *streamclient.Subscription, from, to uint64) {
+		t.Helper()
+		for seq := from; seq <= to; seq++ {
+			ev, err := s.Next(ctx)
+			if err != nil || ev.Kind != "message" || ev.Seq != seq || string(ev.Payload) != fmt.Sprintf("msg-%d", seq) {
+				t.Fatalf("want message %d, got %+v %v", seq, ev, err)
+			}
+		}
+	}
+	nextStream(sub, 1, 500)
+	last := sub.LastEventID()
+	subConn.Close()
+
+	var batch struct {
+		Messages []map[string]string `json:"messages"`
+	}
+	for i := 501; i <= 550; i++ {
+		batch.Messages = append(batch.Messages, map[string]string{"payload": fmt.Sprintf("msg-%d", i), "content_type": "text/plain"})
+	}
+	resp, err := cl.Do(ctx, http.MethodPost, nodes[2].HTTPAddr(), "/v1/tenants/acme/topics/live/batch", batch)
+	if err != nil || resp.Status != http.StatusAccepted {
+		t.Fatalf("batch publish: %v %v", resp, err)
+	}
+	resumed, err := dial(nodes[1], token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resumed.Close()
+	sub2, err := resumed.Subscribe(ctx, "live", last, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nextStream(sub2, 501, 550)
+	if _, err := pubConn.Publish(ctx, "live", "text/plain", []byte("msg-551")); err != nil {
+		t.Fatal(err)
+	}
+	nextStream(sub2, 551, 551) // and no duplicate before it
+
+	// A key of another tenant cannot open tenant A's stream.
+	if resp, err := cl.Do(ctx, http.MethodPost, nodes[0].HTTPAddr(), "/v1/tenants", map[string]string{"name": "bravo"}); err != nil || resp.Status != http.StatusCreated {
+		t.Fatalf("create tenant: %v %v", resp, err)
+	}
+	resp, err = cl.Do(ctx, http.MethodPost, nodes[0].HTTPAddr(), "/v1/tenants/bravo/keys", map[string]string{"name": "b", "role": "tenant-admin"})
+	if err != nil || resp.Status != http.StatusCreated {
+		t.Fatalf("create key: %v %v", resp, err)
+	}
+	var key struct{ Key string }
+	if err := resp.JSON(&key); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dial(nodes[0], key.Key); err == nil || !strings.Contains(err.Error(), "HTTP 404") {
+		t.Fatalf("tenant B key on tenant A's stream: %v", err)
+	}
 }

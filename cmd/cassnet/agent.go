@@ -109,6 +109,8 @@ func parseAgent(args []string) (*agentCommand, error) {
 	fs.IntVar(&cfg.RateLimits.Publish.TenantBurst, "rate-limit-publish-tenant-burst", cfg.RateLimits.Publish.TenantBurst, "burst of --rate-limit-publish-tenant")
 	fs.IntVar(&cfg.PubSubMaxMessageSize, "pubsub-max-message-size", 0, "largest topic message payload in bytes (0: 64 KiB)")
 	fs.IntVar(&cfg.PubSubHistorySize, "pubsub-history-size", 0, "messages kept per topic for backfill and resume (0: 10000)")
+	fs.IntVar(&cfg.PubSubBatchMax, "pubsub-batch-max", 0, "most messages of one topic coalesced into one gossip message (0: 256; 1: no coalescing)")
+	fs.DurationVar(&cfg.PubSubBatchLinger, "pubsub-batch-linger", 0, "how long a gossip batch waits to fill (0: send as soon as the previous one is handed over)")
 	fs.DurationVar(&cfg.PubSubHistoryAge, "pubsub-history-age", 0, "how long topic messages are kept for backfill and resume (0: 5m)")
 	fs.DurationVar(&cfg.CertLifetime, "cert-lifetime", 0, "lifetime of node certificates this node issues; nodes renew at 2/3 (0: 720h)")
 	fs.StringVar(&cfg.TLSCA, "tls-ca", "", "operator PKI: the CA certificate (PEM) instead of the built-in CA")

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"syscall"
@@ -20,17 +21,25 @@ import (
 
 // benchFlags are the flags of `cassnet bench`.
 type benchFlags struct {
-	bin, dir, etcd   string
-	nodes, clients   int
-	duration, warmup time.Duration
-	json             bool
+	bin, dir, etcd, nats string
+	nodes, clients       int
+	duration, warmup     time.Duration
+	messaging            time.Duration
+	verify               bool
+	agentArgs            string
+	cpuProfile           string
+	kills                int
+	json                 bool
 }
 
 const benchSynopsis = `Usage: cassnet bench [flags]
 
 Starts a cassnet cluster on 127.0.0.1..N and measures ban writes and stale
-ban checks through REST, then the same workload against a 3-member etcd
-cluster (puts and serializable range reads through its JSON gateway).`
+ban checks through REST, topic messaging (REST + SSE, and the streaming
+protocol) and session verification on one node; then the same write and
+read workload against a 3-member etcd cluster (puts and serializable range
+reads through its JSON gateway) and the same messaging against a 3-server
+NATS cluster. It ends with one table of ratios.`
 
 func runBench(args []string) error {
 	var f benchFlags
@@ -43,6 +52,12 @@ func runBench(args []string) error {
 	fs.DurationVar(&f.warmup, "warmup", 3*time.Second, "unmeasured time before each phase")
 	fs.StringVar(&f.dir, "dir", "", "parent of the run's data dirs and logs (default: a temp dir, removed on success)")
 	fs.StringVar(&f.etcd, "etcd", "auto", "etcd peer: auto (etcd from PATH if present), off, or the path of an etcd binary")
+	fs.StringVar(&f.nats, "nats", "auto", "NATS peer: auto (nats-server from PATH if present), off, or the path of a nats-server binary")
+	fs.DurationVar(&f.messaging, "messaging", 10*time.Second, "publishing time of each messaging phase (0: no messaging phases)")
+	fs.BoolVar(&f.verify, "verify", true, "also measure session verification over REST on node 1")
+	fs.StringVar(&f.agentArgs, "agent-args", "", "extra flags for every cassnet agent, space-separated (e.g. \"--pubsub-batch-max 64\")")
+	fs.IntVar(&f.kills, "kills", 10, "kill -9 the last node this many times and time its failure detection on node 1 (0: skip)")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the load generator (this process) to this file")
 	fs.BoolVar(&f.json, "json", false, "print the report as JSON")
 	if _, err := parseWithEnv(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -60,6 +75,17 @@ func runBench(args []string) error {
 		}
 		f.bin = exe
 	}
+	if f.cpuProfile != "" {
+		fh, err := os.Create(f.cpuProfile)
+		if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		defer fh.Close()
+		if err := pprof.StartCPUProfile(fh); err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -69,7 +95,7 @@ func runBench(args []string) error {
 	}
 	rep, err := testnet.Benchmark(ctx, testnet.BenchOptions{
 		Bin: f.bin, Nodes: f.nodes, Clients: f.clients, Duration: f.duration, Warmup: f.warmup,
-		Etcd: f.etcd, Version: version, Progress: os.Stderr,
+		Etcd: f.etcd, NATS: f.nats, Messaging: f.messaging, Verify: f.verify, AgentArgs: strings.Fields(f.agentArgs), Kills: f.kills, Version: version, Progress: os.Stderr,
 	}, dir)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bench: data dirs and logs kept in %s\n", dir)
@@ -127,6 +153,8 @@ func printBench(w io.Writer, r *testnet.BenchReport) {
 	if r.EtcdNote != "" {
 		fmt.Fprintln(w, "note:", r.EtcdNote)
 	}
+	printMessaging(w, r)
+	printRatios(w, r)
 }
 
 // benchErrors formats error counts as "none" or "HTTP 503: 4, timeout: 1".
@@ -140,4 +168,80 @@ func benchErrors(errs map[string]int) string {
 	}
 	slices.Sort(parts)
 	return strings.Join(parts, ", ")
+}
+
+// printMessaging writes the messaging table: one row per phase.
+func printMessaging(w io.Writer, r *testnet.BenchReport) {
+	m := r.Messaging
+	if m == nil {
+		return
+	}
+	fmt.Fprintf(w, "\nmessaging: 1 KiB, publish on the last node, subscribe on the first, window %d in flight\n", 4096)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "phase\tpublished\tdelivered\tmsgs/s\tp50 ms\tp99 ms\tmax ms\tgapped\tsilent drops\terrors\t")
+	row := func(name string, p testnet.MsgPhase) {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%d\t%d\t%s\t\n", name, p.Published, p.Delivered, p.PerSec,
+			p.P50Ms, p.P99Ms, p.MaxMs, p.Gapped, p.SilentDrops, benchErrors(p.Errors))
+	}
+	row("cassnet REST+SSE, unpaced", m.RESTThroughput)
+	row(fmt.Sprintf("cassnet REST+SSE, %.0f/s", m.RESTLatency.Rate), m.RESTLatency)
+	row("cassnet stream, unpaced", m.StreamThroughput)
+	row(fmt.Sprintf("cassnet stream, %.0f/s", m.StreamLatency.Rate), m.StreamLatency)
+	if n := r.NATS; n != nil {
+		row(n.System+", unpaced", n.Throughput)
+		row(fmt.Sprintf("%s, %.0f/s", n.System, n.Latency.Rate), n.Latency)
+	}
+	tw.Flush()
+	if r.NATSNote != "" {
+		fmt.Fprintln(w, "note:", r.NATSNote)
+	}
+}
+
+// printRatios writes the one table of ratios against the peers and the
+// goals of issue 17.
+func printRatios(w io.Writer, r *testnet.BenchReport) {
+	fmt.Fprintln(w, "\nratios (cassnet / peer, same run)")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "what\tcassnet\tpeer\tratio\tgoal\t")
+	row := func(what string, a, b float64, format, goal string) {
+		ratio := "-"
+		if b > 0 {
+			ratio = fmt.Sprintf("%.3f", a/b)
+		}
+		peer := "-"
+		if b > 0 {
+			peer = fmt.Sprintf(format, b)
+		}
+		fmt.Fprintf(tw, "%s\t"+format+"\t%s\t%s\t%s\t\n", what, a, peer, ratio, goal)
+	}
+	var etcdW, etcdP99, etcdR float64
+	if r.Etcd != nil {
+		etcdW, etcdP99, etcdR = r.Etcd.Writes.PerSec, r.Etcd.Writes.P99Ms, r.Etcd.Reads.PerSec
+	}
+	row("writes/s vs etcd", r.Cassnet.Writes.PerSec, etcdW, "%.0f", ">= 1.0")
+	row("write p99 ms vs etcd", r.Cassnet.Writes.P99Ms, etcdP99, "%.2f", "<= 1.0")
+	row("stale reads/s vs etcd", r.Cassnet.Reads.PerSec, etcdR, "%.0f", "")
+	if m := r.Messaging; m != nil {
+		var nt, nl float64
+		if r.NATS != nil {
+			nt, nl = r.NATS.Throughput.PerSec, r.NATS.Latency.P99Ms
+		}
+		row("msgs/s stream vs NATS", m.StreamThroughput.PerSec, nt, "%.0f", ">= 0.5")
+		row("msgs/s REST vs NATS", m.RESTThroughput.PerSec, nt, "%.0f", "")
+		row("p99 ms at 1000/s, stream vs NATS", m.StreamLatency.P99Ms, nl, "%.2f", "<= 5 ms")
+		row("p99 ms at 1000/s, REST vs NATS", m.RESTLatency.P99Ms, nl, "%.2f", "<= 5 ms")
+		drops := m.RESTThroughput.SilentDrops + m.RESTLatency.SilentDrops + m.StreamThroughput.SilentDrops + m.StreamLatency.SilentDrops
+		fmt.Fprintf(tw, "silent drops (all cassnet phases)\t%d\t-\t-\t0\t\n", drops)
+	}
+	if v := r.Verify; v != nil {
+		row("session verify/s, one node", v.PerSec, 20000, "%.0f", ">= 1.0 (of 20k/s)")
+	}
+	if fd := r.Failure; fd != nil {
+		row(fmt.Sprintf("failure detection s, median of %d kill -9s", len(fd.Seconds)), fd.MedianS, 3, "%.2f", "<= 1.0 (of 3 s)")
+		fmt.Fprintf(tw, "failure detection s, max\t%.2f\t-\t-\t\t\n", fd.MaxS)
+	}
+	if r.SuspicionsUnderLoad >= 0 {
+		fmt.Fprintf(tw, "false suspicions under load\t%d\t-\t-\t0\t\n", r.SuspicionsUnderLoad)
+	}
+	tw.Flush()
 }

@@ -40,6 +40,12 @@ const (
 	// A head announcement: no payload; seq is the origin's latest sequence
 	// number on the topic, so receivers notice lost tail messages.
 	EnvelopeKind_ENVELOPE_KIND_HEAD EnvelopeKind = 1
+	// A batch: several consecutive messages of one stream coalesced into
+	// one GossipSub message. origin and epoch are the stream's, seq is the
+	// first message's; the messages are in batch, each a full
+	// ENVELOPE_KIND_MESSAGE envelope of the same origin and epoch, in
+	// increasing sequence order. payload is empty.
+	EnvelopeKind_ENVELOPE_KIND_BATCH EnvelopeKind = 2
 )
 
 // Enum value maps for EnvelopeKind.
@@ -47,10 +53,12 @@ var (
 	EnvelopeKind_name = map[int32]string{
 		0: "ENVELOPE_KIND_MESSAGE",
 		1: "ENVELOPE_KIND_HEAD",
+		2: "ENVELOPE_KIND_BATCH",
 	}
 	EnvelopeKind_value = map[string]int32{
 		"ENVELOPE_KIND_MESSAGE": 0,
 		"ENVELOPE_KIND_HEAD":    1,
+		"ENVELOPE_KIND_BATCH":   2,
 	}
 )
 
@@ -97,9 +105,11 @@ type Envelope struct {
 	// Publish time of seq-1 in the same stream (0 when seq is 1), so that a
 	// node seeing a stream for the first time can tell whether it missed
 	// messages sent after it joined the topic.
-	PrevUnixNano  int64  `protobuf:"varint,6,opt,name=prev_unix_nano,json=prevUnixNano,proto3" json:"prev_unix_nano,omitempty"`
-	ContentType   string `protobuf:"bytes,7,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
-	Payload       []byte `protobuf:"bytes,8,opt,name=payload,proto3" json:"payload,omitempty"`
+	PrevUnixNano int64  `protobuf:"varint,6,opt,name=prev_unix_nano,json=prevUnixNano,proto3" json:"prev_unix_nano,omitempty"`
+	ContentType  string `protobuf:"bytes,7,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	Payload      []byte `protobuf:"bytes,8,opt,name=payload,proto3" json:"payload,omitempty"`
+	// The messages of an ENVELOPE_KIND_BATCH (empty for other kinds).
+	Batch         []*Envelope `protobuf:"bytes,9,rep,name=batch,proto3" json:"batch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -186,6 +196,13 @@ func (x *Envelope) GetContentType() string {
 func (x *Envelope) GetPayload() []byte {
 	if x != nil {
 		return x.Payload
+	}
+	return nil
+}
+
+func (x *Envelope) GetBatch() []*Envelope {
+	if x != nil {
+		return x.Batch
 	}
 	return nil
 }
@@ -431,7 +448,7 @@ var File_proto_cassandranet_v1_pubsub_proto protoreflect.FileDescriptor
 
 const file_proto_cassandranet_v1_pubsub_proto_rawDesc = "" +
 	"\n" +
-	"\"proto/cassandranet/v1/pubsub.proto\x12\x0fcassandranet.v1\"\x8c\x02\n" +
+	"\"proto/cassandranet/v1/pubsub.proto\x12\x0fcassandranet.v1\"\xbd\x02\n" +
 	"\bEnvelope\x121\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1d.cassandranet.v1.EnvelopeKindR\x04kind\x12\x16\n" +
 	"\x06origin\x18\x02 \x01(\tR\x06origin\x12\x14\n" +
@@ -440,7 +457,8 @@ const file_proto_cassandranet_v1_pubsub_proto_rawDesc = "" +
 	"\x11publish_unix_nano\x18\x05 \x01(\x03R\x0fpublishUnixNano\x12$\n" +
 	"\x0eprev_unix_nano\x18\x06 \x01(\x03R\fprevUnixNano\x12!\n" +
 	"\fcontent_type\x18\a \x01(\tR\vcontentType\x12\x18\n" +
-	"\apayload\x18\b \x01(\fR\apayload\"\xb1\x01\n" +
+	"\apayload\x18\b \x01(\fR\apayload\x12/\n" +
+	"\x05batch\x18\t \x03(\v2\x19.cassandranet.v1.EnvelopeR\x05batch\"\xb1\x01\n" +
 	"\x0fBackfillRequest\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x18\n" +
 	"\asummary\x18\x02 \x01(\bR\asummary\x12\x14\n" +
@@ -457,10 +475,11 @@ const file_proto_cassandranet_v1_pubsub_proto_rawDesc = "" +
 	"\x10BackfillResponse\x125\n" +
 	"\bmessages\x18\x01 \x03(\v2\x19.cassandranet.v1.EnvelopeR\bmessages\x128\n" +
 	"\astreams\x18\x02 \x03(\v2\x1e.cassandranet.v1.StreamSummaryR\astreams\x12\x14\n" +
-	"\x05error\x18\x03 \x01(\tR\x05error*A\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error*Z\n" +
 	"\fEnvelopeKind\x12\x19\n" +
 	"\x15ENVELOPE_KIND_MESSAGE\x10\x00\x12\x16\n" +
-	"\x12ENVELOPE_KIND_HEAD\x10\x01BAZ?github.com/cassandranet/cassnet/proto/cassandranet/v1;cassnetv1b\x06proto3"
+	"\x12ENVELOPE_KIND_HEAD\x10\x01\x12\x17\n" +
+	"\x13ENVELOPE_KIND_BATCH\x10\x02BAZ?github.com/cassandranet/cassnet/proto/cassandranet/v1;cassnetv1b\x06proto3"
 
 var (
 	file_proto_cassandranet_v1_pubsub_proto_rawDescOnce sync.Once
@@ -485,13 +504,14 @@ var file_proto_cassandranet_v1_pubsub_proto_goTypes = []any{
 }
 var file_proto_cassandranet_v1_pubsub_proto_depIdxs = []int32{
 	0, // 0: cassandranet.v1.Envelope.kind:type_name -> cassandranet.v1.EnvelopeKind
-	1, // 1: cassandranet.v1.BackfillResponse.messages:type_name -> cassandranet.v1.Envelope
-	3, // 2: cassandranet.v1.BackfillResponse.streams:type_name -> cassandranet.v1.StreamSummary
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	1, // 1: cassandranet.v1.Envelope.batch:type_name -> cassandranet.v1.Envelope
+	1, // 2: cassandranet.v1.BackfillResponse.messages:type_name -> cassandranet.v1.Envelope
+	3, // 3: cassandranet.v1.BackfillResponse.streams:type_name -> cassandranet.v1.StreamSummary
+	4, // [4:4] is the sub-list for method output_type
+	4, // [4:4] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_proto_cassandranet_v1_pubsub_proto_init() }

@@ -1,0 +1,139 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"unicode/utf8"
+
+	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
+	"google.golang.org/protobuf/proto"
+)
+
+// Limits of the streaming protocol (stream.go). Everything a client sends
+// is checked against them before it is used.
+const (
+	// maxStreamCommands bounds the commands of one StreamRequest.
+	maxStreamCommands = 4096
+	// maxStreamSubs bounds the open subscriptions of one connection.
+	maxStreamSubs = 256
+	// defaultStreamWindow and maxStreamWindow bound how many events the
+	// node sends a subscription ahead of the client's acknowledgements.
+	defaultStreamWindow = 1024
+	maxStreamWindow     = 65536
+	// maxStreamTopicLen, maxStreamEventIDLen and maxStreamContentType
+	// bound the strings of a command (the topic itself is checked by
+	// Topics).
+	maxStreamTopicLen    = 128
+	maxStreamEventIDLen  = 8192
+	maxStreamContentType = 255
+	// streamRequestOverhead is what a StreamRequest may carry besides its
+	// payloads.
+	streamRequestOverhead = 1 << 20
+)
+
+// errStreamDecode marks a malformed StreamRequest.
+var errStreamDecode = errors.New("malformed stream request")
+
+// streamReadLimit bounds one WebSocket message from a client: a few
+// messages at the payload limit, or many small ones.
+func streamReadLimit(maxPayload int) int64 {
+	return int64(max(4<<20, 2*maxPayload) + streamRequestOverhead)
+}
+
+// decodeStreamRequest parses and checks one client WebSocket message. A
+// malformed one ends the connection.
+func decodeStreamRequest(b []byte, maxPayload int) (*cassnetv1.StreamRequest, error) {
+	if int64(len(b)) > streamReadLimit(maxPayload) {
+		return nil, fmt.Errorf("%w: %d bytes", errStreamDecode, len(b))
+	}
+	req := new(cassnetv1.StreamRequest)
+	if err := proto.Unmarshal(b, req); err != nil {
+		return nil, fmt.Errorf("%w: %v", errStreamDecode, err)
+	}
+	if len(req.GetCommands()) > maxStreamCommands {
+		return nil, fmt.Errorf("%w: %d commands (limit %d)", errStreamDecode, len(req.GetCommands()), maxStreamCommands)
+	}
+	for i, c := range req.GetCommands() {
+		if err := checkStreamCommand(c, maxPayload); err != nil {
+			return nil, fmt.Errorf("%w: command %d: %v", errStreamDecode, i, err)
+		}
+	}
+	return req, nil
+}
+
+func checkStreamCommand(c *cassnetv1.StreamCommand, maxPayload int) error {
+	checkTopic := func(t string) error {
+		if t == "" || len(t) > maxStreamTopicLen || !utf8.ValidString(t) {
+			return errors.New("bad topic")
+		}
+		return nil
+	}
+	switch c.GetCommand().(type) {
+	case *cassnetv1.StreamCommand_Publish:
+		p := c.GetPublish()
+		switch {
+		case p.GetRef() == 0:
+			return errors.New("publish without a ref")
+		case len(p.GetContentType()) > maxStreamContentType:
+			return errors.New("content type too long")
+		}
+		// An oversized payload or a bad content type is refused for that
+		// publish alone (streamConn.publish); the read limit bounds it.
+		return checkTopic(p.GetTopic())
+	case *cassnetv1.StreamCommand_Subscribe:
+		sb := c.GetSubscribe()
+		switch {
+		case sb.GetSub() == 0:
+			return errors.New("subscribe without a sub")
+		case len(sb.GetLastEventId()) > maxStreamEventIDLen || !visibleASCII(sb.GetLastEventId()):
+			return errors.New("bad last event id")
+		case sb.GetWindow() > maxStreamWindow:
+			return fmt.Errorf("window %d exceeds %d", sb.GetWindow(), maxStreamWindow)
+		}
+		return checkTopic(sb.GetTopic())
+	case *cassnetv1.StreamCommand_Unsubscribe:
+		if c.GetUnsubscribe().GetSub() == 0 {
+			return errors.New("unsubscribe without a sub")
+		}
+	case *cassnetv1.StreamCommand_Ack:
+		if c.GetAck().GetSub() == 0 {
+			return errors.New("ack without a sub")
+		}
+	default:
+		return errors.New("empty or unknown command")
+	}
+	return nil
+}
+
+// visibleASCII reports whether s is printable ASCII (media types, ids).
+func visibleASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// streamEvent renders a subscription event for the wire.
+func streamEvent(sub uint64, ev TopicEvent) *cassnetv1.StreamReply {
+	e := &cassnetv1.StreamEvent{
+		Sub: sub, Kind: ev.Kind, Id: ev.ID, Origin: ev.Origin, Epoch: ev.Epoch,
+		Seq: ev.Seq, ContentType: ev.ContentType, Payload: ev.Payload,
+		From: ev.From, To: ev.To, Reason: ev.Reason,
+	}
+	if !ev.Published.IsZero() {
+		e.PublishedUnixNano = ev.Published.UnixNano()
+	}
+	return &cassnetv1.StreamReply{Reply: &cassnetv1.StreamReply_Event{Event: e}}
+}
+
+func streamPublished(ref uint64, m PublishedMessage) *cassnetv1.StreamReply {
+	return &cassnetv1.StreamReply{Reply: &cassnetv1.StreamReply_Published{Published: &cassnetv1.StreamPublished{
+		Ref: ref, Id: m.ID, Origin: m.Origin, Epoch: m.Epoch, Seq: m.Seq}}}
+}
+
+func streamError(ref, sub uint64, code, msg string) *cassnetv1.StreamReply {
+	return &cassnetv1.StreamReply{Reply: &cassnetv1.StreamReply_Error{Error: &cassnetv1.StreamError{
+		Ref: ref, Sub: sub, Code: code, Message: msg}}}
+}

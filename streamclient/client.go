@@ -1,0 +1,345 @@
+// Package streamclient is the Go client of CassandraNet's streaming
+// protocol for services: one long-lived, authenticated WebSocket to a
+// node (GET /v1/tenants/{tenant}/stream) that carries publishes and their
+// acknowledgements, subscriptions with flow control, and resume. The
+// protocol is in proto/cassandranet/v1/stream.proto and docs/pubsub.md.
+//
+// # What it owns
+//
+// A Conn owns its socket and two goroutines, started by Dial and stopped
+// and awaited by Close: a writer that coalesces queued commands into one
+// WebSocket message (a burst of publishes costs one frame), and a reader
+// that dispatches the node's replies to the waiting publishes and to the
+// subscriptions.
+//
+// # Guarantees
+//
+// The node's (docs/pubsub.md): per stream order, no duplicates, and every
+// lost message reported as a gap. A Conn does not reconnect by itself:
+// when it fails, Err says why, every pending publish fails (its outcome
+// is unknown: it may have been sequenced), and each Subscription's Next
+// returns the error. Dial again, to any node, and Subscribe with
+// Subscription.LastEventID to resume exactly where it stopped.
+//
+// All methods are safe for concurrent use, except that one Subscription's
+// Next must be called from one goroutine at a time.
+package streamclient
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
+	"github.com/gorilla/websocket"
+	"google.golang.org/protobuf/proto"
+)
+
+// Errors callers can test with errors.Is.
+var (
+	// ErrClosed: the Conn or the Subscription was closed.
+	ErrClosed = errors.New("streamclient: closed")
+	// ErrEnded: the node ended the subscription (it fell behind, or the
+	// node is stopping); subscribe again with LastEventID.
+	ErrEnded = errors.New("streamclient: subscription ended by the node")
+	// ErrProtocol: the node sent something this client cannot accept.
+	ErrProtocol = errors.New("streamclient: protocol error")
+)
+
+// Error is a refusal by the node, with its REST error code
+// (invalid_argument, payload_too_large, rate_limited, not_found,
+// not_ready, internal).
+type Error struct {
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return "streamclient: " + e.Code + ": " + e.Message }
+
+// Config configures Dial.
+type Config struct {
+	// URL is the node's REST base URL: http://host:8080 or https://...
+	// (ws:// and wss:// are accepted too).
+	URL string
+	// Tenant is the tenant whose topics the connection uses.
+	Tenant string
+	// Credential is an API key (tenant-admin or game-server) or an
+	// operator token, sent as a bearer token at the upgrade.
+	Credential string
+	// TLS configures https/wss: the roots that verify the node, and a
+	// client certificate if the deployment uses one.
+	TLS *tls.Config
+	// QueueSize bounds the commands queued for the writer (default
+	// 8192); Publish waits while it is full.
+	QueueSize int
+	// Logger receives debug logs (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Conn is one streaming connection.
+type Conn struct {
+	cfg    Config
+	ws     *websocket.Conn
+	log    *slog.Logger
+	queue  chan *cassnetv1.StreamCommand
+	done   chan struct{}
+	wg     sync.WaitGroup
+	refs   atomic.Uint64
+	subIDs atomic.Uint64
+
+	mu      sync.Mutex
+	err     error
+	pending map[uint64]*Pending
+	subs    map[uint64]*Subscription
+}
+
+// Dial opens a connection; ctx bounds the handshake only.
+func Dial(ctx context.Context, cfg Config) (*Conn, error) {
+	u, err := streamURL(cfg.URL, cfg.Tenant)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = 8192
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	d := websocket.Dialer{
+		TLSClientConfig: cfg.TLS, HandshakeTimeout: 10 * time.Second,
+		ReadBufferSize: 64 << 10, WriteBufferSize: 64 << 10,
+	}
+	h := http.Header{}
+	if cfg.Credential != "" {
+		h.Set("Authorization", "Bearer "+cfg.Credential)
+	}
+	ws, resp, err := d.DialContext(ctx, u, h)
+	if err != nil {
+		if resp != nil {
+			return nil, fmt.Errorf("streamclient: dial %s: HTTP %d: %w", u, resp.StatusCode, err)
+		}
+		return nil, fmt.Errorf("streamclient: dial %s: %w", u, err)
+	}
+	ws.SetReadLimit(64 << 20)
+	c := &Conn{
+		cfg: cfg, ws: ws, log: cfg.Logger,
+		queue: make(chan *cassnetv1.StreamCommand, cfg.QueueSize), done: make(chan struct{}),
+		pending: make(map[uint64]*Pending), subs: make(map[uint64]*Subscription),
+	}
+	c.wg.Go(c.writeLoop)
+	c.wg.Go(c.readLoop)
+	return c, nil
+}
+
+// streamURL turns a REST base URL into the tenant's stream URL.
+func streamURL(base, tenant string) (string, error) {
+	u, err := url.Parse(base)
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("streamclient: URL %q: want http(s)://host:port", base)
+	}
+	switch u.Scheme {
+	case "http", "ws":
+		u.Scheme = "ws"
+	case "https", "wss":
+		u.Scheme = "wss"
+	default:
+		return "", fmt.Errorf("streamclient: URL %q: scheme must be http, https, ws or wss", base)
+	}
+	if tenant == "" || strings.ContainsAny(tenant, "/?#") {
+		return "", fmt.Errorf("streamclient: bad tenant %q", tenant)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/v1/tenants/" + tenant + "/stream"
+	return u.String(), nil
+}
+
+// Err is why the connection failed, or nil while it is up.
+func (c *Conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Done is closed when the connection has failed or been closed.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Close closes the connection and waits for its goroutines. Pending
+// publishes fail with ErrClosed (their outcome is unknown).
+func (c *Conn) Close() error {
+	c.fail(ErrClosed)
+	c.wg.Wait()
+	return nil
+}
+
+// fail records the first error, closes the socket and fails everything
+// that waits.
+func (c *Conn) fail(err error) {
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return
+	}
+	c.err = err
+	pending, subs := c.pending, c.subs
+	c.pending, c.subs = map[uint64]*Pending{}, map[uint64]*Subscription{}
+	close(c.done)
+	c.mu.Unlock()
+	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""),
+		time.Now().Add(time.Second))
+	_ = c.ws.Close()
+	for _, p := range pending {
+		p.finish(Published{}, err)
+	}
+	for _, s := range subs {
+		s.end(err)
+	}
+}
+
+// enqueue queues a command for the writer.
+func (c *Conn) enqueue(ctx context.Context, cmd *cassnetv1.StreamCommand) error {
+	select {
+	case c.queue <- cmd:
+		return nil
+	case <-c.done:
+		return c.Err()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// writeLoop sends queued commands, as many per WebSocket message as are
+// queued (up to 128 KiB or 4096 commands: small enough to pipeline).
+func (c *Conn) writeLoop() {
+	var req cassnetv1.StreamRequest
+	var buf []byte
+	for {
+		select {
+		case <-c.done:
+			return
+		case cmd := <-c.queue:
+			req.Commands = append(req.Commands[:0], cmd)
+		}
+		size := proto.Size(req.Commands[0])
+	drain:
+		for len(req.Commands) < 4096 && size < 128<<10 {
+			select {
+			case cmd := <-c.queue:
+				req.Commands = append(req.Commands, cmd)
+				size += proto.Size(cmd)
+			default:
+				break drain
+			}
+		}
+		var err error
+		buf, err = proto.MarshalOptions{}.MarshalAppend(buf[:0], &req)
+		clear(req.Commands)
+		if err == nil {
+			_ = c.ws.SetWriteDeadline(time.Now().Add(30 * time.Second))
+			err = c.ws.WriteMessage(websocket.BinaryMessage, buf)
+		}
+		if err != nil {
+			c.fail(fmt.Errorf("streamclient: write: %w", err))
+			return
+		}
+	}
+}
+
+// readLoop dispatches the node's replies until the connection fails.
+func (c *Conn) readLoop() {
+	var buf bytes.Buffer // reused: the decoder copies what it keeps
+	for {
+		kind, r, err := c.ws.NextReader()
+		if err == nil {
+			buf.Reset()
+			_, err = buf.ReadFrom(r)
+		}
+		if err != nil {
+			c.fail(fmt.Errorf("streamclient: read: %w", err))
+			return
+		}
+		data := buf.Bytes()
+		if kind != websocket.BinaryMessage {
+			c.fail(fmt.Errorf("%w: text message", ErrProtocol))
+			return
+		}
+		resp, err := decodeResponse(data)
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		for _, r := range resp.GetReplies() {
+			if err := c.dispatch(r); err != nil {
+				c.fail(err)
+				return
+			}
+		}
+	}
+}
+
+func (c *Conn) dispatch(r *cassnetv1.StreamReply) error {
+	switch r := r.GetReply().(type) {
+	case *cassnetv1.StreamReply_Published:
+		p := r.Published
+		if pd := c.takePending(p.GetRef()); pd != nil {
+			pd.finish(Published{ID: p.GetId(), Origin: p.GetOrigin(), Epoch: p.GetEpoch(), Seq: p.GetSeq()}, nil)
+		}
+	case *cassnetv1.StreamReply_Error:
+		e := r.Error
+		nerr := &Error{Code: e.GetCode(), Message: e.GetMessage()}
+		switch {
+		case e.GetRef() != 0:
+			if pd := c.takePending(e.GetRef()); pd != nil {
+				pd.finish(Published{}, nerr)
+			}
+		case e.GetSub() != 0:
+			if s := c.takeSub(e.GetSub()); s != nil {
+				s.end(nerr)
+			}
+		default:
+			return nerr
+		}
+	case *cassnetv1.StreamReply_Subscribed:
+		if s := c.sub(r.Subscribed.GetSub()); s != nil {
+			s.confirm()
+		}
+	case *cassnetv1.StreamReply_Event:
+		if s := c.sub(r.Event.GetSub()); s != nil && !s.deliver(eventOf(r.Event)) {
+			return fmt.Errorf("%w: the node sent more events than the window", ErrProtocol)
+		}
+	case *cassnetv1.StreamReply_Ended:
+		if s := c.takeSub(r.Ended.GetSub()); s != nil {
+			s.end(fmt.Errorf("%w: %s", ErrEnded, r.Ended.GetReason()))
+		}
+	}
+	return nil
+}
+
+func (c *Conn) takePending(ref uint64) *Pending {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.pending[ref]
+	delete(c.pending, ref)
+	return p
+}
+
+func (c *Conn) sub(id uint64) *Subscription {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.subs[id]
+}
+
+func (c *Conn) takeSub(id uint64) *Subscription {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.subs[id]
+	delete(c.subs, id)
+	return s
+}

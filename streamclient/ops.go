@@ -1,0 +1,298 @@
+package streamclient
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
+	"google.golang.org/protobuf/proto"
+)
+
+// Published identifies an acknowledged message.
+type Published struct {
+	// ID is "<origin>:<epoch>:<seq>", unique cluster-wide.
+	ID     string
+	Origin string
+	// Epoch is 16 hex digits.
+	Epoch string
+	Seq   uint64
+}
+
+// Pending is a publish waiting for its acknowledgement.
+type Pending struct {
+	done chan struct{}
+	once sync.Once
+	res  Published
+	err  error
+}
+
+func (p *Pending) finish(res Published, err error) {
+	p.once.Do(func() {
+		p.res, p.err = res, err
+		close(p.done)
+	})
+}
+
+// Done is closed when the outcome is known.
+func (p *Pending) Done() <-chan struct{} { return p.done }
+
+// Wait returns the acknowledgement, the node's refusal (*Error), or the
+// connection's error (the outcome is then unknown).
+func (p *Pending) Wait(ctx context.Context) (Published, error) {
+	select {
+	case <-p.done:
+		return p.res, p.err
+	case <-ctx.Done():
+		return Published{}, ctx.Err()
+	}
+}
+
+// PublishAsync queues a publish and returns at once (or when the queue
+// has room, or ctx ends); Wait on the result for the acknowledgement.
+// Publishes of one Conn are sequenced in the order they are queued.
+// payload is not copied: do not modify it until the Pending is done.
+func (c *Conn) PublishAsync(ctx context.Context, topic, contentType string, payload []byte) *Pending {
+	p := &Pending{done: make(chan struct{})}
+	ref := c.refs.Add(1)
+	c.mu.Lock()
+	if c.err != nil {
+		err := c.err
+		c.mu.Unlock()
+		p.finish(Published{}, err)
+		return p
+	}
+	c.pending[ref] = p
+	c.mu.Unlock()
+	cmd := &cassnetv1.StreamCommand{Command: &cassnetv1.StreamCommand_Publish{Publish: &cassnetv1.StreamPublish{
+		Ref: ref, Topic: topic, ContentType: contentType, Payload: payload}}}
+	if err := c.enqueue(ctx, cmd); err != nil {
+		c.takePending(ref)
+		p.finish(Published{}, err)
+	}
+	return p
+}
+
+// Publish publishes and waits for the acknowledgement: the node has
+// sequenced the message and holds it in its history.
+func (c *Conn) Publish(ctx context.Context, topic, contentType string, payload []byte) (Published, error) {
+	return c.PublishAsync(ctx, topic, contentType, payload).Wait(ctx)
+}
+
+// Event is one subscription event: Kind is "message", "gap" or "reset",
+// with the meanings of docs/pubsub.md.
+type Event struct {
+	Kind string
+	// ID resumes after this event (LastEventID does the bookkeeping).
+	ID          string
+	Origin      string
+	Epoch       string
+	Seq         uint64
+	Published   time.Time
+	ContentType string
+	Payload     []byte
+	// From and To are a gap's lost sequence numbers (inclusive).
+	From, To uint64
+	Reason   string
+}
+
+func eventOf(e *cassnetv1.StreamEvent) Event {
+	ev := Event{Kind: e.GetKind(), ID: e.GetId(), Origin: e.GetOrigin(), Epoch: e.GetEpoch(), Seq: e.GetSeq(),
+		ContentType: e.GetContentType(), Payload: e.GetPayload(), From: e.GetFrom(), To: e.GetTo(), Reason: e.GetReason()}
+	if n := e.GetPublishedUnixNano(); n != 0 {
+		ev.Published = time.Unix(0, n)
+	}
+	return ev
+}
+
+// Subscription is one topic subscription on a Conn.
+type Subscription struct {
+	c      *Conn
+	id     uint64
+	window int
+	events chan Event
+	ready  chan struct{}
+	ended  chan struct{}
+
+	mu        sync.Mutex
+	confirmed bool
+	err       error
+	last      string
+	unacked   int
+}
+
+// Subscribe opens a subscription and waits until the node confirms it.
+// A non-empty lastEventID resumes after that event (from any node).
+// window is how many events the node may send ahead of Next (0: 1024).
+func (c *Conn) Subscribe(ctx context.Context, topic, lastEventID string, window int) (*Subscription, error) {
+	if window <= 0 {
+		window = 1024
+	}
+	if window > 65536 {
+		return nil, fmt.Errorf("streamclient: window %d exceeds 65536", window)
+	}
+	s := &Subscription{
+		c: c, id: c.subIDs.Add(1), window: window, last: lastEventID,
+		events: make(chan Event, window), ready: make(chan struct{}), ended: make(chan struct{}),
+	}
+	c.mu.Lock()
+	if c.err != nil {
+		err := c.err
+		c.mu.Unlock()
+		return nil, err
+	}
+	c.subs[s.id] = s
+	c.mu.Unlock()
+	cmd := &cassnetv1.StreamCommand{Command: &cassnetv1.StreamCommand_Subscribe{Subscribe: &cassnetv1.StreamSubscribe{
+		Sub: s.id, Topic: topic, LastEventId: lastEventID, Window: uint32(window)}}}
+	if err := c.enqueue(ctx, cmd); err != nil {
+		c.takeSub(s.id)
+		return nil, err
+	}
+	select {
+	case <-s.ready:
+		return s, nil
+	case <-s.ended:
+		return nil, s.endErr()
+	case <-ctx.Done():
+		_ = s.Close()
+		return nil, ctx.Err()
+	}
+}
+
+func (s *Subscription) confirm() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.confirmed {
+		s.confirmed = true
+		close(s.ready)
+	}
+}
+
+// deliver hands an event to Next; false if the node overran the window.
+func (s *Subscription) deliver(ev Event) bool {
+	select {
+	case s.events <- ev:
+		return true
+	default:
+		return false
+	}
+}
+
+// end ends the subscription with err (once).
+func (s *Subscription) end(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err == nil {
+		s.err = err
+		close(s.ended)
+	}
+}
+
+func (s *Subscription) endErr() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// Next returns the next event. Events already received are returned
+// before the end is reported. After an error, resume with LastEventID.
+func (s *Subscription) Next(ctx context.Context) (Event, error) {
+	var ev Event
+	select {
+	case ev = <-s.events:
+	default:
+		select {
+		case ev = <-s.events:
+		case <-s.ended:
+			select {
+			case ev = <-s.events:
+			default:
+				return Event{}, s.endErr()
+			}
+		case <-ctx.Done():
+			return Event{}, ctx.Err()
+		}
+	}
+	s.mu.Lock()
+	s.last = ev.ID
+	s.unacked++
+	ack := 0
+	if s.unacked >= max(1, s.window/4) {
+		ack, s.unacked = s.unacked, 0
+	}
+	s.mu.Unlock()
+	if ack > 0 {
+		// Best effort: if the connection is gone, Next reports it soon.
+		cmd := &cassnetv1.StreamCommand{Command: &cassnetv1.StreamCommand_Ack{Ack: &cassnetv1.StreamAck{Sub: s.id, Count: uint32(ack)}}}
+		_ = s.c.enqueue(context.Background(), cmd)
+	}
+	return ev, nil
+}
+
+// LastEventID is the id of the last event Next returned (or the id the
+// subscription resumed from): Subscribe with it to continue after it.
+func (s *Subscription) LastEventID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last
+}
+
+// Close ends the subscription.
+func (s *Subscription) Close() error {
+	if s.c.takeSub(s.id) == nil {
+		return nil
+	}
+	s.end(ErrClosed)
+	cmd := &cassnetv1.StreamCommand{Command: &cassnetv1.StreamCommand_Unsubscribe{Unsubscribe: &cassnetv1.StreamUnsubscribe{Sub: s.id}}}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.c.enqueue(ctx, cmd); err != nil && err != ErrClosed {
+		return err
+	}
+	return nil
+}
+
+// Limits on what the client accepts from a node.
+const (
+	maxReplies     = 1 << 16
+	maxStringField = 8192
+)
+
+// decodeResponse parses and checks one node WebSocket message.
+func decodeResponse(b []byte) (*cassnetv1.StreamResponse, error) {
+	resp := new(cassnetv1.StreamResponse)
+	if err := proto.Unmarshal(b, resp); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrProtocol, err)
+	}
+	if len(resp.GetReplies()) > maxReplies {
+		return nil, fmt.Errorf("%w: %d replies", ErrProtocol, len(resp.GetReplies()))
+	}
+	for _, r := range resp.GetReplies() {
+		var strs []string
+		switch r := r.GetReply().(type) {
+		case *cassnetv1.StreamReply_Published:
+			strs = []string{r.Published.GetId(), r.Published.GetOrigin(), r.Published.GetEpoch()}
+		case *cassnetv1.StreamReply_Error:
+			strs = []string{r.Error.GetCode(), r.Error.GetMessage()}
+		case *cassnetv1.StreamReply_Event:
+			e := r.Event
+			if e.GetKind() != "message" && e.GetKind() != "gap" && e.GetKind() != "reset" {
+				return nil, fmt.Errorf("%w: event kind %q", ErrProtocol, e.GetKind())
+			}
+			strs = []string{e.GetId(), e.GetOrigin(), e.GetEpoch(), e.GetContentType(), e.GetReason()}
+		case *cassnetv1.StreamReply_Subscribed:
+		case *cassnetv1.StreamReply_Ended:
+			strs = []string{r.Ended.GetReason()}
+		default:
+			return nil, fmt.Errorf("%w: empty or unknown reply", ErrProtocol)
+		}
+		for _, s := range strs {
+			if len(s) > maxStringField {
+				return nil, fmt.Errorf("%w: a field of %d bytes", ErrProtocol, len(s))
+			}
+		}
+	}
+	return resp, nil
+}
