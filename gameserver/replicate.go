@@ -222,7 +222,7 @@ func (s *Server) flushLoop() {
 
 // reconcileLoop re-asserts this node's servers in the replicated state.
 func (s *Server) reconcileLoop() {
-	s.every(ReconcileInterval, func() { s.reconcile(s.ctx) })
+	s.every(ReconcileInterval, func() { s.reconcile(s.ctx, nil) })
 }
 
 // repair is one proposal the reconcile pass decided on.
@@ -242,12 +242,15 @@ type repair struct {
 // An allocated server marked unhealthy stays so until its game server
 // calls Ready: its allocation ended in the record, and re-allocating it
 // would hand a running match a new id (see doc.go).
-func (s *Server) reconcile(ctx context.Context) {
+//
+// With only set, it looks at that server alone and at once (a ping after
+// the health deadline), without waiting for it to settle.
+func (s *Server) reconcile(ctx context.Context, only *key) {
 	var todo []repair
 	now := time.Now()
 	s.reg.mu.Lock()
 	for k, e := range s.reg.servers {
-		if e.busy > 0 || now.Sub(e.touched) < settle {
+		if only != nil && k != *only || e.busy > 0 || only == nil && now.Sub(e.touched) < settle {
 			continue
 		}
 		rec, ok := s.records.Server(k.tenant, k.id)

@@ -189,7 +189,7 @@ func (s *Server) Health(stream cassnetv1.GameServerService_HealthServer) error {
 			}
 			if restore && s.store != nil {
 				s.log.Info("game server pings again", "server", ping.GetServerId())
-				s.reconcile(ctx)
+				s.reconcile(ctx, &key{principal(ctx).Tenant, ping.GetServerId()})
 			}
 		}
 	}
