@@ -256,7 +256,7 @@ func (s *Server) reconcile(ctx context.Context, only *key) {
 		rec, ok := s.records.Server(k.tenant, k.id)
 		switch {
 		case !ok || rec.Node != s.node:
-			todo = append(todo, repair{k.tenant, k.id, s.assert(e, true)})
+			todo = append(todo, repair{k.tenant, k.id, s.assert(e, nil)})
 		case e.unhealthy:
 			// The health loop owns it; its record should say unhealthy.
 			if rec.State != servers.StateUnhealthy {
@@ -266,7 +266,7 @@ func (s *Server) reconcile(ctx context.Context, only *key) {
 			if e.state == cassnetv1.ServerState_SERVER_STATE_ALLOCATED && rec.State == servers.StateUnhealthy && !e.dirty {
 				continue
 			}
-			todo = append(todo, repair{k.tenant, k.id, s.assert(e, false)})
+			todo = append(todo, repair{k.tenant, k.id, s.assert(e, &rec)})
 		default:
 			e.follow(rec)
 		}
@@ -297,14 +297,25 @@ func (s *Server) reconcile(ctx context.Context, only *key) {
 }
 
 // assert is the commands that make the record say what the entry says:
-// registration (if missing) and the state. Called with the lock held.
-func (s *Server) assert(e *entry, missing bool) []*cassnetv1.Command {
+// registration (if rec is nil: missing), labels and the state. Called
+// with the lock held.
+func (s *Server) assert(e *entry, rec *servers.Server) []*cassnetv1.Command {
 	in := e.info
 	in.Ports, in.Labels = maps.Clone(in.Ports), maps.Clone(in.Labels)
 	var cmds []*cassnetv1.Command
 	st := stateName(e.state)
-	if missing || e.state == cassnetv1.ServerState_SERVER_STATE_STARTING {
+	if rec == nil || e.state == cassnetv1.ServerState_SERVER_STATE_STARTING {
 		cmds = append(cmds, registerCmd(in, servers.StateStarting))
+	} else if !maps.Equal(rec.Labels, in.Labels) {
+		op := &cassnetv1.SetServerLabels{Tenant: in.Tenant, Id: in.ID, Set: in.Labels}
+		for k := range rec.Labels {
+			if _, ok := in.Labels[k]; !ok {
+				op.Remove = append(op.Remove, k)
+			}
+		}
+		if len(op.Set)+len(op.Remove) > 0 {
+			cmds = append(cmds, &cassnetv1.Command{Op: &cassnetv1.Command_SetServerLabels{SetServerLabels: op}})
+		}
 	}
 	switch e.state {
 	case cassnetv1.ServerState_SERVER_STATE_READY, cassnetv1.ServerState_SERVER_STATE_DRAINING:
