@@ -23,7 +23,9 @@ import (
 // mode=ctf) spread over them, and 300 concurrent POST .../allocations for
 // mode=ctf spread over the three nodes. Exactly 15 succeed, with 15
 // distinct servers; the rest answer 409 no_capacity; each allocated server
-// sees its CN_EVENT_ALLOCATED within 1 s.
+// sees its CN_EVENT_ALLOCATED within 1 s. Then node n3 is killed: the
+// leader marks its servers unhealthy as soon as the mesh declares it
+// failed, and removes them after the reap grace (5 s here).
 func TestAllocationProof(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the C library and starts three real agents")
@@ -43,7 +45,7 @@ func TestAllocationProof(t *testing.T) {
 	}
 
 	c, err := testnet.NewCluster(testnet.Config{Bin: bins["cassnet"], Dir: filepath.Join(dir, "cluster"),
-		AgentArgs: []string{"--stabilization-time", "1s"}})
+		AgentArgs: []string{"--stabilization-time", "1s", "--gameserver-reap-grace", "5s"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,12 +60,14 @@ func TestAllocationProof(t *testing.T) {
 		}
 	})
 	var https, grpcs []string
+	var n3 *testnet.Node
 	for i := 1; i <= 3; i++ {
 		nd, err := c.AddNode(ctx, fmt.Sprintf("n%d", i), fmt.Sprintf("127.0.0.%d", i))
 		if err != nil {
 			t.Fatal(err)
 		}
 		https = append(https, nd.HTTPAddr())
+		n3 = nd
 		grpcs = append(grpcs, net.JoinHostPort(nd.IP, strconv.Itoa(nd.Ports.GRPC)))
 	}
 	rest := &restClient{t: t, ctx: ctx, cl: testnet.NewClient(c.AdminToken())}
@@ -111,6 +115,39 @@ func TestAllocationProof(t *testing.T) {
 				})
 			}
 			wg.Wait()
+		},
+		"WATCHED": func(string) {
+			killed := time.Now()
+			if err := n3.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			onN3 := func(state string) int {
+				var list struct{ Servers []struct{ ID string } }
+				res, err := rest.cl.Do(ctx, "GET", https[0], "/v1/tenants/acme/servers?node=n3"+state, nil)
+				if err != nil || res.JSON(&list) != nil {
+					return -1
+				}
+				return len(list.Servers)
+			}
+			var unhealthy, removed time.Duration
+			for time.Since(killed) < time.Minute && (unhealthy == 0 || removed == 0) {
+				if unhealthy == 0 && onN3("&state=unhealthy") == 10 {
+					unhealthy = time.Since(killed)
+				}
+				if unhealthy != 0 && onN3("") == 0 {
+					removed = time.Since(killed)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			if unhealthy == 0 || removed == 0 {
+				t.Errorf("n3 killed %v ago: its servers unhealthy after %v, removed after %v", time.Since(killed), unhealthy, removed)
+				return
+			}
+			t.Logf("n3 killed: its 10 servers unhealthy after %v, removed after %v (grace 5 s)",
+				unhealthy.Round(time.Millisecond), removed.Round(time.Millisecond))
+			if removed < unhealthy+4*time.Second {
+				t.Errorf("removed %v after unhealthy, before the grace period", removed-unhealthy)
+			}
 		},
 	}
 	out := runC(t, ctx, bins["cn_alloc"], env, handlers)

@@ -3,8 +3,9 @@
  * over the nodes in CN_NODES ("host:port,host:port,..."), labels the first
  * half mode=ctf and the rest mode=dm, marks them ready and prints
  * "READY". On "GO" it prints every CN_EVENT_ALLOCATED as
- * "ALLOCATED <server> <allocation id> <unix ms>" for CN_WATCH_MS, then
- * shuts every server down and prints "PASS". */
+ * "ALLOCATED <server> <allocation id> <unix ms>" for CN_WATCH_MS, prints
+ * "WATCHED" and, on the next "GO", shuts every server down and prints
+ * "PASS". */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +78,8 @@ int main(void) {
     char line[64];
     if (!fgets(line, sizeof line, stdin)) return 1;
     usleep((useconds_t)watch_ms * 1000);
+    printf("WATCHED\n");
+    if (!fgets(line, sizeof line, stdin)) return 1;
     for (int i = 0; i < n; i++) {
         cn_status st = cn_shutdown(hs[i]);
         if (st != CN_OK) fail(0, "cn_shutdown", st);
