@@ -39,13 +39,21 @@ func (s *Server) Allocate(ctx context.Context, req *cassnetv1.AllocateRequest) (
 	if err != nil {
 		return nil, err
 	}
+	mu := s.propLock(p.Tenant, req.GetServerId())
+	if mu == nil {
+		return nil, errNoServer(req.GetServerId())
+	}
+	mu.Lock()
+	defer mu.Unlock()
 	if s.store != nil {
 		if err := s.propose(ctx, p.Actor(), stateCmd(p.Tenant, req.GetServerId(), servers.StateAllocated, 0, id)); err != nil {
 			return nil, proposalStatus(err)
 		}
 	}
-	s.reg.with(p.Tenant, req.GetServerId(), func(e *entry) { e.touched = time.Now() })
-	s.setLocal(p.Tenant, req.GetServerId(), cassnetv1.ServerState_SERVER_STATE_ALLOCATED)
+	s.reg.with(p.Tenant, req.GetServerId(), func(e *entry) {
+		e.touched = time.Now()
+		e.setState(cassnetv1.ServerState_SERVER_STATE_ALLOCATED)
+	})
 	return &cassnetv1.AllocateResponse{AllocationId: id}, nil
 }
 
@@ -60,13 +68,13 @@ func (s *Server) Reserve(ctx context.Context, req *cassnetv1.ReserveRequest) (*c
 	if err := s.withServer(ctx, req.GetServerId(), func(*entry) error { return nil }); err != nil {
 		return nil, err
 	}
-	if err := s.lifecycle(ctx, p.Tenant, req.GetServerId(), stateCmd(p.Tenant, req.GetServerId(), servers.StateReserved, secs, "")); err != nil {
+	cmd := stateCmd(p.Tenant, req.GetServerId(), servers.StateReserved, secs, "")
+	if err := s.lifecycle(ctx, p.Tenant, req.GetServerId(), cmd, func(e *entry) {
+		e.reserved = time.Now().Add(time.Duration(secs) * time.Second)
+		e.setState(cassnetv1.ServerState_SERVER_STATE_RESERVED)
+	}); err != nil {
 		return nil, err
 	}
-	s.reg.with(p.Tenant, req.GetServerId(), func(e *entry) {
-		e.reserved = time.Now().Add(time.Duration(secs) * time.Second)
-	})
-	s.setLocal(p.Tenant, req.GetServerId(), cassnetv1.ServerState_SERVER_STATE_RESERVED)
 	return &cassnetv1.ServerAck{}, nil
 }
 
@@ -93,10 +101,7 @@ func (s *Server) SetLabel(ctx context.Context, req *cassnetv1.SetLabelRequest) (
 		op = &cassnetv1.SetServerLabels{Tenant: p.Tenant, Id: req.GetServerId(), Remove: []string{k}}
 	}
 	cmd := &cassnetv1.Command{Op: &cassnetv1.Command_SetServerLabels{SetServerLabels: op}}
-	if err := s.lifecycle(ctx, p.Tenant, req.GetServerId(), cmd); err != nil {
-		return nil, err
-	}
-	s.reg.with(p.Tenant, req.GetServerId(), func(e *entry) {
+	if err := s.lifecycle(ctx, p.Tenant, req.GetServerId(), cmd, func(e *entry) {
 		e.info.Labels = maps.Clone(e.info.Labels)
 		if e.info.Labels == nil {
 			e.info.Labels = map[string]string{}
@@ -107,6 +112,8 @@ func (s *Server) SetLabel(ctx context.Context, req *cassnetv1.SetLabelRequest) (
 			e.info.Labels[k] = v
 		}
 		e.info.UpdatedAt = time.Now().UTC()
-	})
+	}); err != nil {
+		return nil, err
+	}
 	return &cassnetv1.ServerAck{}, nil
 }

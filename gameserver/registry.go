@@ -35,12 +35,12 @@ type entry struct {
 
 	// Replication (replicate.go). state is the lifecycle state this node
 	// last knew good: the replicated record's, except unhealthy.
-	unhealthy bool      // the health deadline passed; proposed unhealthy
-	dirty     bool      // a local change is not replicated yet
-	busy      int       // lifecycle proposals in flight
-	touched   time.Time // when the last lifecycle proposal ended
-	flushed   int       // the player count last replicated; -1: none
-	reserved  time.Time // while reserved: when the reservation ends
+	unhealthy bool        // the health deadline passed; proposed unhealthy
+	dirty     bool        // a local change is not replicated yet
+	prop      *sync.Mutex // held while a proposal for this server is in flight; kept across re-registrations
+	touched   time.Time   // when the last lifecycle proposal ended
+	flushed   int         // the player count last replicated; -1: none
+	reserved  time.Time   // while reserved: when the reservation ends
 }
 
 // conn is a connected player: its session, kept to re-check it.
@@ -73,8 +73,9 @@ func (r *registry) put(info Info) bool {
 	e := &entry{info: info, state: cassnetv1.ServerState_SERVER_STATE_STARTING,
 		players: make(map[string]conn), labels: make(map[string]map[string]string), flushed: -1}
 	e.info.State = stateName(e.state)
+	e.prop, e.touched = &sync.Mutex{}, time.Now()
 	if exists {
-		e.events = old.events // open watches follow the new registration
+		e.events, e.prop = old.events, old.prop // open watches follow the new registration
 	}
 	r.servers[k] = e
 	return true

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -92,22 +93,37 @@ func stateCmd(tenant, id, state string, reserve uint32, allocID string) *cassnet
 	}}}
 }
 
-// lifecycle proposes cmd for one server on behalf of an RPC, marking the
-// entry busy meanwhile so that the reconcile loop leaves it alone. A
-// proposal that failed for now marks the entry dirty and succeeds: the
-// reconcile loop replicates the local state later. A refused one is
-// returned as a gRPC status.
-func (s *Server) lifecycle(ctx context.Context, tenant, id string, cmd *cassnetv1.Command) error {
-	if s.store == nil {
-		return nil
+// propLock is the server's proposal lock, or nil if it is not registered.
+func (s *Server) propLock(tenant, id string) *sync.Mutex {
+	var mu *sync.Mutex
+	s.reg.with(tenant, id, func(e *entry) { mu = e.prop })
+	return mu
+}
+
+// lifecycle proposes cmd for one server on behalf of an RPC, holding the
+// server's proposal lock so that no reconcile proposal interleaves, then
+// runs after on the entry (unless the proposal was refused). A proposal
+// that failed for now marks the entry dirty and succeeds: the reconcile
+// loop replicates the local state later. A refused one is returned as a
+// gRPC status. Without a store only after runs.
+func (s *Server) lifecycle(ctx context.Context, tenant, id string, cmd *cassnetv1.Command, after func(e *entry)) error {
+	mu := s.propLock(tenant, id)
+	if mu == nil {
+		return errNoServer(id)
 	}
-	s.reg.with(tenant, id, func(e *entry) { e.busy++ })
-	err := s.propose(ctx, principal(ctx).Actor(), cmd)
+	mu.Lock()
+	defer mu.Unlock()
+	var err error
+	if s.store != nil {
+		err = s.propose(ctx, principal(ctx).Actor(), cmd)
+	}
 	s.reg.with(tenant, id, func(e *entry) {
-		e.busy--
 		e.touched = time.Now()
 		if err != nil && !refused(err) {
 			e.dirty = true
+		}
+		if (err == nil || !refused(err)) && after != nil {
+			after(e)
 		}
 	})
 	if err == nil {
@@ -173,9 +189,15 @@ func (s *Server) healthLoop() {
 		s.reg.mu.Unlock()
 		for _, l := range due {
 			s.log.Warn("game server missed its health deadline", "tenant", l.tenant, "server", l.id)
+			mu := s.propLock(l.tenant, l.id)
+			if mu == nil {
+				continue
+			}
+			mu.Lock()
 			if err := s.propose(s.ctx, s.actor(), stateCmd(l.tenant, l.id, servers.StateUnhealthy, 0, "")); err != nil {
 				s.log.Debug("game server: unhealthy not replicated; reconcile retries", "server", l.id, "err", err)
 			}
+			mu.Unlock()
 		}
 	})
 }
@@ -246,13 +268,34 @@ type repair struct {
 // With only set, it looks at that server alone and at once (a ping after
 // the health deadline), without waiting for it to settle.
 func (s *Server) reconcile(ctx context.Context, only *key) {
+	type candidate struct {
+		k  key
+		mu *sync.Mutex
+	}
+	var cands []candidate
+	s.reg.mu.Lock()
+	for k, e := range s.reg.servers {
+		if only == nil || k == *only {
+			cands = append(cands, candidate{k, e.prop})
+		}
+	}
+	s.reg.mu.Unlock()
+	for _, c := range cands {
+		if !c.mu.TryLock() {
+			continue // an RPC is proposing for it: look again next time
+		}
+		s.repair(ctx, c.k, c.mu, only != nil)
+		c.mu.Unlock()
+	}
+}
+
+// repair decides and proposes what one server's record needs, holding its
+// proposal lock (mu).
+func (s *Server) repair(ctx context.Context, k key, mu *sync.Mutex, force bool) {
 	var todo []repair
 	now := time.Now()
 	s.reg.mu.Lock()
-	for k, e := range s.reg.servers {
-		if only != nil && k != *only || e.busy > 0 || only == nil && now.Sub(e.touched) < settle {
-			continue
-		}
+	if e, ok := s.reg.servers[k]; ok && e.prop == mu && (force || now.Sub(e.touched) >= settle) {
 		rec, ok := s.records.Server(k.tenant, k.id)
 		switch {
 		case !ok || rec.Node != s.node:
@@ -263,10 +306,9 @@ func (s *Server) reconcile(ctx context.Context, only *key) {
 				todo = append(todo, repair{k.tenant, k.id, []*cassnetv1.Command{stateCmd(k.tenant, k.id, servers.StateUnhealthy, 0, "")}})
 			}
 		case e.dirty || rec.State == servers.StateUnhealthy:
-			if e.state == cassnetv1.ServerState_SERVER_STATE_ALLOCATED && rec.State == servers.StateUnhealthy && !e.dirty {
-				continue
+			if e.state != cassnetv1.ServerState_SERVER_STATE_ALLOCATED || e.dirty {
+				todo = append(todo, repair{k.tenant, k.id, s.assert(e, &rec)})
 			}
-			todo = append(todo, repair{k.tenant, k.id, s.assert(e, &rec)})
 		default:
 			e.follow(rec)
 		}

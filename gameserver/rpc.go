@@ -87,7 +87,7 @@ func (s *Server) Register(ctx context.Context, req *cassnetv1.RegisterRequest) (
 	if !s.reg.put(info) {
 		return nil, status.Errorf(codes.ResourceExhausted, "this node holds its maximum of %d game servers", s.reg.max)
 	}
-	if err := s.lifecycle(ctx, p.Tenant, info.ID, registerCmd(info, servers.StateStarting)); err != nil {
+	if err := s.lifecycle(ctx, p.Tenant, info.ID, registerCmd(info, servers.StateStarting), nil); err != nil {
 		s.reg.remove(p.Tenant, info.ID)
 		return nil, err
 	}
@@ -131,22 +131,21 @@ func (s *Server) SetState(ctx context.Context, req *cassnetv1.SetStateRequest) (
 	if st == cassnetv1.ServerState_SERVER_STATE_STARTING {
 		cmd = registerCmd(info, servers.StateStarting)
 	}
-	if err := s.lifecycle(ctx, p.Tenant, info.ID, cmd); err != nil && st != cassnetv1.ServerState_SERVER_STATE_SHUTDOWN {
-		return nil, err
-	}
+	err := s.lifecycle(ctx, p.Tenant, info.ID, cmd, func(e *entry) { e.setState(st) })
 	if st == cassnetv1.ServerState_SERVER_STATE_SHUTDOWN {
 		s.reg.remove(p.Tenant, req.GetServerId())
 		return &cassnetv1.ServerAck{}, nil
 	}
-	s.setLocal(p.Tenant, info.ID, st)
+	if err != nil {
+		return nil, err
+	}
 	return &cassnetv1.ServerAck{}, nil
 }
 
-// setLocal records a lifecycle state in the registry.
-func (s *Server) setLocal(tenant, id string, st cassnetv1.ServerState) {
-	s.reg.with(tenant, id, func(e *entry) {
-		e.state, e.info.State, e.info.UpdatedAt = st, stateName(st), time.Now().UTC()
-	})
+// setState records a lifecycle state in the registry. Called with the
+// registry lock held.
+func (e *entry) setState(st cassnetv1.ServerState) {
+	e.state, e.info.State, e.info.UpdatedAt = st, stateName(st), time.Now().UTC()
 }
 
 // Health implements GameServerService: every ping refreshes the server's
