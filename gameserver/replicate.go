@@ -30,10 +30,6 @@ const (
 	DefaultReapGrace = 60 * time.Second
 	// proposeTimeout bounds one proposal of a loop or an RPC.
 	proposeTimeout = 5 * time.Second
-	// settle is how long after a lifecycle proposal the reconcile loop
-	// leaves a server alone, so that it never acts on a read older than
-	// the proposal.
-	settle = time.Second
 )
 
 // propose sends one command through the consensus store. Without a store
@@ -265,8 +261,9 @@ type repair struct {
 // calls Ready: its allocation ended in the record, and re-allocating it
 // would hand a running match a new id (see doc.go).
 //
-// With only set, it looks at that server alone and at once (a ping after
-// the health deadline), without waiting for it to settle.
+// With only set, it looks at that server alone (a ping after the health
+// deadline). A server whose proposal lock is held (an RPC is proposing)
+// is left for the next pass.
 func (s *Server) reconcile(ctx context.Context, only *key) {
 	type candidate struct {
 		k  key
@@ -284,18 +281,20 @@ func (s *Server) reconcile(ctx context.Context, only *key) {
 		if !c.mu.TryLock() {
 			continue // an RPC is proposing for it: look again next time
 		}
-		s.repair(ctx, c.k, c.mu, only != nil)
+		s.repair(ctx, c.k, c.mu)
 		c.mu.Unlock()
 	}
 }
 
 // repair decides and proposes what one server's record needs, holding its
 // proposal lock (mu).
-func (s *Server) repair(ctx context.Context, k key, mu *sync.Mutex, force bool) {
+func (s *Server) repair(ctx context.Context, k key, mu *sync.Mutex) {
 	var todo []repair
-	now := time.Now()
 	s.reg.mu.Lock()
-	if e, ok := s.reg.servers[k]; ok && e.prop == mu && (force || now.Sub(e.touched) >= settle) {
+	// Holding mu, no proposal of this node for the server is in flight, and
+	// every earlier one is applied here: the record read now is not older
+	// than anything this node did to it.
+	if e, ok := s.reg.servers[k]; ok && e.prop == mu {
 		rec, ok := s.records.Server(k.tenant, k.id)
 		switch {
 		case !ok || rec.Node != s.node:
