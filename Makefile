@@ -107,6 +107,7 @@ FUZZ_TARGETS := \
 	./api/:FuzzParseCredential \
 	./api/:FuzzDecodeCreateBan \
 	./api/:FuzzDecodeCreateTenant \
+	./api/:FuzzServerFilter \
 	./console/:FuzzCredential \
 	./api/:FuzzDecodeStreamRequest \
 	./streamclient/:FuzzDecodeResponse \

@@ -23,7 +23,7 @@ type config struct {
 
 // eventFn and messageFn are the C callbacks, wrapped by exports.go.
 type (
-	eventFn   func(kind int, player, reason, banID string)
+	eventFn   func(kind int, player, reason, banID, allocation string)
 	messageFn func(topic, id string, payload []byte)
 )
 
@@ -34,6 +34,7 @@ const (
 	evNodeLeaving  = 3
 	evDisconnected = 4
 	evReconnected  = 5
+	evAllocated    = 6
 )
 
 // client is one cn_handle: a connection to the node and the goroutines
@@ -54,7 +55,15 @@ type client struct {
 
 	mu      sync.Mutex
 	players map[string]string // connected player -> token, re-sent after a reconnect
+	labels  map[string]string // set by cn_set_label, re-sent after a reconnect
+	alloc   allocation        // the allocation held, from the last Allocated event
 	lastErr string
+}
+
+// allocation is the allocation a server holds, as its events told it.
+type allocation struct {
+	id          string
+	annotations map[string]string
 }
 
 // newClient connects, registers the server and starts the event and
@@ -65,7 +74,7 @@ func newClient(cfg config) (*client, int, error) {
 	if err != nil {
 		return nil, stInvalidArgument, fmt.Errorf("node address %q: %w", cfg.node, err)
 	}
-	c := &client{cfg: cfg, conn: conn, rpc: cassnetv1.NewGameServerServiceClient(conn), players: map[string]string{}}
+	c := &client{cfg: cfg, conn: conn, rpc: cassnetv1.NewGameServerServiceClient(conn), players: map[string]string{}, labels: map[string]string{}}
 	c.ctx, c.cancel = context.WithCancel(metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+cfg.key))
 	empty := map[string]int64{}
 	c.bans.Store(&empty)
@@ -93,8 +102,14 @@ func (c *client) call() (context.Context, context.CancelFunc) {
 func (c *client) register() error {
 	ctx, cancel := c.call()
 	defer cancel()
+	c.mu.Lock()
+	labels := make(map[string]string, len(c.labels))
+	for k, v := range c.labels {
+		labels[k] = v
+	}
+	c.mu.Unlock()
 	req := &cassnetv1.RegisterRequest{ServerId: c.cfg.server, ProjectId: c.cfg.project,
-		Address: c.cfg.address, Capacity: c.cfg.capacity}
+		Address: c.cfg.address, Capacity: c.cfg.capacity, Labels: labels}
 	if c.cfg.port != 0 {
 		req.Ports = map[string]uint32{"game": c.cfg.port}
 	}
@@ -132,7 +147,57 @@ func (c *client) setState(s cassnetv1.ServerState) int {
 	if err != nil {
 		return c.rpcErr("set state", err)
 	}
+	if s == cassnetv1.ServerState_SERVER_STATE_READY {
+		c.mu.Lock()
+		c.alloc = allocation{} // the match is over
+		c.mu.Unlock()
+	}
 	return stOK
+}
+
+func (c *client) setLabel(k, v string, remove bool) int {
+	ctx, cancel := c.call()
+	defer cancel()
+	if _, err := c.rpc.SetLabel(ctx, &cassnetv1.SetLabelRequest{ServerId: c.cfg.server, Key: k, Value: v, Remove: remove}); err != nil {
+		return c.rpcErr("set label", err)
+	}
+	c.mu.Lock()
+	if remove {
+		delete(c.labels, k)
+	} else {
+		c.labels[k] = v
+	}
+	c.mu.Unlock()
+	return stOK
+}
+
+func (c *client) reserve(seconds uint32) int {
+	ctx, cancel := c.call()
+	defer cancel()
+	if _, err := c.rpc.Reserve(ctx, &cassnetv1.ReserveRequest{ServerId: c.cfg.server, Seconds: seconds}); err != nil {
+		return c.rpcErr("reserve", err)
+	}
+	return stOK
+}
+
+func (c *client) allocate() int {
+	ctx, cancel := c.call()
+	defer cancel()
+	if _, err := c.rpc.Allocate(ctx, &cassnetv1.AllocateRequest{ServerId: c.cfg.server}); err != nil {
+		return c.rpcErr("allocate", err)
+	}
+	return stOK
+}
+
+// annotation answers from the last Allocated event.
+func (c *client) annotation(k string) (string, int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.alloc.annotations[k]
+	if !ok {
+		return "", stNotFound
+	}
+	return v, stOK
 }
 
 // authenticate verifies a player through PlayerConnect.

@@ -7,8 +7,8 @@ package main
 #include "cassnet.h"
 
 static void cn_call_event(cn_event_fn fn, int kind, const char *player, const char *reason,
-                          const char *ban, void *user_data) {
-	cn_event ev = { (cn_event_kind)kind, player, reason, ban };
+                          const char *ban, const char *allocation, void *user_data) {
+	cn_event ev = { (cn_event_kind)kind, player, reason, ban, allocation };
 	fn(&ev, user_data);
 }
 
@@ -236,14 +236,77 @@ func cn_set_event_callback(h C.cn_handle, fn C.cn_event_fn, userData unsafe.Poin
 		c.onEvent.Store(nil)
 		return C.CN_OK
 	}
-	f := eventFn(func(kind int, player, reason, banID string) {
-		cp, cr, cb := C.CString(player), C.CString(reason), C.CString(banID)
+	f := eventFn(func(kind int, player, reason, banID, alloc string) {
+		cp, cr, cb, ca := C.CString(player), C.CString(reason), C.CString(banID), C.CString(alloc)
 		defer C.free(unsafe.Pointer(cp))
 		defer C.free(unsafe.Pointer(cr))
 		defer C.free(unsafe.Pointer(cb))
-		C.cn_call_event(fn, C.int(kind), cp, cr, cb, userData)
+		defer C.free(unsafe.Pointer(ca))
+		C.cn_call_event(fn, C.int(kind), cp, cr, cb, ca, userData)
 	})
 	c.onEvent.Store(&f)
+	return C.CN_OK
+}
+
+//export cn_set_label
+func cn_set_label(h C.cn_handle, key, value *C.char) C.cn_status {
+	c := handles.get(uint64(h))
+	if c == nil {
+		return C.CN_ERR_UNKNOWN_HANDLE
+	}
+	k, st := arg(key, maxLabelLen)
+	if st != C.CN_OK {
+		return C.cn_status(c.setErr(int(st), "cn_set_label: key is NULL, empty or too long"))
+	}
+	if value == nil {
+		return C.cn_status(c.setLabel(k, "", true))
+	}
+	v, st := opt(value, maxLabelLen)
+	if st != C.CN_OK {
+		return C.cn_status(c.setErr(int(st), "cn_set_label: value is too long"))
+	}
+	return C.cn_status(c.setLabel(k, v, false))
+}
+
+//export cn_reserve
+func cn_reserve(h C.cn_handle, seconds C.uint32_t) C.cn_status {
+	c := handles.get(uint64(h))
+	if c == nil {
+		return C.CN_ERR_UNKNOWN_HANDLE
+	}
+	if seconds == 0 || seconds > 86400 {
+		return C.cn_status(c.setErr(stInvalidArgument, "cn_reserve: seconds must be 1 to 86400, got %d", uint32(seconds)))
+	}
+	return C.cn_status(c.reserve(uint32(seconds)))
+}
+
+//export cn_allocate
+func cn_allocate(h C.cn_handle) C.cn_status {
+	c := handles.get(uint64(h))
+	if c == nil {
+		return C.CN_ERR_UNKNOWN_HANDLE
+	}
+	return C.cn_status(c.allocate())
+}
+
+//export cn_get_annotation
+func cn_get_annotation(h C.cn_handle, key *C.char, value **C.char) C.cn_status {
+	c := handles.get(uint64(h))
+	if c == nil {
+		return C.CN_ERR_UNKNOWN_HANDLE
+	}
+	k, st := arg(key, maxLabelLen)
+	if st != C.CN_OK {
+		return st
+	}
+	if value == nil {
+		return C.CN_ERR_INVALID_ARGUMENT
+	}
+	v, code := c.annotation(k)
+	if code != stOK {
+		return C.cn_status(c.setErr(code, "cn_get_annotation: no annotation %q", k))
+	}
+	*value = C.CString(v)
 	return C.CN_OK
 }
 

@@ -24,6 +24,7 @@ const (
 	stSessionRevoked   = 11
 	stBanned           = 12
 	stInternal         = 13
+	stConflict         = 14
 )
 
 // Limits, as in cassnet.h.
@@ -31,6 +32,7 @@ const (
 	maxIDLen    = 128
 	maxTokenLen = 4096
 	maxPayload  = 1 << 20
+	maxLabelLen = 317
 )
 
 // codeStatus maps an RPC error to a status.
@@ -52,6 +54,8 @@ func codeStatus(err error) int {
 		return stNotFound
 	case codes.ResourceExhausted:
 		return stTooLarge
+	case codes.FailedPrecondition:
+		return stConflict
 	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled:
 		return stUnavailable
 	}

@@ -42,7 +42,7 @@ func (c *client) watch(ready chan struct{}) {
 			return
 		}
 		if c.linkUp.Swap(false) {
-			c.emit(evDisconnected, "", "", "")
+			c.emit(evDisconnected, "", "", "", "")
 		}
 		c.setErr(stUnavailable, "link to the node lost (%v): reconnecting; cached answers may be stale", err)
 		var ok bool
@@ -71,17 +71,23 @@ func (c *client) watchOnce(ready chan struct{}, delay *time.Duration) error {
 			if !c.linkUp.Swap(true) {
 				select {
 				case <-ready:
-					c.emit(evReconnected, "", "", "")
+					c.emit(evReconnected, "", "", "", "")
 				default:
 					close(ready)
 				}
 			}
 		case *cassnetv1.ServerEvent_Kick_:
-			c.emit(evKick, e.Kick.GetPlayerId(), e.Kick.GetReason(), e.Kick.GetBanId())
+			c.emit(evKick, e.Kick.GetPlayerId(), e.Kick.GetReason(), e.Kick.GetBanId(), "")
 		case *cassnetv1.ServerEvent_Drain_:
-			c.emit(evDrain, "", "", "")
+			c.emit(evDrain, "", "", "", "")
 		case *cassnetv1.ServerEvent_NodeLeaving_:
-			c.emit(evNodeLeaving, "", "", "")
+			c.emit(evNodeLeaving, "", "", "", "")
+		case *cassnetv1.ServerEvent_Allocated_:
+			a := allocation{id: e.Allocated.GetAllocationId(), annotations: e.Allocated.GetAnnotations()}
+			c.mu.Lock()
+			c.alloc = a
+			c.mu.Unlock()
+			c.emit(evAllocated, "", "", "", a.id)
 		}
 	}
 }
@@ -115,15 +121,15 @@ func (c *client) reconnectPlayers() {
 		res, err := c.rpc.PlayerConnect(ctx, &cassnetv1.PlayerConnectRequest{ServerId: c.cfg.server, Token: tok})
 		cancel()
 		if err == nil && (res.GetReason() == "banned" || res.GetReason() == "revoked") {
-			c.emit(evKick, p, res.GetReason(), "")
+			c.emit(evKick, p, res.GetReason(), "", "")
 		}
 	}
 }
 
 // emit calls the event callback, if one is set, on this goroutine.
-func (c *client) emit(kind int, player, reason, banID string) {
+func (c *client) emit(kind int, player, reason, banID, allocation string) {
 	if fn := c.onEvent.Load(); fn != nil {
-		(*fn)(kind, player, reason, banID)
+		(*fn)(kind, player, reason, banID, allocation)
 	}
 }
 

@@ -23,7 +23,9 @@ import (
 // What players type, and what must stay text.
 const (
 	xssReason = `<img src=x onerror=alert(1)>`
-	xssLabel  = `<b>dust</b><img src=x onerror=alert(2)><script>alert(3)</script>`
+	// Labels are replicated in Kubernetes label syntax, so the hostile
+	// text a game server can still send is its address.
+	xssAddress = `<b>dust</b><img src=x onerror=alert(2)><script>alert(3)</script>`
 )
 
 // pages are the console's pages, in navigation order.
@@ -43,7 +45,7 @@ func rest(t *testing.T, ctx context.Context, cl *testnet.Client, method string, 
 }
 
 // seed creates the tenant the browser works in, and registers a game
-// server with a hostile label and one connected player on node n.
+// server with a hostile address and one connected player on node n.
 func seed(t *testing.T, ctx context.Context, cl *testnet.Client, n *testnet.Node) (adminKey, readKey string) {
 	t.Helper()
 	rest(t, ctx, cl, "POST", n, "/v1/tenants", map[string]string{"name": "studio"}, http.StatusCreated)
@@ -71,8 +73,8 @@ func seed(t *testing.T, ctx context.Context, cl *testnet.Client, n *testnet.Node
 	gs := cassnetv1.NewGameServerServiceClient(conn)
 	gctx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+key.Key)
 	if _, err := gs.Register(gctx, &cassnetv1.RegisterRequest{
-		ServerId: "gs-eu-1", ProjectId: "rocket", Address: n.IP + ":7777", Capacity: 16,
-		Labels: map[string]string{"map": xssLabel, "region": "eu-west"},
+		ServerId: "gs-eu-1", ProjectId: "rocket", Address: xssAddress, Capacity: 16,
+		Labels: map[string]string{"map": "dust", "region": "eu-west"},
 	}); err != nil {
 		t.Fatalf("register game server: %v", err)
 	}
@@ -117,7 +119,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	nodes := c.Nodes()
 	n1, n2, n3 := nodes[0], nodes[1], nodes[2]
 	base := "http://" + n1.HTTPAddr()
-	adminKey, readKey := seed(t, ctx, cl, n2) // the server lives on n2: the console sees it through n1's fan-out
+	adminKey, readKey := seed(t, ctx, cl, n2) // the server lives on n2: the console sees it in n1's replica
 
 	b := newBrowser(t, ctx)
 	b.do(t, "open the login page",
@@ -205,12 +207,15 @@ func TestConsoleInBrowser(t *testing.T) {
 	if got := eval[string](t, b, `document.querySelector(".ban-reason").textContent`); got != xssReason {
 		t.Errorf("bans page: reason %q", got)
 	}
-	b.do(t, "servers page shows the hostile label",
+	b.do(t, "servers page shows the hostile address",
 		chromedp.Navigate(base+"/ui/#/servers"),
 		chromedp.WaitVisible(chromedp.CSS(`.page[data-page="servers"][data-ready="true"] .chip`)))
 	labels := eval[[]string](t, b, `[...document.querySelectorAll("main .chip")].map(e => e.textContent)`)
-	if !slices.Contains(labels, "map="+xssLabel) {
-		t.Errorf("server labels rendered as %q, want the text %q", labels, "map="+xssLabel)
+	if !slices.Contains(labels, "map=dust") {
+		t.Errorf("server labels rendered as %q, want map=dust", labels)
+	}
+	if got := eval[[]string](t, b, `[...document.querySelectorAll("main .mono")].map(e => e.textContent)`); !slices.Contains(got, xssAddress) {
+		t.Errorf("server address rendered as %q, want the text %q", got, xssAddress)
 	}
 	if n := eval[int](t, b, `document.querySelectorAll("main img, main b, main script").length`); n != 0 {
 		t.Errorf("%d elements were made from API text", n)

@@ -6,9 +6,12 @@
 //
 // # What it owns
 //
-// The registry of the game servers registered on this node: registration,
-// lifecycle state, health, connected players and reported metrics. It
-// borrows everything else. Authentication, tenant isolation and session
+// The registry of the game servers registered on this node (health,
+// connected players, reported metrics) and keeping their replicated
+// lifecycle records (state/servers) in step with it: proposing
+// registrations, state changes, labels and coalesced player counts, and,
+// on the leader, marking the servers of failed nodes. It borrows
+// everything else. Authentication, tenant isolation and session
 // verification are the REST API's own code (api.Server.Authenticate,
 // api.Principal.CanSee, api.Server.VerifySession), so there is one
 // authorisation layer and VerifySession answers exactly as REST does.
@@ -16,22 +19,53 @@
 // subscription core the REST SSE route adapts. Bans and revocations are
 // read from this node's replica of the Raft state.
 //
-// # How the registry travels: it does not
+// # What is replicated, and what stays here
 //
-// The registry is soft state that changes every second (player counts,
-// metrics) and is worthless once its node is gone. Raft would put every
-// change through the leader, the log and every replica's disk. Gossip
-// (memberlist user messages) is bounded by a UDP packet and re-sends the
-// whole cluster's state to every node all the time; a pubsub topic would
-// do the same and, being a tenant topic, could be forged by the tenant's
-// own keys. So each node keeps its own servers in memory, nothing is sent
-// when they change, and a cluster-wide read (GET /v1/tenants/{t}/servers
-// on any node) asks the alive members for theirs at read time, each with a
-// short timeout; members that do not answer are named in the reply. Writes
-// cost nothing on the network; reads cost one request per node, which
-// suits a fleet view that is read rarely and written constantly. A node
-// that dies takes its servers with it, which is right: they died too, or
-// will re-register with the node that replaces it.
+// A server's identity and lifecycle are replicated through Raft (the
+// servers domain, state/servers), so that any node can allocate it with a
+// compare-and-set: Register proposes RegisterServer (node = this node);
+// Ready, SetState, Reserve and Allocate propose SetServerState (shutdown
+// removes the record); SetLabel proposes SetServerLabels. Health pings,
+// metrics, sessions and the connected-player list stay in this node's
+// memory: they change every second and are worthless once the node is
+// gone. Three loops keep the record in step (replicate.go):
+//
+//   - health: three intervals without a ping propose unhealthy; the next
+//     ping restores the state the server had (an allocated one comes back
+//     as draining: its allocation ended in the record, and handing it out
+//     again mid-match would be wrong; Ready returns it to the pool);
+//   - flush: once a second, one UpdateServerPlayers carries every player
+//     count that changed. The count selectors use (min_free_players) is
+//     therefore at most about FlushInterval plus one commit and apply
+//     (~1.1 s on a healthy cluster) behind the node's own count; while
+//     no leader is elected it is as old as the last commit;
+//   - reconcile (every ReconcileInterval): a record that is missing (never
+//     replicated because no leader, or the cluster not yet at state
+//     version 2; or removed after the mesh wrongly declared this node
+//     failed), marked unhealthy while the server pings, or behind a local
+//     change that failed to replicate, is re-asserted; otherwise the local
+//     state follows the record (REST allocations, reservations running
+//     out, drains).
+//
+// A lifecycle call that cannot be replicated now (no leader, version gate)
+// still succeeds locally and is replicated by reconcile; one the state
+// machine refuses (malformed, conflicting transition) fails with its
+// status. Self-allocation (Allocate) alone fails when it cannot be
+// replicated: an allocation id is never handed out unrecorded.
+//
+// On the leader, a reaper (reaper.go) watches the mesh: a member declared
+// failed has its servers marked unhealthy at once (MarkNodeServers) and
+// removed after Config.ReapGrace (default 60 s).
+//
+// WatchEvents compares the record with what it told the server on every
+// applied index (consensus.Applied.WaitChange): a new allocation id is an
+// Allocated event (labels and annotations included) within milliseconds
+// of the entry being applied here; a record turning draining, or this
+// node being drained (servers.Store.Schedulable), is one Drain event.
+//
+// GET /v1/tenants/{t}/servers reads the replicated records on any node,
+// with no request to other nodes, and completes this node's own servers
+// with their local fields (players, metrics, last health).
 //
 // # Invariants
 //

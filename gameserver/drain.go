@@ -12,6 +12,7 @@ import (
 
 	"github.com/cassandranet/cassnet/mesh"
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
+	"github.com/cassandranet/cassnet/state/servers"
 )
 
 // Drain asks server id of tenant to drain: it is marked draining and its
@@ -19,7 +20,26 @@ import (
 // node is looked for on the other alive members (unless local), asked
 // over their REST API with the caller's credential. Drain reports whether
 // some node had the server.
+//
+// With a consensus store the drain is replicated instead
+// (SetServerState draining), wherever the server is: the node it talks to
+// sees its record turn draining and sends the drain event (WatchEvents).
 func (s *Server) Drain(ctx context.Context, cred, tenant, id string, local bool) bool {
+	if s.records != nil {
+		rec, ok := s.records.Server(tenant, id)
+		if !ok || local && rec.Node != s.node {
+			return false
+		}
+		if err := s.propose(ctx, s.actor(), stateCmd(tenant, id, servers.StateDraining, 0, "")); err != nil {
+			s.log.Warn("drain a game server", "tenant", tenant, "server", id, "err", err)
+			return false
+		}
+		s.reg.with(tenant, id, func(e *entry) {
+			e.state, e.info.State, e.touched = cassnetv1.ServerState_SERVER_STATE_DRAINING, "draining", time.Now()
+		})
+		s.log.Info("game server asked to drain", "tenant", tenant, "server", id, "node", rec.Node)
+		return true
+	}
 	ev := &cassnetv1.ServerEvent{Event: &cassnetv1.ServerEvent_Drain_{Drain: &cassnetv1.ServerEvent_Drain{}}}
 	if s.reg.with(tenant, id, func(e *entry) {
 		e.state, e.info.State, e.info.UpdatedAt = cassnetv1.ServerState_SERVER_STATE_DRAINING, "draining", time.Now().UTC()

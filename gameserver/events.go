@@ -20,9 +20,10 @@ const recheckEvery = time.Second
 
 // WatchEvents implements GameServerService. It sends the active bans of
 // the server's tenant and project at once, then whenever the state
-// changes: again the bans if they changed, and a kick for each connected
-// player whose session is now banned or revoked. Drain and node-leaving
-// events come from Leaving.
+// changes: again the bans if they changed, a kick for each connected
+// player whose session is now banned or revoked, and, from the replicated
+// record, Allocated when it holds a new allocation id and Drain when the
+// server or its node is drained. Node-leaving events come from Leaving.
 func (s *Server) WatchEvents(req *cassnetv1.WatchEventsRequest, stream cassnetv1.GameServerService_WatchEventsServer) error {
 	ctx := stream.Context()
 	p := principal(ctx)
@@ -48,6 +49,7 @@ func (s *Server) WatchEvents(req *cassnetv1.WatchEventsRequest, stream cassnetv1
 
 	var lastBans []*cassnetv1.ActiveBan
 	kicked := make(map[string]bool)
+	var seen seenRecord
 	check := func() error {
 		bans := s.activeBans(p.Tenant, proj)
 		if lastBans == nil || !slices.EqualFunc(bans, lastBans, sameBan) {
@@ -59,6 +61,11 @@ func (s *Server) WatchEvents(req *cassnetv1.WatchEventsRequest, stream cassnetv1
 		}
 		for _, k := range s.kicks(p, req.GetServerId(), kicked) {
 			if err := stream.Send(&cassnetv1.ServerEvent{Event: &cassnetv1.ServerEvent_Kick_{Kick: k}}); err != nil {
+				return err
+			}
+		}
+		for _, ev := range s.lifecycleEvents(p.Tenant, req.GetServerId(), &seen) {
+			if err := stream.Send(ev); err != nil {
 				return err
 			}
 		}
@@ -154,5 +161,39 @@ func (s *Server) kicks(p api.Principal, id string, kicked map[string]bool) []*ca
 		out = append(out, k)
 	}
 	slices.SortFunc(out, func(a, b *cassnetv1.ServerEvent_Kick) int { return compare(a.PlayerId, b.PlayerId) })
+	return out
+}
+
+// seenRecord is what one WatchEvents stream has told its server about the
+// replicated record.
+type seenRecord struct {
+	allocation string // the last allocation id announced
+	drained    bool   // a drain was announced and still holds
+}
+
+// lifecycleEvents compares the server's replicated record with what the
+// stream has announced: a new allocation id is an Allocated event (with
+// the record's labels and the allocation's annotations), and the server
+// becoming draining, or its node unschedulable, is one Drain event.
+func (s *Server) lifecycleEvents(tenant, id string, seen *seenRecord) []*cassnetv1.ServerEvent {
+	if s.records == nil {
+		return nil
+	}
+	rec, ok := s.records.Server(tenant, id)
+	if !ok || rec.Node != s.node {
+		return nil
+	}
+	var out []*cassnetv1.ServerEvent
+	if rec.AllocationID != "" && rec.AllocationID != seen.allocation {
+		out = append(out, &cassnetv1.ServerEvent{Event: &cassnetv1.ServerEvent_Allocated_{Allocated: &cassnetv1.ServerEvent_Allocated{
+			AllocationId: rec.AllocationID, Labels: rec.Labels, Annotations: rec.Annotations}}})
+		s.log.Debug("game server allocated", "tenant", tenant, "server", id, "allocation", rec.AllocationID)
+	}
+	seen.allocation = rec.AllocationID
+	drained := rec.State == "draining" || !s.records.Schedulable(s.node)
+	if drained && !seen.drained {
+		out = append(out, &cassnetv1.ServerEvent{Event: &cassnetv1.ServerEvent_Drain_{Drain: &cassnetv1.ServerEvent_Drain{}}})
+	}
+	seen.drained = drained
 	return out
 }

@@ -115,3 +115,6 @@ func (s memStream) Next(ctx context.Context) (api.TopicEvent, error) {
 }
 func (s memStream) Ready() bool { return len(s) > 0 }
 func (s memStream) Close()      {}
+
+// IsLeader implements Proposer: the fake is always the leader.
+func (f *fakeStore) IsLeader() bool { return true }

@@ -36,6 +36,12 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	return newHarnessWith(t, nil)
+}
+
+// newHarnessWith is newHarness with a last say on the Server's Config.
+func newHarnessWith(t *testing.T, configure func(*harness, *Config)) *harness {
+	t.Helper()
 	store := newFakeStore()
 	token, id, sum, err := api.NewOperatorToken()
 	if err != nil {
@@ -53,8 +59,12 @@ func newHarness(t *testing.T) *harness {
 	h.rest(token, "POST", "/v1/tenants", `{"name":"other"}`, http.StatusCreated)
 	h.rest(token, "POST", "/v1/tenants/acme/projects", `{"name":"blue"}`, http.StatusCreated)
 
-	gs, err := New(Config{Authority: apiSrv, Applied: store.Applied(), Bans: store.state.Bans, Topics: newMemTopics(),
-		Node: "node-a", HealthInterval: 100 * time.Millisecond, Logger: quiet})
+	cfg := Config{Authority: apiSrv, Applied: store.Applied(), Bans: store.state.Bans, Topics: newMemTopics(),
+		Node: "node-a", HealthInterval: 100 * time.Millisecond, Logger: quiet}
+	if configure != nil {
+		configure(h, &cfg)
+	}
+	gs, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,6 +32,15 @@ type entry struct {
 	players map[string]conn // by player id
 	labels  map[string]map[string]string
 	events  []chan *cassnetv1.ServerEvent // WatchEvents streams
+
+	// Replication (replicate.go). state is the lifecycle state this node
+	// last knew good: the replicated record's, except unhealthy.
+	unhealthy bool        // the health deadline passed; proposed unhealthy
+	dirty     bool        // a local change is not replicated yet
+	prop      *sync.Mutex // held while a proposal for this server is in flight; kept across re-registrations
+	touched   time.Time   // when the last lifecycle proposal ended
+	flushed   int         // the player count last replicated; -1: none
+	reserved  time.Time   // while reserved: when the reservation ends
 }
 
 // conn is a connected player: its session, kept to re-check it.
@@ -62,10 +71,11 @@ func (r *registry) put(info Info) bool {
 		return false
 	}
 	e := &entry{info: info, state: cassnetv1.ServerState_SERVER_STATE_STARTING,
-		players: make(map[string]conn), labels: make(map[string]map[string]string)}
+		players: make(map[string]conn), labels: make(map[string]map[string]string), flushed: -1}
 	e.info.State = stateName(e.state)
+	e.prop, e.touched = &sync.Mutex{}, time.Now()
 	if exists {
-		e.events = old.events // open watches follow the new registration
+		e.events, e.prop = old.events, old.prop // open watches follow the new registration
 	}
 	r.servers[k] = e
 	return true
@@ -170,6 +180,20 @@ func stateName(s cassnetv1.ServerState) string {
 		return "draining"
 	case cassnetv1.ServerState_SERVER_STATE_SHUTDOWN:
 		return "shutdown"
+	case cassnetv1.ServerState_SERVER_STATE_RESERVED:
+		return "reserved"
+	case cassnetv1.ServerState_SERVER_STATE_UNHEALTHY:
+		return "unhealthy"
 	}
 	return "unspecified"
+}
+
+// stateOf is the enum of a replicated state name (UNSPECIFIED if unknown).
+func stateOf(name string) cassnetv1.ServerState {
+	for v := range cassnetv1.ServerState_name {
+		if st := cassnetv1.ServerState(v); stateName(st) == name {
+			return st
+		}
+	}
+	return cassnetv1.ServerState_SERVER_STATE_UNSPECIFIED
 }

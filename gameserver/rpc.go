@@ -13,6 +13,7 @@ import (
 
 	"github.com/cassandranet/cassnet/api"
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
+	"github.com/cassandranet/cassnet/state/servers"
 )
 
 // project resolves a request's project for p the way REST does: empty
@@ -78,8 +79,17 @@ func (s *Server) Register(ctx context.Context, req *cassnetv1.RegisterRequest) (
 		Ports: maps.Clone(req.GetPorts()), Labels: maps.Clone(req.GetLabels()),
 		Capacity: req.GetCapacity(), RegisteredAt: now, UpdatedAt: now,
 	}
+	if s.store != nil {
+		if err := servers.ValidateID("server_id", info.ID); err != nil {
+			return nil, proposalStatus(err)
+		}
+	}
 	if !s.reg.put(info) {
 		return nil, status.Errorf(codes.ResourceExhausted, "this node holds its maximum of %d game servers", s.reg.max)
+	}
+	if err := s.lifecycle(ctx, p.Tenant, info.ID, registerCmd(info, servers.StateStarting), nil); err != nil {
+		s.reg.remove(p.Tenant, info.ID)
+		return nil, err
 	}
 	s.log.Info("game server registered", "tenant", p.Tenant, "server", info.ID, "project", proj)
 	return &cassnetv1.RegisterResponse{Session: &cassnetv1.ServerSession{
@@ -93,23 +103,49 @@ func (s *Server) Ready(ctx context.Context, req *cassnetv1.ReadyRequest) (*cassn
 	return s.SetState(ctx, &cassnetv1.SetStateRequest{ServerId: req.GetServerId(), State: cassnetv1.ServerState_SERVER_STATE_READY})
 }
 
-// SetState implements GameServerService. Shutdown unregisters the server.
+// SetState implements GameServerService and replicates the change:
+// starting re-records the server, ready returns it to the pool (also
+// after a match), allocated is a self-allocation (as Allocate), draining
+// takes it out of the pool, and shutdown removes the record and
+// unregisters it here. Reserved and unhealthy are set by Reserve and by
+// the node.
 func (s *Server) SetState(ctx context.Context, req *cassnetv1.SetStateRequest) (*cassnetv1.ServerAck, error) {
 	st := req.GetState()
-	if st == cassnetv1.ServerState_SERVER_STATE_UNSPECIFIED || stateName(st) == "unspecified" {
+	switch st {
+	case cassnetv1.ServerState_SERVER_STATE_STARTING, cassnetv1.ServerState_SERVER_STATE_READY,
+		cassnetv1.ServerState_SERVER_STATE_DRAINING, cassnetv1.ServerState_SERVER_STATE_SHUTDOWN:
+	case cassnetv1.ServerState_SERVER_STATE_ALLOCATED:
+		if _, err := s.Allocate(ctx, &cassnetv1.AllocateRequest{ServerId: req.GetServerId()}); err != nil {
+			return nil, err
+		}
+		return &cassnetv1.ServerAck{}, nil
+	default:
 		return nil, status.Error(codes.InvalidArgument, "state: must be starting, ready, allocated, draining or shutdown")
 	}
-	err := s.withServer(ctx, req.GetServerId(), func(e *entry) error {
-		e.state, e.info.State, e.info.UpdatedAt = st, stateName(st), time.Now().UTC()
-		return nil
-	})
+	p := principal(ctx)
+	var info Info
+	if err := s.withServer(ctx, req.GetServerId(), func(e *entry) error { info = e.info; return nil }); err != nil {
+		return nil, err
+	}
+	cmd := stateCmd(p.Tenant, info.ID, stateName(st), 0, "")
+	if st == cassnetv1.ServerState_SERVER_STATE_STARTING {
+		cmd = registerCmd(info, servers.StateStarting)
+	}
+	err := s.lifecycle(ctx, p.Tenant, info.ID, cmd, func(e *entry) { e.setState(st) })
+	if st == cassnetv1.ServerState_SERVER_STATE_SHUTDOWN {
+		s.reg.remove(p.Tenant, req.GetServerId())
+		return &cassnetv1.ServerAck{}, nil
+	}
 	if err != nil {
 		return nil, err
 	}
-	if st == cassnetv1.ServerState_SERVER_STATE_SHUTDOWN {
-		s.reg.remove(principal(ctx).Tenant, req.GetServerId())
-	}
 	return &cassnetv1.ServerAck{}, nil
+}
+
+// setState records a lifecycle state in the registry. Called with the
+// registry lock held.
+func (e *entry) setState(st cassnetv1.ServerState) {
+	e.state, e.info.State, e.info.UpdatedAt = st, stateName(st), time.Now().UTC()
 }
 
 // Health implements GameServerService: every ping refreshes the server's
@@ -143,11 +179,16 @@ func (s *Server) Health(stream cassnetv1.GameServerService_HealthServer) error {
 			return err
 		case ping := <-pings:
 			now := time.Now().UTC()
+			restore := false
 			if err := s.withServer(ctx, ping.GetServerId(), func(e *entry) error {
-				e.info.LastHealth = &now
+				restore = s.pinged(e, now)
 				return nil
 			}); err != nil {
 				return err
+			}
+			if restore && s.store != nil {
+				s.log.Info("game server pings again", "server", ping.GetServerId())
+				s.reconcile(ctx, &key{principal(ctx).Tenant, ping.GetServerId()})
 			}
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -15,6 +16,7 @@ import (
 	"github.com/cassandranet/cassnet/consensus"
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
 	"github.com/cassandranet/cassnet/state/bans"
+	"github.com/cassandranet/cassnet/state/servers"
 )
 
 // DefaultHealthInterval is how often a server should ping Health. It is
@@ -64,6 +66,28 @@ type Config struct {
 	HealthInterval time.Duration
 	// Logger receives structured logs. Default slog.Default().
 	Logger *slog.Logger
+
+	// Store proposes the replicated lifecycle (RegisterServer,
+	// SetServerState, ...). Optional: without it (unit tests of the
+	// node-local API) nothing is replicated and Records is not read.
+	Store Proposer
+	// Records is the replicated servers domain this node applies.
+	// Required with Store.
+	Records *servers.Store
+	// ReapGrace is how long a member the mesh declared failed keeps its
+	// servers (unhealthy) before the leader removes them. Default
+	// DefaultReapGrace.
+	ReapGrace time.Duration
+}
+
+// Proposer is the consensus store as this package uses it.
+// *consensus.Store implements it. Both methods are safe for concurrent use.
+type Proposer interface {
+	// Apply proposes cmd (forwarded to the leader) and returns once it is
+	// applied on this node; errors carry consensus codes.
+	Apply(ctx context.Context, cmd *cassnetv1.Command) (uint64, error)
+	// IsLeader reports whether this node is the Raft leader now.
+	IsLeader() bool
 }
 
 // Server serves GameServerService. New starts nothing; Serve serves a
@@ -83,6 +107,11 @@ type Server struct {
 	log      *slog.Logger
 	reg      *registry
 	grpc     *grpc.Server
+	store    Proposer
+	records  *servers.Store
+	grace    time.Duration
+	loops    sync.WaitGroup // the replication loops, started by Serve
+	started  sync.Once
 
 	// ctx ends when Stop is called: every stream ends with it.
 	ctx    context.Context
@@ -94,11 +123,18 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Authority == nil || cfg.Applied == nil || cfg.Bans == nil {
 		return nil, errors.New("gameserver: Config.Authority and Config.State are required")
 	}
+	if cfg.Store != nil && cfg.Records == nil {
+		return nil, errors.New("gameserver: Config.Records is required with Config.Store")
+	}
 	s := &Server{
 		auth: cfg.Authority, applied: cfg.Applied, bans: cfg.Bans, topics: cfg.Topics, node: cfg.Node,
 		members: cfg.Members, client: cfg.HTTPClient, scheme: cfg.Scheme,
 		interval: cfg.HealthInterval, log: cfg.Logger,
-		reg: newRegistry(cfg.MaxServers),
+		reg:   newRegistry(cfg.MaxServers),
+		store: cfg.Store, records: cfg.Records, grace: cfg.ReapGrace,
+	}
+	if s.grace <= 0 {
+		s.grace = DefaultReapGrace
 	}
 	if s.interval <= 0 {
 		s.interval = DefaultHealthInterval
@@ -127,6 +163,7 @@ func New(cfg Config) (*Server, error) {
 
 // Serve serves ln until Stop. It returns nil after Stop.
 func (s *Server) Serve(ln net.Listener) error {
+	s.started.Do(s.startLoops)
 	if err := s.grpc.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 		return fmt.Errorf("serve game-server api: %w", err)
 	}
@@ -156,6 +193,7 @@ func (s *Server) Stop() {
 		s.grpc.Stop()
 		<-done
 	}
+	s.loops.Wait()
 }
 
 // Servers lists the servers registered on this node that p may see.

@@ -87,6 +87,10 @@ type Config struct {
 	DeadServerGrace   time.Duration
 	StabilizationTime time.Duration
 	ReconnectInterval time.Duration
+	// GameServerReapGrace is how long the servers of a member the mesh
+	// declared failed stay unhealthy before the leader removes them
+	// (default gameserver.DefaultReapGrace, 60 s).
+	GameServerReapGrace time.Duration
 	// AuditRetention is the audit log bound written when the cluster is
 	// bootstrapped; change it later with PUT /v1/cluster/settings.
 	AuditRetention uint32

@@ -34,6 +34,7 @@ func (n *Node) newGameServer(ident *pki.Identity) error {
 	gs, err := gameserver.New(gameserver.Config{
 		Authority: n.api, Applied: n.store.Applied(), Bans: n.state.Bans, Topics: topics{n.pubsub},
 		Node: n.cfg.Name, Members: n.mesh, HTTPClient: client, Scheme: scheme,
+		Store: n.store, Records: n.state.Servers, ReapGrace: n.cfg.GameServerReapGrace,
 		Logger: n.logger.With("component", "gameserver"),
 	})
 	if err != nil {

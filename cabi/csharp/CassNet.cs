@@ -27,6 +27,7 @@ namespace CassandraNet
         SessionRevoked = 11,
         Banned = 12,
         Internal = 13,
+        Conflict = 14,
     }
 
     public enum CnServerState : int
@@ -44,6 +45,7 @@ namespace CassandraNet
         NodeLeaving = 3,
         Disconnected = 4,
         Reconnected = 5,
+        Allocated = 6,
     }
 
     [StructLayout(LayoutKind.Sequential)]
@@ -86,6 +88,7 @@ namespace CassandraNet
         public IntPtr PlayerId; // UTF-8, valid during the callback only
         public IntPtr Reason;
         public IntPtr BanId;
+        public IntPtr AllocationId; // CnEventKind.Allocated (ABI revision 2)
     }
 
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
@@ -133,6 +136,19 @@ namespace CassandraNet
         public static extern CnStatus cn_set_event_callback(ulong h, CnEventFn callback, IntPtr userData);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern CnStatus cn_set_label(ulong h, [MarshalAs(UnmanagedType.LPUTF8Str)] string key,
+            [MarshalAs(UnmanagedType.LPUTF8Str)] string value);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern CnStatus cn_reserve(ulong h, uint seconds);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern CnStatus cn_allocate(ulong h);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern CnStatus cn_get_annotation(ulong h, [MarshalAs(UnmanagedType.LPUTF8Str)] string key, out IntPtr value);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern CnStatus cn_last_error(ulong h, out IntPtr message);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
@@ -140,6 +156,14 @@ namespace CassandraNet
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern CnStatus cn_shutdown(ulong h);
+
+        /// <summary>Annotation key of the allocation the server holds, or null.</summary>
+        public static string Annotation(ulong h, string key)
+        {
+            if (cn_get_annotation(h, key, out IntPtr p) != CnStatus.Ok) return null;
+            try { return Marshal.PtrToStringUTF8(p); }
+            finally { cn_free(p); }
+        }
 
         /// <summary>The handle's last error message (0: the last cn_init failure).</summary>
         public static string LastError(ulong h)

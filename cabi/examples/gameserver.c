@@ -1,7 +1,12 @@
 /* gameserver.c: a game server's life with libcassnet.
  *
- *   init -> ready -> two players join -> one is banned mid-session and
- *   kicked -> publish/subscribe -> metrics -> shutdown
+ *   init -> label -> ready -> allocated for a match -> two players join ->
+ *   one is banned mid-session and kicked -> publish/subscribe -> metrics ->
+ *   back to the pool -> shutdown
+ *
+ * A matchmaker allocates servers with POST /v1/tenants/{tenant}/allocations
+ * (selectors on the labels set here); this example allocates itself
+ * (cn_allocate) so that it runs alone.
  *
  * Build:  make cabi && gcc -Icabi/include -o gameserver cabi/examples/gameserver.c \
  *             -Lbin/cabi -lcassnet -lpthread -Wl,-rpath,bin/cabi
@@ -18,7 +23,7 @@
 #include "cassnet.h"
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static int kicks, messages;
+static int kicks, messages, allocated;
 
 /* Runs on a library thread: only record, and let the game loop act. */
 static void on_event(const cn_event *ev, void *user_data) {
@@ -27,6 +32,11 @@ static void on_event(const cn_event *ev, void *user_data) {
         printf("event: kick %s (%s)\n", ev->player_id, ev->reason);
         pthread_mutex_lock(&mu);
         kicks++;
+        pthread_mutex_unlock(&mu);
+    } else if (ev->kind == CN_EVENT_ALLOCATED) {
+        printf("event: allocated (%s)\n", ev->allocation_id);
+        pthread_mutex_lock(&mu);
+        allocated++;
         pthread_mutex_unlock(&mu);
     } else if (ev->kind == CN_EVENT_DRAIN) {
         printf("event: drain\n");
@@ -75,7 +85,14 @@ int main(void) {
     cn_server_session ss;
     cn_get_server_session(h, &ss);
     printf("registered %s on node %s (tenant %s)\n", ss.server_id, ss.node, ss.tenant_id);
+    if ((st = cn_set_label(h, "mode", "ctf")) != CN_OK) die(h, "cn_set_label", st);
     if ((st = cn_ready(h)) != CN_OK) die(h, "cn_ready", st);
+
+    /* Wait for a match. A matchmaker's allocation would carry annotations
+     * (cn_get_annotation(h, "map", &value)); a self-allocation has none. */
+    if ((st = cn_allocate(h)) != CN_OK) die(h, "cn_allocate", st);
+    for (int i = 0; i < 100 && count(&allocated) == 0; i++) usleep(20000);
+    if (count(&allocated) == 0) die(h, "wait for CN_EVENT_ALLOCATED", CN_ERR_INTERNAL);
 
     const char *tokens[2] = {getenv("CN_TOKEN_BOB"), getenv("CN_TOKEN_CAROL")};
     for (int i = 0; i < 2; i++) {
@@ -102,6 +119,7 @@ int main(void) {
     if (count(&messages) == 0) die(h, "pub/sub", CN_ERR_INTERNAL);
 
     if ((st = cn_send_metric(h, "players", 1, "map=dust")) != CN_OK) die(h, "cn_send_metric", st);
+    if ((st = cn_ready(h)) != CN_OK) die(h, "cn_ready after the match", st); /* back to the pool */
     cn_set_state(h, CN_STATE_DRAINING);
     cn_player_disconnect(h, "bob");
     if ((st = cn_shutdown(h)) != CN_OK) die(0, "cn_shutdown", st);

@@ -27,7 +27,13 @@
  *   - The library keeps the active bans of its tenant and project in
  *     memory, pushed by the node: cn_is_banned makes no network call.
  *     When the link drops the library reconnects with exponential backoff
- *     (100 ms to 5 s) and re-registers the server and its players.
+ *     (100 ms to 5 s) and re-registers the server, its labels and its
+ *     players.
+ *   - ABI revisions only append: enum values, struct fields at the end of
+ *     structs the library fills (cn_event), and functions. Revision 2 added
+ *     allocation (CN_EVENT_ALLOCATED, cn_event.allocation_id,
+ *     cn_get_annotation, cn_set_label, cn_reserve, cn_allocate) and
+ *     CN_ERR_CONFLICT.
  */
 #ifndef CASSNET_H
 #define CASSNET_H
@@ -40,11 +46,13 @@ extern "C" {
 #endif
 
 #define CN_ABI_VERSION 1
+#define CN_ABI_REVISION 2
 
 /* Limits, checked before any network call. */
 #define CN_MAX_ID_LEN 128           /* player, server and project ids */
 #define CN_MAX_TOKEN_LEN 4096       /* session tokens and API keys */
 #define CN_MAX_PAYLOAD (1024 * 1024) /* cn_publish; the node may allow less */
+#define CN_MAX_LABEL_LEN 317        /* label keys: prefix (253) '/' name (63); values 63 */
 
 typedef enum cn_status {
     CN_OK = 0,
@@ -60,7 +68,8 @@ typedef enum cn_status {
     CN_ERR_SESSION_EXPIRED = 10,
     CN_ERR_SESSION_REVOKED = 11,
     CN_ERR_BANNED = 12,            /* the player is banned */
-    CN_ERR_INTERNAL = 13
+    CN_ERR_INTERNAL = 13,
+    CN_ERR_CONFLICT = 14           /* the server's state does not allow it (e.g. reserving an allocated server) */
 } cn_status;
 
 typedef uint64_t cn_handle;
@@ -107,7 +116,8 @@ typedef enum cn_event_kind {
     CN_EVENT_DRAIN = 2,        /* finish matches, accept no new players */
     CN_EVENT_NODE_LEAVING = 3, /* the node is shutting down */
     CN_EVENT_DISCONNECTED = 4, /* the link to the node dropped; answers may be stale */
-    CN_EVENT_RECONNECTED = 5
+    CN_EVENT_RECONNECTED = 5,
+    CN_EVENT_ALLOCATED = 6     /* a match was allocated to this server: allocation_id; annotations via cn_get_annotation */
 } cn_event_kind;
 
 /* An event. Its strings are "" when absent and valid during the callback. */
@@ -116,6 +126,7 @@ typedef struct cn_event {
     const char *player_id;
     const char *reason;
     const char *ban_id;
+    const char *allocation_id; /* CN_EVENT_ALLOCATED (revision 2) */
 } cn_event;
 
 typedef void (*cn_event_fn)(const cn_event *event, void *user_data);
@@ -164,9 +175,31 @@ cn_status cn_publish(cn_handle h, const char *topic, const void *payload, size_t
  * reconnect. */
 cn_status cn_subscribe(cn_handle h, const char *topic, cn_message_fn callback, void *user_data);
 
-/* Sets (or, with NULL, clears) the callback for kick, drain, leave and
- * link events. */
+/* Sets (or, with NULL, clears) the callback for kick, drain, leave,
+ * link and allocation events. */
 cn_status cn_set_event_callback(cn_handle h, cn_event_fn callback, void *user_data);
+
+/* Sets label key to value on this server (value NULL: removes it). The
+ * label is replicated, so allocation selectors on every node see it, and
+ * kept across reconnects. key and value follow Kubernetes label syntax
+ * (CN_ERR_INVALID_ARGUMENT otherwise). */
+cn_status cn_set_label(cn_handle h, const char *key, const char *value);
+
+/* Keeps the server out of allocation for seconds (1 to 86400); it returns
+ * to ready when they run out. CN_ERR_CONFLICT unless ready or starting. */
+cn_status cn_reserve(cn_handle h, uint32_t seconds);
+
+/* Self-allocation: marks this server allocated under a fresh allocation
+ * id, delivered by a CN_EVENT_ALLOCATED event as for any allocation.
+ * CN_ERR_CONFLICT unless ready, starting or reserved. After the match,
+ * cn_ready returns the server to the pool. */
+cn_status cn_allocate(cn_handle h);
+
+/* *value receives a copy (release with cn_free) of annotation key of the
+ * allocation the server holds, from the last CN_EVENT_ALLOCATED, without a
+ * network call. CN_ERR_NOT_FOUND if there is no such annotation or no
+ * allocation (cn_ready ends it). */
+cn_status cn_get_annotation(cn_handle h, const char *key, char **value);
 
 /* *out receives a copy of the handle's last error message ("" if none),
  * to release with cn_free. With h == 0 it is the last cn_init error. */

@@ -2,8 +2,8 @@
  * Environment: CN_NODE, CN_KEY (game-server), CN_READONLY_KEY, CN_ALICE (a
  * player id), CN_TOKEN_ALICE, CN_TOKEN_BOB, CN_TOKEN_BANNED, CN_TOKEN_EXPIRED,
  * CN_BANNED_PLAYER, CN_SERVER_ID, and CN_BENCH=1 for the benchmarks. It talks to the test on stdout/stdin:
- * "BAN <player>", "DRAIN <server>", "CHECK_METRICS", "KILL_NODE" and
- * "RESTART_NODE" wait for a "GO" line. */
+ * "BAN <player>", "ALLOCATE <server>", "DRAIN <server>", "CHECK_METRICS",
+ * "KILL_NODE" and "RESTART_NODE" wait for a "GO" line. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +23,8 @@ static char kicked[256], kick_reason[64];
 static int messages;
 static char last_message[256];
 
-static int disconnects, reconnects, drains;
+static int disconnects, reconnects, drains, allocations;
+static char allocation_id[256];
 
 static void on_event(const cn_event *ev, void *ud) {
     (void)ud;
@@ -31,6 +32,10 @@ static void on_event(const cn_event *ev, void *ud) {
     if (ev->kind == CN_EVENT_DISCONNECTED) disconnects++;
     if (ev->kind == CN_EVENT_RECONNECTED) reconnects++;
     if (ev->kind == CN_EVENT_DRAIN) drains++;
+    if (ev->kind == CN_EVENT_ALLOCATED) {
+        allocations++;
+        snprintf(allocation_id, sizeof allocation_id, "%s", ev->allocation_id);
+    }
     if (ev->kind == CN_EVENT_KICK) {
         snprintf(kicked, sizeof kicked, "%s", ev->player_id);
         snprintf(kick_reason, sizeof kick_reason, "%s", ev->reason);
@@ -65,15 +70,17 @@ static void deadline_in(struct timespec *ts, int ms) {
 static void deadline_in(struct timespec *ts, int ms);
 
 /* wait_event waits up to ms for *counter to become non-zero. */
-static void wait_event(int *counter, int ms) {
+static void wait_count(int *counter, int n, int ms) {
     struct timespec ts;
     deadline_in(&ts, ms);
     pthread_mutex_lock(&mu);
-    while (*counter == 0) {
+    while (*counter < n) {
         if (pthread_cond_timedwait(&cond, &mu, &ts) != 0) break;
     }
     pthread_mutex_unlock(&mu);
 }
+
+static void wait_event(int *counter, int ms) { wait_count(counter, 1, ms); }
 
 static void wait_go(void) {
     char line[64];
@@ -190,6 +197,39 @@ int main(void) {
     EXPECT(cn_is_banned(h, alice, &banned), CN_OK);
     CHECK(banned == 1, "alice not in cache after the kick");
     EXPECT(cn_player_disconnect(h, alice), CN_OK);
+
+    /* Allocation: a label the selectors see, a reservation, an allocation
+     * through another node's REST API announced within 1 s with its
+     * annotations, the return to the pool, and a self-allocation. */
+    char *val = NULL;
+    EXPECT(cn_set_label(h, "mode", "ctf"), CN_OK);
+    EXPECT(cn_set_label(h, "bad key!", "x"), CN_ERR_INVALID_ARGUMENT);
+    EXPECT(cn_set_label(h, NULL, "x"), CN_ERR_INVALID_ARGUMENT);
+    EXPECT(cn_set_label(h, "gone", "1"), CN_OK);
+    EXPECT(cn_set_label(h, "gone", NULL), CN_OK);
+    EXPECT(cn_get_annotation(h, "map", &val), CN_ERR_NOT_FOUND);
+    EXPECT(cn_get_annotation(h, "map", NULL), CN_ERR_INVALID_ARGUMENT);
+    EXPECT(cn_reserve(h, 0), CN_ERR_INVALID_ARGUMENT);
+    EXPECT(cn_reserve(h, 30), CN_OK);
+    EXPECT(cn_ready(h), CN_OK);
+    sent = now_s();
+    printf("ALLOCATE %s\n", cfg.server_id);
+    wait_go();
+    wait_event(&allocations, 1000);
+    took = now_s() - sent;
+    CHECK(allocations == 1 && allocation_id[0], "no CN_EVENT_ALLOCATED within 1 s of the allocation");
+    printf("ALLOCATED_MS %.1f\n", took * 1000);
+    EXPECT(cn_get_annotation(h, "map", &val), CN_OK);
+    CHECK(val && strcmp(val, "dust") == 0, "annotation map = '%s', want dust", val ? val : "");
+    cn_free(val);
+    EXPECT(cn_reserve(h, 30), CN_ERR_CONFLICT);
+    EXPECT(cn_ready(h), CN_OK);
+    EXPECT(cn_get_annotation(h, "map", &val), CN_ERR_NOT_FOUND);
+    EXPECT(cn_allocate(h), CN_OK);
+    wait_count(&allocations, 2, 1000);
+    CHECK(allocations == 2, "no CN_EVENT_ALLOCATED after cn_allocate");
+    EXPECT(cn_ready(h), CN_OK);
+    EXPECT(cn_allocate(0), CN_ERR_UNKNOWN_HANDLE);
 
     /* An operator drains the server through another node's REST API. */
     printf("DRAIN %s\n", cfg.server_id);

@@ -92,6 +92,7 @@ func parseAgent(args []string) (*agentCommand, error) {
 	fs.DurationVar(&cfg.DeadServerGrace, "dead-server-grace", cfg.DeadServerGrace, "how long a failed server is kept before autopilot replaces and removes it")
 	fs.DurationVar(&cfg.StabilizationTime, "stabilization-time", cfg.StabilizationTime, "how long a non-voter must be healthy before promotion")
 	fs.DurationVar(&cfg.ReconnectInterval, "reconnect-interval", cfg.ReconnectInterval, "how often failed members are re-joined")
+	fs.DurationVar(&cfg.GameServerReapGrace, "gameserver-reap-grace", 0, "how long the game servers of a failed node stay unhealthy before they are removed (0: 60s)")
 	var auditRetention uint
 	fs.UintVar(&auditRetention, "audit-retention", uint(cfg.AuditRetention), "audit entries kept, written when the cluster is bootstrapped")
 	fs.Uint64Var(&cfg.SnapshotThreshold, "raft-snapshot-threshold", 0, "log entries between snapshots (0: raft default 8192)")

@@ -36,6 +36,9 @@ const (
 	ServerState_SERVER_STATE_ALLOCATED   ServerState = 3
 	ServerState_SERVER_STATE_DRAINING    ServerState = 4
 	ServerState_SERVER_STATE_SHUTDOWN    ServerState = 5
+	// Set by the node (reservation, missed health pings), reported only.
+	ServerState_SERVER_STATE_RESERVED  ServerState = 6
+	ServerState_SERVER_STATE_UNHEALTHY ServerState = 7
 )
 
 // Enum value maps for ServerState.
@@ -47,6 +50,8 @@ var (
 		3: "SERVER_STATE_ALLOCATED",
 		4: "SERVER_STATE_DRAINING",
 		5: "SERVER_STATE_SHUTDOWN",
+		6: "SERVER_STATE_RESERVED",
+		7: "SERVER_STATE_UNHEALTHY",
 	}
 	ServerState_value = map[string]int32{
 		"SERVER_STATE_UNSPECIFIED": 0,
@@ -55,6 +60,8 @@ var (
 		"SERVER_STATE_ALLOCATED":   3,
 		"SERVER_STATE_DRAINING":    4,
 		"SERVER_STATE_SHUTDOWN":    5,
+		"SERVER_STATE_RESERVED":    6,
+		"SERVER_STATE_UNHEALTHY":   7,
 	}
 )
 
@@ -1315,6 +1322,7 @@ type ServerEvent struct {
 	//	*ServerEvent_Drain_
 	//	*ServerEvent_NodeLeaving_
 	//	*ServerEvent_Bans_
+	//	*ServerEvent_Allocated_
 	Event         isServerEvent_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1393,6 +1401,15 @@ func (x *ServerEvent) GetBans() *ServerEvent_Bans {
 	return nil
 }
 
+func (x *ServerEvent) GetAllocated() *ServerEvent_Allocated {
+	if x != nil {
+		if x, ok := x.Event.(*ServerEvent_Allocated_); ok {
+			return x.Allocated
+		}
+	}
+	return nil
+}
+
 type isServerEvent_Event interface {
 	isServerEvent_Event()
 }
@@ -1413,6 +1430,10 @@ type ServerEvent_Bans_ struct {
 	Bans *ServerEvent_Bans `protobuf:"bytes,4,opt,name=bans,proto3,oneof"`
 }
 
+type ServerEvent_Allocated_ struct {
+	Allocated *ServerEvent_Allocated `protobuf:"bytes,5,opt,name=allocated,proto3,oneof"`
+}
+
 func (*ServerEvent_Kick_) isServerEvent_Event() {}
 
 func (*ServerEvent_Drain_) isServerEvent_Event() {}
@@ -1420,6 +1441,216 @@ func (*ServerEvent_Drain_) isServerEvent_Event() {}
 func (*ServerEvent_NodeLeaving_) isServerEvent_Event() {}
 
 func (*ServerEvent_Bans_) isServerEvent_Event() {}
+
+func (*ServerEvent_Allocated_) isServerEvent_Event() {}
+
+type SetLabelRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ServerId      string                 `protobuf:"bytes,1,opt,name=server_id,json=serverId,proto3" json:"server_id,omitempty"`
+	Key           string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	Value         string                 `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
+	Remove        bool                   `protobuf:"varint,4,opt,name=remove,proto3" json:"remove,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetLabelRequest) Reset() {
+	*x = SetLabelRequest{}
+	mi := &file_proto_cassandranet_v1_gameserver_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetLabelRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetLabelRequest) ProtoMessage() {}
+
+func (x *SetLabelRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_cassandranet_v1_gameserver_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetLabelRequest.ProtoReflect.Descriptor instead.
+func (*SetLabelRequest) Descriptor() ([]byte, []int) {
+	return file_proto_cassandranet_v1_gameserver_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *SetLabelRequest) GetServerId() string {
+	if x != nil {
+		return x.ServerId
+	}
+	return ""
+}
+
+func (x *SetLabelRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *SetLabelRequest) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+func (x *SetLabelRequest) GetRemove() bool {
+	if x != nil {
+		return x.Remove
+	}
+	return false
+}
+
+type ReserveRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ServerId      string                 `protobuf:"bytes,1,opt,name=server_id,json=serverId,proto3" json:"server_id,omitempty"`
+	Seconds       uint32                 `protobuf:"varint,2,opt,name=seconds,proto3" json:"seconds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReserveRequest) Reset() {
+	*x = ReserveRequest{}
+	mi := &file_proto_cassandranet_v1_gameserver_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReserveRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReserveRequest) ProtoMessage() {}
+
+func (x *ReserveRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_cassandranet_v1_gameserver_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReserveRequest.ProtoReflect.Descriptor instead.
+func (*ReserveRequest) Descriptor() ([]byte, []int) {
+	return file_proto_cassandranet_v1_gameserver_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ReserveRequest) GetServerId() string {
+	if x != nil {
+		return x.ServerId
+	}
+	return ""
+}
+
+func (x *ReserveRequest) GetSeconds() uint32 {
+	if x != nil {
+		return x.Seconds
+	}
+	return 0
+}
+
+type AllocateRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ServerId      string                 `protobuf:"bytes,1,opt,name=server_id,json=serverId,proto3" json:"server_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AllocateRequest) Reset() {
+	*x = AllocateRequest{}
+	mi := &file_proto_cassandranet_v1_gameserver_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AllocateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AllocateRequest) ProtoMessage() {}
+
+func (x *AllocateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_cassandranet_v1_gameserver_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AllocateRequest.ProtoReflect.Descriptor instead.
+func (*AllocateRequest) Descriptor() ([]byte, []int) {
+	return file_proto_cassandranet_v1_gameserver_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *AllocateRequest) GetServerId() string {
+	if x != nil {
+		return x.ServerId
+	}
+	return ""
+}
+
+type AllocateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AllocationId  string                 `protobuf:"bytes,1,opt,name=allocation_id,json=allocationId,proto3" json:"allocation_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AllocateResponse) Reset() {
+	*x = AllocateResponse{}
+	mi := &file_proto_cassandranet_v1_gameserver_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AllocateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AllocateResponse) ProtoMessage() {}
+
+func (x *AllocateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_cassandranet_v1_gameserver_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AllocateResponse.ProtoReflect.Descriptor instead.
+func (*AllocateResponse) Descriptor() ([]byte, []int) {
+	return file_proto_cassandranet_v1_gameserver_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *AllocateResponse) GetAllocationId() string {
+	if x != nil {
+		return x.AllocationId
+	}
+	return ""
+}
 
 type ServerEvent_Kick struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -1433,7 +1664,7 @@ type ServerEvent_Kick struct {
 
 func (x *ServerEvent_Kick) Reset() {
 	*x = ServerEvent_Kick{}
-	mi := &file_proto_cassandranet_v1_gameserver_proto_msgTypes[24]
+	mi := &file_proto_cassandranet_v1_gameserver_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1445,7 +1676,7 @@ func (x *ServerEvent_Kick) String() string {
 func (*ServerEvent_Kick) ProtoMessage() {}
 
 func (x *ServerEvent_Kick) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_cassandranet_v1_gameserver_proto_msgTypes[24]
+	mi := &file_proto_cassandranet_v1_gameserver_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1490,7 +1721,7 @@ type ServerEvent_Drain struct {
 
 func (x *ServerEvent_Drain) Reset() {
 	*x = ServerEvent_Drain{}
-	mi := &file_proto_cassandranet_v1_gameserver_proto_msgTypes[25]
+	mi := &file_proto_cassandranet_v1_gameserver_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1502,7 +1733,7 @@ func (x *ServerEvent_Drain) String() string {
 func (*ServerEvent_Drain) ProtoMessage() {}
 
 func (x *ServerEvent_Drain) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_cassandranet_v1_gameserver_proto_msgTypes[25]
+	mi := &file_proto_cassandranet_v1_gameserver_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1526,7 +1757,7 @@ type ServerEvent_NodeLeaving struct {
 
 func (x *ServerEvent_NodeLeaving) Reset() {
 	*x = ServerEvent_NodeLeaving{}
-	mi := &file_proto_cassandranet_v1_gameserver_proto_msgTypes[26]
+	mi := &file_proto_cassandranet_v1_gameserver_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1538,7 +1769,7 @@ func (x *ServerEvent_NodeLeaving) String() string {
 func (*ServerEvent_NodeLeaving) ProtoMessage() {}
 
 func (x *ServerEvent_NodeLeaving) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_cassandranet_v1_gameserver_proto_msgTypes[26]
+	mi := &file_proto_cassandranet_v1_gameserver_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1563,7 +1794,7 @@ type ServerEvent_Bans struct {
 
 func (x *ServerEvent_Bans) Reset() {
 	*x = ServerEvent_Bans{}
-	mi := &file_proto_cassandranet_v1_gameserver_proto_msgTypes[27]
+	mi := &file_proto_cassandranet_v1_gameserver_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1575,7 +1806,7 @@ func (x *ServerEvent_Bans) String() string {
 func (*ServerEvent_Bans) ProtoMessage() {}
 
 func (x *ServerEvent_Bans) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_cassandranet_v1_gameserver_proto_msgTypes[27]
+	mi := &file_proto_cassandranet_v1_gameserver_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1594,6 +1825,68 @@ func (*ServerEvent_Bans) Descriptor() ([]byte, []int) {
 func (x *ServerEvent_Bans) GetBans() []*ActiveBan {
 	if x != nil {
 		return x.Bans
+	}
+	return nil
+}
+
+// Allocated: the replicated record now holds allocation_id (a match
+// was allocated to this server, by the REST API or by itself).
+type ServerEvent_Allocated struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AllocationId  string                 `protobuf:"bytes,1,opt,name=allocation_id,json=allocationId,proto3" json:"allocation_id,omitempty"`
+	Labels        map[string]string      `protobuf:"bytes,2,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Annotations   map[string]string      `protobuf:"bytes,3,rep,name=annotations,proto3" json:"annotations,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ServerEvent_Allocated) Reset() {
+	*x = ServerEvent_Allocated{}
+	mi := &file_proto_cassandranet_v1_gameserver_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServerEvent_Allocated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServerEvent_Allocated) ProtoMessage() {}
+
+func (x *ServerEvent_Allocated) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_cassandranet_v1_gameserver_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServerEvent_Allocated.ProtoReflect.Descriptor instead.
+func (*ServerEvent_Allocated) Descriptor() ([]byte, []int) {
+	return file_proto_cassandranet_v1_gameserver_proto_rawDescGZIP(), []int{20, 4}
+}
+
+func (x *ServerEvent_Allocated) GetAllocationId() string {
+	if x != nil {
+		return x.AllocationId
+	}
+	return ""
+}
+
+func (x *ServerEvent_Allocated) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *ServerEvent_Allocated) GetAnnotations() map[string]string {
+	if x != nil {
+		return x.Annotations
 	}
 	return nil
 }
@@ -1704,12 +1997,13 @@ const file_proto_cassandranet_v1_gameserver_proto_rawDesc = "" +
 	"\n" +
 	"project_id\x18\x03 \x01(\tR\tprojectId\x12\x16\n" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\x12&\n" +
-	"\x0fexpires_unix_ms\x18\x05 \x01(\x03R\rexpiresUnixMs\"\xb7\x03\n" +
+	"\x0fexpires_unix_ms\x18\x05 \x01(\x03R\rexpiresUnixMs\"\xd4\x06\n" +
 	"\vServerEvent\x127\n" +
 	"\x04kick\x18\x01 \x01(\v2!.cassandranet.v1.ServerEvent.KickH\x00R\x04kick\x12:\n" +
 	"\x05drain\x18\x02 \x01(\v2\".cassandranet.v1.ServerEvent.DrainH\x00R\x05drain\x12M\n" +
 	"\fnode_leaving\x18\x03 \x01(\v2(.cassandranet.v1.ServerEvent.NodeLeavingH\x00R\vnodeLeaving\x127\n" +
-	"\x04bans\x18\x04 \x01(\v2!.cassandranet.v1.ServerEvent.BansH\x00R\x04bans\x1aR\n" +
+	"\x04bans\x18\x04 \x01(\v2!.cassandranet.v1.ServerEvent.BansH\x00R\x04bans\x12F\n" +
+	"\tallocated\x18\x05 \x01(\v2&.cassandranet.v1.ServerEvent.AllocatedH\x00R\tallocated\x1aR\n" +
 	"\x04Kick\x12\x1b\n" +
 	"\tplayer_id\x18\x01 \x01(\tR\bplayerId\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x15\n" +
@@ -1717,15 +2011,39 @@ const file_proto_cassandranet_v1_gameserver_proto_rawDesc = "" +
 	"\x05Drain\x1a\r\n" +
 	"\vNodeLeaving\x1a6\n" +
 	"\x04Bans\x12.\n" +
-	"\x04bans\x18\x01 \x03(\v2\x1a.cassandranet.v1.ActiveBanR\x04bansB\a\n" +
-	"\x05event*\xb0\x01\n" +
+	"\x04bans\x18\x01 \x03(\v2\x1a.cassandranet.v1.ActiveBanR\x04bans\x1a\xd2\x02\n" +
+	"\tAllocated\x12#\n" +
+	"\rallocation_id\x18\x01 \x01(\tR\fallocationId\x12J\n" +
+	"\x06labels\x18\x02 \x03(\v22.cassandranet.v1.ServerEvent.Allocated.LabelsEntryR\x06labels\x12Y\n" +
+	"\vannotations\x18\x03 \x03(\v27.cassandranet.v1.ServerEvent.Allocated.AnnotationsEntryR\vannotations\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a>\n" +
+	"\x10AnnotationsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\a\n" +
+	"\x05event\"n\n" +
+	"\x0fSetLabelRequest\x12\x1b\n" +
+	"\tserver_id\x18\x01 \x01(\tR\bserverId\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x03 \x01(\tR\x05value\x12\x16\n" +
+	"\x06remove\x18\x04 \x01(\bR\x06remove\"G\n" +
+	"\x0eReserveRequest\x12\x1b\n" +
+	"\tserver_id\x18\x01 \x01(\tR\bserverId\x12\x18\n" +
+	"\aseconds\x18\x02 \x01(\rR\aseconds\".\n" +
+	"\x0fAllocateRequest\x12\x1b\n" +
+	"\tserver_id\x18\x01 \x01(\tR\bserverId\"7\n" +
+	"\x10AllocateResponse\x12#\n" +
+	"\rallocation_id\x18\x01 \x01(\tR\fallocationId*\xe7\x01\n" +
 	"\vServerState\x12\x1c\n" +
 	"\x18SERVER_STATE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15SERVER_STATE_STARTING\x10\x01\x12\x16\n" +
 	"\x12SERVER_STATE_READY\x10\x02\x12\x1a\n" +
 	"\x16SERVER_STATE_ALLOCATED\x10\x03\x12\x19\n" +
 	"\x15SERVER_STATE_DRAINING\x10\x04\x12\x19\n" +
-	"\x15SERVER_STATE_SHUTDOWN\x10\x052\xe5\a\n" +
+	"\x15SERVER_STATE_SHUTDOWN\x10\x05\x12\x19\n" +
+	"\x15SERVER_STATE_RESERVED\x10\x06\x12\x1a\n" +
+	"\x16SERVER_STATE_UNHEALTHY\x10\a2\xc8\t\n" +
 	"\x11GameServerService\x12O\n" +
 	"\bRegister\x12 .cassandranet.v1.RegisterRequest\x1a!.cassandranet.v1.RegisterResponse\x12B\n" +
 	"\x05Ready\x12\x1d.cassandranet.v1.ReadyRequest\x1a\x1a.cassandranet.v1.ServerAck\x12H\n" +
@@ -1738,7 +2056,10 @@ const file_proto_cassandranet_v1_gameserver_proto_rawDesc = "" +
 	"\fReportMetric\x12$.cassandranet.v1.ReportMetricRequest\x1a\x1a.cassandranet.v1.ServerAck\x12L\n" +
 	"\aPublish\x12\x1f.cassandranet.v1.PublishRequest\x1a .cassandranet.v1.PublishResponse\x12M\n" +
 	"\tSubscribe\x12!.cassandranet.v1.SubscribeRequest\x1a\x1b.cassandranet.v1.TopicEvent0\x01\x12R\n" +
-	"\vWatchEvents\x12#.cassandranet.v1.WatchEventsRequest\x1a\x1c.cassandranet.v1.ServerEvent0\x01BAZ?github.com/cassandranet/cassnet/proto/cassandranet/v1;cassnetv1b\x06proto3"
+	"\vWatchEvents\x12#.cassandranet.v1.WatchEventsRequest\x1a\x1c.cassandranet.v1.ServerEvent0\x01\x12H\n" +
+	"\bSetLabel\x12 .cassandranet.v1.SetLabelRequest\x1a\x1a.cassandranet.v1.ServerAck\x12F\n" +
+	"\aReserve\x12\x1f.cassandranet.v1.ReserveRequest\x1a\x1a.cassandranet.v1.ServerAck\x12O\n" +
+	"\bAllocate\x12 .cassandranet.v1.AllocateRequest\x1a!.cassandranet.v1.AllocateResponseBAZ?github.com/cassandranet/cassnet/proto/cassandranet/v1;cassnetv1b\x06proto3"
 
 var (
 	file_proto_cassandranet_v1_gameserver_proto_rawDescOnce sync.Once
@@ -1753,7 +2074,7 @@ func file_proto_cassandranet_v1_gameserver_proto_rawDescGZIP() []byte {
 }
 
 var file_proto_cassandranet_v1_gameserver_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_proto_cassandranet_v1_gameserver_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_proto_cassandranet_v1_gameserver_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_proto_cassandranet_v1_gameserver_proto_goTypes = []any{
 	(ServerState)(0),                // 0: cassandranet.v1.ServerState
 	(*RegisterRequest)(nil),         // 1: cassandranet.v1.RegisterRequest
@@ -1777,54 +2098,70 @@ var file_proto_cassandranet_v1_gameserver_proto_goTypes = []any{
 	(*WatchEventsRequest)(nil),      // 19: cassandranet.v1.WatchEventsRequest
 	(*ActiveBan)(nil),               // 20: cassandranet.v1.ActiveBan
 	(*ServerEvent)(nil),             // 21: cassandranet.v1.ServerEvent
-	nil,                             // 22: cassandranet.v1.RegisterRequest.PortsEntry
-	nil,                             // 23: cassandranet.v1.RegisterRequest.LabelsEntry
-	nil,                             // 24: cassandranet.v1.ReportMetricRequest.LabelsEntry
-	(*ServerEvent_Kick)(nil),        // 25: cassandranet.v1.ServerEvent.Kick
-	(*ServerEvent_Drain)(nil),       // 26: cassandranet.v1.ServerEvent.Drain
-	(*ServerEvent_NodeLeaving)(nil), // 27: cassandranet.v1.ServerEvent.NodeLeaving
-	(*ServerEvent_Bans)(nil),        // 28: cassandranet.v1.ServerEvent.Bans
+	(*SetLabelRequest)(nil),         // 22: cassandranet.v1.SetLabelRequest
+	(*ReserveRequest)(nil),          // 23: cassandranet.v1.ReserveRequest
+	(*AllocateRequest)(nil),         // 24: cassandranet.v1.AllocateRequest
+	(*AllocateResponse)(nil),        // 25: cassandranet.v1.AllocateResponse
+	nil,                             // 26: cassandranet.v1.RegisterRequest.PortsEntry
+	nil,                             // 27: cassandranet.v1.RegisterRequest.LabelsEntry
+	nil,                             // 28: cassandranet.v1.ReportMetricRequest.LabelsEntry
+	(*ServerEvent_Kick)(nil),        // 29: cassandranet.v1.ServerEvent.Kick
+	(*ServerEvent_Drain)(nil),       // 30: cassandranet.v1.ServerEvent.Drain
+	(*ServerEvent_NodeLeaving)(nil), // 31: cassandranet.v1.ServerEvent.NodeLeaving
+	(*ServerEvent_Bans)(nil),        // 32: cassandranet.v1.ServerEvent.Bans
+	(*ServerEvent_Allocated)(nil),   // 33: cassandranet.v1.ServerEvent.Allocated
+	nil,                             // 34: cassandranet.v1.ServerEvent.Allocated.LabelsEntry
+	nil,                             // 35: cassandranet.v1.ServerEvent.Allocated.AnnotationsEntry
 }
 var file_proto_cassandranet_v1_gameserver_proto_depIdxs = []int32{
-	22, // 0: cassandranet.v1.RegisterRequest.ports:type_name -> cassandranet.v1.RegisterRequest.PortsEntry
-	23, // 1: cassandranet.v1.RegisterRequest.labels:type_name -> cassandranet.v1.RegisterRequest.LabelsEntry
+	26, // 0: cassandranet.v1.RegisterRequest.ports:type_name -> cassandranet.v1.RegisterRequest.PortsEntry
+	27, // 1: cassandranet.v1.RegisterRequest.labels:type_name -> cassandranet.v1.RegisterRequest.LabelsEntry
 	2,  // 2: cassandranet.v1.RegisterResponse.session:type_name -> cassandranet.v1.ServerSession
 	0,  // 3: cassandranet.v1.SetStateRequest.state:type_name -> cassandranet.v1.ServerState
-	24, // 4: cassandranet.v1.ReportMetricRequest.labels:type_name -> cassandranet.v1.ReportMetricRequest.LabelsEntry
-	25, // 5: cassandranet.v1.ServerEvent.kick:type_name -> cassandranet.v1.ServerEvent.Kick
-	26, // 6: cassandranet.v1.ServerEvent.drain:type_name -> cassandranet.v1.ServerEvent.Drain
-	27, // 7: cassandranet.v1.ServerEvent.node_leaving:type_name -> cassandranet.v1.ServerEvent.NodeLeaving
-	28, // 8: cassandranet.v1.ServerEvent.bans:type_name -> cassandranet.v1.ServerEvent.Bans
-	20, // 9: cassandranet.v1.ServerEvent.Bans.bans:type_name -> cassandranet.v1.ActiveBan
-	1,  // 10: cassandranet.v1.GameServerService.Register:input_type -> cassandranet.v1.RegisterRequest
-	4,  // 11: cassandranet.v1.GameServerService.Ready:input_type -> cassandranet.v1.ReadyRequest
-	5,  // 12: cassandranet.v1.GameServerService.SetState:input_type -> cassandranet.v1.SetStateRequest
-	7,  // 13: cassandranet.v1.GameServerService.Health:input_type -> cassandranet.v1.HealthPing
-	8,  // 14: cassandranet.v1.GameServerService.VerifySession:input_type -> cassandranet.v1.VerifySessionRequest
-	10, // 15: cassandranet.v1.GameServerService.IsBanned:input_type -> cassandranet.v1.IsBannedRequest
-	12, // 16: cassandranet.v1.GameServerService.PlayerConnect:input_type -> cassandranet.v1.PlayerConnectRequest
-	13, // 17: cassandranet.v1.GameServerService.PlayerDisconnect:input_type -> cassandranet.v1.PlayerDisconnectRequest
-	14, // 18: cassandranet.v1.GameServerService.ReportMetric:input_type -> cassandranet.v1.ReportMetricRequest
-	15, // 19: cassandranet.v1.GameServerService.Publish:input_type -> cassandranet.v1.PublishRequest
-	17, // 20: cassandranet.v1.GameServerService.Subscribe:input_type -> cassandranet.v1.SubscribeRequest
-	19, // 21: cassandranet.v1.GameServerService.WatchEvents:input_type -> cassandranet.v1.WatchEventsRequest
-	3,  // 22: cassandranet.v1.GameServerService.Register:output_type -> cassandranet.v1.RegisterResponse
-	6,  // 23: cassandranet.v1.GameServerService.Ready:output_type -> cassandranet.v1.ServerAck
-	6,  // 24: cassandranet.v1.GameServerService.SetState:output_type -> cassandranet.v1.ServerAck
-	6,  // 25: cassandranet.v1.GameServerService.Health:output_type -> cassandranet.v1.ServerAck
-	9,  // 26: cassandranet.v1.GameServerService.VerifySession:output_type -> cassandranet.v1.VerifySessionResponse
-	11, // 27: cassandranet.v1.GameServerService.IsBanned:output_type -> cassandranet.v1.IsBannedResponse
-	9,  // 28: cassandranet.v1.GameServerService.PlayerConnect:output_type -> cassandranet.v1.VerifySessionResponse
-	6,  // 29: cassandranet.v1.GameServerService.PlayerDisconnect:output_type -> cassandranet.v1.ServerAck
-	6,  // 30: cassandranet.v1.GameServerService.ReportMetric:output_type -> cassandranet.v1.ServerAck
-	16, // 31: cassandranet.v1.GameServerService.Publish:output_type -> cassandranet.v1.PublishResponse
-	18, // 32: cassandranet.v1.GameServerService.Subscribe:output_type -> cassandranet.v1.TopicEvent
-	21, // 33: cassandranet.v1.GameServerService.WatchEvents:output_type -> cassandranet.v1.ServerEvent
-	22, // [22:34] is the sub-list for method output_type
-	10, // [10:22] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	28, // 4: cassandranet.v1.ReportMetricRequest.labels:type_name -> cassandranet.v1.ReportMetricRequest.LabelsEntry
+	29, // 5: cassandranet.v1.ServerEvent.kick:type_name -> cassandranet.v1.ServerEvent.Kick
+	30, // 6: cassandranet.v1.ServerEvent.drain:type_name -> cassandranet.v1.ServerEvent.Drain
+	31, // 7: cassandranet.v1.ServerEvent.node_leaving:type_name -> cassandranet.v1.ServerEvent.NodeLeaving
+	32, // 8: cassandranet.v1.ServerEvent.bans:type_name -> cassandranet.v1.ServerEvent.Bans
+	33, // 9: cassandranet.v1.ServerEvent.allocated:type_name -> cassandranet.v1.ServerEvent.Allocated
+	20, // 10: cassandranet.v1.ServerEvent.Bans.bans:type_name -> cassandranet.v1.ActiveBan
+	34, // 11: cassandranet.v1.ServerEvent.Allocated.labels:type_name -> cassandranet.v1.ServerEvent.Allocated.LabelsEntry
+	35, // 12: cassandranet.v1.ServerEvent.Allocated.annotations:type_name -> cassandranet.v1.ServerEvent.Allocated.AnnotationsEntry
+	1,  // 13: cassandranet.v1.GameServerService.Register:input_type -> cassandranet.v1.RegisterRequest
+	4,  // 14: cassandranet.v1.GameServerService.Ready:input_type -> cassandranet.v1.ReadyRequest
+	5,  // 15: cassandranet.v1.GameServerService.SetState:input_type -> cassandranet.v1.SetStateRequest
+	7,  // 16: cassandranet.v1.GameServerService.Health:input_type -> cassandranet.v1.HealthPing
+	8,  // 17: cassandranet.v1.GameServerService.VerifySession:input_type -> cassandranet.v1.VerifySessionRequest
+	10, // 18: cassandranet.v1.GameServerService.IsBanned:input_type -> cassandranet.v1.IsBannedRequest
+	12, // 19: cassandranet.v1.GameServerService.PlayerConnect:input_type -> cassandranet.v1.PlayerConnectRequest
+	13, // 20: cassandranet.v1.GameServerService.PlayerDisconnect:input_type -> cassandranet.v1.PlayerDisconnectRequest
+	14, // 21: cassandranet.v1.GameServerService.ReportMetric:input_type -> cassandranet.v1.ReportMetricRequest
+	15, // 22: cassandranet.v1.GameServerService.Publish:input_type -> cassandranet.v1.PublishRequest
+	17, // 23: cassandranet.v1.GameServerService.Subscribe:input_type -> cassandranet.v1.SubscribeRequest
+	19, // 24: cassandranet.v1.GameServerService.WatchEvents:input_type -> cassandranet.v1.WatchEventsRequest
+	22, // 25: cassandranet.v1.GameServerService.SetLabel:input_type -> cassandranet.v1.SetLabelRequest
+	23, // 26: cassandranet.v1.GameServerService.Reserve:input_type -> cassandranet.v1.ReserveRequest
+	24, // 27: cassandranet.v1.GameServerService.Allocate:input_type -> cassandranet.v1.AllocateRequest
+	3,  // 28: cassandranet.v1.GameServerService.Register:output_type -> cassandranet.v1.RegisterResponse
+	6,  // 29: cassandranet.v1.GameServerService.Ready:output_type -> cassandranet.v1.ServerAck
+	6,  // 30: cassandranet.v1.GameServerService.SetState:output_type -> cassandranet.v1.ServerAck
+	6,  // 31: cassandranet.v1.GameServerService.Health:output_type -> cassandranet.v1.ServerAck
+	9,  // 32: cassandranet.v1.GameServerService.VerifySession:output_type -> cassandranet.v1.VerifySessionResponse
+	11, // 33: cassandranet.v1.GameServerService.IsBanned:output_type -> cassandranet.v1.IsBannedResponse
+	9,  // 34: cassandranet.v1.GameServerService.PlayerConnect:output_type -> cassandranet.v1.VerifySessionResponse
+	6,  // 35: cassandranet.v1.GameServerService.PlayerDisconnect:output_type -> cassandranet.v1.ServerAck
+	6,  // 36: cassandranet.v1.GameServerService.ReportMetric:output_type -> cassandranet.v1.ServerAck
+	16, // 37: cassandranet.v1.GameServerService.Publish:output_type -> cassandranet.v1.PublishResponse
+	18, // 38: cassandranet.v1.GameServerService.Subscribe:output_type -> cassandranet.v1.TopicEvent
+	21, // 39: cassandranet.v1.GameServerService.WatchEvents:output_type -> cassandranet.v1.ServerEvent
+	6,  // 40: cassandranet.v1.GameServerService.SetLabel:output_type -> cassandranet.v1.ServerAck
+	6,  // 41: cassandranet.v1.GameServerService.Reserve:output_type -> cassandranet.v1.ServerAck
+	25, // 42: cassandranet.v1.GameServerService.Allocate:output_type -> cassandranet.v1.AllocateResponse
+	28, // [28:43] is the sub-list for method output_type
+	13, // [13:28] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_proto_cassandranet_v1_gameserver_proto_init() }
@@ -1837,6 +2174,7 @@ func file_proto_cassandranet_v1_gameserver_proto_init() {
 		(*ServerEvent_Drain_)(nil),
 		(*ServerEvent_NodeLeaving_)(nil),
 		(*ServerEvent_Bans_)(nil),
+		(*ServerEvent_Allocated_)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1844,7 +2182,7 @@ func file_proto_cassandranet_v1_gameserver_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_cassandranet_v1_gameserver_proto_rawDesc), len(file_proto_cassandranet_v1_gameserver_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   28,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

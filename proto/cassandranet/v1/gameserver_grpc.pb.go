@@ -36,6 +36,9 @@ const (
 	GameServerService_Publish_FullMethodName          = "/cassandranet.v1.GameServerService/Publish"
 	GameServerService_Subscribe_FullMethodName        = "/cassandranet.v1.GameServerService/Subscribe"
 	GameServerService_WatchEvents_FullMethodName      = "/cassandranet.v1.GameServerService/WatchEvents"
+	GameServerService_SetLabel_FullMethodName         = "/cassandranet.v1.GameServerService/SetLabel"
+	GameServerService_Reserve_FullMethodName          = "/cassandranet.v1.GameServerService/Reserve"
+	GameServerService_Allocate_FullMethodName         = "/cassandranet.v1.GameServerService/Allocate"
 )
 
 // GameServerServiceClient is the client API for GameServerService service.
@@ -71,6 +74,15 @@ type GameServerServiceClient interface {
 	// node leaving, and the active bans of its tenant and project (a full
 	// set first, then again after each change) for a local ban cache.
 	WatchEvents(ctx context.Context, in *WatchEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ServerEvent], error)
+	// SetLabel sets (or, with remove, deletes) one label of the server in
+	// the replicated record, so allocation selectors see it.
+	SetLabel(ctx context.Context, in *SetLabelRequest, opts ...grpc.CallOption) (*ServerAck, error)
+	// Reserve keeps the server out of allocation for seconds (it returns to
+	// ready when they run out).
+	Reserve(ctx context.Context, in *ReserveRequest, opts ...grpc.CallOption) (*ServerAck, error)
+	// Allocate is self-allocation: the server marks itself allocated under a
+	// fresh allocation id. Ready returns it to the pool after the match.
+	Allocate(ctx context.Context, in *AllocateRequest, opts ...grpc.CallOption) (*AllocateResponse, error)
 }
 
 type gameServerServiceClient struct {
@@ -222,6 +234,36 @@ func (c *gameServerServiceClient) WatchEvents(ctx context.Context, in *WatchEven
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type GameServerService_WatchEventsClient = grpc.ServerStreamingClient[ServerEvent]
 
+func (c *gameServerServiceClient) SetLabel(ctx context.Context, in *SetLabelRequest, opts ...grpc.CallOption) (*ServerAck, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ServerAck)
+	err := c.cc.Invoke(ctx, GameServerService_SetLabel_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *gameServerServiceClient) Reserve(ctx context.Context, in *ReserveRequest, opts ...grpc.CallOption) (*ServerAck, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ServerAck)
+	err := c.cc.Invoke(ctx, GameServerService_Reserve_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *gameServerServiceClient) Allocate(ctx context.Context, in *AllocateRequest, opts ...grpc.CallOption) (*AllocateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AllocateResponse)
+	err := c.cc.Invoke(ctx, GameServerService_Allocate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // GameServerServiceServer is the server API for GameServerService service.
 // All implementations must embed UnimplementedGameServerServiceServer
 // for forward compatibility.
@@ -255,6 +297,15 @@ type GameServerServiceServer interface {
 	// node leaving, and the active bans of its tenant and project (a full
 	// set first, then again after each change) for a local ban cache.
 	WatchEvents(*WatchEventsRequest, grpc.ServerStreamingServer[ServerEvent]) error
+	// SetLabel sets (or, with remove, deletes) one label of the server in
+	// the replicated record, so allocation selectors see it.
+	SetLabel(context.Context, *SetLabelRequest) (*ServerAck, error)
+	// Reserve keeps the server out of allocation for seconds (it returns to
+	// ready when they run out).
+	Reserve(context.Context, *ReserveRequest) (*ServerAck, error)
+	// Allocate is self-allocation: the server marks itself allocated under a
+	// fresh allocation id. Ready returns it to the pool after the match.
+	Allocate(context.Context, *AllocateRequest) (*AllocateResponse, error)
 	mustEmbedUnimplementedGameServerServiceServer()
 }
 
@@ -300,6 +351,15 @@ func (UnimplementedGameServerServiceServer) Subscribe(*SubscribeRequest, grpc.Se
 }
 func (UnimplementedGameServerServiceServer) WatchEvents(*WatchEventsRequest, grpc.ServerStreamingServer[ServerEvent]) error {
 	return status.Error(codes.Unimplemented, "method WatchEvents not implemented")
+}
+func (UnimplementedGameServerServiceServer) SetLabel(context.Context, *SetLabelRequest) (*ServerAck, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetLabel not implemented")
+}
+func (UnimplementedGameServerServiceServer) Reserve(context.Context, *ReserveRequest) (*ServerAck, error) {
+	return nil, status.Error(codes.Unimplemented, "method Reserve not implemented")
+}
+func (UnimplementedGameServerServiceServer) Allocate(context.Context, *AllocateRequest) (*AllocateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Allocate not implemented")
 }
 func (UnimplementedGameServerServiceServer) mustEmbedUnimplementedGameServerServiceServer() {}
 func (UnimplementedGameServerServiceServer) testEmbeddedByValue()                           {}
@@ -513,6 +573,60 @@ func _GameServerService_WatchEvents_Handler(srv interface{}, stream grpc.ServerS
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type GameServerService_WatchEventsServer = grpc.ServerStreamingServer[ServerEvent]
 
+func _GameServerService_SetLabel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetLabelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GameServerServiceServer).SetLabel(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GameServerService_SetLabel_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GameServerServiceServer).SetLabel(ctx, req.(*SetLabelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _GameServerService_Reserve_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReserveRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GameServerServiceServer).Reserve(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GameServerService_Reserve_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GameServerServiceServer).Reserve(ctx, req.(*ReserveRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _GameServerService_Allocate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AllocateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GameServerServiceServer).Allocate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GameServerService_Allocate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GameServerServiceServer).Allocate(ctx, req.(*AllocateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // GameServerService_ServiceDesc is the grpc.ServiceDesc for GameServerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -555,6 +669,18 @@ var GameServerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Publish",
 			Handler:    _GameServerService_Publish_Handler,
+		},
+		{
+			MethodName: "SetLabel",
+			Handler:    _GameServerService_SetLabel_Handler,
+		},
+		{
+			MethodName: "Reserve",
+			Handler:    _GameServerService_Reserve_Handler,
+		},
+		{
+			MethodName: "Allocate",
+			Handler:    _GameServerService_Allocate_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
