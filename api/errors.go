@@ -67,6 +67,7 @@ var consensusStatus = []struct {
 	{consensus.ErrConflict, http.StatusConflict, "conflict with the current state", true},
 	{consensus.ErrInvalid, http.StatusBadRequest, "invalid argument", true},
 	{servers.ErrNoCapacity, http.StatusConflict, "no server matches the request", true},
+	{consensus.ErrStateVersion, http.StatusConflict, "the cluster is not yet at the state version this needs", true},
 	{consensus.ErrNoLeader, http.StatusServiceUnavailable, "no leader is known; retry later", false},
 	{consensus.ErrShuttingDown, http.StatusServiceUnavailable, "the node is shutting down; retry later or on another node", false},
 	// Clients must never be told that a write failed when it may have been

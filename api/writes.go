@@ -41,7 +41,7 @@ func (s *Server) apply(ctx context.Context, p Principal, cmd *cassnetv1.Command)
 // could arrive from a newer leader) are counted as "error".
 var applyOutcomes = []*consensus.Error{
 	consensus.ErrNotFound, consensus.ErrConflict, consensus.ErrInvalid,
-	consensus.ErrNoLeader, consensus.ErrIndeterminate, consensus.ErrShuttingDown,
+	consensus.ErrNoLeader, consensus.ErrIndeterminate, consensus.ErrShuttingDown, consensus.ErrStateVersion,
 }
 
 // outcome is the cassnet_raft_apply_duration_seconds label for err.

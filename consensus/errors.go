@@ -38,6 +38,10 @@ var (
 	// ErrIndeterminate: the write may or may not have been committed
 	// (leadership was lost, or the deadline expired after proposing).
 	ErrIndeterminate = &Error{Code: "indeterminate"}
+	// ErrStateVersion: the operation needs a higher replicated state
+	// version than the cluster's; it will succeed once every server is
+	// upgraded (see engine.go). The API answers it 409.
+	ErrStateVersion = &Error{Code: "state_version"}
 	// ErrShuttingDown: the node is stopping.
 	ErrShuttingDown = &Error{Code: "shutting_down"}
 )

@@ -120,7 +120,7 @@ func (f *FSM) run(tx *Tx, rt *route, op proto.Message) (err error) {
 		}
 	}()
 	if v := f.engine.version(tx); rt.minVersion > v {
-		return NewError(ErrConflict, "this operation needs state version %d; the cluster is at %d until every server is upgraded", rt.minVersion, v)
+		return NewError(ErrStateVersion, "this operation needs state version %d; the cluster is at %d until every server is upgraded", rt.minVersion, v)
 	}
 	if err := rt.apply(tx, op); err != nil {
 		return err

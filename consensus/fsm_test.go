@@ -42,7 +42,7 @@ func TestFSMApplyEnvelope(t *testing.T) {
 		{name: "handler error after staging in two modules", cmd: createProject("acme", "fail"), wantErr: ErrConflict},
 		{name: "handler panic", cmd: createProject("acme", "panic"), wantErr: ErrInvalid, msg: "internal error applying alpha"},
 		{name: "op field invalid", cmd: createTenant("Acme"), wantErr: ErrInvalid, msg: "name"},
-		{name: "op below its state version", cmd: createBan("b1"), wantErr: ErrConflict, msg: "state version 2"},
+		{name: "op below its state version", cmd: createBan("b1"), wantErr: ErrStateVersion, msg: "state version 2"},
 		{name: "op no module handles", cmd: revokeBan("acme", "b1"), wantErr: ErrInvalid, msg: "RevokeBan is not handled"},
 		{name: "version 0", cmd: with(createTenant("new"), func(c *cassnetv1.Command) { c.Version = 0 }), wantErr: ErrInvalid, msg: "version"},
 		{name: "version 2", cmd: with(createTenant("new"), func(c *cassnetv1.Command) { c.Version = 2 }), wantErr: ErrInvalid, msg: "version"},
@@ -261,7 +261,7 @@ func TestSetStateVersion(t *testing.T) {
 	}{
 		{setStateVersion(1), ErrInvalid},
 		{setStateVersion(SupportedStateVersion + 1), ErrInvalid},
-		{createBan("b1"), ErrConflict}, // needs version 2
+		{createBan("b1"), ErrStateVersion}, // needs version 2
 	} {
 		if res := h.apply(tc.cmd); !errors.Is(res.Err, tc.want) {
 			t.Errorf("%v: %v, want %v", tc.cmd.GetOp(), res.Err, tc.want)

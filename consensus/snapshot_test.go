@@ -128,7 +128,7 @@ func TestSnapshotContainerVersions(t *testing.T) {
 	}
 	// The state version gates operations after a restore too.
 	b.index, a.index = 5, 4
-	if res := a.apply(createBan("b1")); !errors.Is(res.Err, ErrConflict) {
+	if res := a.apply(createBan("b1")); !errors.Is(res.Err, ErrStateVersion) {
 		t.Errorf("CreateBan at restored version 1: %v", res.Err)
 	}
 	if res := b.apply(createBan("b1")); res.Err != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"strings"
 	"sync"
 	"time"
 
@@ -55,8 +54,9 @@ func refused(err error) bool {
 	if errors.Is(err, consensus.ErrInvalid) {
 		return true
 	}
-	// The version gate is a conflict too, but a passing one.
-	return errors.Is(err, consensus.ErrConflict) && !strings.Contains(err.Error(), "needs state version")
+	// The state-version gate (consensus.ErrStateVersion) passes once the
+	// cluster is upgraded: not refused.
+	return errors.Is(err, consensus.ErrConflict)
 }
 
 // proposalStatus is a refused proposal as a gRPC status.

@@ -143,7 +143,7 @@ func TestFSMApplyCommands(t *testing.T) {
 			}},
 		{name: "set settings zero", cmd: setSettings(0), wantErr: consensus.ErrInvalid},
 		{name: "set settings too large", cmd: setSettings(settings.MaxAuditRetention + 1), wantErr: consensus.ErrInvalid},
-		{name: "set ban retention at state version 1", cmd: setBanRetention(settings.MinBanRetention), wantErr: consensus.ErrConflict},
+		{name: "set ban retention at state version 1", cmd: setBanRetention(settings.MinBanRetention), wantErr: consensus.ErrStateVersion},
 		{name: "create token", cmd: createToken("tok1", secret), action: "operator_token.create", target: "tok1",
 			check: func(t *testing.T, h *harness, d *state.Domains) {
 				tok, ok := d.Operators.Token("tok1")

@@ -136,7 +136,7 @@ func TestHandlerErrorLeavesModulesUnchanged(t *testing.T) {
 		{"ban with a taken id", createBan("acme", "b1", "", "p9", 0), consensus.ErrConflict},
 		{"key in a missing project", createKey("acme", "00000000000000bb", identity.RoleGameServer, "racer", 0), consensus.ErrNotFound},
 		{"revoke the last operator token", revokeToken("0123456789abcdef"), consensus.ErrConflict},
-		{"ban retention at state version 1", setBanRetention(3600), consensus.ErrConflict},
+		{"ban retention at state version 1", setBanRetention(3600), consensus.ErrStateVersion},
 		{"rotate with if_none", rotateKey("kid9", true), consensus.ErrConflict},
 		{"remove the primary gossip key", keyringCmd("remove", make([]byte, 32)), consensus.ErrConflict},
 	}

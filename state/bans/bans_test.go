@@ -301,7 +301,7 @@ func TestBanRetentionNeedsStateVersion2(t *testing.T) {
 	h.mustApply(createTenant("acme"))
 	before := h.freshHash()
 	res := h.apply(setBanRetention(3600))
-	if !errors.Is(res.Err, consensus.ErrConflict) || !strings.Contains(res.Err.Error(), "state version") {
+	if !errors.Is(res.Err, consensus.ErrStateVersion) || !strings.Contains(res.Err.Error(), "state version") {
 		t.Fatalf("SetSettings ban_retention at state version 1: %v, want a conflict naming the state version", res.Err)
 	}
 	if h.freshHash() != before {

@@ -24,7 +24,7 @@ func (s *Store) Register(r *consensus.Router) {
 func (s *Store) createKey(tx *consensus.Tx, k *cassnetv1.CreateAPIKey) error {
 	if k.GetRole() == RoleMatchmaker && tx.StateVersion() < consensus.StateVersionDomains {
 		// First-release nodes do not know the role and would skip the key.
-		return consensus.NewError(consensus.ErrConflict, "role %s: needs state version %d; the cluster is at %d until every server is upgraded",
+		return consensus.NewError(consensus.ErrStateVersion, "role %s: needs state version %d; the cluster is at %d until every server is upgraded",
 			RoleMatchmaker, consensus.StateVersionDomains, tx.StateVersion())
 	}
 	if err := s.tenancy.CheckTenantProject(tx, k.GetTenant(), k.GetProject()); err != nil {

@@ -285,8 +285,8 @@ func TestRefusedBeforeStateVersion2(t *testing.T) {
 		schedulable("n1", false),
 		cmdOf(&cassnetv1.Command_SetServerLabels{SetServerLabels: &cassnetv1.SetServerLabels{Tenant: "acme", Id: "s1", Set: map[string]string{"a": "b"}}}),
 	} {
-		if err := h.apply(c); !errors.Is(err, consensus.ErrConflict) {
-			t.Errorf("%T at state version 1: %v, want conflict", c.GetOp(), err)
+		if err := h.apply(c); !errors.Is(err, consensus.ErrStateVersion) {
+			t.Errorf("%T at state version 1: %v, want state_version", c.GetOp(), err)
 		}
 	}
 	// Once raised, they apply.

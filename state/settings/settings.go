@@ -120,7 +120,7 @@ func validate(op *cassnetv1.SetSettings) error {
 
 func (s *Store) set(tx *consensus.Tx, op *cassnetv1.SetSettings) error {
 	if op.GetBanRetentionSeconds() != 0 && tx.StateVersion() < consensus.StateVersionDomains {
-		return consensus.NewError(consensus.ErrConflict, "ban_retention_seconds: needs state version %d; the cluster is at %d until every server is upgraded", consensus.StateVersionDomains, tx.StateVersion())
+		return consensus.NewError(consensus.ErrStateVersion, "ban_retention_seconds: needs state version %d; the cluster is at %d until every server is upgraded", consensus.StateVersionDomains, tx.StateVersion())
 	}
 	w := tx.Stage(s, func() consensus.Pending { return &write{s: s, v: *s.cur.Load()} }).(*write)
 	var names []string
