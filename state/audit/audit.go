@@ -9,7 +9,6 @@
 package audit
 
 import (
-	"encoding/binary"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -39,13 +38,9 @@ type Store struct {
 	cur      atomic.Pointer[data]
 }
 
-// data is one version: entries keyed by a sequence number, oldest first.
-// The sequence is derived (positions restart at zero on restore); only
-// the entries' order is replicated.
+// data is one version: the retained entries, oldest first.
 type data struct {
-	entries table.Table[Entry]
-	next    uint64 // sequence of the next entry
-	count   int
+	entries table.Log[Entry]
 }
 
 // New returns an empty audit log trimmed to set's audit retention.
@@ -69,36 +64,16 @@ func (s *Store) Register(*consensus.Router) {}
 
 type write struct {
 	s       *Store
-	entries *table.Txn[Entry]
-	first   uint64 // sequence of the oldest entry
-	next    uint64
-	count   int
+	entries table.Log[Entry]
 }
 
-func (w *write) Commit() {
-	w.s.cur.Store(&data{entries: w.entries.Commit(), next: w.next, count: w.count})
-}
+func (w *write) Commit() { w.s.cur.Store(&data{entries: w.entries}) }
 
-func seqKey(n uint64) string {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], n)
-	return string(b[:])
-}
-
-func (s *Store) begin(d *data) *write {
-	return &write{s: s, entries: d.entries.Txn(), first: d.next - uint64(d.count), next: d.next, count: d.count}
-}
+func (s *Store) begin(d *data) *write { return &write{s: s, entries: d.entries} }
 
 // append adds e and drops the oldest entries beyond retention.
 func (w *write) append(e Entry, retention uint32) {
-	w.entries.Put(seqKey(w.next), e)
-	w.next++
-	w.count++
-	for w.count > int(retention) {
-		w.entries.Delete(seqKey(w.first))
-		w.first++
-		w.count--
-	}
+	w.entries = w.entries.Append(e).TrimTo(int(retention))
 }
 
 // Consume implements consensus.EventSink.
@@ -121,7 +96,7 @@ func (s *Store) Consume(tx *consensus.Tx, events []consensus.Event) {
 // when tenant is "", for all. A limit <= 0 means every retained entry.
 func (s *Store) Entries(tenant string, limit int) []Entry {
 	var out []Entry
-	s.cur.Load().entries.WalkReverse(func(_ string, e Entry) bool {
+	s.cur.Load().entries.EachReverse(func(e Entry) bool {
 		if limit > 0 && len(out) >= limit {
 			return false
 		}
@@ -139,8 +114,8 @@ func (s *Store) Snapshot() consensus.Section { return section{s.cur.Load()} }
 type section struct{ d *data }
 
 func (c section) Hash(e *consensus.HashEncoder) {
-	e.Section("audit", c.d.count)
-	c.d.entries.Walk("", func(_ string, a Entry) bool {
+	e.Section("audit", c.d.entries.Len())
+	c.d.entries.Each(func(a Entry) bool {
 		e.U64(a.Index)
 		e.Time(a.Time)
 		e.Str(a.Actor)
@@ -153,10 +128,12 @@ func (c section) Hash(e *consensus.HashEncoder) {
 }
 
 func (c section) Write(w *consensus.SectionWriter) error {
-	return consensus.WriteList(w, "audit", c.d.entries.Values(""))
+	list := make([]Entry, 0, c.d.entries.Len())
+	c.d.entries.Each(func(e Entry) bool { list = append(list, e); return true })
+	return consensus.WriteList(w, "audit", list)
 }
 
-func (c section) Counts() map[string]int { return map[string]int{"audit": c.d.count} }
+func (c section) Counts() map[string]int { return map[string]int{"audit": c.d.entries.Len()} }
 
 // Restore implements consensus.Module. It runs after the settings module,
 // so the restored retention applies.

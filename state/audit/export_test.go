@@ -1,16 +1,22 @@
 package audit
 
+import "github.com/cassandranet/cassnet/state/table"
+
 // EditNewest replaces the newest committed entry with fn's edit of a copy,
 // behind the FSM's back, for the test that the hash covers every field.
 func EditNewest(s *Store, fn func(*Entry)) {
 	d := s.cur.Load()
-	key := seqKey(d.next - 1)
-	e, ok := d.entries.Get(key)
-	if !ok {
+	if d.entries.Len() == 0 {
 		panic("EditNewest: empty audit log")
 	}
-	fn(&e)
-	w := s.begin(d)
-	w.entries.Put(key, e)
-	s.cur.Store(&data{entries: w.entries.Commit(), next: d.next, count: d.count})
+	var fresh table.Log[Entry]
+	i := 0
+	d.entries.Each(func(e Entry) bool {
+		if i++; i == d.entries.Len() {
+			fn(&e)
+		}
+		fresh = fresh.Append(e)
+		return true
+	})
+	s.cur.Store(&data{entries: fresh})
 }
