@@ -188,6 +188,7 @@ func (s *Server) lifecycleEvents(tenant, id string, seen *seenRecord) []*cassnet
 		out = append(out, &cassnetv1.ServerEvent{Event: &cassnetv1.ServerEvent_Allocated_{Allocated: &cassnetv1.ServerEvent_Allocated{
 			AllocationId: rec.AllocationID, Labels: rec.Labels, Annotations: rec.Annotations}}})
 		s.log.Debug("game server allocated", "tenant", tenant, "server", id, "allocation", rec.AllocationID)
+		s.reg.with(tenant, id, func(e *entry) { e.announced = rec.AllocationID })
 	}
 	seen.allocation = rec.AllocationID
 	drained := rec.State == "draining" || !s.records.Schedulable(s.node)

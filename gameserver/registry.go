@@ -41,6 +41,11 @@ type entry struct {
 	touched   time.Time   // when the last lifecycle proposal ended
 	flushed   int         // the player count last replicated; -1: none
 	reserved  time.Time   // while reserved: when the reservation ends
+	// announced is the allocation last announced to the game server
+	// (WatchEvents), and ending the one its last Ready ended: a Ready is
+	// a compare-and-set on it, so a late or repeated Ready never ends a
+	// match the game server has not been told of.
+	announced, ending string
 }
 
 // conn is a connected player: its session, kept to re-check it.

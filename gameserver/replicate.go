@@ -89,6 +89,14 @@ func stateCmd(tenant, id, state string, reserve uint32, allocID string) *cassnet
 	}}}
 }
 
+// readyCmd returns the server to the pool only while it holds ending, the
+// allocation its game server last ended ("" for none).
+func readyCmd(tenant, id, ending string) *cassnetv1.Command {
+	cmd := stateCmd(tenant, id, servers.StateReady, 0, "")
+	cmd.GetSetServerState().IfAllocationId = &ending
+	return cmd
+}
+
 // propLock is the server's proposal lock, or nil if it is not registered.
 func (s *Server) propLock(tenant, id string) *sync.Mutex {
 	var mu *sync.Mutex
@@ -359,13 +367,18 @@ func (s *Server) assert(e *entry, rec *servers.Server) []*cassnetv1.Command {
 		}
 	}
 	switch e.state {
-	case cassnetv1.ServerState_SERVER_STATE_READY, cassnetv1.ServerState_SERVER_STATE_DRAINING:
+	case cassnetv1.ServerState_SERVER_STATE_READY:
+		// Re-sent as the same compare-and-set: a record that holds an
+		// allocation the game server has not ended (a match that began
+		// after its Ready applied) refuses it.
+		cmds = append(cmds, readyCmd(in.Tenant, in.ID, e.ending))
+	case cassnetv1.ServerState_SERVER_STATE_DRAINING:
 		cmds = append(cmds, stateCmd(in.Tenant, in.ID, st, 0, ""))
 	case cassnetv1.ServerState_SERVER_STATE_RESERVED:
 		if left := time.Until(e.reserved); left >= time.Second {
 			cmds = append(cmds, stateCmd(in.Tenant, in.ID, st, uint32(left/time.Second), ""))
 		} else {
-			cmds = append(cmds, stateCmd(in.Tenant, in.ID, servers.StateReady, 0, ""))
+			cmds = append(cmds, readyCmd(in.Tenant, in.ID, "")) // a reservation holds no allocation
 		}
 	case cassnetv1.ServerState_SERVER_STATE_ALLOCATED:
 		// The match goes on; it stays out of the pool until Ready.

@@ -124,14 +124,24 @@ func (s *Server) SetState(ctx context.Context, req *cassnetv1.SetStateRequest) (
 	}
 	p := principal(ctx)
 	var info Info
-	if err := s.withServer(ctx, req.GetServerId(), func(e *entry) error { info = e.info; return nil }); err != nil {
+	var announced string
+	if err := s.withServer(ctx, req.GetServerId(), func(e *entry) error { info, announced = e.info, e.announced; return nil }); err != nil {
 		return nil, err
 	}
 	cmd := stateCmd(p.Tenant, info.ID, stateName(st), 0, "")
+	if st == cassnetv1.ServerState_SERVER_STATE_READY {
+		// Ready ends the match the game server was told of, and no other.
+		cmd = readyCmd(p.Tenant, info.ID, announced)
+	}
 	if st == cassnetv1.ServerState_SERVER_STATE_STARTING {
 		cmd = registerCmd(info, servers.StateStarting)
 	}
-	err := s.lifecycle(ctx, p.Tenant, info.ID, cmd, func(e *entry) { e.setState(st) })
+	err := s.lifecycle(ctx, p.Tenant, info.ID, cmd, func(e *entry) {
+		e.setState(st)
+		if st == cassnetv1.ServerState_SERVER_STATE_READY {
+			e.ending = announced
+		}
+	})
 	if st == cassnetv1.ServerState_SERVER_STATE_SHUTDOWN {
 		s.reg.remove(p.Tenant, req.GetServerId())
 		return &cassnetv1.ServerAck{}, nil

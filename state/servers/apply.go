@@ -99,6 +99,9 @@ func (s *Store) setState(tx *consensus.Tx, op *cassnetv1.SetServerState) error {
 	if want := op.GetIfState(); want != "" && old.State != want {
 		return consensus.NewError(consensus.ErrConflict, "server %q is %s, not %s", op.GetId(), old.State, want)
 	}
+	if op.IfAllocationId != nil && old.AllocationID != op.GetIfAllocationId() {
+		return consensus.NewError(consensus.ErrConflict, "server %q holds allocation %q, not %q", op.GetId(), old.AllocationID, op.GetIfAllocationId())
+	}
 	to := op.GetState()
 	if err := transition(old.State, to); err != nil {
 		return err

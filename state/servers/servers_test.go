@@ -1149,3 +1149,32 @@ func TestIdempotencyKeyOfAnotherProject(t *testing.T) {
 		t.Fatalf("replay in the same project: %v %v, want %s", got.ID, err, a.ID)
 	}
 }
+
+// TestReadyIfAllocation: a Ready that names the allocation its match
+// ended never ends a later one (a late or repeated Ready).
+func TestReadyIfAllocation(t *testing.T) {
+	h := newHarness(t)
+	h.mustApply(register(gs{id: "s1", node: "n1"}))
+	first := h.mustAllocate(alloc())
+	ready := func(ending string) *cassnetv1.Command {
+		c := setState("acme", "s1", servers.StateReady, "", 0)
+		c.GetSetServerState().IfAllocationId = &ending
+		return c
+	}
+	h.mustApply(ready(first.ID)) // the match ended
+	second := h.mustAllocate(alloc())
+	before := h.fsm.Hash()
+	if err := h.apply(ready(first.ID)); !errors.Is(err, consensus.ErrConflict) {
+		t.Fatalf("a repeated Ready of the first match: %v, want a conflict", err)
+	}
+	if h.fsm.Hash() != before || h.state("acme", "s1") != servers.StateAllocated {
+		t.Fatal("the repeated Ready ended the second match")
+	}
+	if err := h.apply(ready("")); !errors.Is(err, consensus.ErrConflict) {
+		t.Fatalf("a Ready naming no allocation while one is held: %v, want a conflict", err)
+	}
+	h.mustApply(ready(second.ID))
+	if h.state("acme", "s1") != servers.StateReady {
+		t.Fatal("the Ready of the second match did not return the server")
+	}
+}

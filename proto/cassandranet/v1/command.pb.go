@@ -1930,9 +1930,15 @@ type SetServerState struct {
 	ReserveSeconds uint32                 `protobuf:"varint,4,opt,name=reserve_seconds,json=reserveSeconds,proto3" json:"reserve_seconds,omitempty"`
 	IfState        string                 `protobuf:"bytes,5,opt,name=if_state,json=ifState,proto3" json:"if_state,omitempty"`
 	// The allocation id a self-allocation records (chosen by the proposer).
-	AllocationId  string `protobuf:"bytes,6,opt,name=allocation_id,json=allocationId,proto3" json:"allocation_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	AllocationId string `protobuf:"bytes,6,opt,name=allocation_id,json=allocationId,proto3" json:"allocation_id,omitempty"`
+	// if_allocation_id, when present, is a compare-and-set on the
+	// allocation: the change applies only while the server holds exactly
+	// this allocation ("" for none). A game server's Ready names the
+	// allocation its match ended, so a late or repeated Ready can never end
+	// the next match.
+	IfAllocationId *string `protobuf:"bytes,7,opt,name=if_allocation_id,json=ifAllocationId,proto3,oneof" json:"if_allocation_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SetServerState) Reset() {
@@ -2003,6 +2009,13 @@ func (x *SetServerState) GetIfState() string {
 func (x *SetServerState) GetAllocationId() string {
 	if x != nil {
 		return x.AllocationId
+	}
+	return ""
+}
+
+func (x *SetServerState) GetIfAllocationId() string {
+	if x != nil && x.IfAllocationId != nil {
+		return *x.IfAllocationId
 	}
 	return ""
 }
@@ -2655,14 +2668,16 @@ const file_proto_cassandranet_v1_command_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\rR\x05value:\x028\x01\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb7\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xfb\x01\n" +
 	"\x0eSetServerState\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x14\n" +
 	"\x05state\x18\x03 \x01(\tR\x05state\x12'\n" +
 	"\x0freserve_seconds\x18\x04 \x01(\rR\x0ereserveSeconds\x12\x19\n" +
 	"\bif_state\x18\x05 \x01(\tR\aifState\x12#\n" +
-	"\rallocation_id\x18\x06 \x01(\tR\fallocationId\"\xa6\x01\n" +
+	"\rallocation_id\x18\x06 \x01(\tR\fallocationId\x12-\n" +
+	"\x10if_allocation_id\x18\a \x01(\tH\x00R\x0eifAllocationId\x88\x01\x01B\x13\n" +
+	"\x11_if_allocation_id\"\xa6\x01\n" +
 	"\x13UpdateServerPlayers\x12D\n" +
 	"\aentries\x18\x01 \x03(\v2*.cassandranet.v1.UpdateServerPlayers.EntryR\aentries\x1aI\n" +
 	"\x05Entry\x12\x16\n" +
@@ -2842,6 +2857,7 @@ func file_proto_cassandranet_v1_command_proto_init() {
 		(*Command_Allocate)(nil),
 		(*Command_SetNodeSchedulable)(nil),
 	}
+	file_proto_cassandranet_v1_command_proto_msgTypes[23].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
