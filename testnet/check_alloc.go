@@ -2,8 +2,11 @@ package testnet
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"time"
 )
@@ -44,6 +47,11 @@ func (c *AllocChecker) Check(ctx context.Context, run *RunData) Result {
 	}
 	wl.Stop()
 	j := AllocJudge{Ops: run.Ops, Returns: wl.Returns(), Reads: map[string]map[string]string{}}
+	if run.OutDir != "" {
+		if err := writeReturns(filepath.Join(run.OutDir, "alloc-returns.jsonl"), j.Returns); err != nil {
+			return Result{Checker: c.Name(), Verdict: Fail, Summary: "cannot write the returns to ready: " + err.Error()}
+		}
+	}
 	for _, id := range j.Acked() {
 		for _, n := range run.Nodes {
 			server, err := readAllocation(ctx, run.Client, n, wl.Tenant, id)
@@ -57,6 +65,22 @@ func (c *AllocChecker) Check(ctx context.Context, run *RunData) Result {
 		}
 	}
 	return j.Judge()
+}
+
+// writeReturns writes one return to ready a line.
+func writeReturns(path string, rs []AllocReturn) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(f)
+	for _, r := range rs {
+		if err := enc.Encode(r); err != nil {
+			_ = f.Close()
+			return err
+		}
+	}
+	return f.Close()
 }
 
 // readAllocation returns the server of allocation id in n's replica, or ""
