@@ -73,7 +73,10 @@ func BenchmarkAllocations(ctx context.Context, f AllocBenchOptions, dir string) 
 	}
 	c, err := NewCluster(Config{
 		Bin: f.Bin, Dir: filepath.Join(dir, "cassnet"),
-		AgentArgs: []string{"--stabilization-time", "1s", "--log-level", "warn"},
+		// The per-key and per-tenant write limits (default 50 and 200/s
+		// per node) would measure the limiter, not allocation.
+		AgentArgs: []string{"--stabilization-time", "1s", "--log-level", "warn",
+			"--rate-limit-key", "0", "--rate-limit-tenant", "0"},
 	})
 	if err != nil {
 		return nil, err
@@ -179,6 +182,10 @@ func waitAllocReady(ctx context.Context, cl *Client, addr string, want int) erro
 	})
 }
 
+// recyclers is how many Ready calls are in flight at most: as many as
+// matchmakers, so returning servers keeps up with allocating them.
+const recyclers = 64
+
 // benchFleet is the benchmark's game servers: per node one gRPC
 // connection, one Health stream pinging all of that node's servers every
 // second, and recyclers that send Ready for every allocated server.
@@ -246,7 +253,7 @@ func startBenchFleet(ctx context.Context, nodes []*Node, key string, perNode int
 			}
 		})
 	}
-	for range 32 {
+	for range recyclers {
 		fl.wg.Go(fl.recycler)
 	}
 	ok = true
