@@ -19,7 +19,7 @@ help:
 	@echo "make bench       every side-by-side suite (etcd, NATS, verify, failure detection), one table of ratios"
 	@echo "make fuzz        run each fuzz target for a short while"
 	@echo "make chaos       5-minute chaos run, every fault, race-built agents (root for network faults)"
-	@echo "make chaos-alloc 90 s allocation chaos test: double allocations, idempotency, lost allocations"
+	@echo "make chaos-alloc 50 s allocation chaos test: double allocations, idempotency, lost allocations"
 	@echo "make proto       regenerate Go code from proto/"
 	@echo "make cabi        build the game-server C library into $(CABI_OUT) (cabi/include/cassnet.h)"
 	@echo "make image       build the static binary and the FROM scratch image $(IMAGE)"
@@ -136,7 +136,7 @@ chaos: build
 	    --faults $(CHAOS_FAULTS) --workloads $(CHAOS_WORKLOADS) --out $(CHAOS_OUT) $(if $(CHAOS_SEED),--seed $(CHAOS_SEED))
 
 # The allocation chaos test (issue 11): 3 nodes, kill, pause and (as root)
-# partitions under the allocation workload; about 90 s.
+# partitions under the allocation workload; about 50 s.
 chaos-alloc:
 	CASSNET_CHAOS_ALLOC=1 $(GO) test -race -count=1 -timeout 6m -run '^TestChaosAlloc$$' -v ./testnet/
 
