@@ -17,7 +17,9 @@ import (
 // per idempotency key, every acknowledged allocation on every node.
 //
 // It runs behind `make chaos-alloc` (CASSNET_CHAOS_ALLOC=1), not in
-// `make test`: about 50 s of real processes on top of TestChaosShort.
+// `make test`: about 50 s of real processes on top of TestChaosShort, and
+// on main 426d852 it still finds double allocations in some runs
+// (docs/allocation.md#proof); join it to `make test` once they are fixed.
 func TestChaosAlloc(t *testing.T) {
 	if os.Getenv("CASSNET_CHAOS_ALLOC") == "" {
 		t.Skip("set CASSNET_CHAOS_ALLOC=1 (make chaos-alloc) to run the allocation chaos test")
