@@ -8,7 +8,7 @@ NAME      ?= local
 
 PROTO_SRC := $(wildcard proto/cassandranet/v1/*.proto)
 
-.PHONY: all build run test test-short vet proto proto-check bench chaos fuzz clean help cabi \
+.PHONY: all build run test test-short vet proto proto-check bench chaos chaos-alloc fuzz clean help cabi \
 	image compose-up compose-down compose-test
 
 all: build
@@ -19,6 +19,7 @@ help:
 	@echo "make bench       every side-by-side suite (etcd, NATS, verify, failure detection), one table of ratios"
 	@echo "make fuzz        run each fuzz target for a short while"
 	@echo "make chaos       5-minute chaos run, every fault, race-built agents (root for network faults)"
+	@echo "make chaos-alloc 50 s allocation chaos test: double allocations, idempotency, lost allocations"
 	@echo "make proto       regenerate Go code from proto/"
 	@echo "make cabi        build the game-server C library into $(CABI_OUT) (cabi/include/cassnet.h)"
 	@echo "make image       build the static binary and the FROM scratch image $(IMAGE)"
@@ -124,6 +125,7 @@ FUZZ_TARGETS := \
 CHAOS_NODES    ?= 5
 CHAOS_DURATION ?= 5m
 CHAOS_FAULTS   ?= all
+CHAOS_WORKLOADS ?= all
 CHAOS_SEED     ?=
 CHAOS_OUT      ?= chaos-out
 
@@ -131,7 +133,12 @@ chaos: build
 	$(GO) build -race -ldflags "$(LDFLAGS)" -o bin/cassnet-race ./cmd/cassnet
 	rm -rf $(CHAOS_OUT)
 	./$(BIN) testnet run --bin ./bin/cassnet-race --nodes $(CHAOS_NODES) --duration $(CHAOS_DURATION) \
-	    --faults $(CHAOS_FAULTS) --out $(CHAOS_OUT) $(if $(CHAOS_SEED),--seed $(CHAOS_SEED))
+	    --faults $(CHAOS_FAULTS) --workloads $(CHAOS_WORKLOADS) --out $(CHAOS_OUT) $(if $(CHAOS_SEED),--seed $(CHAOS_SEED))
+
+# The allocation chaos test (issue 11): 3 nodes, kill, pause and (as root)
+# partitions under the allocation workload; about 50 s.
+chaos-alloc:
+	CASSNET_CHAOS_ALLOC=1 $(GO) test -race -count=1 -timeout 6m -run '^TestChaosAlloc$$' -v ./testnet/
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -114,6 +114,9 @@ func writeGap(ops []Entry) (gap, start time.Duration) {
 				acks = append(acks, op.Return)
 			}
 		}
+		if out, ok := op.Output.(AllocOutput); ok && out.Outcome == OutOK && !out.Replay {
+			acks = append(acks, op.Return)
+		}
 	}
 	slices.Sort(acks)
 	for i := 1; i < len(acks); i++ {

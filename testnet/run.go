@@ -9,6 +9,7 @@ import (
 	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -113,9 +114,6 @@ func (c *RunConfig) defaults() error {
 		}
 		c.Seed = binary.LittleEndian.Uint64(b[:]) >> 1 // positive as int64
 	}
-	if c.Checkers == nil {
-		c.Checkers = DefaultCheckers()
-	}
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
@@ -142,6 +140,22 @@ func Run(ctx context.Context, cfg RunConfig) (*Report, error) {
 		}
 		faults = append(faults, f)
 	}
+	gens, err := NewGenerators(cfg.Workloads)
+	if err != nil {
+		return nil, err
+	}
+	agentArgs := chaosAgentArgs(cfg.Voters)
+	if cfg.Checkers == nil {
+		cfg.Checkers = DefaultCheckers()
+	}
+	if hasAlloc(gens) {
+		// The simulated game servers dial each node's game-server API
+		// from the host, which in netns mode is not the node's loopback.
+		agentArgs = append(agentArgs, "--grpc-bind", "0.0.0.0")
+		if !slices.ContainsFunc(cfg.Checkers, func(c Checker) bool { _, ok := c.(*AllocChecker); return ok }) {
+			cfg.Checkers = slices.Insert(cfg.Checkers, 1, Checker(&AllocChecker{}))
+		}
+	}
 	nodesDir := filepath.Join(cfg.OutDir, "nodes")
 	if ents, _ := os.ReadDir(nodesDir); len(ents) > 0 {
 		return nil, fmt.Errorf("chaos: %s holds an earlier run's nodes; use a fresh output dir", nodesDir)
@@ -155,7 +169,7 @@ func Run(ctx context.Context, cfg RunConfig) (*Report, error) {
 	}
 	tb, err := startTestbed(ctx, testbedConfig{
 		Bin: cfg.Bin, Dir: nodesDir, Nodes: cfg.Nodes, Voters: cfg.Voters,
-		Mode: cfg.Mode, AgentArgs: append(chaosAgentArgs(cfg.Voters), cfg.AgentArgs...), Log: log,
+		Mode: cfg.Mode, AgentArgs: append(agentArgs, cfg.AgentArgs...), Log: log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("chaos (seed %d): %w", cfg.Seed, err)
@@ -178,10 +192,6 @@ func Run(ctx context.Context, cfg RunConfig) (*Report, error) {
 		usable = append(usable, f)
 	}
 
-	gens, err := NewGenerators(cfg.Workloads)
-	if err != nil {
-		return nil, err
-	}
 	for _, g := range gens {
 		rep.Workloads = append(rep.Workloads, g.Name())
 	}
@@ -193,11 +203,11 @@ func Run(ctx context.Context, cfg RunConfig) (*Report, error) {
 			return nil, fmt.Errorf("chaos: set up %s workload: %w", g.Name(), err)
 		}
 	}
-	// Subscribers run from Setup; the messaging checker stops them, and
-	// this stops them if it never ran.
+	// Subscribers and simulated game servers run from Setup; their
+	// checkers stop them, and this stops them if those never ran.
 	defer func() {
 		for _, g := range gens {
-			if p, ok := g.(*PubSubWorkload); ok {
+			if p, ok := g.(interface{ Stop() }); ok {
 				p.Stop()
 			}
 		}
@@ -262,13 +272,24 @@ const (
 	BanTenant     = "chaos"
 	SessionTenant = "chaos-sessions"
 	PubSubTenant  = "chaos-pubsub"
+	AllocTenant   = "chaos-alloc"
 )
 
-// WorkloadNames are the workloads a run can drive.
+// WorkloadNames are the workloads a run drives by default ("all").
 var WorkloadNames = []string{BanWorkloadName, SessionWorkloadName, PubSubWorkloadName}
 
-// NewGenerators returns the named workloads (all when names is empty or
-// "all").
+// OptionalWorkloads run only when named. The allocation workload needs
+// game servers registered over gRPC to reach the replicated state
+// (issue 11), and has its own chaos test (TestChaosAlloc).
+var OptionalWorkloads = []string{AllocWorkloadName}
+
+// hasAlloc reports whether gens include the allocation workload.
+func hasAlloc(gens []Generator) bool {
+	return slices.ContainsFunc(gens, func(g Generator) bool { _, ok := g.(*AllocWorkload); return ok })
+}
+
+// NewGenerators returns the named workloads (WorkloadNames when names is
+// empty or "all").
 func NewGenerators(names []string) ([]Generator, error) {
 	if len(names) == 0 || (len(names) == 1 && names[0] == "all") {
 		names = WorkloadNames
@@ -288,8 +309,10 @@ func NewGenerators(names []string) ([]Generator, error) {
 			gens = append(gens, &SessionWorkload{Tenant: SessionTenant})
 		case PubSubWorkloadName:
 			gens = append(gens, &PubSubWorkload{Tenant: PubSubTenant})
+		case AllocWorkloadName:
+			gens = append(gens, &AllocWorkload{Tenant: AllocTenant})
 		default:
-			return nil, fmt.Errorf("chaos: unknown workload %q (want %s or all)", n, strings.Join(WorkloadNames, ", "))
+			return nil, fmt.Errorf("chaos: unknown workload %q (want %s or all)", n, strings.Join(append(slices.Clone(WorkloadNames), OptionalWorkloads...), ", "))
 		}
 	}
 	return gens, nil

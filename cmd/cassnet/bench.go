@@ -30,6 +30,8 @@ type benchFlags struct {
 	cpuProfile           string
 	kills                int
 	json                 bool
+	suite                string
+	serversPerNode       int
 }
 
 const benchSynopsis = `Usage: cassnet bench [flags]
@@ -39,7 +41,12 @@ ban checks through REST, topic messaging (REST + SSE, and the streaming
 protocol) and session verification on one node; then the same write and
 read workload against a 3-member etcd cluster (puts and serializable range
 reads through its JSON gateway) and the same messaging against a 3-server
-NATS cluster. It ends with one table of ratios.`
+NATS cluster. It ends with one table of ratios.
+
+--suite alloc measures allocations instead: game servers register on every
+node over gRPC, matchmakers allocate them over REST (a fresh idempotency
+key each), and every allocated server is sent Ready again at once, so
+capacity never runs out.`
 
 func runBench(args []string) error {
 	var f benchFlags
@@ -59,6 +66,8 @@ func runBench(args []string) error {
 	fs.IntVar(&f.kills, "kills", 10, "kill -9 the last node this many times and time its failure detection on node 1 (0: skip)")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the load generator (this process) to this file")
 	fs.BoolVar(&f.json, "json", false, "print the report as JSON")
+	fs.StringVar(&f.suite, "suite", "rest", "rest (ban writes and reads, beside etcd) or alloc (allocations)")
+	fs.IntVar(&f.serversPerNode, "servers-per-node", 200, "alloc suite: game servers registered on each node (at most 256)")
 	if _, err := parseWithEnv(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -67,6 +76,9 @@ func runBench(args []string) error {
 	}
 	if f.nodes < 1 || f.nodes > 254 || f.clients < 1 || f.duration <= 0 || f.warmup < 0 {
 		return errors.New("bench: need 1-254 nodes, at least one client and a positive duration")
+	}
+	if f.suite != "rest" && f.suite != "alloc" {
+		return fmt.Errorf("bench: --suite must be rest or alloc, not %q", f.suite)
 	}
 	if f.bin == "" {
 		exe, err := os.Executable()
@@ -93,10 +105,14 @@ func runBench(args []string) error {
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
-	rep, err := testnet.Benchmark(ctx, testnet.BenchOptions{
+	opts := testnet.BenchOptions{
 		Bin: f.bin, Nodes: f.nodes, Clients: f.clients, Duration: f.duration, Warmup: f.warmup,
 		Etcd: f.etcd, NATS: f.nats, Messaging: f.messaging, Verify: f.verify, AgentArgs: strings.Fields(f.agentArgs), Kills: f.kills, Version: version, Progress: os.Stderr,
-	}, dir)
+	}
+	if f.suite == "alloc" {
+		return runAllocBench(ctx, f, opts, dir)
+	}
+	rep, err := testnet.Benchmark(ctx, opts, dir)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bench: data dirs and logs kept in %s\n", dir)
 		return err
@@ -244,4 +260,30 @@ func printRatios(w io.Writer, r *testnet.BenchReport) {
 		fmt.Fprintf(tw, "false suspicions under load\t%d\t-\t-\t0\t\n", r.SuspicionsUnderLoad)
 	}
 	tw.Flush()
+}
+
+// runAllocBench runs the allocation suite and prints it.
+func runAllocBench(ctx context.Context, f benchFlags, opts testnet.BenchOptions, dir string) error {
+	rep, err := testnet.BenchmarkAllocations(ctx, testnet.AllocBenchOptions{BenchOptions: opts, ServersPerNode: f.serversPerNode}, dir)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: data dirs and logs kept in %s\n", dir)
+		return err
+	}
+	if f.dir == "" {
+		_ = os.RemoveAll(dir)
+	}
+	if f.json {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	m, a := rep.Machine, rep.Allocations
+	fmt.Printf("cassnet bench --suite alloc, %s (%s)\n", rep.Date, rep.System)
+	fmt.Printf("machine: %s, %d CPUs, %s, %s, load average %s at start\n", m.CPU, m.NumCPU, m.OSArch, m.GoVersion, m.LoadAvg)
+	fmt.Printf("load: %d nodes, %d game servers, %d matchmaker clients, %s measured after %s warm-up\n\n",
+		rep.Nodes, rep.Servers, rep.Clients, rep.Duration, rep.Warmup)
+	fmt.Printf("allocations/s  %.0f\n", a.PerSec)
+	fmt.Printf("p50 / p90 / p99 / max ms  %.2f / %.2f / %.2f / %.2f\n", a.P50Ms, a.P90Ms, a.P99Ms, a.MaxMs)
+	fmt.Printf("errors: %s; servers returned to ready: %d (%d Ready calls failed)\n", benchErrors(a.Errors), rep.Recycled, rep.RecycleErrors)
+	return nil
 }

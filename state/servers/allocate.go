@@ -1,7 +1,10 @@
 package servers
 
 import (
+	"cmp"
 	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/cassandranet/cassnet/consensus"
@@ -86,7 +89,78 @@ func (s *Store) allocate(tx *consensus.Tx, op *cassnetv1.Allocate) error {
 // packed prefers the node with the most allocated servers, distributed the
 // one with the fewest; ties go to the node name, then the server id, so
 // every replica picks the same server.
+//
+// With a project, it visits only the servers in the selector's state,
+// node by node in that order, each node's in id order, and stops at the
+// first candidate: the same server the full walk (pickAll) would choose,
+// without reading the rest of the pool.
 func (w *write) pick(op *cassnetv1.Allocate, sel *cassnetv1.Allocate_Selector) *Server {
+	if op.GetProject() == "" {
+		return w.pickAll(op, sel)
+	}
+	state := sel.GetState()
+	if state == "" {
+		state = StateReady
+	}
+	type nodeBusy struct {
+		node string
+		busy int
+	}
+	var order []nodeBusy
+	prefix := table.Prefix(op.GetTenant(), op.GetProject(), state)
+	w.stateNodes.Walk(prefix, func(k string, _ int) bool {
+		node := k[len(prefix):]
+		if _, drained := w.nodes.Get(node); !drained {
+			busy, _ := w.busy.Get(node)
+			order = append(order, nodeBusy{node, busy})
+		}
+		return true
+	})
+	distributed := op.GetStrategy() == StrategyDistributed
+	slices.SortFunc(order, func(a, b nodeBusy) int {
+		if a.busy != b.busy {
+			if distributed {
+				return cmp.Compare(a.busy, b.busy)
+			}
+			return cmp.Compare(b.busy, a.busy)
+		}
+		return strings.Compare(a.node, b.node)
+	})
+	for _, n := range order {
+		var found *Server
+		np := table.Prefix(op.GetTenant(), op.GetProject(), state, n.node)
+		w.byState.Walk(np, func(k string, _ struct{}) bool {
+			srv, ok := w.servers.Get(serverKey(op.GetTenant(), k[len(np):]))
+			if ok && srv.State == state && w.candidate(op, sel, srv) {
+				found = srv
+				return false
+			}
+			return true
+		})
+		if found != nil {
+			return found
+		}
+	}
+	return nil
+}
+
+// candidate reports whether srv, already in the selector's state, passes
+// the request's fleet and the selector's labels and free players.
+func (w *write) candidate(op *cassnetv1.Allocate, sel *cassnetv1.Allocate_Selector, srv *Server) bool {
+	if op.GetFleet() != "" && srv.Fleet != op.GetFleet() {
+		return false
+	}
+	for lk, lv := range sel.GetLabels() {
+		if v, ok := srv.Labels[lk]; !ok || v != lv {
+			return false
+		}
+	}
+	return srv.State != StateAllocated || srv.Capacity != 0 && srv.FreePlayers() >= max(sel.GetMinFreePlayers(), 1)
+}
+
+// pickAll is pick by a walk of every server of the request's project (of
+// every project when it names none).
+func (w *write) pickAll(op *cassnetv1.Allocate, sel *cassnetv1.Allocate_Selector) *Server {
 	state := sel.GetState()
 	if state == "" {
 		state = StateReady
@@ -101,18 +175,10 @@ func (w *write) pick(op *cassnetv1.Allocate, sel *cassnetv1.Allocate_Selector) *
 	w.byProject.Walk(prefix, func(k string, _ struct{}) bool {
 		id := k[len(k)-idLen(k):]
 		srv, ok := w.servers.Get(serverKey(op.GetTenant(), id))
-		if !ok || srv.State != state || (op.GetFleet() != "" && srv.Fleet != op.GetFleet()) {
+		if !ok || srv.State != state || !w.candidate(op, sel, srv) {
 			return true
 		}
 		if _, drained := w.nodes.Get(srv.Node); drained {
-			return true
-		}
-		for lk, lv := range sel.GetLabels() {
-			if v, ok := srv.Labels[lk]; !ok || v != lv {
-				return true
-			}
-		}
-		if state == StateAllocated && (srv.Capacity == 0 || srv.FreePlayers() < max(sel.GetMinFreePlayers(), 1)) {
 			return true
 		}
 		busy, _ := w.busy.Get(srv.Node)

@@ -27,8 +27,12 @@ type data struct {
 	byNode    table.Table[struct{}] // Key(node, tenant, id)
 	busy      table.Table[int]      // node -> allocated servers on it
 	counts    table.Table[int]      // tenant -> servers
-	reserved  table.Expiry          // reservation ends -> Key(tenant, id)
-	expiring  table.Expiry          // allocation created + retention -> Key(tenant, id)
+	// byState and stateNodes let an allocation look only at the servers
+	// in the selector's state, node by node in the strategy's order.
+	byState    table.Table[struct{}] // Key(tenant, project, state, node, id)
+	stateNodes table.Table[int]      // Key(tenant, project, state, node) -> servers
+	reserved   table.Expiry          // reservation ends -> Key(tenant, id)
+	expiring   table.Expiry          // allocation created + retention -> Key(tenant, id)
 }
 
 // New returns an empty servers module that checks tenants and projects in
@@ -58,6 +62,8 @@ type write struct {
 	byNode      *table.Txn[struct{}]
 	busy        *table.Txn[int]
 	counts      *table.Txn[int]
+	byState     *table.Txn[struct{}]
+	stateNodes  *table.Txn[int]
 	reserved    table.ExpiryTxn
 	expiring    table.ExpiryTxn
 }
@@ -66,7 +72,8 @@ func (w *write) Commit() {
 	w.s.cur.Store(&data{
 		servers: w.servers.Commit(), allocations: w.allocations.Commit(), idempotency: w.idempotency.Commit(),
 		nodes: w.nodes.Commit(), byProject: w.byProject.Commit(), byNode: w.byNode.Commit(),
-		busy: w.busy.Commit(), counts: w.counts.Commit(), reserved: w.reserved.Commit(), expiring: w.expiring.Commit(),
+		busy: w.busy.Commit(), counts: w.counts.Commit(),
+		byState: w.byState.Commit(), stateNodes: w.stateNodes.Commit(), reserved: w.reserved.Commit(), expiring: w.expiring.Commit(),
 	})
 }
 
@@ -74,7 +81,7 @@ func (s *Store) begin(d *data) *write {
 	return &write{
 		s: s, servers: d.servers.Txn(), allocations: d.allocations.Txn(), idempotency: d.idempotency.Txn(),
 		nodes: d.nodes.Txn(), byProject: d.byProject.Txn(), byNode: d.byNode.Txn(), busy: d.busy.Txn(),
-		counts: d.counts.Txn(), reserved: d.reserved.Txn(), expiring: d.expiring.Txn(),
+		counts: d.counts.Txn(), byState: d.byState.Txn(), stateNodes: d.stateNodes.Txn(), reserved: d.reserved.Txn(), expiring: d.expiring.Txn(),
 	}
 }
 
@@ -99,6 +106,8 @@ func (w *write) put(old, srv *Server) {
 	w.servers.Put(key, srv)
 	w.byProject.Put(table.Key(srv.Tenant, srv.Project, srv.ID), struct{}{})
 	w.byNode.Put(table.Key(srv.Node, srv.Tenant, srv.ID), struct{}{})
+	w.byState.Put(table.Key(srv.Tenant, srv.Project, srv.State, srv.Node, srv.ID), struct{}{})
+	bumpIn(w.stateNodes, table.Key(srv.Tenant, srv.Project, srv.State, srv.Node), 1)
 	if srv.State == StateAllocated {
 		w.bump(srv.Node, 1)
 	}
@@ -111,6 +120,8 @@ func (w *write) put(old, srv *Server) {
 func (w *write) unindex(old *Server) {
 	w.byProject.Delete(table.Key(old.Tenant, old.Project, old.ID))
 	w.byNode.Delete(table.Key(old.Node, old.Tenant, old.ID))
+	w.byState.Delete(table.Key(old.Tenant, old.Project, old.State, old.Node, old.ID))
+	bumpIn(w.stateNodes, table.Key(old.Tenant, old.Project, old.State, old.Node), -1)
 	if old.State == StateAllocated {
 		w.bump(old.Node, -1)
 	}
