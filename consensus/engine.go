@@ -1,6 +1,7 @@
 package consensus
 
 import (
+	"fmt"
 	"sync/atomic"
 
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
@@ -74,6 +75,22 @@ func (m *engineModule) Register(r *Router) {
 			m.write(tx).version = op.GetVersion()
 			return nil
 		},
+	})
+	Handle(r, m, Handler[*cassnetv1.RecordSnapshotRestore]{
+		Validate: func(op *cassnetv1.RecordSnapshotRestore) error {
+			if len(op.GetClusterId()) > 128 || len(op.GetStateHash()) > 128 {
+				return NewError(ErrInvalid, "record_snapshot_restore: cluster_id and state_hash are at most 128 bytes")
+			}
+			return nil
+		},
+		// Changes no data: its event goes to the audit log, and its index
+		// moves every node past the indexes from before the restore.
+		Apply: func(tx *Tx, op *cassnetv1.RecordSnapshotRestore) error {
+			tx.Emit(Event{Action: "cluster.snapshot_restore", Target: op.GetClusterId(),
+				Detail: fmt.Sprintf("index %d, state hash %s", op.GetIndex(), op.GetStateHash())})
+			return nil
+		},
+		MinStateVersion: StateVersionDomains,
 	})
 }
 
