@@ -1,7 +1,6 @@
 package consensus
 
 import (
-	"fmt"
 	"sync/atomic"
 
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
@@ -83,13 +82,10 @@ func (m *engineModule) Register(r *Router) {
 			}
 			return nil
 		},
-		// Changes no data: its event goes to the audit log, and its index
-		// moves every node past the indexes from before the restore.
-		Apply: func(tx *Tx, op *cassnetv1.RecordSnapshotRestore) error {
-			tx.Emit(Event{Action: "cluster.snapshot_restore", Target: op.GetClusterId(),
-				Detail: fmt.Sprintf("index %d, state hash %s", op.GetIndex(), op.GetStateHash())})
-			return nil
-		},
+		// Changes no data and emits no event, so the state hash right
+		// after a restore is the archive's; its index moves every node past
+		// the indexes from before the restore. The node logs the restore.
+		Apply: func(tx *Tx, op *cassnetv1.RecordSnapshotRestore) error { return nil },
 		MinStateVersion: StateVersionDomains,
 	})
 }

@@ -1856,9 +1856,9 @@ func (x *SetStateVersion) GetVersion() uint32 {
 }
 
 // RecordSnapshotRestore follows a restore of a snapshot archive into the
-// cluster (raft's user restore). It records the restore in the audit log
-// and moves every node's applied index past the indexes it had before
-// the restore, so blocking queries wake.
+// cluster (raft's user restore). It changes nothing: its index moves every
+// node's applied index past the indexes it had before the restore, so
+// blocking queries wake. The fields name the archive, for the log.
 type RecordSnapshotRestore struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The archive's cluster ID, index and state hash.
