@@ -130,8 +130,7 @@ func ParseArchive(data []byte) (*Archive, error) {
 		return nil, fmt.Errorf("%w: no checksum trailer (truncated, or not a cassnet snapshot)", ErrCorruptArchive)
 	}
 	want := string(trailer[len(trailerPrefix) : trailerLen-1])
-	got := sha256.Sum256(content)
-	if hex.EncodeToString(got[:]) != want {
+	if sha256Hex(content) != want {
 		return nil, fmt.Errorf("%w: checksum mismatch (the file was altered or damaged)", ErrCorruptArchive)
 	}
 	nl := bytes.IndexByte(content, '\n')
@@ -182,4 +181,9 @@ func (c *capture) counts() map[string]map[string]int {
 		out[name] = c.sections[i].Counts()
 	}
 	return out
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
