@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -42,8 +43,21 @@ func TestSnapshotSaveRestore(t *testing.T) {
 		}
 		saved = append(saved, b.ID)
 	}
+	// Replicated autopilot settings: set through one node, read on
+	// another, and part of the saved state.
+	out, err := op("operator", "autopilot", "set", "--stabilization-time", "3s", "--cleanup-dead-servers=false",
+		"--http-addr", followers[0].HTTPAddr(), "--token", c.AdminToken())
+	if err != nil {
+		t.Fatalf("operator autopilot set: %v\n%s", err, out)
+	}
+	out, err = op("operator", "autopilot", "get", "--http-addr", followers[1].HTTPAddr(), "--token", c.AdminToken())
+	if err != nil || !regexp.MustCompile(`StabilizationTime\s+3s\s+replicated`).MatchString(out) ||
+		!regexp.MustCompile(`CleanupDeadServers\s+false\s+replicated`).MatchString(out) ||
+		!regexp.MustCompile(`TargetVoters\s+3\s+agent flag`).MatchString(out) {
+		t.Fatalf("operator autopilot get: %v\n%s", err, out)
+	}
 	file := filepath.Join(t.TempDir(), "backup.snap")
-	out, err := op("snapshot", "save", file, "--http-addr", followers[0].HTTPAddr(), "--token", c.AdminToken())
+	out, err = op("snapshot", "save", file, "--http-addr", followers[0].HTTPAddr(), "--token", c.AdminToken())
 	if err != nil {
 		t.Fatalf("snapshot save: %v\n%s", err, out)
 	}
