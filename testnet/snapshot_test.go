@@ -146,8 +146,11 @@ func TestSnapshotSaveRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	names, _ := filepath.Glob(filepath.Join(agentDir, "cassnet-*.snap"))
-	if out, err := op("snapshot", "inspect", names[len(names)-1]); err != nil || !strings.Contains(out, "Cluster ID") {
-		t.Fatalf("inspect of an agent archive: %v\n%s", err, out)
+	for _, name := range names {
+		out, err := op("snapshot", "inspect", name, "--json")
+		if err != nil || !strings.Contains(out, `"node": "`+leader.Name+`"`) {
+			t.Fatalf("inspect of an agent archive (want one the leader %s wrote): %v\n%s", leader.Name, err, out)
+		}
 	}
 }
 
@@ -169,6 +172,11 @@ func waitHash(t *testing.T, ctx context.Context, cl *Client, nodes []*Node, want
 		return nil
 	})
 	if err != nil {
+		for _, n := range nodes { // what each node holds, to tell a lost restore from a later write
+			info, ierr := cl.Raft(ctx, n)
+			bans, _ := listBans(ctx, cl, n, "snap")
+			t.Logf("%s: %s term %d applied %d hash %s, %d bans in snap (%v)", n.Name, info.State, info.Term, info.AppliedIndex, info.StateHash, len(bans), ierr)
+		}
 		t.Fatal(err)
 	}
 }
