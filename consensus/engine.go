@@ -85,7 +85,7 @@ func (m *engineModule) Register(r *Router) {
 		// Changes no data and emits no event, so the state hash right
 		// after a restore is the archive's; its index moves every node past
 		// the indexes from before the restore. The node logs the restore.
-		Apply: func(tx *Tx, op *cassnetv1.RecordSnapshotRestore) error { return nil },
+		Apply:           func(tx *Tx, op *cassnetv1.RecordSnapshotRestore) error { return nil },
 		MinStateVersion: StateVersionDomains,
 	})
 }
