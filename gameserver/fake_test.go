@@ -63,7 +63,6 @@ func (f *fakeStore) Ready() bool { return true }
 func (f *fakeStore) RemovePeer(context.Context, string) (string, error) {
 	return "", consensus.ErrNotFound
 }
-func (f *fakeStore) IsLeader() bool { return true }
 func (f *fakeStore) SaveSnapshot(_ context.Context, w io.Writer, m consensus.ArchiveMeta) (consensus.ArchiveMeta, error) {
 	return f.fsm.WriteArchive(w, m)
 }
