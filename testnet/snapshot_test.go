@@ -1,7 +1,9 @@
 package testnet
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -85,7 +87,10 @@ func TestSnapshotSaveRestore(t *testing.T) {
 	if err != nil {
 		t.Fatalf("snapshot restore: %v\n%s", err, out)
 	}
-	waitHash(t, ctx, cl, nodes, hashAtSave)
+	if !hashesAre(ctx, cl, nodes, hashAtSave, 30*time.Second) {
+		logStateDiff(t, file, followers[0], c.AdminToken())
+		waitHash(t, ctx, cl, nodes, hashAtSave) // fails, with each node's state
+	}
 	for _, n := range nodes {
 		bans, err := listBans(ctx, cl, n, "snap")
 		if err != nil {
@@ -150,6 +155,49 @@ func TestSnapshotSaveRestore(t *testing.T) {
 		out, err := op("snapshot", "inspect", name, "--json")
 		if err != nil || !strings.Contains(out, `"node": "`+leader.Name+`"`) {
 			t.Fatalf("inspect of an agent archive (want one the leader %s wrote): %v\n%s", leader.Name, err, out)
+		}
+	}
+}
+
+// hashesAre waits up to within for every node to report the state hash
+// want.
+func hashesAre(ctx context.Context, cl *Client, nodes []*Node, want string, within time.Duration) bool {
+	wctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	return WaitFor(wctx, func() error {
+		for _, n := range nodes {
+			if info, err := cl.Raft(wctx, n); err != nil || info.StateHash != want {
+				return fmt.Errorf("%s: %s %v", n.Name, info.StateHash, err)
+			}
+		}
+		return nil
+	}) == nil
+}
+
+// logStateDiff saves n's state and logs the snapshot sections that differ
+// from the archive in file.
+func logStateDiff(t *testing.T, file string, n *Node, token string) {
+	t.Helper()
+	now := file + ".now"
+	if b, err := exec.Command(binPath, "snapshot", "save", now, "--http-addr", n.HTTPAddr(), "--token", token).CombinedOutput(); err != nil {
+		t.Logf("save for the diff: %v %s", err, b)
+		return
+	}
+	sections := func(path string) map[string]json.RawMessage {
+		b, _ := os.ReadFile(path)
+		lines := bytes.SplitN(b, []byte("\n"), 3)
+		var body struct {
+			Sections map[string]json.RawMessage `json:"sections"`
+		}
+		if len(lines) > 1 {
+			_ = json.Unmarshal(lines[1], &body)
+		}
+		return body.Sections
+	}
+	was, is := sections(file), sections(now)
+	for name := range is {
+		if !bytes.Equal(was[name], is[name]) {
+			t.Logf("section %s differs:\nsaved: %.1500s\nnow:   %.1500s", name, was[name], is[name])
 		}
 	}
 }
