@@ -1,12 +1,15 @@
 package api
 
 import (
+	"bytes"
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cassandranet/cassnet/consensus"
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
 	"github.com/cassandranet/cassnet/state/identity"
 )
@@ -84,7 +87,15 @@ func (f *authzFixture) request(rt route, tenant string) (string, string) {
 		"POST /v1/sessions/verify":                       `{"token":"` + f.token + `"}`,
 		"POST /v1/tenants/{tenant}/allocations":          `{"selectors":[{"labels":{"mode":"ctf"}}]}`,
 		"POST /v1/tenants/{tenant}/topics/{topic}/batch": `{"messages":[{"payload":"hi"}]}`,
+		"PUT /v1/operator/autopilot":                     `{"target_voters":5}`,
 	}[rt.pattern()]
+	if rt.pattern() == "PUT /v1/cluster/snapshot" { // an archive of the fixture itself
+		var b bytes.Buffer
+		if _, err := f.store.SaveSnapshot(context.Background(), &b, consensus.ArchiveMeta{}); err != nil {
+			panic(err)
+		}
+		body = b.String()
+	}
 	return path, body
 }
 
@@ -109,6 +120,10 @@ var authzMatrix = map[string]string{
 	"GET /v1/cluster/join-tokens":                                 "200 403 403 403 403 403 401 401 401 403",
 	"POST /v1/cluster/join-tokens":                                "201 403 403 403 403 403 401 401 401 403",
 	"DELETE /v1/cluster/join-tokens/{token}":                      "404 403 403 403 403 403 401 401 401 403",
+	"GET /v1/cluster/snapshot":                                    "200 403 403 403 403 403 401 401 401 403",
+	"PUT /v1/cluster/snapshot":                                    "200 403 403 403 403 403 401 401 401 403",
+	"GET /v1/operator/autopilot":                                  "200 403 403 403 403 403 401 401 401 403",
+	"PUT /v1/operator/autopilot":                                  "200 403 403 403 403 403 401 401 401 403",
 	"POST /v1/agent/leave":                                        "202 403 403 403 403 403 401 401 401 403",
 	"GET /v1/audit":                                               "200 403 403 403 403 403 401 401 401 403",
 	"POST /v1/tenants":                                            "201 403 403 403 403 403 401 401 401 403",

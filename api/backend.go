@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"io"
 
 	"github.com/cassandranet/cassnet/consensus"
 	"github.com/cassandranet/cassnet/mesh"
@@ -34,6 +35,16 @@ type Store interface {
 	// RemovePeer removes a server (by Raft ID or address) from the Raft
 	// configuration through the leader and returns its ID.
 	RemovePeer(ctx context.Context, idOrAddr string) (string, error)
+	// IsLeader reports whether this node is the Raft leader.
+	IsLeader() bool
+	// SaveSnapshot writes a snapshot archive of the state after a
+	// consistent read; RestoreSnapshot replaces the cluster's state with
+	// an archive, on the leader only (see consensus.Store).
+	SaveSnapshot(ctx context.Context, w io.Writer, meta consensus.ArchiveMeta) (consensus.ArchiveMeta, error)
+	RestoreSnapshot(ctx context.Context, a *consensus.Archive, opts consensus.RestoreOptions) error
+	// Autopilot is the autopilot configuration in force: the flags with
+	// the replicated settings over them.
+	Autopilot() consensus.AutopilotConfig
 }
 
 // Members lists the gossip membership. mesh.Mesh implements it.

@@ -1,7 +1,9 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"sync"
 	"time"
 
@@ -155,6 +157,34 @@ func (f *fakeStore) RemovePeer(_ context.Context, id string) (string, error) {
 		}
 	}
 	return "", consensus.ErrNotFound
+}
+
+func (f *fakeStore) IsLeader() bool { return true }
+
+func (f *fakeStore) SaveSnapshot(ctx context.Context, w io.Writer, meta consensus.ArchiveMeta) (consensus.ArchiveMeta, error) {
+	if _, err := f.Read(ctx, consensus.Consistent); err != nil {
+		return meta, err
+	}
+	return f.fsm.WriteArchive(w, meta)
+}
+
+// RestoreSnapshot checks as consensus.Store does, then restores into the
+// one FSM.
+func (f *fakeStore) RestoreSnapshot(_ context.Context, a *consensus.Archive, opts consensus.RestoreOptions) error {
+	if a.Meta.ClusterID != opts.ClusterID && !opts.Force {
+		return consensus.NewError(consensus.ErrConflict, "the snapshot is of cluster %q", a.Meta.ClusterID)
+	}
+	if _, _, err := consensus.InspectArchive(a, state.New().Modules()); err != nil {
+		return consensus.NewError(consensus.ErrInvalid, "%v", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.fsm.Restore(io.NopCloser(bytes.NewReader(a.Body)))
+}
+
+func (f *fakeStore) Autopilot() consensus.AutopilotConfig {
+	base := consensus.AutopilotConfig{Voters: 3, StabilizationTime: 10 * time.Second, DeadServerGrace: 30 * time.Second}
+	return f.state.Settings.Get().Autopilot().Apply(base)
 }
 
 func (f *fakeStore) Ready() bool {

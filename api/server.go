@@ -46,6 +46,9 @@ type Config struct {
 	// HistoryInterval is how often the metrics history samples this
 	// node's metrics. Default: DefaultHistoryInterval.
 	HistoryInterval time.Duration
+	// ClusterID names the cluster in snapshot archives; a restore of
+	// another cluster's archive is refused unless forced.
+	ClusterID string
 	// Version is this build's version, reported by /v1/version.
 	Version string
 	// NodeName is this node's name, reported by /v1/health.
@@ -86,9 +89,11 @@ type Server struct {
 	history *history
 	version string
 	node    string
-	log     *slog.Logger
-	maxBody int64
-	now     func() time.Time
+	// clusterID is Config.ClusterID.
+	clusterID string
+	log       *slog.Logger
+	maxBody   int64
+	now       func() time.Time
 
 	reg     *prometheus.Registry
 	metrics *metrics
@@ -125,23 +130,24 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("api: flush intervals must not be negative")
 	}
 	s := &Server{
-		store:   cfg.Store,
-		state:   cfg.State,
-		members: cfg.Members,
-		agent:   cfg.Agent,
-		topics:  cfg.Topics,
-		games:   cfg.GameServers,
-		joinTok: cfg.JoinTokens,
-		console: cfg.Console,
-		peers:   cfg.PeerClient,
-		scheme:  cmp.Or(cfg.PeerScheme, "http"),
-		history: newHistory(cmp.Or(cfg.HistoryInterval, DefaultHistoryInterval)),
-		version: cfg.Version,
-		node:    cfg.NodeName,
-		log:     cfg.Logger,
-		maxBody: cfg.MaxBodyBytes,
-		now:     cfg.Now,
-		reg:     prometheus.NewRegistry(),
+		store:     cfg.Store,
+		state:     cfg.State,
+		members:   cfg.Members,
+		agent:     cfg.Agent,
+		topics:    cfg.Topics,
+		games:     cfg.GameServers,
+		joinTok:   cfg.JoinTokens,
+		console:   cfg.Console,
+		peers:     cfg.PeerClient,
+		scheme:    cmp.Or(cfg.PeerScheme, "http"),
+		history:   newHistory(cmp.Or(cfg.HistoryInterval, DefaultHistoryInterval)),
+		version:   cfg.Version,
+		node:      cfg.NodeName,
+		clusterID: cfg.ClusterID,
+		log:       cfg.Logger,
+		maxBody:   cfg.MaxBodyBytes,
+		now:       cfg.Now,
+		reg:       prometheus.NewRegistry(),
 
 		limits:     newRateLimiter(cfg.RateLimits),
 		failFlush:  cmp.Or(cfg.AuthFailureFlush, DefaultAuthFailureFlush),

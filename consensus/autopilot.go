@@ -30,6 +30,49 @@ type AutopilotConfig struct {
 	MaxTrailingLogs uint64
 	// Interval between passes.
 	Interval time.Duration
+	// KeepDeadServers stops autopilot from removing failed servers; it
+	// still removes servers that left.
+	KeepDeadServers bool
+}
+
+// AutopilotOverrides are the replicated autopilot settings (Consul's
+// `operator autopilot set-config`): every field that is set replaces the
+// agent's AutopilotConfig value on whichever node leads. Zero or nil
+// means unset.
+type AutopilotOverrides struct {
+	StabilizationTime time.Duration
+	DeadServerGrace   time.Duration
+	Voters            int
+	// CleanupDeadServers false stops autopilot from removing failed
+	// servers (a server that left is still removed).
+	CleanupDeadServers *bool
+}
+
+// Apply returns c with o's set fields.
+func (o AutopilotOverrides) Apply(c AutopilotConfig) AutopilotConfig {
+	if o.StabilizationTime > 0 {
+		c.StabilizationTime = o.StabilizationTime
+	}
+	if o.DeadServerGrace > 0 {
+		c.DeadServerGrace = o.DeadServerGrace
+	}
+	if o.Voters > 0 {
+		c.Voters = o.Voters
+	}
+	if o.CleanupDeadServers != nil {
+		c.KeepDeadServers = !*o.CleanupDeadServers
+	}
+	return c
+}
+
+// Autopilot is the autopilot configuration in force: the agent's, with
+// the replicated settings over it.
+func (s *Store) Autopilot() AutopilotConfig {
+	c := s.cfg.Autopilot
+	if s.cfg.AutopilotSettings != nil {
+		c = s.cfg.AutopilotSettings().Apply(c)
+	}
+	return c
 }
 
 func (c AutopilotConfig) withDefaults() AutopilotConfig {
@@ -64,6 +107,8 @@ type autopilot struct {
 	// versions is the state version each server last reported.
 	versions map[raft.ServerID]uint32
 	kept     map[raft.ServerID]bool // failed voters kept, logged once
+	// cfg is the configuration in force, read at the start of each pass.
+	cfg AutopilotConfig
 }
 
 func newAutopilot(s *Store) *autopilot {
@@ -89,6 +134,7 @@ func (a *autopilot) run(ctx context.Context) {
 // keeps a quorum of healthy voters.
 func (a *autopilot) pass(ctx context.Context) {
 	s := a.s
+	a.cfg = s.Autopilot()
 	fut := s.raft.GetConfiguration()
 	if err := fut.Error(); err != nil {
 		return
@@ -180,7 +226,7 @@ func (a *autopilot) pass(ctx context.Context) {
 		}
 		m, seen := members[string(srv.ID)]
 		left := seen && m.Status == mesh.StatusLeft
-		expired := now.Sub(a.failedSince[srv.ID]) >= s.cfg.Autopilot.DeadServerGrace
+		expired := now.Sub(a.failedSince[srv.ID]) >= a.cfg.DeadServerGrace && !a.cfg.KeepDeadServers
 		if !left && !expired {
 			continue
 		}
@@ -189,7 +235,7 @@ func (a *autopilot) pass(ctx context.Context) {
 				"id", srv.ID, "voters", voters, "healthy_voters", healthyVoters)
 			continue
 		}
-		if srv.Suffrage == raft.Voter && !left && keepFailedVoter(voters, s.cfg.Autopilot.Voters, len(stable)) {
+		if srv.Suffrage == raft.Voter && !left && keepFailedVoter(voters, a.cfg.Voters, len(stable)) {
 			if !a.kept[srv.ID] {
 				s.logger.Info("autopilot: keeping failed voter: no non-voter can replace it",
 					"id", srv.ID, "failed_for", now.Sub(a.failedSince[srv.ID]).Round(time.Second))
@@ -208,7 +254,7 @@ func (a *autopilot) pass(ctx context.Context) {
 
 	// 4. Promote stable non-voters while below the target, keeping the
 	// voter count odd.
-	target := s.cfg.Autopilot.Voters
+	target := a.cfg.Voters
 	if voters >= target {
 		return
 	}
@@ -227,7 +273,7 @@ func (a *autopilot) stableNonvoters(servers []raft.Server, now time.Time) []raft
 	var stable []raft.Server
 	for _, srv := range servers {
 		since, ok := a.healthySince[srv.ID]
-		if srv.Suffrage == raft.Nonvoter && ok && now.Sub(since) >= a.s.cfg.Autopilot.StabilizationTime {
+		if srv.Suffrage == raft.Nonvoter && ok && now.Sub(since) >= a.cfg.StabilizationTime {
 			stable = append(stable, srv)
 		}
 	}
@@ -263,10 +309,10 @@ func (a *autopilot) health(ctx context.Context, srv raft.Server, m mesh.Member, 
 		return false
 	}
 	a.versions[srv.ID] = st.GetStateVersion()
-	if time.Duration(st.GetLastContactMs())*time.Millisecond > s.cfg.Autopilot.LastContactThreshold {
+	if time.Duration(st.GetLastContactMs())*time.Millisecond > a.cfg.LastContactThreshold {
 		return false
 	}
-	return st.GetLastIndex()+s.cfg.Autopilot.MaxTrailingLogs >= leaderLast
+	return st.GetLastIndex()+a.cfg.MaxTrailingLogs >= leaderLast
 }
 
 // promotions is how many of stable healthy non-voters to promote when the

@@ -75,6 +75,19 @@ func (m *engineModule) Register(r *Router) {
 			return nil
 		},
 	})
+	Handle(r, m, Handler[*cassnetv1.RecordSnapshotRestore]{
+		Validate: func(op *cassnetv1.RecordSnapshotRestore) error {
+			if len(op.GetClusterId()) > 128 || len(op.GetStateHash()) > 128 {
+				return NewError(ErrInvalid, "record_snapshot_restore: cluster_id and state_hash are at most 128 bytes")
+			}
+			return nil
+		},
+		// Changes no data and emits no event, so the state hash right
+		// after a restore is the archive's; its index moves every node past
+		// the indexes from before the restore. The node logs the restore.
+		Apply:           func(tx *Tx, op *cassnetv1.RecordSnapshotRestore) error { return nil },
+		MinStateVersion: StateVersionDomains,
+	})
 }
 
 func (m *engineModule) Snapshot() Section { return engineSection(m.committed()) }

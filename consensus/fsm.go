@@ -228,12 +228,7 @@ func (c *capture) hash() string {
 
 // Counts reports, per module, how many items of each kind it holds.
 func (f *FSM) Counts() map[string]map[string]int {
-	c := f.capture()
-	out := make(map[string]map[string]int, len(c.names))
-	for i, name := range c.names {
-		out[name] = c.sections[i].Counts()
-	}
-	return out
+	return f.capture().counts()
 }
 
 // hashMemo is the last Hash result and the data generation it was taken at.

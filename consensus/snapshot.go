@@ -49,10 +49,7 @@ func (s *fsmSnapshot) Release() { s.c = nil }
 // write encodes the capture as one JSON object, streaming each list.
 func (c *capture) write(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
-	version := snapshotVersionSections
-	if c.version <= StateVersionInitial {
-		version = snapshotVersionFlat
-	}
+	version := c.containerVersion()
 	bw.WriteString(`{"version":` + strconv.Itoa(version) + `,"index":` + strconv.FormatUint(c.index, 10))
 	if version == snapshotVersionFlat {
 		sw := &SectionWriter{bw: bw, enc: json.NewEncoder(bw), n: 1}

@@ -51,6 +51,16 @@ type Config struct {
 	// Modules are the domains whose replicated state the FSM applies, in
 	// hash and snapshot order (see Module). Their order never changes.
 	Modules []Module
+	// NewModules returns a fresh, empty set of the same modules
+	// (state.New().Modules()). RestoreSnapshot restores an archive into
+	// them first, to refuse a bad one before raft installs it (raft
+	// cannot undo a restore that fails). Required for RestoreSnapshot.
+	NewModules func() []Module
+	// AutopilotSettings, if set, returns the replicated autopilot
+	// settings (see AutopilotOverrides). Autopilot calls it on every
+	// pass; it must be cheap and safe for concurrent use. Unset fields
+	// keep Autopilot's values, the agent's flags.
+	AutopilotSettings func() AutopilotOverrides
 	// Members is the gossip membership; required.
 	Members MemberSource
 	// Autopilot tunes how servers are added, promoted and removed.
@@ -125,6 +135,8 @@ type Store struct {
 	// reads and writes that need the cluster with ErrShuttingDown, and
 	// reports not ready, so clients move to another node at once.
 	leaving atomic.Bool
+	// restoreMu serialises snapshot restores.
+	restoreMu sync.Mutex
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup

@@ -3,6 +3,7 @@ package gameserver
 import (
 	"context"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 
@@ -62,8 +63,15 @@ func (f *fakeStore) Ready() bool { return true }
 func (f *fakeStore) RemovePeer(context.Context, string) (string, error) {
 	return "", consensus.ErrNotFound
 }
-func (f *fakeStore) Members() []mesh.Member      { return nil }
-func (f *fakeStore) Leave(context.Context) error { return nil }
+func (f *fakeStore) SaveSnapshot(_ context.Context, w io.Writer, m consensus.ArchiveMeta) (consensus.ArchiveMeta, error) {
+	return f.fsm.WriteArchive(w, m)
+}
+func (f *fakeStore) RestoreSnapshot(context.Context, *consensus.Archive, consensus.RestoreOptions) error {
+	return consensus.ErrNoLeader
+}
+func (f *fakeStore) Autopilot() consensus.AutopilotConfig { return consensus.AutopilotConfig{} }
+func (f *fakeStore) Members() []mesh.Member               { return nil }
+func (f *fakeStore) Leave(context.Context) error          { return nil }
 
 // memTopics is an in-memory api.Topics: every publish reaches every open
 // subscription of the same tenant and topic.

@@ -99,6 +99,13 @@ type Config struct {
 	SnapshotThreshold uint64
 	TrailingLogs      uint64
 	SnapshotInterval  time.Duration
+	// SnapshotAgentInterval, if set, runs the snapshot agent: the leader
+	// writes a snapshot archive into SnapshotAgentDir every interval and
+	// keeps the newest SnapshotAgentRetain (see snapshotagent.go). Not
+	// persisted.
+	SnapshotAgentInterval time.Duration
+	SnapshotAgentDir      string
+	SnapshotAgentRetain   int
 	// UnsafeAckBeforeCommit makes the leader acknowledge writes before
 	// they commit. Test-only: the chaos harness uses it to prove that its
 	// checkers catch lost writes. Not persisted in the data dir.
@@ -140,17 +147,18 @@ type Config struct {
 // Defaults returns a Config with every default filled in.
 func Defaults() Config {
 	return Config{
-		Bind:              "127.0.0.1",
-		GossipPort:        DefaultGossipPort,
-		RaftPort:          DefaultRaftPort,
-		P2PPort:           DefaultP2PPort,
-		GRPCPort:          DefaultGRPCPort,
-		HTTPPort:          DefaultHTTPPort,
-		Voters:            3,
-		DeadServerGrace:   30 * time.Second,
-		StabilizationTime: 10 * time.Second,
-		ReconnectInterval: 5 * time.Second,
-		AuditRetention:    10000,
+		Bind:                "127.0.0.1",
+		GossipPort:          DefaultGossipPort,
+		RaftPort:            DefaultRaftPort,
+		P2PPort:             DefaultP2PPort,
+		GRPCPort:            DefaultGRPCPort,
+		HTTPPort:            DefaultHTTPPort,
+		Voters:              3,
+		DeadServerGrace:     30 * time.Second,
+		StabilizationTime:   10 * time.Second,
+		ReconnectInterval:   5 * time.Second,
+		AuditRetention:      10000,
+		SnapshotAgentRetain: DefaultSnapshotRetain,
 		// Generous enough for a game server creating sessions as players
 		// join, tight enough to blunt a leaked key. Operators are not
 		// limited by default (see docs/identity.md).
@@ -189,6 +197,15 @@ func (c *Config) validate() error {
 	}
 	if c.Name == "" {
 		errs = append(errs, errors.New("--name is required"))
+	}
+	if c.SnapshotAgentInterval < 0 || c.SnapshotAgentInterval > 0 && c.SnapshotAgentInterval < time.Second {
+		errs = append(errs, fmt.Errorf("--snapshot-interval %s: must be at least 1s (0: off)", c.SnapshotAgentInterval))
+	}
+	if c.SnapshotAgentInterval > 0 && c.SnapshotAgentDir == "" {
+		errs = append(errs, errors.New("--snapshot-interval needs --snapshot-dir"))
+	}
+	if c.SnapshotAgentRetain < 0 {
+		errs = append(errs, fmt.Errorf("--snapshot-retain %d: must not be negative (0: keep all)", c.SnapshotAgentRetain))
 	}
 	if (c.HTTPTLSCert == "") != (c.HTTPTLSKey == "") {
 		errs = append(errs, errors.New("--http-tls-cert and --http-tls-key must be set together"))

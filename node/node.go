@@ -60,6 +60,9 @@ type Node struct {
 	trustCancel context.CancelFunc // stops certificate renewal and keyring sync
 	trustWG     sync.WaitGroup     // those two loops
 
+	snapCancel context.CancelFunc // stops the snapshot agent
+	snapDone   chan struct{}      // closed when it has returned
+
 	notifyCancel context.CancelFunc // stops notifyWhenReady
 	notifyDone   chan struct{}      // closed when it has returned
 }

@@ -110,8 +110,12 @@ func (n *Node) start(ctx context.Context) error {
 	}
 	n.state = state.New()
 	store, err := consensus.New(consensus.Config{
-		Modules: n.state.Modules(),
-		NodeID:  n.id, DataDir: cfg.DataDir,
+		Modules:    n.state.Modules(),
+		NewModules: func() []consensus.Module { return state.New().Modules() },
+		AutopilotSettings: func() consensus.AutopilotOverrides {
+			return n.state.Settings.Get().Autopilot()
+		},
+		NodeID: n.id, DataDir: cfg.DataDir,
 		BindAddr: n.addr(cfg.RaftPort), AdvertiseAddr: n.advertised(cfg.RaftPort),
 		JoinToken: n.preambleKey(), TLS: n.consensusTLS(ctx, ident),
 		Bootstrap: cfg.Bootstrap, Members: m,
@@ -142,7 +146,8 @@ func (n *Node) start(ctx context.Context) error {
 	srv, err := api.New(api.Config{
 		Store: store, State: n.state, Members: m, Agent: n, Topics: topics{n.pubsub}, JoinTokens: n,
 		Version: cfg.Version, NodeName: cfg.Name, GameServers: gameList{n},
-		Console: con, PeerClient: peerClient, PeerScheme: peerScheme,
+		ClusterID: n.clusterID(),
+		Console:   con, PeerClient: peerClient, PeerScheme: peerScheme,
 		Logger:     n.logger.With("component", "api"),
 		RateLimits: cfg.RateLimits,
 	})
@@ -203,6 +208,7 @@ func (n *Node) start(ctx context.Context) error {
 		return err
 	}
 	n.startTrust(ctx, ident)
+	n.startSnapshotAgent(ctx)
 	nctx, ncancel := context.WithCancel(ctx)
 	n.notifyCancel, n.notifyDone = ncancel, make(chan struct{})
 	go n.notifyWhenReady(nctx)
@@ -253,6 +259,7 @@ func (n *Node) handOff() {
 
 // stop shuts every part down, in reverse order of start.
 func (n *Node) stop() {
+	n.stopSnapshotAgent()
 	if n.notifyCancel != nil {
 		n.notifyCancel()
 		<-n.notifyDone

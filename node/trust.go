@@ -127,6 +127,11 @@ func (n *Node) saveNodeCert(j *pki.Joined) error {
 	return nil
 }
 
+// clusterID names the cluster in snapshot archives: the CA fingerprint,
+// which every member and every join token share, and which differs
+// between any two clusters.
+func (n *Node) clusterID() string { return hex.EncodeToString(n.token.Fingerprint[:]) }
+
 // preambleKey is what keys the Raft port's preamble once TLS is on: the
 // CA fingerprint, which every member and every valid token share.
 func (n *Node) preambleKey() string { return hex.EncodeToString(n.token.Fingerprint[:]) }

@@ -39,15 +39,24 @@ func (r *Response) JSON(v any) error {
 	return nil
 }
 
+// RawBody is a request body Do sends as it is, as
+// application/octet-stream, instead of encoding it as JSON.
+type RawBody []byte
+
 // Do sends one request to the node at addr (host:port).
 func (c *Client) Do(ctx context.Context, method, addr, path string, body any) (*Response, error) {
 	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
+	ctype := "application/json"
+	switch b := body.(type) {
+	case nil:
+	case RawBody:
+		rd, ctype = bytes.NewReader(b), "application/octet-stream"
+	default:
+		data, err := json.Marshal(b)
 		if err != nil {
 			return nil, err
 		}
-		rd = bytes.NewReader(b)
+		rd = bytes.NewReader(data)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, "http://"+addr+path, rd)
 	if err != nil {
@@ -57,7 +66,7 @@ func (c *Client) Do(ctx context.Context, method, addr, path string, body any) (*
 		req.Header.Set("Authorization", "Bearer "+c.Token)
 	}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", ctype)
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {

@@ -31,46 +31,16 @@ func (c *clientFlags) register(fs *flag.FlagSet) {
 }
 
 func (c *clientFlags) do(method, path string, body any) ([]byte, error) {
-	token := c.token
-	if token == "" && c.dataDir != "" {
-		b, err := os.ReadFile(filepath.Join(c.dataDir, "admin-token"))
-		if err != nil {
-			return nil, fmt.Errorf("read admin token: %w", err)
-		}
-		token = strings.TrimSpace(string(b))
-	}
 	var rd io.Reader
+	ctype := ""
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return nil, err
 		}
-		rd = bytes.NewReader(b)
+		rd, ctype = bytes.NewReader(b), "application/json"
 	}
-	scheme, hc := "http://", &http.Client{Timeout: 30 * time.Second}
-	if c.caFile != "" {
-		pemBytes, err := os.ReadFile(c.caFile)
-		if err != nil {
-			return nil, fmt.Errorf("read --ca-file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pemBytes) {
-			return nil, fmt.Errorf("--ca-file %s holds no PEM certificate", c.caFile)
-		}
-		scheme = "https://"
-		hc.Transport = &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: pool}}
-	}
-	req, err := http.NewRequest(method, scheme+c.addr+path, rd)
-	if err != nil {
-		return nil, err
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := hc.Do(req)
+	resp, err := c.send(method, path, rd, ctype, 30*time.Second)
 	if err != nil {
 		return nil, err
 	}
@@ -83,6 +53,43 @@ func (c *clientFlags) do(method, path string, body any) ([]byte, error) {
 		return out, fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(out)))
 	}
 	return out, nil
+}
+
+// send makes one request with the operator token; the caller reads and
+// closes the body.
+func (c *clientFlags) send(method, path string, body io.Reader, ctype string, timeout time.Duration) (*http.Response, error) {
+	token := c.token
+	if token == "" && c.dataDir != "" {
+		b, err := os.ReadFile(filepath.Join(c.dataDir, "admin-token"))
+		if err != nil {
+			return nil, fmt.Errorf("read admin token: %w", err)
+		}
+		token = strings.TrimSpace(string(b))
+	}
+	scheme, hc := "http://", &http.Client{Timeout: timeout}
+	if c.caFile != "" {
+		pemBytes, err := os.ReadFile(c.caFile)
+		if err != nil {
+			return nil, fmt.Errorf("read --ca-file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pemBytes) {
+			return nil, fmt.Errorf("--ca-file %s holds no PEM certificate", c.caFile)
+		}
+		scheme = "https://"
+		hc.Transport = &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: pool}}
+	}
+	req, err := http.NewRequest(method, scheme+c.addr+path, body)
+	if err != nil {
+		return nil, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	return hc.Do(req)
 }
 
 func runLeave(args []string) error {

@@ -24,6 +24,8 @@ Usage:
   cassnet agent [flags]      run a node (see: cassnet agent --help)
   cassnet leave [flags]      make a running node leave the cluster gracefully
   cassnet operator raft ...  list-peers, remove-peer --id ID: the Raft configuration
+  cassnet operator autopilot get|set  the replicated autopilot settings
+  cassnet snapshot <cmd>     save FILE, inspect FILE, restore FILE [--force]: backups of the state
   cassnet recover [flags]    make a stopped node the only voter after quorum is lost for good
   cassnet token create ...   create an operator token or a tenant API key
   cassnet keyring <cmd>      rotate the gossip key: list, install, use, remove, generate
@@ -56,6 +58,8 @@ func main() {
 		err = runOperator(os.Args[2:])
 	case "recover":
 		err = runRecover(os.Args[2:])
+	case "snapshot":
+		err = runSnapshot(os.Args[2:])
 	case "token":
 		err = runToken(os.Args[2:])
 	case "keyring":

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"text/tabwriter"
+	"time"
 )
 
 const operatorUsage = `Usage: cassnet operator raft list-peers [flags]
@@ -21,7 +22,20 @@ through the leader; a server still alive in gossip is added back as a
 non-voter by autopilot, so make a live node leave instead (cassnet leave).
 Both need an operator token.`
 
+const autopilotUsage = `Usage: cassnet operator autopilot get [flags]
+       cassnet operator autopilot set [--stabilization-time D] [--dead-server-grace D]
+                                      [--target-voters N] [--cleanup-dead-servers=true|false] [flags]
+
+get prints the autopilot configuration in force and which values are
+replicated settings; the others are the leader's agent flags. set changes
+them for the whole cluster, replicated through Raft, so they survive
+restarts and leader changes and override every agent's flags. Both need
+an operator token.`
+
 func runOperator(args []string) error {
+	if len(args) >= 1 && args[0] == "autopilot" {
+		return runAutopilot(args[1:])
+	}
 	if len(args) < 2 || args[0] != "raft" {
 		fmt.Fprintln(os.Stderr, operatorUsage)
 		return errors.New("operator: expected raft list-peers or raft remove-peer")
@@ -103,5 +117,85 @@ func listPeers(c *clientFlags) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%t\t%s\n", name, s.ID, s.Address, state, s.Suffrage == "voter", gossip)
 	}
+	return tw.Flush()
+}
+
+func runAutopilot(args []string) error {
+	if len(args) < 1 || (args[0] != "get" && args[0] != "set") {
+		fmt.Fprintln(os.Stderr, autopilotUsage)
+		return errors.New("operator autopilot: expected get or set")
+	}
+	var c clientFlags
+	fs := flag.NewFlagSet("operator autopilot "+args[0], flag.ContinueOnError)
+	fs.Usage = flagUsage(fs, autopilotUsage)
+	c.register(fs)
+	stab := fs.Duration("stabilization-time", 0, "set: how long a non-voter must be healthy before promotion")
+	grace := fs.Duration("dead-server-grace", 0, "set: how long a failed server is kept before it is replaced and removed")
+	voters := fs.Int("target-voters", 0, "set: target number of voters (1, 3, 5 or 7)")
+	cleanup := fs.Bool("cleanup-dead-servers", true, "set: whether autopilot removes failed servers after the grace")
+	explicit, err := parseWithEnv(fs, args[1:])
+	if err != nil {
+		if err == flag.ErrHelp {
+			return nil
+		}
+		return err
+	}
+	var out []byte
+	if args[0] == "get" {
+		out, err = c.do(http.MethodGet, "/v1/operator/autopilot", nil)
+	} else {
+		body := map[string]any{}
+		seconds := func(flagName, key string, d time.Duration) error {
+			if !explicit[flagName] {
+				return nil
+			}
+			if d < time.Second || d%time.Second != 0 {
+				return fmt.Errorf("--%s %s: must be whole seconds, at least 1s", flagName, d)
+			}
+			body[key] = uint32(d / time.Second)
+			return nil
+		}
+		if err := seconds("stabilization-time", "stabilization_seconds", *stab); err != nil {
+			return err
+		}
+		if err := seconds("dead-server-grace", "dead_server_grace_seconds", *grace); err != nil {
+			return err
+		}
+		if explicit["target-voters"] {
+			body["target_voters"] = *voters
+		}
+		if explicit["cleanup-dead-servers"] {
+			body["cleanup_dead_servers"] = *cleanup
+		}
+		if len(body) == 0 {
+			return errors.New("operator autopilot set: give at least one setting (see --help)")
+		}
+		out, err = c.do(http.MethodPut, "/v1/operator/autopilot", body)
+	}
+	if err != nil {
+		return err
+	}
+	var v struct {
+		StabilizationSeconds   uint32         `json:"stabilization_seconds"`
+		DeadServerGraceSeconds uint32         `json:"dead_server_grace_seconds"`
+		TargetVoters           int            `json:"target_voters"`
+		CleanupDeadServers     bool           `json:"cleanup_dead_servers"`
+		Replicated             map[string]any `json:"replicated"`
+	}
+	if err := json.Unmarshal(out, &v); err != nil {
+		return fmt.Errorf("operator autopilot: decode answer: %w", err)
+	}
+	src := func(key string) string {
+		if _, ok := v.Replicated[key]; ok {
+			return "replicated"
+		}
+		return "agent flag"
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "Setting\tValue\tFrom")
+	fmt.Fprintf(tw, "StabilizationTime\t%s\t%s\n", time.Duration(v.StabilizationSeconds)*time.Second, src("stabilization_seconds"))
+	fmt.Fprintf(tw, "DeadServerGrace\t%s\t%s\n", time.Duration(v.DeadServerGraceSeconds)*time.Second, src("dead_server_grace_seconds"))
+	fmt.Fprintf(tw, "TargetVoters\t%d\t%s\n", v.TargetVoters, src("target_voters"))
+	fmt.Fprintf(tw, "CleanupDeadServers\t%t\t%s\n", v.CleanupDeadServers, src("cleanup_dead_servers"))
 	return tw.Flush()
 }

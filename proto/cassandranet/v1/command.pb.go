@@ -58,6 +58,7 @@ type Command struct {
 	//	*Command_CreateJoinToken
 	//	*Command_RevokeJoinToken
 	//	*Command_SetStateVersion
+	//	*Command_RecordSnapshotRestore
 	//	*Command_RegisterServer
 	//	*Command_SetServerState
 	//	*Command_UpdateServerPlayers
@@ -300,6 +301,15 @@ func (x *Command) GetSetStateVersion() *SetStateVersion {
 	return nil
 }
 
+func (x *Command) GetRecordSnapshotRestore() *RecordSnapshotRestore {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RecordSnapshotRestore); ok {
+			return x.RecordSnapshotRestore
+		}
+	}
+	return nil
+}
+
 func (x *Command) GetRegisterServer() *RegisterServer {
 	if x != nil {
 		if x, ok := x.Op.(*Command_RegisterServer); ok {
@@ -455,6 +465,10 @@ type Command_SetStateVersion struct {
 	SetStateVersion *SetStateVersion `protobuf:"bytes,50,opt,name=set_state_version,json=setStateVersion,proto3,oneof"`
 }
 
+type Command_RecordSnapshotRestore struct {
+	RecordSnapshotRestore *RecordSnapshotRestore `protobuf:"bytes,51,opt,name=record_snapshot_restore,json=recordSnapshotRestore,proto3,oneof"`
+}
+
 type Command_RegisterServer struct {
 	// Game servers and allocation (field numbers 60-79).
 	RegisterServer *RegisterServer `protobuf:"bytes,60,opt,name=register_server,json=registerServer,proto3,oneof"`
@@ -525,6 +539,8 @@ func (*Command_CreateJoinToken) isCommand_Op() {}
 func (*Command_RevokeJoinToken) isCommand_Op() {}
 
 func (*Command_SetStateVersion) isCommand_Op() {}
+
+func (*Command_RecordSnapshotRestore) isCommand_Op() {}
 
 func (*Command_RegisterServer) isCommand_Op() {}
 
@@ -835,8 +851,22 @@ type SetSettings struct {
 	// seconds. Zero leaves it unchanged. Pruning starts once the cluster's
 	// state version is at least 2 (see SetStateVersion).
 	BanRetentionSeconds uint32 `protobuf:"varint,3,opt,name=ban_retention_seconds,json=banRetentionSeconds,proto3" json:"ban_retention_seconds,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// Autopilot (consensus/autopilot.go), overriding the agents' flags once
+	// set. They need state version 2, and are written to the snapshot and
+	// the state hash only once set.
+	// How long a non-voter must be healthy before it is promoted, in
+	// seconds. Zero leaves it unchanged.
+	AutopilotStabilizationSeconds uint32 `protobuf:"varint,4,opt,name=autopilot_stabilization_seconds,json=autopilotStabilizationSeconds,proto3" json:"autopilot_stabilization_seconds,omitempty"`
+	// How long a failed server is kept before it is replaced and removed,
+	// in seconds. Zero leaves it unchanged.
+	AutopilotDeadServerGraceSeconds uint32 `protobuf:"varint,5,opt,name=autopilot_dead_server_grace_seconds,json=autopilotDeadServerGraceSeconds,proto3" json:"autopilot_dead_server_grace_seconds,omitempty"`
+	// Target number of voters: 1, 3, 5 or 7. Zero leaves it unchanged.
+	AutopilotTargetVoters uint32 `protobuf:"varint,6,opt,name=autopilot_target_voters,json=autopilotTargetVoters,proto3" json:"autopilot_target_voters,omitempty"`
+	// Whether autopilot removes failed servers at all (after the grace).
+	// Unset leaves it unchanged.
+	AutopilotCleanupDeadServers *bool `protobuf:"varint,7,opt,name=autopilot_cleanup_dead_servers,json=autopilotCleanupDeadServers,proto3,oneof" json:"autopilot_cleanup_dead_servers,omitempty"`
+	unknownFields               protoimpl.UnknownFields
+	sizeCache                   protoimpl.SizeCache
 }
 
 func (x *SetSettings) Reset() {
@@ -888,6 +918,34 @@ func (x *SetSettings) GetBanRetentionSeconds() uint32 {
 		return x.BanRetentionSeconds
 	}
 	return 0
+}
+
+func (x *SetSettings) GetAutopilotStabilizationSeconds() uint32 {
+	if x != nil {
+		return x.AutopilotStabilizationSeconds
+	}
+	return 0
+}
+
+func (x *SetSettings) GetAutopilotDeadServerGraceSeconds() uint32 {
+	if x != nil {
+		return x.AutopilotDeadServerGraceSeconds
+	}
+	return 0
+}
+
+func (x *SetSettings) GetAutopilotTargetVoters() uint32 {
+	if x != nil {
+		return x.AutopilotTargetVoters
+	}
+	return 0
+}
+
+func (x *SetSettings) GetAutopilotCleanupDeadServers() bool {
+	if x != nil && x.AutopilotCleanupDeadServers != nil {
+		return *x.AutopilotCleanupDeadServers
+	}
+	return false
 }
 
 type CreateOperatorToken struct {
@@ -1797,6 +1855,71 @@ func (x *SetStateVersion) GetVersion() uint32 {
 	return 0
 }
 
+// RecordSnapshotRestore follows a restore of a snapshot archive into the
+// cluster (raft's user restore). It changes nothing: its index moves every
+// node's applied index past the indexes it had before the restore, so
+// blocking queries wake. The fields name the archive, for the log.
+type RecordSnapshotRestore struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The archive's cluster ID, index and state hash.
+	ClusterId     string `protobuf:"bytes,1,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	Index         uint64 `protobuf:"varint,2,opt,name=index,proto3" json:"index,omitempty"`
+	StateHash     string `protobuf:"bytes,3,opt,name=state_hash,json=stateHash,proto3" json:"state_hash,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordSnapshotRestore) Reset() {
+	*x = RecordSnapshotRestore{}
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordSnapshotRestore) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordSnapshotRestore) ProtoMessage() {}
+
+func (x *RecordSnapshotRestore) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordSnapshotRestore.ProtoReflect.Descriptor instead.
+func (*RecordSnapshotRestore) Descriptor() ([]byte, []int) {
+	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *RecordSnapshotRestore) GetClusterId() string {
+	if x != nil {
+		return x.ClusterId
+	}
+	return ""
+}
+
+func (x *RecordSnapshotRestore) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *RecordSnapshotRestore) GetStateHash() string {
+	if x != nil {
+		return x.StateHash
+	}
+	return ""
+}
+
 // RegisterServer records a game server, or re-records it after its
 // process restarted (its state goes back to the one given, usually
 // "starting", and any allocation it held ends).
@@ -1820,7 +1943,7 @@ type RegisterServer struct {
 
 func (x *RegisterServer) Reset() {
 	*x = RegisterServer{}
-	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[22]
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1832,7 +1955,7 @@ func (x *RegisterServer) String() string {
 func (*RegisterServer) ProtoMessage() {}
 
 func (x *RegisterServer) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[22]
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1845,7 +1968,7 @@ func (x *RegisterServer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterServer.ProtoReflect.Descriptor instead.
 func (*RegisterServer) Descriptor() ([]byte, []int) {
-	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{22}
+	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RegisterServer) GetTenant() string {
@@ -1943,7 +2066,7 @@ type SetServerState struct {
 
 func (x *SetServerState) Reset() {
 	*x = SetServerState{}
-	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[23]
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1955,7 +2078,7 @@ func (x *SetServerState) String() string {
 func (*SetServerState) ProtoMessage() {}
 
 func (x *SetServerState) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[23]
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1968,7 +2091,7 @@ func (x *SetServerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetServerState.ProtoReflect.Descriptor instead.
 func (*SetServerState) Descriptor() ([]byte, []int) {
-	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{23}
+	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SetServerState) GetTenant() string {
@@ -2031,7 +2154,7 @@ type UpdateServerPlayers struct {
 
 func (x *UpdateServerPlayers) Reset() {
 	*x = UpdateServerPlayers{}
-	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[24]
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2043,7 +2166,7 @@ func (x *UpdateServerPlayers) String() string {
 func (*UpdateServerPlayers) ProtoMessage() {}
 
 func (x *UpdateServerPlayers) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[24]
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2056,7 +2179,7 @@ func (x *UpdateServerPlayers) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateServerPlayers.ProtoReflect.Descriptor instead.
 func (*UpdateServerPlayers) Descriptor() ([]byte, []int) {
-	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{24}
+	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *UpdateServerPlayers) GetEntries() []*UpdateServerPlayers_Entry {
@@ -2079,7 +2202,7 @@ type SetServerLabels struct {
 
 func (x *SetServerLabels) Reset() {
 	*x = SetServerLabels{}
-	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[25]
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2091,7 +2214,7 @@ func (x *SetServerLabels) String() string {
 func (*SetServerLabels) ProtoMessage() {}
 
 func (x *SetServerLabels) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[25]
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2104,7 +2227,7 @@ func (x *SetServerLabels) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetServerLabels.ProtoReflect.Descriptor instead.
 func (*SetServerLabels) Descriptor() ([]byte, []int) {
-	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{25}
+	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SetServerLabels) GetTenant() string {
@@ -2146,7 +2269,7 @@ type RemoveServer struct {
 
 func (x *RemoveServer) Reset() {
 	*x = RemoveServer{}
-	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[26]
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2158,7 +2281,7 @@ func (x *RemoveServer) String() string {
 func (*RemoveServer) ProtoMessage() {}
 
 func (x *RemoveServer) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[26]
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2171,7 +2294,7 @@ func (x *RemoveServer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveServer.ProtoReflect.Descriptor instead.
 func (*RemoveServer) Descriptor() ([]byte, []int) {
-	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{26}
+	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RemoveServer) GetTenant() string {
@@ -2200,7 +2323,7 @@ type MarkNodeServers struct {
 
 func (x *MarkNodeServers) Reset() {
 	*x = MarkNodeServers{}
-	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[27]
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2212,7 +2335,7 @@ func (x *MarkNodeServers) String() string {
 func (*MarkNodeServers) ProtoMessage() {}
 
 func (x *MarkNodeServers) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[27]
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2225,7 +2348,7 @@ func (x *MarkNodeServers) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkNodeServers.ProtoReflect.Descriptor instead.
 func (*MarkNodeServers) Descriptor() ([]byte, []int) {
-	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{27}
+	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *MarkNodeServers) GetNode() string {
@@ -2264,7 +2387,7 @@ type Allocate struct {
 
 func (x *Allocate) Reset() {
 	*x = Allocate{}
-	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[28]
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2276,7 +2399,7 @@ func (x *Allocate) String() string {
 func (*Allocate) ProtoMessage() {}
 
 func (x *Allocate) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[28]
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2289,7 +2412,7 @@ func (x *Allocate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Allocate.ProtoReflect.Descriptor instead.
 func (*Allocate) Descriptor() ([]byte, []int) {
-	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{28}
+	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Allocate) GetTenant() string {
@@ -2367,7 +2490,7 @@ type SetNodeSchedulable struct {
 
 func (x *SetNodeSchedulable) Reset() {
 	*x = SetNodeSchedulable{}
-	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[29]
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2379,7 +2502,7 @@ func (x *SetNodeSchedulable) String() string {
 func (*SetNodeSchedulable) ProtoMessage() {}
 
 func (x *SetNodeSchedulable) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[29]
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2392,7 +2515,7 @@ func (x *SetNodeSchedulable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetNodeSchedulable.ProtoReflect.Descriptor instead.
 func (*SetNodeSchedulable) Descriptor() ([]byte, []int) {
-	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{29}
+	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SetNodeSchedulable) GetNode() string {
@@ -2420,7 +2543,7 @@ type UpdateServerPlayers_Entry struct {
 
 func (x *UpdateServerPlayers_Entry) Reset() {
 	*x = UpdateServerPlayers_Entry{}
-	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[32]
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2432,7 +2555,7 @@ func (x *UpdateServerPlayers_Entry) String() string {
 func (*UpdateServerPlayers_Entry) ProtoMessage() {}
 
 func (x *UpdateServerPlayers_Entry) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[32]
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2445,7 +2568,7 @@ func (x *UpdateServerPlayers_Entry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateServerPlayers_Entry.ProtoReflect.Descriptor instead.
 func (*UpdateServerPlayers_Entry) Descriptor() ([]byte, []int) {
-	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{24, 0}
+	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{25, 0}
 }
 
 func (x *UpdateServerPlayers_Entry) GetTenant() string {
@@ -2481,7 +2604,7 @@ type Allocate_Selector struct {
 
 func (x *Allocate_Selector) Reset() {
 	*x = Allocate_Selector{}
-	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[34]
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2493,7 +2616,7 @@ func (x *Allocate_Selector) String() string {
 func (*Allocate_Selector) ProtoMessage() {}
 
 func (x *Allocate_Selector) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[34]
+	mi := &file_proto_cassandranet_v1_command_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2506,7 +2629,7 @@ func (x *Allocate_Selector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Allocate_Selector.ProtoReflect.Descriptor instead.
 func (*Allocate_Selector) Descriptor() ([]byte, []int) {
-	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{28, 0}
+	return file_proto_cassandranet_v1_command_proto_rawDescGZIP(), []int{29, 0}
 }
 
 func (x *Allocate_Selector) GetLabels() map[string]string {
@@ -2534,7 +2657,7 @@ var File_proto_cassandranet_v1_command_proto protoreflect.FileDescriptor
 
 const file_proto_cassandranet_v1_command_proto_rawDesc = "" +
 	"\n" +
-	"#proto/cassandranet/v1/command.proto\x12\x0fcassandranet.v1\"\x91\x11\n" +
+	"#proto/cassandranet/v1/command.proto\x12\x0fcassandranet.v1\"\xf3\x11\n" +
 	"\aCommand\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12$\n" +
 	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\x12\x14\n" +
@@ -2560,7 +2683,8 @@ const file_proto_cassandranet_v1_command_proto_rawDesc = "" +
 	"\x15update_gossip_keyring\x18( \x01(\v2$.cassandranet.v1.UpdateGossipKeyringH\x00R\x13updateGossipKeyring\x12N\n" +
 	"\x11create_join_token\x18) \x01(\v2 .cassandranet.v1.CreateJoinTokenH\x00R\x0fcreateJoinToken\x12N\n" +
 	"\x11revoke_join_token\x18* \x01(\v2 .cassandranet.v1.RevokeJoinTokenH\x00R\x0frevokeJoinToken\x12N\n" +
-	"\x11set_state_version\x182 \x01(\v2 .cassandranet.v1.SetStateVersionH\x00R\x0fsetStateVersion\x12J\n" +
+	"\x11set_state_version\x182 \x01(\v2 .cassandranet.v1.SetStateVersionH\x00R\x0fsetStateVersion\x12`\n" +
+	"\x17record_snapshot_restore\x183 \x01(\v2&.cassandranet.v1.RecordSnapshotRestoreH\x00R\x15recordSnapshotRestore\x12J\n" +
 	"\x0fregister_server\x18< \x01(\v2\x1f.cassandranet.v1.RegisterServerH\x00R\x0eregisterServer\x12K\n" +
 	"\x10set_server_state\x18= \x01(\v2\x1f.cassandranet.v1.SetServerStateH\x00R\x0esetServerState\x12Z\n" +
 	"\x15update_server_players\x18> \x01(\v2$.cassandranet.v1.UpdateServerPlayersH\x00R\x13updateServerPlayers\x12N\n" +
@@ -2586,11 +2710,16 @@ const file_proto_cassandranet_v1_command_proto_rawDesc = "" +
 	"\x10duration_seconds\x18\x06 \x01(\x03R\x0fdurationSeconds\"3\n" +
 	"\tRevokeBan\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x0e\n" +
-	"\x02id\x18\x02 \x01(\tR\x02id\"\xa1\x01\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"\xdc\x03\n" +
 	"\vSetSettings\x12'\n" +
 	"\x0faudit_retention\x18\x01 \x01(\rR\x0eauditRetention\x125\n" +
 	"\x17max_session_ttl_seconds\x18\x02 \x01(\rR\x14maxSessionTtlSeconds\x122\n" +
-	"\x15ban_retention_seconds\x18\x03 \x01(\rR\x13banRetentionSeconds\"\x81\x01\n" +
+	"\x15ban_retention_seconds\x18\x03 \x01(\rR\x13banRetentionSeconds\x12F\n" +
+	"\x1fautopilot_stabilization_seconds\x18\x04 \x01(\rR\x1dautopilotStabilizationSeconds\x12L\n" +
+	"#autopilot_dead_server_grace_seconds\x18\x05 \x01(\rR\x1fautopilotDeadServerGraceSeconds\x126\n" +
+	"\x17autopilot_target_voters\x18\x06 \x01(\rR\x15autopilotTargetVoters\x12H\n" +
+	"\x1eautopilot_cleanup_dead_servers\x18\a \x01(\bH\x00R\x1bautopilotCleanupDeadServers\x88\x01\x01B!\n" +
+	"\x1f_autopilot_cleanup_dead_servers\"\x81\x01\n" +
 	"\x13CreateOperatorToken\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12#\n" +
@@ -2649,7 +2778,13 @@ const file_proto_cassandranet_v1_command_proto_rawDesc = "" +
 	"\x0fRevokeJoinToken\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"+\n" +
 	"\x0fSetStateVersion\x12\x18\n" +
-	"\aversion\x18\x01 \x01(\rR\aversion\"\xc4\x03\n" +
+	"\aversion\x18\x01 \x01(\rR\aversion\"k\n" +
+	"\x15RecordSnapshotRestore\x12\x1d\n" +
+	"\n" +
+	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12\x14\n" +
+	"\x05index\x18\x02 \x01(\x04R\x05index\x12\x1d\n" +
+	"\n" +
+	"state_hash\x18\x03 \x01(\tR\tstateHash\"\xc4\x03\n" +
 	"\x0eRegisterServer\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x18\n" +
 	"\aproject\x18\x02 \x01(\tR\aproject\x12\x14\n" +
@@ -2737,7 +2872,7 @@ func file_proto_cassandranet_v1_command_proto_rawDescGZIP() []byte {
 	return file_proto_cassandranet_v1_command_proto_rawDescData
 }
 
-var file_proto_cassandranet_v1_command_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_proto_cassandranet_v1_command_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_proto_cassandranet_v1_command_proto_goTypes = []any{
 	(*Command)(nil),                   // 0: cassandranet.v1.Command
 	(*CreateTenant)(nil),              // 1: cassandranet.v1.CreateTenant
@@ -2761,22 +2896,23 @@ var file_proto_cassandranet_v1_command_proto_goTypes = []any{
 	(*CreateJoinToken)(nil),           // 19: cassandranet.v1.CreateJoinToken
 	(*RevokeJoinToken)(nil),           // 20: cassandranet.v1.RevokeJoinToken
 	(*SetStateVersion)(nil),           // 21: cassandranet.v1.SetStateVersion
-	(*RegisterServer)(nil),            // 22: cassandranet.v1.RegisterServer
-	(*SetServerState)(nil),            // 23: cassandranet.v1.SetServerState
-	(*UpdateServerPlayers)(nil),       // 24: cassandranet.v1.UpdateServerPlayers
-	(*SetServerLabels)(nil),           // 25: cassandranet.v1.SetServerLabels
-	(*RemoveServer)(nil),              // 26: cassandranet.v1.RemoveServer
-	(*MarkNodeServers)(nil),           // 27: cassandranet.v1.MarkNodeServers
-	(*Allocate)(nil),                  // 28: cassandranet.v1.Allocate
-	(*SetNodeSchedulable)(nil),        // 29: cassandranet.v1.SetNodeSchedulable
-	nil,                               // 30: cassandranet.v1.RegisterServer.PortsEntry
-	nil,                               // 31: cassandranet.v1.RegisterServer.LabelsEntry
-	(*UpdateServerPlayers_Entry)(nil), // 32: cassandranet.v1.UpdateServerPlayers.Entry
-	nil,                               // 33: cassandranet.v1.SetServerLabels.SetEntry
-	(*Allocate_Selector)(nil),         // 34: cassandranet.v1.Allocate.Selector
-	nil,                               // 35: cassandranet.v1.Allocate.LabelsEntry
-	nil,                               // 36: cassandranet.v1.Allocate.AnnotationsEntry
-	nil,                               // 37: cassandranet.v1.Allocate.Selector.LabelsEntry
+	(*RecordSnapshotRestore)(nil),     // 22: cassandranet.v1.RecordSnapshotRestore
+	(*RegisterServer)(nil),            // 23: cassandranet.v1.RegisterServer
+	(*SetServerState)(nil),            // 24: cassandranet.v1.SetServerState
+	(*UpdateServerPlayers)(nil),       // 25: cassandranet.v1.UpdateServerPlayers
+	(*SetServerLabels)(nil),           // 26: cassandranet.v1.SetServerLabels
+	(*RemoveServer)(nil),              // 27: cassandranet.v1.RemoveServer
+	(*MarkNodeServers)(nil),           // 28: cassandranet.v1.MarkNodeServers
+	(*Allocate)(nil),                  // 29: cassandranet.v1.Allocate
+	(*SetNodeSchedulable)(nil),        // 30: cassandranet.v1.SetNodeSchedulable
+	nil,                               // 31: cassandranet.v1.RegisterServer.PortsEntry
+	nil,                               // 32: cassandranet.v1.RegisterServer.LabelsEntry
+	(*UpdateServerPlayers_Entry)(nil), // 33: cassandranet.v1.UpdateServerPlayers.Entry
+	nil,                               // 34: cassandranet.v1.SetServerLabels.SetEntry
+	(*Allocate_Selector)(nil),         // 35: cassandranet.v1.Allocate.Selector
+	nil,                               // 36: cassandranet.v1.Allocate.LabelsEntry
+	nil,                               // 37: cassandranet.v1.Allocate.AnnotationsEntry
+	nil,                               // 38: cassandranet.v1.Allocate.Selector.LabelsEntry
 }
 var file_proto_cassandranet_v1_command_proto_depIdxs = []int32{
 	1,  // 0: cassandranet.v1.Command.create_tenant:type_name -> cassandranet.v1.CreateTenant
@@ -2798,29 +2934,30 @@ var file_proto_cassandranet_v1_command_proto_depIdxs = []int32{
 	19, // 16: cassandranet.v1.Command.create_join_token:type_name -> cassandranet.v1.CreateJoinToken
 	20, // 17: cassandranet.v1.Command.revoke_join_token:type_name -> cassandranet.v1.RevokeJoinToken
 	21, // 18: cassandranet.v1.Command.set_state_version:type_name -> cassandranet.v1.SetStateVersion
-	22, // 19: cassandranet.v1.Command.register_server:type_name -> cassandranet.v1.RegisterServer
-	23, // 20: cassandranet.v1.Command.set_server_state:type_name -> cassandranet.v1.SetServerState
-	24, // 21: cassandranet.v1.Command.update_server_players:type_name -> cassandranet.v1.UpdateServerPlayers
-	25, // 22: cassandranet.v1.Command.set_server_labels:type_name -> cassandranet.v1.SetServerLabels
-	26, // 23: cassandranet.v1.Command.remove_server:type_name -> cassandranet.v1.RemoveServer
-	27, // 24: cassandranet.v1.Command.mark_node_servers:type_name -> cassandranet.v1.MarkNodeServers
-	28, // 25: cassandranet.v1.Command.allocate:type_name -> cassandranet.v1.Allocate
-	29, // 26: cassandranet.v1.Command.set_node_schedulable:type_name -> cassandranet.v1.SetNodeSchedulable
-	12, // 27: cassandranet.v1.TouchAPIKeys.entries:type_name -> cassandranet.v1.KeyUse
-	17, // 28: cassandranet.v1.RecordAuthFailures.entries:type_name -> cassandranet.v1.AuthFailure
-	30, // 29: cassandranet.v1.RegisterServer.ports:type_name -> cassandranet.v1.RegisterServer.PortsEntry
-	31, // 30: cassandranet.v1.RegisterServer.labels:type_name -> cassandranet.v1.RegisterServer.LabelsEntry
-	32, // 31: cassandranet.v1.UpdateServerPlayers.entries:type_name -> cassandranet.v1.UpdateServerPlayers.Entry
-	33, // 32: cassandranet.v1.SetServerLabels.set:type_name -> cassandranet.v1.SetServerLabels.SetEntry
-	34, // 33: cassandranet.v1.Allocate.selectors:type_name -> cassandranet.v1.Allocate.Selector
-	35, // 34: cassandranet.v1.Allocate.labels:type_name -> cassandranet.v1.Allocate.LabelsEntry
-	36, // 35: cassandranet.v1.Allocate.annotations:type_name -> cassandranet.v1.Allocate.AnnotationsEntry
-	37, // 36: cassandranet.v1.Allocate.Selector.labels:type_name -> cassandranet.v1.Allocate.Selector.LabelsEntry
-	37, // [37:37] is the sub-list for method output_type
-	37, // [37:37] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	22, // 19: cassandranet.v1.Command.record_snapshot_restore:type_name -> cassandranet.v1.RecordSnapshotRestore
+	23, // 20: cassandranet.v1.Command.register_server:type_name -> cassandranet.v1.RegisterServer
+	24, // 21: cassandranet.v1.Command.set_server_state:type_name -> cassandranet.v1.SetServerState
+	25, // 22: cassandranet.v1.Command.update_server_players:type_name -> cassandranet.v1.UpdateServerPlayers
+	26, // 23: cassandranet.v1.Command.set_server_labels:type_name -> cassandranet.v1.SetServerLabels
+	27, // 24: cassandranet.v1.Command.remove_server:type_name -> cassandranet.v1.RemoveServer
+	28, // 25: cassandranet.v1.Command.mark_node_servers:type_name -> cassandranet.v1.MarkNodeServers
+	29, // 26: cassandranet.v1.Command.allocate:type_name -> cassandranet.v1.Allocate
+	30, // 27: cassandranet.v1.Command.set_node_schedulable:type_name -> cassandranet.v1.SetNodeSchedulable
+	12, // 28: cassandranet.v1.TouchAPIKeys.entries:type_name -> cassandranet.v1.KeyUse
+	17, // 29: cassandranet.v1.RecordAuthFailures.entries:type_name -> cassandranet.v1.AuthFailure
+	31, // 30: cassandranet.v1.RegisterServer.ports:type_name -> cassandranet.v1.RegisterServer.PortsEntry
+	32, // 31: cassandranet.v1.RegisterServer.labels:type_name -> cassandranet.v1.RegisterServer.LabelsEntry
+	33, // 32: cassandranet.v1.UpdateServerPlayers.entries:type_name -> cassandranet.v1.UpdateServerPlayers.Entry
+	34, // 33: cassandranet.v1.SetServerLabels.set:type_name -> cassandranet.v1.SetServerLabels.SetEntry
+	35, // 34: cassandranet.v1.Allocate.selectors:type_name -> cassandranet.v1.Allocate.Selector
+	36, // 35: cassandranet.v1.Allocate.labels:type_name -> cassandranet.v1.Allocate.LabelsEntry
+	37, // 36: cassandranet.v1.Allocate.annotations:type_name -> cassandranet.v1.Allocate.AnnotationsEntry
+	38, // 37: cassandranet.v1.Allocate.Selector.labels:type_name -> cassandranet.v1.Allocate.Selector.LabelsEntry
+	38, // [38:38] is the sub-list for method output_type
+	38, // [38:38] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_proto_cassandranet_v1_command_proto_init() }
@@ -2848,6 +2985,7 @@ func file_proto_cassandranet_v1_command_proto_init() {
 		(*Command_CreateJoinToken)(nil),
 		(*Command_RevokeJoinToken)(nil),
 		(*Command_SetStateVersion)(nil),
+		(*Command_RecordSnapshotRestore)(nil),
 		(*Command_RegisterServer)(nil),
 		(*Command_SetServerState)(nil),
 		(*Command_UpdateServerPlayers)(nil),
@@ -2857,14 +2995,15 @@ func file_proto_cassandranet_v1_command_proto_init() {
 		(*Command_Allocate)(nil),
 		(*Command_SetNodeSchedulable)(nil),
 	}
-	file_proto_cassandranet_v1_command_proto_msgTypes[23].OneofWrappers = []any{}
+	file_proto_cassandranet_v1_command_proto_msgTypes[6].OneofWrappers = []any{}
+	file_proto_cassandranet_v1_command_proto_msgTypes[24].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_cassandranet_v1_command_proto_rawDesc), len(file_proto_cassandranet_v1_command_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   38,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
