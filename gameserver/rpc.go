@@ -125,8 +125,21 @@ func (s *Server) SetState(ctx context.Context, req *cassnetv1.SetStateRequest) (
 	p := principal(ctx)
 	var info Info
 	var announced string
-	if err := s.withServer(ctx, req.GetServerId(), func(e *entry) error { info, announced = e.info, e.announced; return nil }); err != nil {
+	var watched bool
+	if err := s.withServer(ctx, req.GetServerId(), func(e *entry) error {
+		info, announced, watched = e.info, e.announced, len(e.events) > 0
+		return nil
+	}); err != nil {
 		return nil, err
+	}
+	if !watched && s.records != nil {
+		// A game server that watches no events learned of its match
+		// elsewhere (from the matchmaker's players): its Ready ends the
+		// allocation the record holds now. With a WatchEvents stream it
+		// ends only what it was told of.
+		if rec, ok := s.records.Server(p.Tenant, info.ID); ok {
+			announced = rec.AllocationID
+		}
 	}
 	cmd := stateCmd(p.Tenant, info.ID, stateName(st), 0, "")
 	if st == cassnetv1.ServerState_SERVER_STATE_READY {
