@@ -99,7 +99,7 @@ func TestAllocationProof(t *testing.T) {
 						r.code = err.Error()
 					} else {
 						var a struct {
-							AllocationID string `json:"allocation_id"`
+							AllocationID string    `json:"allocation_id"`
 							ServerID     string    `json:"server_id"`
 							CreatedAt    time.Time `json:"created_at"`
 							Error        struct {

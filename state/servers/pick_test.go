@@ -22,7 +22,7 @@ func TestIndexedPickMatchesFullWalk(t *testing.T) {
 			srv := &Server{
 				ID: fmt.Sprintf("gs-%03d", rng.IntN(500)), Tenant: "t", Project: []string{"p", "q"}[rng.IntN(2)],
 				Fleet: []string{"", "f1"}[rng.IntN(2)], Node: fmt.Sprintf("n%d", 1+rng.IntN(12)),
-				Labels: map[string]string{"mode": []string{"ctf", "dm"}[rng.IntN(2)]},
+				Labels:   map[string]string{"mode": []string{"ctf", "dm"}[rng.IntN(2)]},
 				Capacity: uint32(rng.IntN(3) * 4), Players: uint32(rng.IntN(9)), State: states[rng.IntN(len(states))],
 			}
 			_ = i

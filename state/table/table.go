@@ -24,7 +24,9 @@ import (
 
 // Table is an immutable ordered map from string keys to values of T. The
 // zero Table is empty and ready to use. Safe for concurrent readers.
-type Table[T any] struct{ m *immutable.SortedMap[string, T] }
+type Table[T any] struct {
+	m *immutable.SortedMap[string, T]
+}
 
 func (t Table[T]) tree() *immutable.SortedMap[string, T] {
 	if t.m == nil {
@@ -107,7 +109,9 @@ func (t Table[T]) Txn() *Txn[T] { return &Txn[T]{m: t.tree()} }
 // Txn is a write transaction: reads see its own writes. Each write makes a
 // new persistent version, so the table it started from never changes. It
 // is not safe for concurrent use.
-type Txn[T any] struct{ m *immutable.SortedMap[string, T] }
+type Txn[T any] struct {
+	m *immutable.SortedMap[string, T]
+}
 
 // Get returns the value at key, including this transaction's writes.
 func (x *Txn[T]) Get(key string) (T, bool) { return x.m.Get(key) }
