@@ -97,20 +97,25 @@ func (f *FSM) ValidateCommand(cmd *cassnetv1.Command) error {
 	return err
 }
 
-const maxPlayerIDLen = 128
+const maxIdentifierLen = 128
 
-// ValidatePlayerID checks a player identifier: 1 to 128 characters from
-// [A-Za-z0-9._:@-]. The error wraps ErrInvalid.
-func ValidatePlayerID(s string) error {
-	if len(s) == 0 || len(s) > maxPlayerIDLen {
-		return NewError(ErrInvalid, "player_id: must be 1 to %d characters", maxPlayerIDLen)
+// ValidatePlayerID checks a player identifier (ValidateIdentifier's
+// shape). The error wraps ErrInvalid.
+func ValidatePlayerID(s string) error { return ValidateIdentifier("player_id", s) }
+
+// ValidateIdentifier checks an opaque identifier a client chooses (a
+// player, a game server, an allocation): 1 to 128 characters from
+// [A-Za-z0-9._:@-]. field names it in the error, which wraps ErrInvalid.
+func ValidateIdentifier(field, s string) error {
+	if len(s) == 0 || len(s) > maxIdentifierLen {
+		return NewError(ErrInvalid, "%s: must be 1 to %d characters", field, maxIdentifierLen)
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
 			c == '.' || c == '_' || c == ':' || c == '@' || c == '-'
 		if !ok {
-			return NewError(ErrInvalid, "player_id: may contain only letters, digits and ._:@-")
+			return NewError(ErrInvalid, "%s: may contain only letters, digits and ._:@-", field)
 		}
 	}
 	return nil

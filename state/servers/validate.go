@@ -1,6 +1,7 @@
 package servers
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/cassandranet/cassnet/consensus"
@@ -13,18 +14,7 @@ func invalid(format string, args ...any) error {
 
 // ValidateID checks a game server or allocation id: 1 to 128 characters
 // from [A-Za-z0-9._:@-].
-func ValidateID(field, s string) error {
-	if len(s) == 0 || len(s) > maxIDLen {
-		return invalid("%s: must be 1 to %d characters", field, maxIDLen)
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("._:@-", c) >= 0) {
-			return invalid("%s: may contain only letters, digits and ._:@-", field)
-		}
-	}
-	return nil
-}
+func ValidateID(field, s string) error { return consensus.ValidateIdentifier(field, s) }
 
 // labelName checks the name part of a Kubernetes label key, or a label
 // value when empty is allowed: at most 63 characters, alphanumeric at
@@ -264,7 +254,7 @@ func ValidateAllocate(op *cassnetv1.Allocate) error {
 		return invalid("selectors: at most %d", MaxSelectors)
 	}
 	for i, s := range sels {
-		if err := ValidateLabels("selectors["+itoa(i)+"].labels", s.GetLabels()); err != nil {
+		if err := ValidateLabels("selectors["+strconv.Itoa(i)+"].labels", s.GetLabels()); err != nil {
 			return err
 		}
 		switch s.GetState() {
@@ -278,12 +268,4 @@ func ValidateAllocate(op *cassnetv1.Allocate) error {
 		}
 	}
 	return nil
-}
-
-func itoa(i int) string {
-	const digits = "0123456789"
-	if i < 10 {
-		return digits[i : i+1]
-	}
-	return itoa(i/10) + digits[i%10:i%10+1]
 }

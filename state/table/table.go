@@ -87,22 +87,6 @@ func (t Table[T]) Values(prefix string) []T {
 	return out
 }
 
-// WalkReverse calls fn for every entry, newest key first, until fn
-// returns false.
-func (t Table[T]) WalkReverse(fn func(key string, v T) bool) {
-	if t.m == nil {
-		return
-	}
-	it := t.m.Iterator()
-	it.Last()
-	for !it.Done() {
-		k, v, _ := it.Prev()
-		if !fn(k, v) {
-			return
-		}
-	}
-}
-
 // Txn starts a write transaction on top of t.
 func (t Table[T]) Txn() *Txn[T] { return &Txn[T]{m: t.tree()} }
 
@@ -178,12 +162,4 @@ func TimeKey(t time.Time) string {
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], uint64(n))
 	return string(b[:])
-}
-
-// ParseTimeKey is the inverse of TimeKey for the first 8 bytes of k.
-func ParseTimeKey(k string) time.Time {
-	if len(k) < 8 {
-		return time.Time{}
-	}
-	return time.Unix(0, int64(binary.BigEndian.Uint64([]byte(k[:8])))).UTC()
 }
