@@ -114,4 +114,10 @@ type Event struct {
 	// its labels) that later sinks such as webhooks deliver but the audit
 	// log leaves out, so it keeps what people did.
 	Operational bool
+	// Data is the event's structured payload for sinks that deliver it
+	// outside the cluster (the webhook outbox): flat, JSON-safe fields such
+	// as {"project": "p", "server": "s", "from": "ready", "to": "allocated"}.
+	// Like every field here it is replicated, so it must be set only from the
+	// command and the state, never from the applying node.
+	Data map[string]string
 }
