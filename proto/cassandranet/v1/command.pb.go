@@ -67,6 +67,10 @@ type Command struct {
 	//	*Command_MarkNodeServers
 	//	*Command_Allocate
 	//	*Command_SetNodeSchedulable
+	//	*Command_PutPlugin
+	//	*Command_SetPluginConfig
+	//	*Command_DeletePlugin
+	//	*Command_RecordPluginFailure
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -382,6 +386,42 @@ func (x *Command) GetSetNodeSchedulable() *SetNodeSchedulable {
 	return nil
 }
 
+func (x *Command) GetPutPlugin() *PutPlugin {
+	if x != nil {
+		if x, ok := x.Op.(*Command_PutPlugin); ok {
+			return x.PutPlugin
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetSetPluginConfig() *SetPluginConfig {
+	if x != nil {
+		if x, ok := x.Op.(*Command_SetPluginConfig); ok {
+			return x.SetPluginConfig
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetDeletePlugin() *DeletePlugin {
+	if x != nil {
+		if x, ok := x.Op.(*Command_DeletePlugin); ok {
+			return x.DeletePlugin
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRecordPluginFailure() *RecordPluginFailure {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RecordPluginFailure); ok {
+			return x.RecordPluginFailure
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -502,6 +542,23 @@ type Command_SetNodeSchedulable struct {
 	SetNodeSchedulable *SetNodeSchedulable `protobuf:"bytes,67,opt,name=set_node_schedulable,json=setNodeSchedulable,proto3,oneof"`
 }
 
+type Command_PutPlugin struct {
+	// Wasm plugins (field numbers 150-169; plugins.proto).
+	PutPlugin *PutPlugin `protobuf:"bytes,150,opt,name=put_plugin,json=putPlugin,proto3,oneof"`
+}
+
+type Command_SetPluginConfig struct {
+	SetPluginConfig *SetPluginConfig `protobuf:"bytes,151,opt,name=set_plugin_config,json=setPluginConfig,proto3,oneof"`
+}
+
+type Command_DeletePlugin struct {
+	DeletePlugin *DeletePlugin `protobuf:"bytes,152,opt,name=delete_plugin,json=deletePlugin,proto3,oneof"`
+}
+
+type Command_RecordPluginFailure struct {
+	RecordPluginFailure *RecordPluginFailure `protobuf:"bytes,153,opt,name=record_plugin_failure,json=recordPluginFailure,proto3,oneof"`
+}
+
 func (*Command_CreateTenant) isCommand_Op() {}
 
 func (*Command_DeleteTenant) isCommand_Op() {}
@@ -557,6 +614,14 @@ func (*Command_MarkNodeServers) isCommand_Op() {}
 func (*Command_Allocate) isCommand_Op() {}
 
 func (*Command_SetNodeSchedulable) isCommand_Op() {}
+
+func (*Command_PutPlugin) isCommand_Op() {}
+
+func (*Command_SetPluginConfig) isCommand_Op() {}
+
+func (*Command_DeletePlugin) isCommand_Op() {}
+
+func (*Command_RecordPluginFailure) isCommand_Op() {}
 
 type CreateTenant struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2657,7 +2722,7 @@ var File_proto_cassandranet_v1_command_proto protoreflect.FileDescriptor
 
 const file_proto_cassandranet_v1_command_proto_rawDesc = "" +
 	"\n" +
-	"#proto/cassandranet/v1/command.proto\x12\x0fcassandranet.v1\"\xf3\x11\n" +
+	"#proto/cassandranet/v1/command.proto\x12\x0fcassandranet.v1\x1a#proto/cassandranet/v1/plugins.proto\"\xa6\x14\n" +
 	"\aCommand\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12$\n" +
 	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\x12\x14\n" +
@@ -2692,7 +2757,12 @@ const file_proto_cassandranet_v1_command_proto_rawDesc = "" +
 	"\rremove_server\x18@ \x01(\v2\x1d.cassandranet.v1.RemoveServerH\x00R\fremoveServer\x12N\n" +
 	"\x11mark_node_servers\x18A \x01(\v2 .cassandranet.v1.MarkNodeServersH\x00R\x0fmarkNodeServers\x127\n" +
 	"\ballocate\x18B \x01(\v2\x19.cassandranet.v1.AllocateH\x00R\ballocate\x12W\n" +
-	"\x14set_node_schedulable\x18C \x01(\v2#.cassandranet.v1.SetNodeSchedulableH\x00R\x12setNodeSchedulableB\x04\n" +
+	"\x14set_node_schedulable\x18C \x01(\v2#.cassandranet.v1.SetNodeSchedulableH\x00R\x12setNodeSchedulable\x12<\n" +
+	"\n" +
+	"put_plugin\x18\x96\x01 \x01(\v2\x1a.cassandranet.v1.PutPluginH\x00R\tputPlugin\x12O\n" +
+	"\x11set_plugin_config\x18\x97\x01 \x01(\v2 .cassandranet.v1.SetPluginConfigH\x00R\x0fsetPluginConfig\x12E\n" +
+	"\rdelete_plugin\x18\x98\x01 \x01(\v2\x1d.cassandranet.v1.DeletePluginH\x00R\fdeletePlugin\x12[\n" +
+	"\x15record_plugin_failure\x18\x99\x01 \x01(\v2$.cassandranet.v1.RecordPluginFailureH\x00R\x13recordPluginFailureB\x04\n" +
 	"\x02op\"\"\n" +
 	"\fCreateTenant\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\"\n" +
@@ -2913,6 +2983,10 @@ var file_proto_cassandranet_v1_command_proto_goTypes = []any{
 	nil,                               // 36: cassandranet.v1.Allocate.LabelsEntry
 	nil,                               // 37: cassandranet.v1.Allocate.AnnotationsEntry
 	nil,                               // 38: cassandranet.v1.Allocate.Selector.LabelsEntry
+	(*PutPlugin)(nil),                 // 39: cassandranet.v1.PutPlugin
+	(*SetPluginConfig)(nil),           // 40: cassandranet.v1.SetPluginConfig
+	(*DeletePlugin)(nil),              // 41: cassandranet.v1.DeletePlugin
+	(*RecordPluginFailure)(nil),       // 42: cassandranet.v1.RecordPluginFailure
 }
 var file_proto_cassandranet_v1_command_proto_depIdxs = []int32{
 	1,  // 0: cassandranet.v1.Command.create_tenant:type_name -> cassandranet.v1.CreateTenant
@@ -2943,21 +3017,25 @@ var file_proto_cassandranet_v1_command_proto_depIdxs = []int32{
 	28, // 25: cassandranet.v1.Command.mark_node_servers:type_name -> cassandranet.v1.MarkNodeServers
 	29, // 26: cassandranet.v1.Command.allocate:type_name -> cassandranet.v1.Allocate
 	30, // 27: cassandranet.v1.Command.set_node_schedulable:type_name -> cassandranet.v1.SetNodeSchedulable
-	12, // 28: cassandranet.v1.TouchAPIKeys.entries:type_name -> cassandranet.v1.KeyUse
-	17, // 29: cassandranet.v1.RecordAuthFailures.entries:type_name -> cassandranet.v1.AuthFailure
-	31, // 30: cassandranet.v1.RegisterServer.ports:type_name -> cassandranet.v1.RegisterServer.PortsEntry
-	32, // 31: cassandranet.v1.RegisterServer.labels:type_name -> cassandranet.v1.RegisterServer.LabelsEntry
-	33, // 32: cassandranet.v1.UpdateServerPlayers.entries:type_name -> cassandranet.v1.UpdateServerPlayers.Entry
-	34, // 33: cassandranet.v1.SetServerLabels.set:type_name -> cassandranet.v1.SetServerLabels.SetEntry
-	35, // 34: cassandranet.v1.Allocate.selectors:type_name -> cassandranet.v1.Allocate.Selector
-	36, // 35: cassandranet.v1.Allocate.labels:type_name -> cassandranet.v1.Allocate.LabelsEntry
-	37, // 36: cassandranet.v1.Allocate.annotations:type_name -> cassandranet.v1.Allocate.AnnotationsEntry
-	38, // 37: cassandranet.v1.Allocate.Selector.labels:type_name -> cassandranet.v1.Allocate.Selector.LabelsEntry
-	38, // [38:38] is the sub-list for method output_type
-	38, // [38:38] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	39, // 28: cassandranet.v1.Command.put_plugin:type_name -> cassandranet.v1.PutPlugin
+	40, // 29: cassandranet.v1.Command.set_plugin_config:type_name -> cassandranet.v1.SetPluginConfig
+	41, // 30: cassandranet.v1.Command.delete_plugin:type_name -> cassandranet.v1.DeletePlugin
+	42, // 31: cassandranet.v1.Command.record_plugin_failure:type_name -> cassandranet.v1.RecordPluginFailure
+	12, // 32: cassandranet.v1.TouchAPIKeys.entries:type_name -> cassandranet.v1.KeyUse
+	17, // 33: cassandranet.v1.RecordAuthFailures.entries:type_name -> cassandranet.v1.AuthFailure
+	31, // 34: cassandranet.v1.RegisterServer.ports:type_name -> cassandranet.v1.RegisterServer.PortsEntry
+	32, // 35: cassandranet.v1.RegisterServer.labels:type_name -> cassandranet.v1.RegisterServer.LabelsEntry
+	33, // 36: cassandranet.v1.UpdateServerPlayers.entries:type_name -> cassandranet.v1.UpdateServerPlayers.Entry
+	34, // 37: cassandranet.v1.SetServerLabels.set:type_name -> cassandranet.v1.SetServerLabels.SetEntry
+	35, // 38: cassandranet.v1.Allocate.selectors:type_name -> cassandranet.v1.Allocate.Selector
+	36, // 39: cassandranet.v1.Allocate.labels:type_name -> cassandranet.v1.Allocate.LabelsEntry
+	37, // 40: cassandranet.v1.Allocate.annotations:type_name -> cassandranet.v1.Allocate.AnnotationsEntry
+	38, // 41: cassandranet.v1.Allocate.Selector.labels:type_name -> cassandranet.v1.Allocate.Selector.LabelsEntry
+	42, // [42:42] is the sub-list for method output_type
+	42, // [42:42] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_proto_cassandranet_v1_command_proto_init() }
@@ -2965,6 +3043,7 @@ func file_proto_cassandranet_v1_command_proto_init() {
 	if File_proto_cassandranet_v1_command_proto != nil {
 		return
 	}
+	file_proto_cassandranet_v1_plugins_proto_init()
 	file_proto_cassandranet_v1_command_proto_msgTypes[0].OneofWrappers = []any{
 		(*Command_CreateTenant)(nil),
 		(*Command_DeleteTenant)(nil),
@@ -2994,6 +3073,10 @@ func file_proto_cassandranet_v1_command_proto_init() {
 		(*Command_MarkNodeServers)(nil),
 		(*Command_Allocate)(nil),
 		(*Command_SetNodeSchedulable)(nil),
+		(*Command_PutPlugin)(nil),
+		(*Command_SetPluginConfig)(nil),
+		(*Command_DeletePlugin)(nil),
+		(*Command_RecordPluginFailure)(nil),
 	}
 	file_proto_cassandranet_v1_command_proto_msgTypes[6].OneofWrappers = []any{}
 	file_proto_cassandranet_v1_command_proto_msgTypes[24].OneofWrappers = []any{}
