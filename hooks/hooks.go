@@ -11,6 +11,7 @@ package hooks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
 
@@ -79,3 +80,21 @@ func (Noop) Before(_ context.Context, _ string, _ Caller, req []byte) ([]byte, e
 
 // After implements Runner.
 func (Noop) After(context.Context, string, Caller, []byte, []byte) {}
+
+// RPCs is implemented by runners that also serve custom RPCs (Nakama's
+// RPCs): POST /v1/tenants/{tenant}/rpc/{name}.
+//
+// Concurrency: as Runner.
+type RPCs interface {
+	// RPC calls the RPC name of caller.Tenant's plugins with the JSON
+	// payload and returns the JSON result. ErrNoRPC means no plugin of
+	// the tenant serves it; a *Rejection is the RPC's own error, for the
+	// client; any other error is a failure of the plugin.
+	RPC(ctx context.Context, caller Caller, name string, payload []byte) ([]byte, error)
+}
+
+// ErrNoRPC means no plugin serves the RPC asked for.
+var ErrNoRPC = errors.New("no plugin serves this rpc")
+
+// RPC implements RPCs: Noop serves none.
+func (Noop) RPC(context.Context, Caller, string, []byte) ([]byte, error) { return nil, ErrNoRPC }
