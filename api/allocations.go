@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/cassandranet/cassnet/consensus"
+	"github.com/cassandranet/cassnet/hooks"
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
 	"github.com/cassandranet/cassnet/state/servers"
 )
@@ -55,6 +56,15 @@ func (s *Server) handleAllocate(w http.ResponseWriter, r *http.Request, p Princi
 		s.fail(w, r, err)
 		return
 	}
+	// before_allocation may reject the request or amend it (its
+	// selectors, strategy, labels: a candidate filter); what it answers
+	// is scoped and validated below like the client's request.
+	caller := p.hookCaller(tenant)
+	hookReq, err := runBefore(r.Context(), s, hooks.BeforeAllocation, caller, &req)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	project, err := p.scopeProject(req.ProjectID)
 	if err != nil {
 		s.fail(w, r, err)
@@ -92,6 +102,7 @@ func (s *Server) handleAllocate(w http.ResponseWriter, r *http.Request, p Princi
 	setIndexHeader(w, idx)
 	if a, ok := s.state.Servers.Allocation(tenant, id); ok {
 		s.metrics.allocations.Inc()
+		s.runAfter(r.Context(), hooks.AfterAllocation, caller, hookReq, a)
 		w.Header().Set("Location", "/v1/tenants/"+tenant+"/allocations/"+id)
 		writeJSON(w, http.StatusCreated, a)
 		return

@@ -19,6 +19,10 @@ const (
 	// aggregated authentication failures and key uses). It never
 	// authenticates a request.
 	PrincipalNode = "node"
+	// PrincipalPlayer authenticated with a player session token. It is
+	// accepted only by tenantRPC routes (plugin RPCs), confined to the
+	// session's tenant and project; ID is the player id.
+	PrincipalPlayer = "player"
 )
 
 // Principal is an authenticated caller. Kind says how it authenticated
@@ -45,7 +49,7 @@ func (p Principal) canSee(tenant, project string) bool {
 	if p.Kind == PrincipalOperator {
 		return true
 	}
-	if p.Kind != PrincipalAPIKey || p.Tenant != tenant {
+	if p.Kind != PrincipalAPIKey && p.Kind != PrincipalPlayer || p.Tenant != tenant {
 		return false
 	}
 	return p.Project == "" || project == p.Project
@@ -92,13 +96,16 @@ const (
 	// tenantAllocations routes read allocations: tenant-admin, read-only
 	// and matchmaker keys.
 	tenantAllocations
+	// tenantRPC routes call plugin RPCs: tenant-admin and game-server
+	// keys, and players with a valid session token of the tenant.
+	tenantRPC
 )
 
 // String names the access level, for test failures and docs.
 func (a access) String() string {
 	return [...]string{"public", "authenticated", "operator", "tenant-member",
 		"tenant-reader", "tenant-sessions", "tenant-admin", "tenant-servers",
-		"tenant-allocate", "tenant-allocations"}[a]
+		"tenant-allocate", "tenant-allocations", "tenant-rpc"}[a]
 }
 
 // permits is the role check: whether p may call a route needing a.
@@ -107,6 +114,9 @@ func (a access) String() string {
 func (a access) permits(p Principal) bool {
 	if a == public || p.Kind == PrincipalOperator {
 		return true
+	}
+	if p.Kind == PrincipalPlayer {
+		return a == tenantRPC
 	}
 	if p.Kind != PrincipalAPIKey {
 		return false
@@ -130,6 +140,8 @@ func (a access) permits(p Principal) bool {
 		return p.Role == identity.RoleTenantAdmin || p.Role == identity.RoleGameServer
 	case tenantAdmin:
 		return p.Role == identity.RoleTenantAdmin
+	case tenantRPC:
+		return p.Role == identity.RoleTenantAdmin || p.Role == identity.RoleGameServer
 	}
 	return false
 }
@@ -160,7 +172,13 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, rt *route) (P
 	if rt.access == public {
 		return Principal{}, true
 	}
-	p, ae := s.authenticate(r)
+	var p Principal
+	var ae *apiError
+	if pp, ok := s.authPlayer(r, rt); ok {
+		p = pp
+	} else {
+		p, ae = s.authenticate(r)
+	}
 	if ae != nil {
 		if ae == errInvalidToken {
 			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)

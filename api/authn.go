@@ -94,3 +94,23 @@ func (s *Server) authAPIKey(cred string) (Principal, *apiError) {
 	}
 	return Principal{}, errInvalidToken
 }
+
+// authPlayer authenticates a player session token on the routes that
+// accept one (tenantRPC): a bearer credential that is neither an operator
+// token nor an API key, verified in full (signature, expiry, revocation,
+// bans). It reports false to leave the credential to authenticate, which
+// then refuses it.
+func (s *Server) authPlayer(r *http.Request, rt *route) (Principal, bool) {
+	if rt.access != tenantRPC {
+		return Principal{}, false
+	}
+	cred, ok := credential(r)
+	if !ok || strings.HasPrefix(cred, tokenPrefix) || strings.HasPrefix(cred, apiKeyPrefix) {
+		return Principal{}, false
+	}
+	res := s.verifySession(Principal{Kind: PrincipalOperator}, cred)
+	if !res.Valid {
+		return Principal{}, false
+	}
+	return Principal{Kind: PrincipalPlayer, ID: res.PlayerID, Tenant: res.TenantID, Project: res.ProjectID}, true
+}

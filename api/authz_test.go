@@ -73,6 +73,7 @@ func (f *authzFixture) request(rt route, tenant string) (string, string) {
 		"{key}", f.victimKey, "{session}", "ses_0123456789abcdef0123456789abcdef",
 		"{token}", f.spareOp, "{topic}", "chat", "{server}", "gs-1",
 		"{project}", "rocket", "{allocation}", "alloc_0000000000000001", "{node}", "a",
+		"{name}", "hello",
 	).Replace(rt.path)
 	body := map[string]string{
 		"PUT /v1/cluster/settings":                       `{"audit_retention":500}`,
@@ -88,6 +89,8 @@ func (f *authzFixture) request(rt route, tenant string) (string, string) {
 		"POST /v1/tenants/{tenant}/allocations":          `{"selectors":[{"labels":{"mode":"ctf"}}]}`,
 		"POST /v1/tenants/{tenant}/topics/{topic}/batch": `{"messages":[{"payload":"hi"}]}`,
 		"PUT /v1/operator/autopilot":                     `{"target_voters":5}`,
+		"PUT /v1/tenants/{tenant}/plugins/{name}/config": `{"words":[]}`,
+		"POST /v1/tenants/{tenant}/rpc/{name}":           `{"name":"ada"}`,
 	}[rt.pattern()]
 	if rt.pattern() == "PUT /v1/cluster/snapshot" { // an archive of the fixture itself
 		var b bytes.Buffer
@@ -165,6 +168,15 @@ var authzMatrix = map[string]string{
 	"DELETE /v1/cluster/raft/peers/{peer}":                        "404 403 403 403 403 403 401 401 401 403",
 	"GET /debug/pprof/":                                           "200 403 403 403 403 403 401 401 401 403",
 	"POST /v1/tenants/{tenant}/topics/{topic}/batch":              "202 202 202 202 403 404 401 401 401 403",
+	// Plugins: the fixture has none, so a permitted caller gets 404 (and
+	// 415 for an upload sent as JSON); plugins_test.go covers the rest,
+	// including players' session tokens on the rpc route.
+	"PUT /v1/tenants/{tenant}/plugins/{name}":        "415 415 403 403 403 404 401 401 401 403",
+	"GET /v1/tenants/{tenant}/plugins":               "200 200 403 403 403 404 401 401 401 403",
+	"GET /v1/tenants/{tenant}/plugins/{name}":        "404 404 403 403 403 404 401 401 401 403",
+	"DELETE /v1/tenants/{tenant}/plugins/{name}":     "404 404 403 403 403 404 401 401 401 403",
+	"PUT /v1/tenants/{tenant}/plugins/{name}/config": "404 404 403 403 403 404 401 401 401 403",
+	"POST /v1/tenants/{tenant}/rpc/{name}":           "404 404 404 404 403 404 401 401 401 403",
 	// A plain GET (no Upgrade) of the WebSocket route is a 400 once
 	// authorised; the upgrade itself is tested in stream_test.go.
 	"GET /v1/tenants/{tenant}/stream": "400 400 400 400 403 404 401 401 401 403",

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cassandranet/cassnet/consensus"
+	"github.com/cassandranet/cassnet/hooks"
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
 	"github.com/cassandranet/cassnet/state/bans"
 )
@@ -16,9 +17,9 @@ type createBanRequest struct {
 	PlayerID string `json:"player_id"`
 	Reason   string `json:"reason"`
 	// DurationSeconds is absent or 0 for a permanent ban.
-	DurationSeconds *int64 `json:"duration_seconds"`
+	DurationSeconds *int64 `json:"duration_seconds,omitempty"`
 	// ProjectID limits the ban to one project; absent means tenant-wide.
-	ProjectID string `json:"project_id"`
+	ProjectID string `json:"project_id,omitempty"`
 }
 
 // maxBanSeconds mirrors bans.MaxDuration for the early check.
@@ -53,6 +54,16 @@ func (s *Server) handleCreateBan(w http.ResponseWriter, r *http.Request, p Princ
 		s.fail(w, r, err)
 		return
 	}
+	caller := p.hookCaller(tenant)
+	hookReq, err := runBefore(r.Context(), s, hooks.BeforeBanCreate, caller, &req)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := req.validate(); err != nil { // a plugin may have amended it
+		s.fail(w, r, err)
+		return
+	}
 	id, err := bans.NewID()
 	if err != nil {
 		s.fail(w, r, err)
@@ -75,6 +86,7 @@ func (s *Server) handleCreateBan(w http.ResponseWriter, r *http.Request, p Princ
 		s.fail(w, r, notFound("ban %q no longer exists", id))
 		return
 	}
+	s.runAfter(r.Context(), hooks.AfterBanCreate, caller, hookReq, ban)
 	setIndexHeader(w, idx)
 	w.Header().Set("Location", "/v1/tenants/"+tenant+"/bans/"+id)
 	writeJSON(w, http.StatusCreated, ban)

@@ -123,6 +123,14 @@ var routes = []route{
 	{"GET", "/v1/tenants/{tenant}/allocations", tenantAllocations, (*Server).handleListAllocations},
 	{"GET", "/v1/tenants/{tenant}/allocations/{allocation}", tenantAllocations, (*Server).handleGetAllocation},
 
+	// Wasm plugins (package plugin) and their RPCs.
+	{"PUT", "/v1/tenants/{tenant}/plugins/{name}", tenantAdmin, (*Server).handlePutPlugin},
+	{"GET", "/v1/tenants/{tenant}/plugins", tenantAdmin, (*Server).handleListPlugins},
+	{"GET", "/v1/tenants/{tenant}/plugins/{name}", tenantAdmin, (*Server).handleGetPlugin},
+	{"DELETE", "/v1/tenants/{tenant}/plugins/{name}", tenantAdmin, (*Server).handleDeletePlugin},
+	{"PUT", "/v1/tenants/{tenant}/plugins/{name}/config", tenantAdmin, (*Server).handlePutPluginConfig},
+	{"POST", "/v1/tenants/{tenant}/rpc/{name}", tenantRPC, (*Server).handleRPC},
+
 	// Nodes: load, drain and uncordon.
 	{"GET", "/v1/cluster/nodes", operatorOnly, (*Server).handleListNodes},
 	{"POST", "/v1/cluster/nodes/{node}/drain", operatorOnly, (*Server).handleDrainNode},

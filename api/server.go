@@ -2,12 +2,15 @@ package api
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
 
+	"github.com/cassandranet/cassnet/hooks"
+	"github.com/cassandranet/cassnet/plugin"
 	"github.com/cassandranet/cassnet/session"
 	"github.com/cassandranet/cassnet/state"
 	"github.com/prometheus/client_golang/prometheus"
@@ -69,6 +72,22 @@ type Config struct {
 	// DefaultAuthFailureFlush and DefaultKeyTouchFlush.
 	AuthFailureFlush time.Duration
 	KeyTouchFlush    time.Duration
+	// Hooks runs the tenants' add-on hooks on this node's request paths
+	// (ban, session and allocation creation), and their RPCs if it also
+	// implements hooks.RPCs. If it is a prometheus.Collector its series
+	// are registered. Default: hooks.Noop{}.
+	Hooks hooks.Runner
+	// Plugins reads an uploaded module's manifest before the upload is
+	// proposed (package plugin's Runtime). Optional: without it plugin
+	// uploads answer 503.
+	Plugins PluginInspector
+}
+
+// PluginInspector compiles a module and reads its manifest.
+//
+// Concurrency: safe for concurrent use; Inspect honours ctx.
+type PluginInspector interface {
+	Inspect(ctx context.Context, sha256Hex string, module []byte) (plugin.Manifest, error)
 }
 
 // Server is the REST API of one node. The caller serves Handler() with its
@@ -110,6 +129,8 @@ type Server struct {
 	keyring    *session.Keyring
 	verifier   *session.Cache
 	streams    streamSet
+	hooks      hooks.Runner
+	plugins    PluginInspector
 }
 
 // New builds a Server: its routes, its own Prometheus registry and its
@@ -153,6 +174,11 @@ func New(cfg Config) (*Server, error) {
 		failFlush:  cmp.Or(cfg.AuthFailureFlush, DefaultAuthFailureFlush),
 		touchFlush: cmp.Or(cfg.KeyTouchFlush, DefaultKeyTouchFlush),
 		keyring:    session.NewKeyring(),
+		hooks:      cfg.Hooks,
+		plugins:    cfg.Plugins,
+	}
+	if s.hooks == nil {
+		s.hooks = hooks.Noop{}
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -185,6 +211,11 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s.metrics = m
+	if c, ok := s.hooks.(prometheus.Collector); ok {
+		if err := s.reg.Register(c); err != nil {
+			return nil, fmt.Errorf("api: register plugin metrics: %w", err)
+		}
+	}
 	s.metricsHandler = promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{
 		ErrorHandling: promhttp.ContinueOnError,
 	})

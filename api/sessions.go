@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/cassandranet/cassnet/consensus"
+	"github.com/cassandranet/cassnet/hooks"
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
 	"github.com/cassandranet/cassnet/session"
 	"github.com/cassandranet/cassnet/state/identity"
@@ -16,8 +17,8 @@ const DefaultSessionTTL = time.Hour
 // createSessionRequest is the body of POST /v1/tenants/{tenant}/sessions.
 type createSessionRequest struct {
 	PlayerID   string `json:"player_id"`
-	ProjectID  string `json:"project_id"`
-	TTLSeconds *int64 `json:"ttl_seconds"`
+	ProjectID  string `json:"project_id,omitempty"`
+	TTLSeconds *int64 `json:"ttl_seconds,omitempty"`
 }
 
 // sessionResponse answers a session creation.
@@ -38,6 +39,14 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request, p P
 	tenant := r.PathValue("tenant")
 	var req createSessionRequest
 	if err := decodeJSON(w, r, s.maxBody, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	// The hook sees the decoded request; everything below validates what
+	// it answers, amended or not.
+	caller := p.hookCaller(tenant)
+	hookReq, err := runBefore(r.Context(), s, hooks.BeforeSessionCreate, caller, &req)
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -95,11 +104,14 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request, p P
 		return
 	}
 	s.metrics.sessions.Inc()
-	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusCreated, sessionResponse{
-		SessionID: sid, Token: token, ExpiresAt: sess.ExpiresAt.UTC(),
+	resp := sessionResponse{
+		SessionID: sid, ExpiresAt: sess.ExpiresAt.UTC(),
 		PlayerID: sess.PlayerID, TenantID: tenant, ProjectID: project,
-	})
+	}
+	s.runAfter(r.Context(), hooks.AfterSessionCreate, caller, hookReq, resp) // without the token
+	resp.Token = token
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusCreated, resp)
 }
 
 // handleRevokeSession revokes one session by ID. The revocation is
