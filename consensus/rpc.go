@@ -24,7 +24,7 @@ type rpcServer struct {
 }
 
 func newRPCServer(s *Store) *grpc.Server {
-	srv := grpc.NewServer(grpc.MaxRecvMsgSize(4 << 20))
+	srv := grpc.NewServer(grpc.MaxRecvMsgSize(12 << 20)) // an 8 MiB plugin module, forwarded
 	cassnetv1.RegisterInternalServer(srv, &rpcServer{store: s})
 	return srv
 }

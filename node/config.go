@@ -115,6 +115,14 @@ type Config struct {
 	// per operator token, on this node (see api.RateLimits).
 	RateLimits api.RateLimits
 
+	// Plugins tunes the Wasm plugin runtime on this node (package
+	// plugin): PluginCallTimeout and PluginMemoryMiB bound each call (0:
+	// 250ms, 64 MiB); PluginInterpreter runs modules interpreted (fast to
+	// load, slow to call; tests use it).
+	PluginCallTimeout time.Duration
+	PluginMemoryMiB   uint
+	PluginInterpreter bool
+
 	// PubSubMaxMessageSize, PubSubHistorySize and PubSubHistoryAge tune
 	// topic messaging (0: pubsub's defaults, 64 KiB, 10000 and 5m).
 	PubSubMaxMessageSize int

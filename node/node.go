@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/cassandranet/cassnet/plugin"
 	"io"
 	"log/slog"
 	"net"
@@ -65,6 +66,10 @@ type Node struct {
 
 	notifyCancel context.CancelFunc // stops notifyWhenReady
 	notifyDone   chan struct{}      // closed when it has returned
+
+	plugins       *plugin.Runtime    // the Wasm plugin runtime
+	pluginsCancel context.CancelFunc // stops its loader
+	pluginsDone   chan struct{}      // closed when it has returned
 }
 
 // New prepares a node from cfg. explicit names the flags the operator set

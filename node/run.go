@@ -143,7 +143,11 @@ func (n *Node) start(ctx context.Context) error {
 		return err
 	}
 	peerClient, peerScheme := n.peerHTTP(ident)
+	if n.plugins, err = n.newPlugins(ctx); err != nil {
+		return fmt.Errorf("configure plugins: %w", err)
+	}
 	srv, err := api.New(api.Config{
+		Hooks: n.plugins, Plugins: n.plugins,
 		Store: store, State: n.state, Members: m, Agent: n, Topics: topics{n.pubsub}, JoinTokens: n,
 		Version: cfg.Version, NodeName: cfg.Name, GameServers: gameList{n},
 		ClusterID: n.clusterID(),
@@ -204,6 +208,7 @@ func (n *Node) start(ctx context.Context) error {
 		}
 	}()
 	n.startAPIBackground(ctx)
+	n.startPlugins(ctx)
 	if err := n.serveGameServer(); err != nil {
 		return err
 	}
@@ -272,6 +277,7 @@ func (n *Node) stop() {
 		_ = n.http.Shutdown(ctx)
 		cancel()
 	}
+	n.stopPlugins() // after the HTTP server: no request calls a hook now
 	n.logger.Debug("stopping: http stopped")
 	if n.pubsub != nil { // before the mesh it takes its peers from
 		if err := n.pubsub.Stop(); err != nil {

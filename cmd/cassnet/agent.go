@@ -120,6 +120,9 @@ func parseAgent(args []string) (*agentCommand, error) {
 	fs.StringVar(&cfg.TLSCA, "tls-ca", "", "operator PKI: the CA certificate (PEM) instead of the built-in CA")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "operator PKI: this node's certificate (PEM, from cassnet tls cert create)")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "operator PKI: this node's private key (PEM)")
+	fs.DurationVar(&cfg.PluginCallTimeout, "plugin-call-timeout", 0, "longest one Wasm plugin hook or RPC call may run (0: 250ms)")
+	fs.UintVar(&cfg.PluginMemoryMiB, "plugin-memory-mib", 0, "linear memory limit of each Wasm plugin instance, in MiB (0: 64)")
+	fs.BoolVar(&cfg.PluginInterpreter, "plugin-interpreter", false, "run Wasm plugins in wazero's interpreter: loads in a fraction of the time, calls about 50x slower (tests)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	// Test-only: registered like the others but left out of --help.
