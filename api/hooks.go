@@ -45,7 +45,7 @@ func runBefore[T any](ctx context.Context, s *Server, hook string, caller hooks.
 	}
 	out, err := s.hooks.Before(ctx, hook, caller, body)
 	if err != nil {
-		return nil, hookError(err)
+		return nil, hookError(ctx, err)
 	}
 	if bytes.Equal(out, body) {
 		return body, nil
@@ -77,7 +77,10 @@ func (s *Server) runAfter(ctx context.Context, hook string, caller hooks.Caller,
 // 4xx with the plugin's message (hostile text, only ever JSON-encoded);
 // any other failure refuses the request with 503 and says nothing about
 // the plugin's internals.
-func hookError(err error) error {
+func hookError(ctx context.Context, err error) error {
+	if ctx.Err() != nil { // the client went away or the request timed out
+		return ctx.Err()
+	}
 	var rej *hooks.Rejection
 	if errors.As(err, &rej) {
 		status := rej.Status
@@ -85,9 +88,6 @@ func hookError(err error) error {
 			status = http.StatusBadRequest
 		}
 		return errorf(status, codeRejectedByPlugin, "%s", rej.Message)
-	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return err
 	}
 	return errorf(http.StatusServiceUnavailable, codePluginFailed, "a plugin failed on this request, which was refused; the failure is in the audit log")
 }

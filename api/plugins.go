@@ -232,7 +232,7 @@ func (s *Server) handleRPC(w http.ResponseWriter, r *http.Request, p Principal) 
 		return
 	}
 	if err != nil {
-		s.fail(w, r, hookError(err))
+		s.fail(w, r, hookError(r.Context(), err))
 		return
 	}
 	if !json.Valid(out) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 
+	"github.com/cassandranet/cassnet/consensus"
 	"github.com/cassandranet/cassnet/plugin"
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
 )
@@ -15,7 +16,7 @@ func (n *Node) newPlugins(ctx context.Context) (*plugin.Runtime, error) {
 	return plugin.New(ctx, plugin.Config{
 		Source: n.state.Plugins,
 		Report: func(ctx context.Context, op *cassnetv1.RecordPluginFailure) error {
-			_, err := n.store.Apply(ctx, &cassnetv1.Command{Actor: "node:" + n.cfg.Name,
+			_, err := n.store.Apply(ctx, &cassnetv1.Command{Version: consensus.CommandVersion, Actor: "node:" + n.cfg.Name,
 				Op: &cassnetv1.Command_RecordPluginFailure{RecordPluginFailure: op}})
 			return err
 		},
