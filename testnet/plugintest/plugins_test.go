@@ -162,6 +162,26 @@ func waitPlugin(t *testing.T, ctx context.Context, cl *testnet.Client, nodes []*
 	}
 }
 
+// waitGone waits until no node's registry holds the plugin.
+func waitGone(t *testing.T, ctx context.Context, cl *testnet.Client, nodes []*testnet.Node, tenant, name string) {
+	t.Helper()
+	err := testnet.WaitFor(ctx, func() error {
+		for _, n := range nodes {
+			r, err := cl.Do(ctx, "GET", n.HTTPAddr(), "/v1/tenants/"+tenant+"/plugins/"+name, nil)
+			if err != nil {
+				return err
+			}
+			if r.Status != 404 {
+				return fmt.Errorf("%s: %d", n.Name, r.Status)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("plugin %s still installed: %v", name, err)
+	}
+}
+
 type apiError struct {
 	Error struct{ Code, Message string } `json:"error"`
 }
@@ -242,7 +262,14 @@ func TestPluginsAcrossNodes(t *testing.T) {
 				}
 			}()
 		}
-		time.Sleep(time.Second)
+		if err := testnet.WaitFor(ctx, func() error {
+			if ok.Load() < 10 {
+				return fmt.Errorf("%d bans by v1, %d failed", ok.Load(), failed.Load())
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
 		before := ok.Load()
 		upload(t, ctx, cl, n2, "studio", "swap", swap2, "")
 		err := testnet.WaitFor(ctx, func() error {
@@ -261,6 +288,7 @@ func TestPluginsAcrossNodes(t *testing.T) {
 		}
 		t.Logf("%d bans, %d by v2, none failed", ok.Load(), v2.Load())
 		must(t, ctx, cl, n1, "DELETE", "/v1/tenants/studio/plugins/swap", nil, 204)
+		waitGone(t, ctx, cl, nodes, "studio", "swap")
 	})
 
 	t.Run("hostile plugins are stopped", func(t *testing.T) {
@@ -284,6 +312,7 @@ func TestPluginsAcrossNodes(t *testing.T) {
 				must(t, ctx, cl, n, "GET", "/v1/tenants/studio/players/p1/ban", nil, 200)
 			}
 			must(t, ctx, cl, n3, "DELETE", "/v1/tenants/studio/plugins/"+h.name, nil, 204)
+			waitGone(t, ctx, cl, nodes, "studio", h.name)
 		}
 		must(t, ctx, cl, n2, "POST", bans, map[string]any{"player_id": "p9", "reason": "a long enough reason"}, 201)
 		// Failures were recorded (at most one per plugin per node per
