@@ -117,7 +117,9 @@ FUZZ_TARGETS := \
 	./pubsub/:FuzzBackfillDecoders \
 	./pubsub/:FuzzDecodeEventID \
 	./pki/:FuzzParseToken \
-	./pki/:FuzzReadFrame
+	./pki/:FuzzReadFrame \
+	./plugin/:FuzzParseManifest \
+	./plugin/:FuzzDecodeResult
 
 # A longer chaos run than the one in `make test` (docs/testnet.md).
 # Override CHAOS_NODES, CHAOS_DURATION, CHAOS_FAULTS, CHAOS_SEED, CHAOS_OUT.
