@@ -156,6 +156,8 @@ func (rl *rateLimiter) allowN(p Principal, now time.Time, n int) (bool, time.Dur
 	case PrincipalAPIKey:
 		rs[0] = rl.keys.reserve(p.ID, now, n)
 		rs[1] = rl.tenants.reserve(p.Tenant, now, n)
+	case PrincipalPlayer: // plugin RPCs: the tenant's bucket
+		rs[1] = rl.tenants.reserve(p.Tenant, now, n)
 	}
 	var wait time.Duration
 	for _, r := range rs {
