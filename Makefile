@@ -8,7 +8,7 @@ NAME      ?= local
 
 PROTO_SRC := $(wildcard proto/cassandranet/v1/*.proto)
 
-.PHONY: all build run test test-short vet proto proto-check bench chaos chaos-alloc fuzz clean help cabi \
+.PHONY: all build run test test-short vet proto proto-check bench chaos chaos-alloc fuzz clean help cabi plugins \
 	image compose-up compose-down compose-test
 
 all: build
@@ -22,6 +22,7 @@ help:
 	@echo "make chaos-alloc 50 s allocation chaos test: double allocations, idempotency, lost allocations"
 	@echo "make proto       regenerate Go code from proto/"
 	@echo "make cabi        build the game-server C library into $(CABI_OUT) (cabi/include/cassnet.h)"
+	@echo "make plugins     build the example Wasm plugins into $(PLUGINS_OUT) (docs/addons.md)"
 	@echo "make image       build the static binary and the FROM scratch image $(IMAGE)"
 	@echo "make compose-up  start the 3-node compose mesh (deploy/compose.yaml); compose-down removes it"
 	@echo "make compose-test  image, compose mesh, ban through n2 read on n3, kill the leader, writes resume"
@@ -52,6 +53,16 @@ compose-test: image
 	COMPOSE="$(COMPOSE)" CASSNET_IMAGE=$(IMAGE) deploy/compose-test.sh
 
 # The C ABI for game servers. cabi/include/cassnet.h is the contract; the
+# The example Wasm plugins, each built from its own folder as a plugin
+# author would (docs/addons.md).
+PLUGINS_OUT ?= bin/plugins
+plugins:
+	@mkdir -p $(PLUGINS_OUT)
+	for d in examples/plugins/*/; do \
+	  n=$$(basename $$d); \
+	  (cd $$d && GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -o $(CURDIR)/$(PLUGINS_OUT)/$$n.wasm .) || exit 1; \
+	done
+
 # headers cgo generates stay internal and are removed.
 CABI_OUT ?= bin/cabi
 cabi:
