@@ -153,8 +153,8 @@ func (r *Runtime) run(ctx context.Context, v *version, p plugins.Plugin, hook st
 			}
 		}
 	}
-	if errors.Is(err, errGone) {
-		return nil, err
+	if errors.Is(err, errGone) || err != nil && ctx.Err() != nil {
+		return nil, err // not the plugin's failure: gone, or the caller gave up
 	}
 	if err != nil {
 		r.failed(p, hook, kindLoad, err)
@@ -166,6 +166,12 @@ func (r *Runtime) run(ctx context.Context, v *version, p plugins.Plugin, hook st
 	cancel()
 	v.release(ctx, inst, err == nil)
 	r.metrics.observe(p, hook, time.Since(start))
+	if err != nil && ctx.Err() != nil {
+		// The caller gave up (client gone, request deadline): the call
+		// was stopped, its instance discarded, but it is not reported
+		// as the plugin's failure.
+		return nil, fmt.Errorf("%s: %w", kindTimeout, err)
+	}
 	if err != nil {
 		kind := kindTrap
 		switch {

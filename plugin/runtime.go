@@ -302,7 +302,11 @@ func (r *Runtime) compile(ctx context.Context, sha string, bytes func() ([]byte,
 		c = &compiled{done: make(chan struct{})}
 		r.compiled[sha] = c
 		r.mu.Unlock()
-		c.mod, c.manifest, c.err = r.load(ctx, bytes)
+		// Compiled for every caller, not just this one: under the load
+		// timeout, whatever this caller's own deadline.
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.LoadTimeout)
+		c.mod, c.manifest, c.err = r.load(lctx, bytes)
+		cancel()
 		if c.err != nil {
 			r.mu.Lock()
 			delete(r.compiled, sha)
