@@ -67,6 +67,11 @@ type Command struct {
 	//	*Command_MarkNodeServers
 	//	*Command_Allocate
 	//	*Command_SetNodeSchedulable
+	//	*Command_CreateWebhook
+	//	*Command_UpdateWebhook
+	//	*Command_DeleteWebhook
+	//	*Command_RecordWebhookDeliveries
+	//	*Command_RedeliverWebhookEvent
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -382,6 +387,51 @@ func (x *Command) GetSetNodeSchedulable() *SetNodeSchedulable {
 	return nil
 }
 
+func (x *Command) GetCreateWebhook() *CreateWebhook {
+	if x != nil {
+		if x, ok := x.Op.(*Command_CreateWebhook); ok {
+			return x.CreateWebhook
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetUpdateWebhook() *UpdateWebhook {
+	if x != nil {
+		if x, ok := x.Op.(*Command_UpdateWebhook); ok {
+			return x.UpdateWebhook
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetDeleteWebhook() *DeleteWebhook {
+	if x != nil {
+		if x, ok := x.Op.(*Command_DeleteWebhook); ok {
+			return x.DeleteWebhook
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRecordWebhookDeliveries() *RecordWebhookDeliveries {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RecordWebhookDeliveries); ok {
+			return x.RecordWebhookDeliveries
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRedeliverWebhookEvent() *RedeliverWebhookEvent {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RedeliverWebhookEvent); ok {
+			return x.RedeliverWebhookEvent
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -502,6 +552,27 @@ type Command_SetNodeSchedulable struct {
 	SetNodeSchedulable *SetNodeSchedulable `protobuf:"bytes,67,opt,name=set_node_schedulable,json=setNodeSchedulable,proto3,oneof"`
 }
 
+type Command_CreateWebhook struct {
+	// Webhooks (field numbers 130-149), in webhooks.proto.
+	CreateWebhook *CreateWebhook `protobuf:"bytes,130,opt,name=create_webhook,json=createWebhook,proto3,oneof"`
+}
+
+type Command_UpdateWebhook struct {
+	UpdateWebhook *UpdateWebhook `protobuf:"bytes,131,opt,name=update_webhook,json=updateWebhook,proto3,oneof"`
+}
+
+type Command_DeleteWebhook struct {
+	DeleteWebhook *DeleteWebhook `protobuf:"bytes,132,opt,name=delete_webhook,json=deleteWebhook,proto3,oneof"`
+}
+
+type Command_RecordWebhookDeliveries struct {
+	RecordWebhookDeliveries *RecordWebhookDeliveries `protobuf:"bytes,133,opt,name=record_webhook_deliveries,json=recordWebhookDeliveries,proto3,oneof"`
+}
+
+type Command_RedeliverWebhookEvent struct {
+	RedeliverWebhookEvent *RedeliverWebhookEvent `protobuf:"bytes,134,opt,name=redeliver_webhook_event,json=redeliverWebhookEvent,proto3,oneof"`
+}
+
 func (*Command_CreateTenant) isCommand_Op() {}
 
 func (*Command_DeleteTenant) isCommand_Op() {}
@@ -557,6 +628,16 @@ func (*Command_MarkNodeServers) isCommand_Op() {}
 func (*Command_Allocate) isCommand_Op() {}
 
 func (*Command_SetNodeSchedulable) isCommand_Op() {}
+
+func (*Command_CreateWebhook) isCommand_Op() {}
+
+func (*Command_UpdateWebhook) isCommand_Op() {}
+
+func (*Command_DeleteWebhook) isCommand_Op() {}
+
+func (*Command_RecordWebhookDeliveries) isCommand_Op() {}
+
+func (*Command_RedeliverWebhookEvent) isCommand_Op() {}
 
 type CreateTenant struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2657,7 +2738,7 @@ var File_proto_cassandranet_v1_command_proto protoreflect.FileDescriptor
 
 const file_proto_cassandranet_v1_command_proto_rawDesc = "" +
 	"\n" +
-	"#proto/cassandranet/v1/command.proto\x12\x0fcassandranet.v1\"\xf3\x11\n" +
+	"#proto/cassandranet/v1/command.proto\x12\x0fcassandranet.v1\x1a$proto/cassandranet/v1/webhooks.proto\"\x9d\x15\n" +
 	"\aCommand\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12$\n" +
 	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\x12\x14\n" +
@@ -2692,7 +2773,12 @@ const file_proto_cassandranet_v1_command_proto_rawDesc = "" +
 	"\rremove_server\x18@ \x01(\v2\x1d.cassandranet.v1.RemoveServerH\x00R\fremoveServer\x12N\n" +
 	"\x11mark_node_servers\x18A \x01(\v2 .cassandranet.v1.MarkNodeServersH\x00R\x0fmarkNodeServers\x127\n" +
 	"\ballocate\x18B \x01(\v2\x19.cassandranet.v1.AllocateH\x00R\ballocate\x12W\n" +
-	"\x14set_node_schedulable\x18C \x01(\v2#.cassandranet.v1.SetNodeSchedulableH\x00R\x12setNodeSchedulableB\x04\n" +
+	"\x14set_node_schedulable\x18C \x01(\v2#.cassandranet.v1.SetNodeSchedulableH\x00R\x12setNodeSchedulable\x12H\n" +
+	"\x0ecreate_webhook\x18\x82\x01 \x01(\v2\x1e.cassandranet.v1.CreateWebhookH\x00R\rcreateWebhook\x12H\n" +
+	"\x0eupdate_webhook\x18\x83\x01 \x01(\v2\x1e.cassandranet.v1.UpdateWebhookH\x00R\rupdateWebhook\x12H\n" +
+	"\x0edelete_webhook\x18\x84\x01 \x01(\v2\x1e.cassandranet.v1.DeleteWebhookH\x00R\rdeleteWebhook\x12g\n" +
+	"\x19record_webhook_deliveries\x18\x85\x01 \x01(\v2(.cassandranet.v1.RecordWebhookDeliveriesH\x00R\x17recordWebhookDeliveries\x12a\n" +
+	"\x17redeliver_webhook_event\x18\x86\x01 \x01(\v2&.cassandranet.v1.RedeliverWebhookEventH\x00R\x15redeliverWebhookEventB\x04\n" +
 	"\x02op\"\"\n" +
 	"\fCreateTenant\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\"\n" +
@@ -2913,6 +2999,11 @@ var file_proto_cassandranet_v1_command_proto_goTypes = []any{
 	nil,                               // 36: cassandranet.v1.Allocate.LabelsEntry
 	nil,                               // 37: cassandranet.v1.Allocate.AnnotationsEntry
 	nil,                               // 38: cassandranet.v1.Allocate.Selector.LabelsEntry
+	(*CreateWebhook)(nil),             // 39: cassandranet.v1.CreateWebhook
+	(*UpdateWebhook)(nil),             // 40: cassandranet.v1.UpdateWebhook
+	(*DeleteWebhook)(nil),             // 41: cassandranet.v1.DeleteWebhook
+	(*RecordWebhookDeliveries)(nil),   // 42: cassandranet.v1.RecordWebhookDeliveries
+	(*RedeliverWebhookEvent)(nil),     // 43: cassandranet.v1.RedeliverWebhookEvent
 }
 var file_proto_cassandranet_v1_command_proto_depIdxs = []int32{
 	1,  // 0: cassandranet.v1.Command.create_tenant:type_name -> cassandranet.v1.CreateTenant
@@ -2943,21 +3034,26 @@ var file_proto_cassandranet_v1_command_proto_depIdxs = []int32{
 	28, // 25: cassandranet.v1.Command.mark_node_servers:type_name -> cassandranet.v1.MarkNodeServers
 	29, // 26: cassandranet.v1.Command.allocate:type_name -> cassandranet.v1.Allocate
 	30, // 27: cassandranet.v1.Command.set_node_schedulable:type_name -> cassandranet.v1.SetNodeSchedulable
-	12, // 28: cassandranet.v1.TouchAPIKeys.entries:type_name -> cassandranet.v1.KeyUse
-	17, // 29: cassandranet.v1.RecordAuthFailures.entries:type_name -> cassandranet.v1.AuthFailure
-	31, // 30: cassandranet.v1.RegisterServer.ports:type_name -> cassandranet.v1.RegisterServer.PortsEntry
-	32, // 31: cassandranet.v1.RegisterServer.labels:type_name -> cassandranet.v1.RegisterServer.LabelsEntry
-	33, // 32: cassandranet.v1.UpdateServerPlayers.entries:type_name -> cassandranet.v1.UpdateServerPlayers.Entry
-	34, // 33: cassandranet.v1.SetServerLabels.set:type_name -> cassandranet.v1.SetServerLabels.SetEntry
-	35, // 34: cassandranet.v1.Allocate.selectors:type_name -> cassandranet.v1.Allocate.Selector
-	36, // 35: cassandranet.v1.Allocate.labels:type_name -> cassandranet.v1.Allocate.LabelsEntry
-	37, // 36: cassandranet.v1.Allocate.annotations:type_name -> cassandranet.v1.Allocate.AnnotationsEntry
-	38, // 37: cassandranet.v1.Allocate.Selector.labels:type_name -> cassandranet.v1.Allocate.Selector.LabelsEntry
-	38, // [38:38] is the sub-list for method output_type
-	38, // [38:38] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	39, // 28: cassandranet.v1.Command.create_webhook:type_name -> cassandranet.v1.CreateWebhook
+	40, // 29: cassandranet.v1.Command.update_webhook:type_name -> cassandranet.v1.UpdateWebhook
+	41, // 30: cassandranet.v1.Command.delete_webhook:type_name -> cassandranet.v1.DeleteWebhook
+	42, // 31: cassandranet.v1.Command.record_webhook_deliveries:type_name -> cassandranet.v1.RecordWebhookDeliveries
+	43, // 32: cassandranet.v1.Command.redeliver_webhook_event:type_name -> cassandranet.v1.RedeliverWebhookEvent
+	12, // 33: cassandranet.v1.TouchAPIKeys.entries:type_name -> cassandranet.v1.KeyUse
+	17, // 34: cassandranet.v1.RecordAuthFailures.entries:type_name -> cassandranet.v1.AuthFailure
+	31, // 35: cassandranet.v1.RegisterServer.ports:type_name -> cassandranet.v1.RegisterServer.PortsEntry
+	32, // 36: cassandranet.v1.RegisterServer.labels:type_name -> cassandranet.v1.RegisterServer.LabelsEntry
+	33, // 37: cassandranet.v1.UpdateServerPlayers.entries:type_name -> cassandranet.v1.UpdateServerPlayers.Entry
+	34, // 38: cassandranet.v1.SetServerLabels.set:type_name -> cassandranet.v1.SetServerLabels.SetEntry
+	35, // 39: cassandranet.v1.Allocate.selectors:type_name -> cassandranet.v1.Allocate.Selector
+	36, // 40: cassandranet.v1.Allocate.labels:type_name -> cassandranet.v1.Allocate.LabelsEntry
+	37, // 41: cassandranet.v1.Allocate.annotations:type_name -> cassandranet.v1.Allocate.AnnotationsEntry
+	38, // 42: cassandranet.v1.Allocate.Selector.labels:type_name -> cassandranet.v1.Allocate.Selector.LabelsEntry
+	43, // [43:43] is the sub-list for method output_type
+	43, // [43:43] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_proto_cassandranet_v1_command_proto_init() }
@@ -2965,6 +3061,7 @@ func file_proto_cassandranet_v1_command_proto_init() {
 	if File_proto_cassandranet_v1_command_proto != nil {
 		return
 	}
+	file_proto_cassandranet_v1_webhooks_proto_init()
 	file_proto_cassandranet_v1_command_proto_msgTypes[0].OneofWrappers = []any{
 		(*Command_CreateTenant)(nil),
 		(*Command_DeleteTenant)(nil),
@@ -2994,6 +3091,11 @@ func file_proto_cassandranet_v1_command_proto_init() {
 		(*Command_MarkNodeServers)(nil),
 		(*Command_Allocate)(nil),
 		(*Command_SetNodeSchedulable)(nil),
+		(*Command_CreateWebhook)(nil),
+		(*Command_UpdateWebhook)(nil),
+		(*Command_DeleteWebhook)(nil),
+		(*Command_RecordWebhookDeliveries)(nil),
+		(*Command_RedeliverWebhookEvent)(nil),
 	}
 	file_proto_cassandranet_v1_command_proto_msgTypes[6].OneofWrappers = []any{}
 	file_proto_cassandranet_v1_command_proto_msgTypes[24].OneofWrappers = []any{}
