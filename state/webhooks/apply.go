@@ -156,7 +156,10 @@ func (s *Store) record(tx *consensus.Tx, op *cassnetv1.RecordWebhookDeliveries) 
 			if wh.FailingSince == nil {
 				wh.FailingSince = &at
 			}
-			if pending {
+			if pending && a.GetExpired() {
+				w.removeDelivery(a.GetTenant(), d)
+				wh.Expired++
+			} else if pending {
 				nd := d.clone()
 				nd.Attempts = max(nd.Attempts, a.GetAttempt())
 				nd.NextAt = time.Unix(0, a.GetNextAttemptUnixNano()).UTC()

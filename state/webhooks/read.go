@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/cassandranet/cassnet/consensus"
 	"github.com/cassandranet/cassnet/state/table"
@@ -67,6 +68,19 @@ func (s *Store) PendingCount(tenant, id string) int {
 	return n
 }
 
+// Due returns up to limit of a webhook's deliveries due at now, oldest
+// first, leaving out those skip names (by Seq).
+func (s *Store) Due(tenant, id string, now time.Time, limit int, skip func(seq string) bool) []Delivery {
+	var out []Delivery
+	s.cur.Load().outbox.Each(table.Prefix(tenant, id), func(d *Delivery) bool {
+		if !d.NextAt.After(now) && !skip(d.Seq) {
+			out = append(out, *d)
+		}
+		return len(out) < limit
+	})
+	return out
+}
+
 // Attempts returns up to limit of a webhook's recent attempts, newest
 // first (limit <= 0: all that are kept).
 func (s *Store) Attempts(tenant, id string, limit int) []Attempt {
@@ -81,8 +95,8 @@ func (s *Store) Attempts(tenant, id string, limit int) []Attempt {
 
 // Stats are the module's totals, for metrics.
 type Stats struct {
-	Webhooks, Enabled, Pending int
-	Dropped, Delivered         uint64
+	Webhooks, Enabled, Pending  int
+	Dropped, Delivered, Expired uint64
 }
 
 // Stats returns the totals over every tenant.
@@ -95,6 +109,7 @@ func (s *Store) Stats() Stats {
 		}
 		st.Dropped += w.Dropped
 		st.Delivered += w.Delivered
+		st.Expired += w.Expired
 		return true
 	})
 	return st
@@ -153,6 +168,7 @@ func (c section) Hash(e *consensus.HashEncoder) {
 		e.OptTime(w.DisabledAt)
 		e.U64(w.Delivered)
 		e.U64(w.Dropped)
+		e.U64(w.Expired)
 		return true
 	})
 	e.Section("webhook_outbox", c.d.outbox.Len())

@@ -69,9 +69,11 @@ type Webhook struct {
 	DisabledReason string     `json:"disabled_reason,omitempty"`
 	DisabledAt     *time.Time `json:"disabled_at,omitempty"`
 	// Delivered counts acknowledged deliveries; Dropped counts events not
-	// recorded because the tenant's outbox was full.
+	// recorded because the tenant's outbox was full; Expired below.
 	Delivered uint64 `json:"delivered"`
 	Dropped   uint64 `json:"dropped"`
+	// Expired counts events given up after the retry window.
+	Expired uint64 `json:"expired"`
 }
 
 func (w *Webhook) clone() *Webhook {

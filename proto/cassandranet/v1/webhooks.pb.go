@@ -342,6 +342,10 @@ type WebhookAttempt struct {
 	NextAttemptUnixNano int64 `protobuf:"varint,10,opt,name=next_attempt_unix_nano,json=nextAttemptUnixNano,proto3" json:"next_attempt_unix_nano,omitempty"`
 	// Set: the leader's policy disables the webhook, for this reason.
 	DisableReason string `protobuf:"bytes,11,opt,name=disable_reason,json=disableReason,proto3" json:"disable_reason,omitempty"`
+	// A failed attempt past the retry window (24 h by default): the event
+	// leaves the outbox, counted in the webhook's expired; it stays in the
+	// attempt log, from which it can be redelivered.
+	Expired       bool `protobuf:"varint,12,opt,name=expired,proto3" json:"expired,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -453,6 +457,13 @@ func (x *WebhookAttempt) GetDisableReason() string {
 	return ""
 }
 
+func (x *WebhookAttempt) GetExpired() bool {
+	if x != nil {
+		return x.Expired
+	}
+	return false
+}
+
 // RedeliverWebhookEvent makes an event due again for a webhook: a pending
 // one at once, a delivered one (still in the attempt log) as a new
 // delivery with the same event id.
@@ -546,7 +557,7 @@ const file_proto_cassandranet_v1_webhooks_proto_rawDesc = "" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\"V\n" +
 	"\x17RecordWebhookDeliveries\x12;\n" +
-	"\battempts\x18\x01 \x03(\v2\x1f.cassandranet.v1.WebhookAttemptR\battempts\"\xe9\x02\n" +
+	"\battempts\x18\x01 \x03(\v2\x1f.cassandranet.v1.WebhookAttemptR\battempts\"\x83\x03\n" +
 	"\x0eWebhookAttempt\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x18\n" +
 	"\awebhook\x18\x02 \x01(\tR\awebhook\x12\x19\n" +
@@ -562,7 +573,8 @@ const file_proto_cassandranet_v1_webhooks_proto_rawDesc = "" +
 	"atUnixNano\x123\n" +
 	"\x16next_attempt_unix_nano\x18\n" +
 	" \x01(\x03R\x13nextAttemptUnixNano\x12%\n" +
-	"\x0edisable_reason\x18\v \x01(\tR\rdisableReason\"d\n" +
+	"\x0edisable_reason\x18\v \x01(\tR\rdisableReason\x12\x18\n" +
+	"\aexpired\x18\f \x01(\bR\aexpired\"d\n" +
 	"\x15RedeliverWebhookEvent\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x18\n" +
 	"\awebhook\x18\x02 \x01(\tR\awebhook\x12\x19\n" +
