@@ -161,8 +161,12 @@ func (d *Deliverer) Run(ctx context.Context) {
 			return
 		case r := <-d.results:
 			d.take(r)
+			d.drain()
 			if len(d.batch) >= d.cfg.MaxBatch {
 				d.flush(ctx)
+			}
+			if d.cfg.Store.IsLeader() {
+				d.dispatch(ctx) // the freed slots, at once
 			}
 		case <-t.C:
 			d.drain()
