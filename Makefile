@@ -108,6 +108,8 @@ FUZZ_TARGETS := \
 	./api/:FuzzParseCredential \
 	./api/:FuzzDecodeCreateBan \
 	./api/:FuzzDecodeCreateTenant \
+	./api/:FuzzDecodeCreateWebhook \
+	./webhook/:FuzzParseSignature \
 	./api/:FuzzServerFilter \
 	./console/:FuzzCredential \
 	./api/:FuzzDecodeStreamRequest \

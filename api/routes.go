@@ -123,6 +123,16 @@ var routes = []route{
 	{"GET", "/v1/tenants/{tenant}/allocations", tenantAllocations, (*Server).handleListAllocations},
 	{"GET", "/v1/tenants/{tenant}/allocations/{allocation}", tenantAllocations, (*Server).handleGetAllocation},
 
+	// Webhooks (state/webhooks, package webhook): tenant admins only.
+	{"POST", "/v1/tenants/{tenant}/webhooks", tenantAdmin, (*Server).handleCreateWebhook},
+	{"GET", "/v1/tenants/{tenant}/webhooks", tenantAdmin, (*Server).handleListWebhooks},
+	{"GET", "/v1/tenants/{tenant}/webhooks/{webhook}", tenantAdmin, (*Server).handleGetWebhook},
+	{"PATCH", "/v1/tenants/{tenant}/webhooks/{webhook}", tenantAdmin, (*Server).handleUpdateWebhook},
+	{"DELETE", "/v1/tenants/{tenant}/webhooks/{webhook}", tenantAdmin, (*Server).handleDeleteWebhook},
+	{"POST", "/v1/tenants/{tenant}/webhooks/{webhook}/rotate-secret", tenantAdmin, (*Server).handleRotateWebhookSecret},
+	{"GET", "/v1/tenants/{tenant}/webhooks/{webhook}/deliveries", tenantAdmin, (*Server).handleWebhookDeliveries},
+	{"POST", "/v1/tenants/{tenant}/webhooks/{webhook}/deliveries/{event}/redeliver", tenantAdmin, (*Server).handleRedeliverWebhookEvent},
+
 	// Nodes: load, drain and uncordon.
 	{"GET", "/v1/cluster/nodes", operatorOnly, (*Server).handleListNodes},
 	{"POST", "/v1/cluster/nodes/{node}/drain", operatorOnly, (*Server).handleDrainNode},
