@@ -3,6 +3,7 @@ package webhooks_test
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -305,5 +306,17 @@ func TestCatalogueDocumented(t *testing.T) {
 	}
 	if !strings.Contains(webhooks.CatalogueMarkdown(), "`ban.created`") {
 		t.Fatal("markdown")
+	}
+}
+
+// TestCataloguePage: docs/webhooks.md holds the catalogue table as the
+// code has it.
+func TestCataloguePage(t *testing.T) {
+	b, err := os.ReadFile("../../docs/webhooks.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), webhooks.CatalogueMarkdown()) {
+		t.Fatalf("docs/webhooks.md does not hold the catalogue; paste:\n%s", webhooks.CatalogueMarkdown())
 	}
 }
