@@ -19,16 +19,16 @@ import (
 
 // receiver is a test endpoint that verifies every signature.
 type receiver struct {
-	t       testing.TB
-	srv     *httptest.Server
-	status  atomic.Int32 // answer; 0 = 200
-	mu      sync.Mutex
-	got     map[string]int // event id -> deliveries
-	types   map[string]int
-	bad     int
-	active  atomic.Int32
-	peak    atomic.Int32
-	block   chan struct{} // if set, each request waits on it
+	t      testing.TB
+	srv    *httptest.Server
+	status atomic.Int32 // answer; 0 = 200
+	mu     sync.Mutex
+	got    map[string]int // event id -> deliveries
+	types  map[string]int
+	bad    int
+	active atomic.Int32
+	peak   atomic.Int32
+	block  chan struct{} // if set, each request waits on it
 }
 
 func newReceiver(t testing.TB) *receiver {
@@ -233,7 +233,11 @@ func TestExpired(t *testing.T) {
 	r.status.Store(0)
 	ev := s.d.Webhooks.Attempts("acme", wh1, 1)[0].EventID
 	s.must(&cassnetv1.Command{Op: &cassnetv1.Command_RedeliverWebhookEvent{RedeliverWebhookEvent: &cassnetv1.RedeliverWebhookEvent{Tenant: "acme", Webhook: wh1, EventId: ev}}})
-	eventually(t, "redelivered", func() bool { r.mu.Lock(); defer r.mu.Unlock(); return r.got[ev] == 2 && s.d.Webhooks.PendingCount("acme", wh1) == 0 })
+	eventually(t, "redelivered", func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.got[ev] == 2 && s.d.Webhooks.PendingCount("acme", wh1) == 0
+	})
 }
 
 // TestOnlyLeaderDelivers, and a failed record means the delivery is sent
