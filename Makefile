@@ -116,6 +116,8 @@ FUZZ_TARGETS := \
 	./pubsub/:FuzzDecodeGossip \
 	./pubsub/:FuzzBackfillDecoders \
 	./pubsub/:FuzzDecodeEventID \
+	./supervisor/:FuzzParsePortRange \
+	./supervisor/:FuzzValidateEnv \
 	./pki/:FuzzParseToken \
 	./pki/:FuzzReadFrame
 
