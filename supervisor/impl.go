@@ -27,11 +27,12 @@ type impl struct {
 	sp     *spawner
 	events chan Event
 
-	mu     sync.Mutex
-	procs  map[string]*proc
-	ports  map[string]string // "udp/7000" -> server id
-	closed bool
-	wg     sync.WaitGroup // supervise goroutines
+	mu      sync.Mutex
+	procs   map[string]*proc
+	ports   map[string]string // "udp/7000" -> server id
+	removed []string          // removed servers whose log files are kept, oldest first
+	closed  bool
+	wg      sync.WaitGroup // supervise goroutines
 
 	samplerStop chan struct{}
 	samplerDone chan struct{}
@@ -55,6 +56,7 @@ func newSupervisor(cfg Config) (*Supervisor, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("supervisor: log dir: %w", err)
 	}
+	pruneLogs(cfg.Dir, time.Now().Add(-keepLogsFor))
 	s := &Supervisor{impl{cfg: cfg, log: cfg.Logger, allow: allow, cred: cred, home: home,
 		events: make(chan Event, 1024), procs: map[string]*proc{}, ports: map[string]string{},
 		samplerStop: make(chan struct{}), samplerDone: make(chan struct{})}}
@@ -216,6 +218,14 @@ func (s *impl) remove(ctx context.Context, id string) error {
 	if p, ok := s.procs[id]; ok && p.finished() {
 		delete(s.procs, id)
 		p.logs.close()
+		s.removed = append(s.removed, id)
+		for len(s.removed) > keepRemoved {
+			old := s.removed[0]
+			s.removed = s.removed[1:]
+			if _, back := s.procs[old]; !back {
+				removeLogs(s.cfg.Dir, old)
+			}
+		}
 	}
 	return nil
 }

@@ -144,3 +144,39 @@ func TestLimitedReportsWhy(t *testing.T) {
 		t.Errorf("process in %s", b)
 	}
 }
+
+func TestRemovedServersLogsAreBounded(t *testing.T) {
+	s, bin := newTest(t)
+	cmd := script(t, bin, "hi.sh", `echo hi`)
+	for i := 0; i < keepRemoved+3; i++ {
+		id := fmt.Sprintf("r%03d", i)
+		if _, err := s.Start(context.Background(), Spec{ServerID: id, Command: []string{cmd}}); err != nil {
+			t.Fatal(err)
+		}
+		waitState(t, s, id, StateExited)
+		if err := s.Remove(context.Background(), id); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := s.Status(id); ok {
+			t.Fatal("removed server still listed")
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(s.cfg.Dir, "*.log"))
+	if len(files) != keepRemoved {
+		t.Errorf("%d log files, want %d", len(files), keepRemoved)
+	}
+	if _, err := os.Stat(filepath.Join(s.cfg.Dir, "r000.log")); !os.IsNotExist(err) {
+		t.Errorf("oldest log kept: %v", err)
+	}
+	// Old files go at start.
+	old := filepath.Join(s.cfg.Dir, "ancient.log.2")
+	if err := os.WriteFile(old, []byte("x"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	past := time.Now().Add(-2 * keepLogsFor)
+	_ = os.Chtimes(old, past, past)
+	pruneLogs(s.cfg.Dir, time.Now().Add(-keepLogsFor))
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Error("old log file not pruned")
+	}
+}

@@ -214,9 +214,20 @@ func (s *impl) runOnce(p *proc) (int, string, error) {
 		return 0, "stopped before start", nil
 	}
 	err = s.sp.start(cmd)
+	closeCg()
+	if err != nil && cgDir != "" {
+		// Starting into a cgroup needs clone3 (Linux 5.7+, not blocked by
+		// seccomp): without it, run unlimited and say why.
+		removeCgroup(cgDir)
+		cgDir = ""
+		why := "cgroup: starting into the server's cgroup failed: " + err.Error()
+		cmd = s.plainCommand(p, cmd.Env)
+		cmd.Stdout, cmd.Stderr = outW, errW
+		p.update(func(st *Status) { st.Limited, st.LimitError = false, why })
+		err = s.sp.start(cmd)
+	}
 	outW.Close()
 	errW.Close()
-	closeCg()
 	if err != nil {
 		outR.Close()
 		errR.Close()
@@ -310,11 +321,10 @@ func exitCode(err error, ps *os.ProcessState) (int, string) {
 // command builds the exec.Cmd of one run: own process group, SIGKILL
 // when the node dies, the configured user, and the server's cgroup.
 func (s *impl) command(p *proc) (*exec.Cmd, string, *os.File) {
-	cmd := &exec.Cmd{Path: p.path, Args: p.spec.Command, Dir: filepath.Dir(p.path)}
 	p.mu.Lock()
-	cmd.Env = s.environ(p)
+	env := s.environ(p)
 	p.mu.Unlock()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: s.cred}
+	cmd := s.plainCommand(p, env)
 	limited, why := false, ""
 	var cgDir string
 	var cgFile *os.File
@@ -335,6 +345,15 @@ func (s *impl) command(p *proc) (*exec.Cmd, string, *os.File) {
 	}
 	p.update(func(st *Status) { st.Limited, st.LimitError = limited, why })
 	return cmd, cgDir, cgFile
+}
+
+// plainCommand is a run's exec.Cmd without a cgroup: its own process
+// group, SIGKILL when the node dies, the configured user, and the
+// binary's directory as its working directory.
+func (s *impl) plainCommand(p *proc, env []string) *exec.Cmd {
+	cmd := &exec.Cmd{Path: p.path, Args: p.spec.Command, Dir: filepath.Dir(p.path), Env: env}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: s.cred}
+	return cmd
 }
 
 // fired reports whether a timer channel has fired (consuming the tick).
