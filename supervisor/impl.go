@@ -305,41 +305,49 @@ func (s *impl) sampler() {
 	defer close(s.samplerDone)
 	t := time.NewTicker(sampleEvery)
 	defer t.Stop()
-	type prev struct {
-		ticks uint64
-		at    time.Time
-	}
-	last := map[int]prev{}
+	last := map[int]sample{}
 	for {
 		select {
 		case <-s.samplerStop:
 			return
 		case <-t.C:
 		}
-		s.mu.Lock()
-		byPG := map[int]*proc{}
-		for _, p := range s.procs {
-			if pid := p.pid(); pid > 0 {
-				byPG[pid] = p
-			}
-		}
-		s.mu.Unlock()
-		wanted := make(map[int]bool, len(byPG))
-		for pg := range byPG {
-			wanted[pg] = true
-		}
-		now := time.Now()
-		use := scanGroups(wanted)
-		next := map[int]prev{}
-		for pg, p := range byPG {
-			u := use[pg]
-			cpu := 0.0
-			if l, ok := last[pg]; ok && u.ticks >= l.ticks {
-				cpu = float64(u.ticks-l.ticks) / clockTicks / now.Sub(l.at).Seconds() * 100
-			}
-			p.setUsage(cpu, u.rss)
-			next[pg] = prev{u.ticks, now}
-		}
-		last = next
+		last = s.sampleOnce(last)
 	}
+}
+
+// sample is one process group's CPU ticks at a time.
+type sample struct {
+	ticks uint64
+	at    time.Time
+}
+
+// sampleOnce reads /proc once, sets every running server's usage from
+// the ticks since last, and answers this sample.
+func (s *impl) sampleOnce(last map[int]sample) map[int]sample {
+	s.mu.Lock()
+	byPG := map[int]*proc{}
+	for _, p := range s.procs {
+		if pid := p.pid(); pid > 0 {
+			byPG[pid] = p
+		}
+	}
+	s.mu.Unlock()
+	wanted := make(map[int]bool, len(byPG))
+	for pg := range byPG {
+		wanted[pg] = true
+	}
+	now := time.Now()
+	use := scanGroups(wanted)
+	next := make(map[int]sample, len(byPG))
+	for pg, p := range byPG {
+		u := use[pg]
+		cpu := 0.0
+		if l, ok := last[pg]; ok && u.ticks >= l.ticks && now.After(l.at) {
+			cpu = float64(u.ticks-l.ticks) / clockTicks / now.Sub(l.at).Seconds() * 100
+		}
+		p.setUsage(cpu, u.rss)
+		next[pg] = sample{u.ticks, now}
+	}
+	return next
 }

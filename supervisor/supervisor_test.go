@@ -499,3 +499,39 @@ func TestCloseLeavesNothing(t *testing.T) {
 		t.Errorf("start after close: %v", err)
 	}
 }
+
+func TestSamplesCPUAndMemory(t *testing.T) {
+	s, bin := newTest(t)
+	busy := script(t, bin, "busy.sh", `while :; do :; done`)
+	idle := script(t, bin, "idle.sh", `exec sleep 1000`)
+	for id, cmd := range map[string]string{"busy": busy, "idle": idle} {
+		if _, err := s.Start(context.Background(), Spec{ServerID: id, Command: []string{cmd}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last := s.sampleOnce(nil)
+	time.Sleep(time.Second)
+	s.sampleOnce(last)
+	b, _ := s.Status("busy")
+	i, _ := s.Status("idle")
+	// A shared 2-core machine: the busy loop gets a good part of a core.
+	if b.CPUPercent < 20 || b.CPUPercent > 210 || b.MemoryBytes == 0 {
+		t.Errorf("busy: cpu %.1f%% rss %d", b.CPUPercent, b.MemoryBytes)
+	}
+	if i.CPUPercent > 5 || i.MemoryBytes == 0 {
+		t.Errorf("idle: cpu %.1f%% rss %d", i.CPUPercent, i.MemoryBytes)
+	}
+}
+
+func TestProcStat(t *testing.T) {
+	line := "4242 (we ird) (x)) S 1 4240 4240 0 -1 4194560 100 0 0 0 7 3 0 0 20 0 1 0 123 1000000 25 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0"
+	state, pg, ticks, rss, ok := procStat([]byte(line))
+	if !ok || state != 'S' || pg != 4240 || ticks != 10 || rss != 25 {
+		t.Errorf("%c %d %d %d %v", state, pg, ticks, rss, ok)
+	}
+	for _, bad := range []string{"", "1 (x", "1 (x) S 1 2"} {
+		if _, _, _, _, ok := procStat([]byte(bad)); ok {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}
