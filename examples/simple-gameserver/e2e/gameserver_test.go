@@ -78,8 +78,8 @@ func TestSimpleGameServerUnderSupervisor(t *testing.T) {
 	t.Cleanup(func() { _ = sup.Close(context.Background()) })
 	st, err := sup.Start(ctx, supervisor.Spec{ServerID: "sgs-1", Tenant: "acme", Fleet: "arena",
 		Command: []string{filepath.Join(bin, "simple-gameserver")},
-		Env: map[string]string{"CN_NODE": net.JoinHostPort(n1.IP, strconv.Itoa(n1.Ports.GRPC)), "CN_KEY": key.Key},
-		Ports: []supervisor.PortSpec{{Name: "game", Protocol: "udp", Range: "47600-47699"}}, MaxRestarts: 2,
+		Env:     map[string]string{"CN_NODE": net.JoinHostPort(n1.IP, strconv.Itoa(n1.Ports.GRPC)), "CN_KEY": key.Key},
+		Ports:   []supervisor.PortSpec{{Name: "game", Protocol: "udp", Range: "23000-23999"}}, MaxRestarts: 2,
 		ShutdownGrace: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
