@@ -57,6 +57,11 @@ func newSupervisor(cfg Config) (*Supervisor, error) {
 		return nil, fmt.Errorf("supervisor: log dir: %w", err)
 	}
 	pruneLogs(cfg.Dir, time.Now().Add(-keepLogsFor))
+	if n, err := killLeftovers(cfg.Dir); err != nil {
+		cfg.Logger.Warn("supervisor: leftovers of a previous run", "err", err)
+	} else if n > 0 {
+		cfg.Logger.Warn("supervisor: killed processes a previous run of the node left behind", "count", n)
+	}
 	s := &Supervisor{impl{cfg: cfg, log: cfg.Logger, allow: allow, cred: cred, home: home,
 		events: make(chan Event, 1024), procs: map[string]*proc{}, ports: map[string]string{},
 		samplerStop: make(chan struct{}), samplerDone: make(chan struct{})}}

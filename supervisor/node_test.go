@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestMain lets the test binary act as a node (helperNode) for
@@ -36,13 +37,17 @@ func helperNode(dir string) {
 		fmt.Println("ERR", err)
 		os.Exit(1)
 	}
+	time.Sleep(200 * time.Millisecond) // the script starts its child
 	fmt.Println("PID", st.PID)
 	select {}
 }
 
 func TestChildrenDieWithTheNode(t *testing.T) {
 	dir := t.TempDir()
-	script(t, dir, "idle.sh", "exec sleep 1000")
+	// The leader gets Pdeathsig; its child does not, and is orphaned.
+	script(t, dir, "idle.sh", `sleep 1000 &
+echo "child $!" > "$0.child"
+wait`)
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -59,9 +64,28 @@ func TestChildrenDieWithTheNode(t *testing.T) {
 		_ = node.Process.Kill()
 		t.Fatalf("helper said %q", line)
 	}
+	b, _ := os.ReadFile(filepath.Join(dir, "idle.sh.child"))
+	child, _ := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(string(b), "child ")))
+	if child <= 1 || !alive(child) {
+		_ = node.Process.Kill()
+		t.Fatalf("child %q", b)
+	}
 	_ = node.Process.Kill() // the node dies without stopping anything
 	_ = node.Wait()
 	waitFor(t, "the server to die with its node", func() bool { return !alive(pid) })
+	if !alive(child) {
+		t.Log("the orphaned child died too") // it may, if its parent's death took it
+	}
+	// The next run of the node kills what the last one left.
+	s, err := New(Config{Dir: filepath.Join(dir, "logs"), Allow: []string{dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	waitFor(t, "the orphan to be killed by the next run", func() bool { return !alive(child) })
+	if _, err := os.Stat(filepath.Join(dir, "logs", runningFile)); !os.IsNotExist(err) {
+		t.Errorf("running file after New: %v", err)
+	}
 }
 
 func TestRunsAsConfiguredUser(t *testing.T) {

@@ -181,6 +181,7 @@ func (s *impl) finish(p *proc, state, errMsg string) {
 	if s.procs[p.spec.ServerID] == p {
 		releasePorts(s.ports, p.spec.ServerID)
 	}
+	s.writeRunning()
 	s.mu.Unlock()
 }
 
@@ -248,6 +249,9 @@ func (s *impl) runOnce(p *proc) (int, string, error) {
 	p.pgid = pgid
 	p.st.PID, p.st.State, p.st.StartedAt, p.st.LastExit = pgid, StateRunning, time.Now(), ""
 	p.mu.Unlock()
+	s.mu.Lock()
+	s.writeRunning()
+	s.mu.Unlock()
 	p.spawnOnce.Do(func() { close(p.spawned) })
 	s.emit(Event{ServerID: p.spec.ServerID, Kind: EventStarted})
 	s.log.Info("game server started", "server", p.spec.ServerID, "pid", pgid, "command", p.spec.Command[0])
@@ -300,7 +304,9 @@ func (s *impl) runOnce(p *proc) (int, string, error) {
 	case <-time.After(time.Second):
 	}
 	code, msg := exitCode(werr, cmd.ProcessState)
-	p.update(func(st *Status) { st.LastExit = msg })
+	p.mu.Lock()
+	p.st.LastExit, p.pgid = msg, 0
+	p.mu.Unlock()
 	return code, msg, nil
 }
 
