@@ -34,9 +34,10 @@ type proc struct {
 	spawned            chan struct{} // closed after the first start attempt
 	spawnOnce          sync.Once
 
-	mu   sync.Mutex
-	st   Status
-	pgid int
+	mu       sync.Mutex
+	st       Status
+	pgid     int
+	terminal bool // stopped, exited or failed: set by finish
 }
 
 func (p *proc) requestStop() { p.stopOnce.Do(func() { close(p.stopCh) }) }
@@ -53,13 +54,13 @@ func (p *proc) status() Status {
 	return st
 }
 
+// finished reports whether p reached a terminal state. It is true from
+// just before the terminal event is emitted, so a caller reacting to that
+// event may Start the id again at once.
 func (p *proc) finished() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.terminal
 }
 
 func (p *proc) pid() int {
@@ -169,12 +170,12 @@ func (s *impl) supervise(p *proc) {
 	}
 }
 
-// finish records a terminal state and frees the server's ports.
+// finish records a terminal state and frees the server's ports. The
+// ports go before terminal is set: a Start that sees terminal (under
+// s.mu) then reserves ports this call can no longer release.
 func (s *impl) finish(p *proc, state, errMsg string) {
-	p.update(func(st *Status) {
-		st.State, st.PID, st.Error, st.CPUPercent, st.MemoryBytes = state, 0, errMsg, 0, 0
-	})
 	p.mu.Lock()
+	p.st.State, p.st.PID, p.st.Error, p.st.CPUPercent, p.st.MemoryBytes = state, 0, errMsg, 0, 0
 	p.pgid = 0
 	p.mu.Unlock()
 	s.mu.Lock()
@@ -182,6 +183,9 @@ func (s *impl) finish(p *proc, state, errMsg string) {
 		releasePorts(s.ports, p.spec.ServerID)
 	}
 	s.writeRunning()
+	p.mu.Lock()
+	p.terminal = true
+	p.mu.Unlock()
 	s.mu.Unlock()
 }
 

@@ -558,3 +558,30 @@ func TestProcStat(t *testing.T) {
 		}
 	}
 }
+
+// The fleet agent replaces a server as soon as it hears it exited.
+func TestStartAgainOnTheExitedEvent(t *testing.T) {
+	s, bin := newTest(t)
+	cmd := script(t, bin, "once.sh", `echo "port $CN_PORT_GAME"`)
+	lo, hi := freeRange(t, "udp", 5)
+	spec := Spec{ServerID: "again", Command: []string{cmd}, Ports: []PortSpec{{"game", "udp", rng(lo, hi)}}}
+	if _, err := s.Start(context.Background(), spec); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		events(t, s, "again", EventExited)
+		st, err := s.Start(context.Background(), spec)
+		if err != nil {
+			t.Fatalf("round %d: %v", i, err)
+		}
+		if st.Ports["game"] < lo || st.Ports["game"] > hi {
+			t.Fatalf("ports %v", st.Ports)
+		}
+	}
+	events(t, s, "again", EventExited)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.ports) != 0 {
+		t.Errorf("ports still held after the last exit: %v", s.ports)
+	}
+}
