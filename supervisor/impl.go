@@ -135,6 +135,12 @@ func (s *impl) start(ctx context.Context, spec Spec) (Status, error) {
 	case <-p.spawned:
 	case <-ctx.Done():
 	}
+	p.mu.Lock()
+	serr := p.startErr
+	p.mu.Unlock()
+	if serr != nil { // e.g. a script whose interpreter is missing
+		return p.status(), fmt.Errorf("%w: %v", ErrNoBinary, serr)
+	}
 	return p.status(), nil
 }
 

@@ -37,7 +37,8 @@ type proc struct {
 	mu       sync.Mutex
 	st       Status
 	pgid     int
-	terminal bool // stopped, exited or failed: set by finish
+	terminal bool  // stopped, exited or failed: set by finish
+	startErr error // why the last start failed (fork, exec, chdir)
 }
 
 func (p *proc) requestStop() { p.stopOnce.Do(func() { close(p.stopCh) }) }
@@ -130,6 +131,9 @@ func (s *impl) supervise(p *proc) {
 	for {
 		code, exitMsg, err := s.runOnce(p)
 		if err != nil { // could not start: nothing to retry into
+			p.mu.Lock()
+			p.startErr = err
+			p.mu.Unlock()
 			s.finish(p, StateFailed, err.Error())
 			s.emit(Event{ServerID: id, Kind: EventGaveUp, ExitCode: -1, Err: err.Error()})
 			return

@@ -585,3 +585,18 @@ func TestStartAgainOnTheExitedEvent(t *testing.T) {
 		t.Errorf("ports still held after the last exit: %v", s.ports)
 	}
 }
+
+func TestExecFailureIsNoBinary(t *testing.T) {
+	s, bin := newTest(t)
+	p := filepath.Join(bin, "badinterp")
+	if err := os.WriteFile(p, []byte("#!/nonexistent/interpreter\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Start(context.Background(), Spec{ServerID: "bad", Command: []string{p}, MaxRestarts: 3})
+	if !errors.Is(err, ErrNoBinary) || st.State != StateFailed || st.Error == "" {
+		t.Fatalf("%+v %v", st, err)
+	}
+	if got := events(t, s, "bad", EventGaveUp); len(got) != 1 {
+		t.Errorf("events %v", got)
+	}
+}
