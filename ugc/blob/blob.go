@@ -115,6 +115,13 @@ type Config struct {
 	// ProxyClient is used to proxy to other nodes; nil means a client
 	// with sane timeouts (set it to carry the cluster's TLS roots).
 	ProxyClient *http.Client
+	// GCInterval is how often Run collects; zero means one minute.
+	GCInterval time.Duration
+	// CollectS3, optional, says whether this node collects the shared s3
+	// upload records in this pass (wire it to "this node is the Raft
+	// leader" so one node does it). Nil: every node collects, which is
+	// safe but wasteful.
+	CollectS3 func() bool
 }
 
 // S3Config locates an S3-compatible bucket.
@@ -134,7 +141,7 @@ type S3Config struct {
 // Errors.
 var (
 	ErrNotFound  = errors.New("blob: not found")
-	ErrExpired   = errors.New("blob: upload expired")
+	ErrExpired   = errors.New("blob: expired")
 	ErrBadToken  = errors.New("blob: bad or expired token")
 	ErrNoS3      = errors.New("blob: s3 store not configured")
 	ErrInvalid   = errors.New("blob: invalid upload")
