@@ -35,7 +35,8 @@ type record struct {
 	MultipartID string   `json:"multipart_id,omitempty"`
 	PartSize    int64    `json:"part_size,omitempty"`
 	Parts       []s3Part `json:"parts,omitempty"`
-	Tail        int64    `json:"tail,omitempty"` // bytes in the tail object (a part not yet full)
+	Tail        int64    `json:"tail,omitempty"`        // bytes in the tail object (a part not yet full)
+	TailSHA256  string   `json:"tail_sha256,omitempty"` // of the tail object, checked when it is read back
 }
 
 type s3Part struct {

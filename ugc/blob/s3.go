@@ -3,6 +3,8 @@ package blob
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,6 +38,7 @@ type s3Store struct {
 // length), so the part size is chosen then: 8 MiB, or larger so that the
 // upload needs at most maxParts parts. 512 MiB is 64 parts.
 const (
+	s3OpTimeout = 5 * time.Minute
 	minPartSize = 8 << 20
 	maxParts    = 1000
 )
@@ -150,18 +153,19 @@ func (s *s3Store) save(ctx context.Context, rec *record) error {
 // the hash only once they are durable (in an uploaded part or the stored
 // tail), so rec.Offset never counts bytes S3 does not have (tusd#376).
 func (s *s3Store) write(ctx context.Context, rec *record, src io.Reader) (int64, error) {
+	// tusd cancels ctx when the client goes away or another request
+	// takes the lock; what was received must still be stored.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s3OpTimeout)
+	defer cancel()
 	h, err := rec.hasher()
 	if err != nil {
 		return 0, err
 	}
 	buf := make([]byte, 0, rec.PartSize)
 	if rec.Tail > 0 {
-		tail, err := s.get(ctx, s.tailKey(rec.Upload.ID))
+		tail, err := s.readTail(ctx, rec)
 		if err != nil {
-			return 0, fmt.Errorf("blob: s3 read tail: %w", err)
-		}
-		if int64(len(tail)) != rec.Tail {
-			return 0, fmt.Errorf("blob: s3 tail of %s has %d bytes, record says %d", rec.Upload.ID, len(tail), rec.Tail)
+			return 0, err
 		}
 		buf = append(buf, tail...)
 	}
@@ -219,12 +223,31 @@ func (s *s3Store) write(ctx context.Context, rec *record, src io.Reader) (int64,
 		n += int64(len(buf) - hashed)
 		rec.Offset += int64(len(buf) - hashed)
 		rec.Tail = int64(len(buf))
+		rec.TailSHA256 = sum256(buf)
 	}
 	if err := persist(); err != nil {
 		return 0, err
 	}
 	return n, srcErr
 }
+
+// readTail reads the tail object back and checks it is the one the record
+// describes: a concurrent writer on another node (tusd's lock is per
+// process) cannot slip other bytes into a blob through it. Parts are
+// protected the same way by their ETags, which CompleteMultipartUpload
+// checks.
+func (s *s3Store) readTail(ctx context.Context, rec *record) ([]byte, error) {
+	tail, err := s.get(ctx, s.tailKey(rec.Upload.ID))
+	if err != nil {
+		return nil, fmt.Errorf("blob: s3 read tail: %w", err)
+	}
+	if int64(len(tail)) != rec.Tail || sum256(tail) != rec.TailSHA256 {
+		return nil, fmt.Errorf("blob: s3 tail of %s is not the one its record describes (a concurrent writer?)", rec.Upload.ID)
+	}
+	return tail, nil
+}
+
+func sum256(b []byte) string { h := sha256.Sum256(b); return hex.EncodeToString(h[:]) }
 
 func (s *s3Store) finalize(ctx context.Context, rec *record) (bool, error) {
 	ref := rec.ref("")
@@ -235,12 +258,9 @@ func (s *s3Store) finalize(ctx context.Context, rec *record) (bool, error) {
 	}
 	parts := rec.Parts
 	if rec.Tail > 0 {
-		tail, err := s.get(ctx, s.tailKey(rec.Upload.ID))
+		tail, err := s.readTail(ctx, rec)
 		if err != nil {
-			return false, fmt.Errorf("blob: s3 read tail: %w", err)
-		}
-		if int64(len(tail)) != rec.Tail {
-			return false, fmt.Errorf("blob: s3 tail of %s has %d bytes, record says %d", rec.Upload.ID, len(tail), rec.Tail)
+			return false, err
 		}
 		num := len(parts) + 1
 		p, err := s.c.PutObjectPart(ctx, s.bucket, s.blobKey(ref), rec.MultipartID, num,

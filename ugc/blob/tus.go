@@ -121,6 +121,9 @@ func (s *Service) finish(ctx context.Context, b backend, rec *record) error {
 		s.reject(ctx, rec.Upload, reason)
 		return handler.NewError("ERR_CHECKSUM_MISMATCH", reason, 460)
 	}
+	// Finish what was started even if the client has gone.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s3OpTimeout)
+	defer cancel()
 	ref := rec.ref(s.cfg.Node)
 	unlock := s.lockKey(ref.Store + ":" + ref.Key())
 	defer unlock()
@@ -154,7 +157,7 @@ func (s *Service) finish(ctx context.Context, b backend, rec *record) error {
 func (s *Service) serveUpload(w http.ResponseWriter, r *http.Request) {
 	id := strings.TrimPrefix(r.URL.Path, UploadsPath)
 	if r.Method == http.MethodOptions {
-		s.tus.Middleware(http.NotFoundHandler()).ServeHTTP(w, r)
+		s.tus.Middleware(http.NotFoundHandler()).ServeHTTP(&extWriter{ResponseWriter: w}, r)
 		return
 	}
 	if r.Method == http.MethodPost && id == "" {
@@ -214,6 +217,9 @@ func (s *Service) serveUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Upload-Expires", exp.UTC().Format(http.TimeFormat))
+	// tusd's unrouted handler takes the path without its base.
+	r2 := r.Clone(r.Context())
+	r2.URL.Path, r2.URL.RawPath = id, ""
 	s.tus.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
 		case http.MethodHead:
@@ -223,7 +229,7 @@ func (s *Service) serveUpload(w http.ResponseWriter, r *http.Request) {
 		case http.MethodDelete:
 			s.tus.DelFile(w, r)
 		}
-	})).ServeHTTP(&extWriter{ResponseWriter: w}, r)
+	})).ServeHTTP(&extWriter{ResponseWriter: w}, r2)
 }
 
 // extWriter adds "expiration" to the extensions tusd announces: Create
