@@ -326,3 +326,5 @@ func stores(t *testing.T, f func(t *testing.T, store string, s3 func() *S3Config
 		f(t, StoreS3, func() *S3Config { return cfg })
 	})
 }
+
+func t0ctx() context.Context { return context.Background() }
