@@ -369,3 +369,35 @@ func TestPartSize(t *testing.T) {
 		}
 	}
 }
+
+// TestS3OrphanMultipart: a multipart upload no record knows (a crash
+// between opening it and saving the record) is aborted once old enough;
+// one a record still uses is kept.
+func TestS3OrphanMultipart(t *testing.T) {
+	cfg := s3Config(t)
+	ctx := context.Background()
+	a := newNode(t, "node-a", cfg, nil)
+	data := randomBytes(1<<20, 7)
+	if _, err := a.svc.Create(ctx, testUpload(StoreS3, data)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.svc.s3.c.NewMultipartUpload(ctx, cfg.Bucket, cfg.Prefix+"blobs/acme/game1/"+sum([]byte("orphan")), minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	count := func() int {
+		res, err := a.svc.s3.c.ListMultipartUploads(ctx, cfg.Bucket, "", "", "", "", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(res.Uploads)
+	}
+	a.Collect(ctx)
+	if n := count(); n != 2 {
+		t.Fatalf("%d multipart uploads after a GC pass, want 2 (orphan too young)", n)
+	}
+	a.setClock(time.Now().Add(2 * orphanAge))
+	a.Collect(ctx)
+	if n := count(); n != 1 {
+		t.Fatalf("%d multipart uploads after the orphan aged, want 1", n)
+	}
+}

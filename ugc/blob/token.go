@@ -60,7 +60,7 @@ func parseToken(tok string) (exp int64, sig []byte, err error) {
 	if err != nil {
 		return 0, nil, ErrBadToken
 	}
-	sig, err = base64.RawURLEncoding.DecodeString(ss)
+	sig, err = base64.RawURLEncoding.Strict().DecodeString(ss)
 	if err != nil || len(sig) != sha256.Size {
 		return 0, nil, ErrBadToken
 	}
@@ -105,7 +105,7 @@ func parseUploadID(id string) (store, holder string, err error) {
 		if len(id) < 35 || id[33] != '.' {
 			return "", "", ErrNotFound
 		}
-		b, err := base64.RawURLEncoding.DecodeString(id[34:])
+		b, err := base64.RawURLEncoding.Strict().DecodeString(id[34:])
 		if err != nil || !validName(string(b)) {
 			return "", "", ErrNotFound
 		}
