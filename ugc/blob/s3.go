@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -149,9 +150,11 @@ func (s *s3Store) save(ctx context.Context, rec *record) error {
 }
 
 // write fills parts of rec.PartSize from the saved tail and src, uploads
-// each full part, and stores what is left as the tail object. Bytes enter
-// the hash only once they are durable (in an uploaded part or the stored
-// tail), so rec.Offset never counts bytes S3 does not have (tusd#376).
+// each full part, and stores what is left as the tail object. Reading the
+// next part from the client overlaps uploading the previous one (two
+// buffers). Bytes enter the hash only once they are durable (in an
+// uploaded part or the stored tail), in order, so rec.Offset never counts
+// bytes S3 does not have (tusd#376).
 func (s *s3Store) write(ctx context.Context, rec *record, src io.Reader) (int64, error) {
 	// tusd cancels ctx when the client goes away or another request
 	// takes the lock; what was received must still be stored.
@@ -161,7 +164,10 @@ func (s *s3Store) write(ctx context.Context, rec *record, src io.Reader) (int64,
 	if err != nil {
 		return 0, err
 	}
-	buf := make([]byte, 0, rec.PartSize)
+	free := make(chan []byte, 2)
+	free <- make([]byte, 0, rec.PartSize)
+	free <- make([]byte, 0, rec.PartSize)
+	buf := <-free
 	if rec.Tail > 0 {
 		tail, err := s.readTail(ctx, rec)
 		if err != nil {
@@ -170,17 +176,39 @@ func (s *s3Store) write(ctx context.Context, rec *record, src io.Reader) (int64,
 		buf = append(buf, tail...)
 	}
 	hashed := len(buf) // buf[:hashed] is already in h (the old tail)
-	var n int64
-	var srcErr error
-	persist := func() error {
-		if err := rec.setHash(h); err != nil {
-			return err
-		}
-		if rec.Offset == rec.Upload.Size {
-			rec.State = stateFull
-		}
-		return s.save(ctx, rec)
+
+	// The uploader owns rec, h and n until done is closed.
+	type full struct {
+		buf    []byte
+		hashed int
 	}
+	var n int64
+	var upErr error
+	var failed atomic.Bool // lets the reader stop early; upErr is read after done
+	parts := make(chan full)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for p := range parts {
+			if upErr == nil {
+				num := len(rec.Parts) + 1
+				part, err := s.c.PutObjectPart(ctx, s.bucket, s.blobKey(rec.ref("")), rec.MultipartID, num,
+					bytes.NewReader(p.buf), int64(len(p.buf)), minio.PutObjectPartOptions{})
+				if err != nil {
+					upErr = fmt.Errorf("blob: s3 upload part %d: %w", num, err)
+					failed.Store(true)
+				} else {
+					h.Write(p.buf[p.hashed:])
+					n += int64(len(p.buf) - p.hashed)
+					rec.Offset += int64(len(p.buf) - p.hashed)
+					rec.Parts = append(rec.Parts, s3Part{Number: num, ETag: part.ETag, Size: int64(len(p.buf))})
+					rec.Tail, rec.TailSHA256 = 0, ""
+				}
+			}
+			free <- p.buf[:0]
+		}
+	}()
+	var srcErr error
 	for {
 		m, rerr := io.ReadFull(src, buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+m]
@@ -190,27 +218,30 @@ func (s *s3Store) write(ctx context.Context, rec *record, src io.Reader) (int64,
 		if len(buf) < cap(buf) {
 			break // src ended (or failed) inside this part
 		}
-		num := len(rec.Parts) + 1
-		part, err := s.c.PutObjectPart(ctx, s.bucket, s.blobKey(rec.ref("")), rec.MultipartID, num,
-			bytes.NewReader(buf), int64(len(buf)), minio.PutObjectPartOptions{})
-		if err != nil {
-			// The bytes of this part are lost; what is durable is
-			// the state before it, minus the old tail if it was in
-			// this part: it still is in the tail object.
-			if perr := persist(); perr != nil {
-				return n, perr
-			}
-			return n, fmt.Errorf("blob: s3 upload part %d: %w", num, err)
-		}
-		h.Write(buf[hashed:])
-		n += int64(len(buf) - hashed)
-		rec.Offset += int64(len(buf) - hashed)
-		rec.Parts = append(rec.Parts, s3Part{Number: num, ETag: part.ETag, Size: int64(len(buf))})
-		rec.Tail = 0
-		buf, hashed = buf[:0], 0
-		if rerr != nil || srcErr != nil {
+		parts <- full{buf, hashed}
+		buf, hashed = <-free, 0
+		if rerr != nil || failed.Load() {
 			break
 		}
+	}
+	close(parts)
+	<-done
+	persist := func() error {
+		if err := rec.setHash(h); err != nil {
+			return err
+		}
+		if rec.Offset == rec.Upload.Size {
+			rec.State = stateFull
+		}
+		return s.save(ctx, rec)
+	}
+	if upErr != nil {
+		// What is durable is the parts before the failed one (and the
+		// old tail, still in its object if it was not consumed).
+		if err := persist(); err != nil {
+			return n, err
+		}
+		return n, upErr
 	}
 	if len(buf) > hashed {
 		if err := s.put(ctx, s.tailKey(rec.Upload.ID), buf); err != nil {
