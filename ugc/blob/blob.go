@@ -91,11 +91,19 @@ type Config struct {
 	// DataDir/ugc (uploads/ and blobs/).
 	DataDir string
 	// SigningKey is the per-cluster secret that signs upload and download
-	// URLs (HMAC-SHA256). Every node must hold the same key, or URLs
-	// minted on one node fail on another. The node derives it from the
-	// replicated cluster signing key with DeriveSigningKey; at least 32
-	// bytes.
+	// URLs (HMAC-SHA256), at least 32 bytes. Every node must hold the
+	// same key, or URLs minted on one node fail on another. Where it
+	// comes from: the node derives it with DeriveSigningKey from the
+	// replicated cluster session signing key's seed (state.Identity), the
+	// one secret every member already shares; it never travels in a URL
+	// or a log.
 	SigningKey []byte
+	// SigningKeys, optional, replaces SigningKey to survive rotation: it
+	// is called per request and returns the key to sign with first, then
+	// older keys that still verify (e.g. DeriveSigningKey of the active
+	// session key, then of the retired ones not yet pruned), so an upload
+	// URL minted before a rotation keeps working until it expires.
+	SigningKeys func() [][]byte
 	// S3, when set, enables the s3 store.
 	S3 *S3Config
 	// PublicURL is the base URL clients reach this node at, e.g.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -399,5 +400,32 @@ func TestS3OrphanMultipart(t *testing.T) {
 	a.Collect(ctx)
 	if n := count(); n != 1 {
 		t.Fatalf("%d multipart uploads after the orphan aged, want 1", n)
+	}
+}
+
+// TestKeyRotation: with SigningKeys, URLs signed by an older key keep
+// working while it is listed, and stop when it is dropped.
+func TestKeyRotation(t *testing.T) {
+	ctx := context.Background()
+	old, cur := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	keys := [][]byte{old}
+	var mu sync.Mutex
+	a := newNode(t, "node-a", nil, nil)
+	a.svc.cfg.SigningKeys = func() [][]byte { mu.Lock(); defer mu.Unlock(); return keys }
+	url, err := a.svc.Create(ctx, testUpload(StoreLocal, []byte("abc")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	keys = [][]byte{cur, old}
+	mu.Unlock()
+	if off, resp := tusHead(t, url); off != 0 {
+		t.Fatalf("HEAD after rotation: %d", resp.StatusCode)
+	}
+	mu.Lock()
+	keys = [][]byte{cur}
+	mu.Unlock()
+	if _, resp := tusHead(t, url); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("HEAD after the old key went: %d", resp.StatusCode)
 	}
 }

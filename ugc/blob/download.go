@@ -38,7 +38,7 @@ func (s *Service) serveBlob(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	ref := Ref{Tenant: tenant, Project: project, SHA256: sum, Store: StoreLocal, Holder: q.Get("h")}
 	name := q.Get("n")
-	if err := verifyToken(s.cfg.SigningKey, "blob", blobSubject(ref.Key(), ref.Holder, name), q.Get("t"), s.now()); err != nil {
+	if err := s.verify("blob", blobSubject(ref.Key(), ref.Holder, name), q.Get("t")); err != nil {
 		httpError(w, http.StatusForbidden, "bad or expired download link")
 		return
 	}

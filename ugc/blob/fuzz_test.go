@@ -23,16 +23,16 @@ func FuzzToken(f *testing.F) {
 		if err == nil && (len(sig) != 32 || exp < 0) {
 			t.Fatalf("parsed %q into exp %d, %d-byte sig", tok, exp, len(sig))
 		}
-		if verifyToken(testKey, "upload", subject, tok, now) == nil {
+		if verifyToken([][]byte{testKey}, "upload", subject, tok, now) == nil {
 			if tok != signToken(testKey, "upload", subject, time.Unix(exp, 0)) {
 				t.Fatalf("accepted a token it did not mint: %q for %q", tok, subject)
 			}
 		}
-		if verifyToken(testKey, "blob", subject, tok, now) == nil && verifyToken(testKey, "upload", subject, tok, now) == nil {
+		if verifyToken([][]byte{testKey}, "blob", subject, tok, now) == nil && verifyToken([][]byte{testKey}, "upload", subject, tok, now) == nil {
 			t.Fatal("one token valid for two purposes")
 		}
 		minted := signToken(testKey, "upload", subject, now.Add(time.Minute))
-		if err := verifyToken(testKey, "upload", subject, minted, now); err != nil {
+		if err := verifyToken([][]byte{testKey}, "upload", subject, minted, now); err != nil {
 			t.Fatalf("own token refused: %v", err)
 		}
 	})

@@ -172,7 +172,7 @@ func (s *Service) serveUpload(w http.ResponseWriter, r *http.Request) {
 	var exp time.Time
 	tok := r.URL.Query().Get("t")
 	if tok != "" {
-		if err := verifyToken(s.cfg.SigningKey, "upload", id, tok, s.now()); err != nil {
+		if err := s.verify("upload", id, tok); err != nil {
 			if errors.Is(err, ErrExpired) {
 				httpError(w, http.StatusGone, "upload expired")
 			} else {
