@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 )
@@ -84,4 +85,42 @@ func BenchmarkDownloadLocal(b *testing.B) {
 			b.Fatal(resp.StatusCode)
 		}
 	}
+}
+
+// BenchmarkUploadS3Pair alternates, in every iteration, one tus upload
+// through the node and one direct single PUT of the same bytes to the
+// same server, so both see the same machine load; it reports each one's
+// MB/s and their ratio.
+func BenchmarkUploadS3Pair(b *testing.B) {
+	ctx := context.Background()
+	cfg := s3Config(b)
+	n := newNode(b, "node-a", cfg, nil)
+	core := minio.Core{Client: testMinio(b)}
+	data := randomBytes(benchSize, 11)
+	u := testUpload(StoreS3, data)
+	var tusTime, putTime time.Duration
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		url, err := n.svc.Create(ctx, u)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if code, body := tusPatch(b, url, 0, data); code != http.StatusNoContent {
+			b.Fatalf("PATCH: %d %s", code, body)
+		}
+		tusTime += time.Since(start)
+		refs := n.completions()
+		if err := n.svc.Delete(ctx, refs[len(refs)-1]); err != nil {
+			b.Fatal(err)
+		}
+		start = time.Now()
+		if _, err := core.PutObject(ctx, cfg.Bucket, fmt.Sprintf("direct/%d", i), bytes.NewReader(data), benchSize, "", "", minio.PutObjectOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		putTime += time.Since(start)
+	}
+	mb := float64(benchSize) * float64(b.N) / 1e6
+	b.ReportMetric(mb/tusTime.Seconds(), "tus_MB/s")
+	b.ReportMetric(mb/putTime.Seconds(), "put_MB/s")
+	b.ReportMetric(putTime.Seconds()/tusTime.Seconds(), "tus/put")
 }
