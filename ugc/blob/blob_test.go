@@ -429,3 +429,42 @@ func TestKeyRotation(t *testing.T) {
 		t.Fatalf("HEAD after the old key went: %d", resp.StatusCode)
 	}
 }
+
+// TestFinaliseRetried: when storing a complete, verified upload fails, the
+// client does not get its 204 until a later request (or GC) has stored and
+// published it.
+func TestFinaliseRetried(t *testing.T) {
+	ctx := context.Background()
+	a := newNode(t, "node-a", nil, nil)
+	data := randomBytes(100<<10, 8)
+	url, err := a.svc.Create(ctx, testUpload(StoreLocal, data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A file where the project's blob directory should be makes the
+	// finalisation fail.
+	block := filepath.Join(a.dir, "ugc", "blobs", "acme")
+	if err := os.WriteFile(block, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := tusPatch(t, url, 0, data); code/100 == 2 {
+		t.Fatalf("PATCH answered %d although the blob could not be stored", code)
+	}
+	if _, resp := tusHead(t, url); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("HEAD while storing still fails: %d, want 503", resp.StatusCode)
+	}
+	if len(a.completions()) != 0 {
+		t.Fatal("published before stored")
+	}
+	os.Remove(block)
+	if off, resp := tusHead(t, url); off != int64(len(data)) {
+		t.Fatalf("HEAD after the fault cleared: %d", resp.StatusCode)
+	}
+	if len(a.completions()) != 1 {
+		t.Fatalf("completions %v", a.completions())
+	}
+	a.Collect(ctx)
+	if len(a.completions()) != 1 {
+		t.Fatal("GC published twice")
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -32,6 +33,23 @@ type s3Store struct {
 	c      *minio.Core
 	bucket string
 	prefix string
+	bufs   sync.Pool // *[]byte of minPartSize capacity: two per active write
+}
+
+func (s *s3Store) getBuf(size int64) []byte {
+	if size == minPartSize {
+		if b, ok := s.bufs.Get().(*[]byte); ok {
+			return (*b)[:0]
+		}
+	}
+	return make([]byte, 0, size)
+}
+
+func (s *s3Store) putBuf(b []byte) {
+	if cap(b) == minPartSize {
+		b = b[:0]
+		s.bufs.Put(&b)
+	}
 }
 
 // Part sizes: S3 wants at least 5 MiB per part except the last and at most
@@ -165,8 +183,18 @@ func (s *s3Store) write(ctx context.Context, rec *record, src io.Reader) (int64,
 		return 0, err
 	}
 	free := make(chan []byte, 2)
-	free <- make([]byte, 0, rec.PartSize)
-	free <- make([]byte, 0, rec.PartSize)
+	free <- s.getBuf(rec.PartSize)
+	free <- s.getBuf(rec.PartSize)
+	defer func() { // the uploader is done by then: recycle what came back
+		for {
+			select {
+			case b := <-free:
+				s.putBuf(b)
+			default:
+				return
+			}
+		}
+	}()
 	buf := <-free
 	if rec.Tail > 0 {
 		tail, err := s.readTail(ctx, rec)
@@ -236,6 +264,7 @@ func (s *s3Store) write(ctx context.Context, rec *record, src io.Reader) (int64,
 		return s.save(ctx, rec)
 	}
 	if upErr != nil {
+		free <- buf
 		// What is durable is the parts before the failed one (and the
 		// old tail, still in its object if it was not consumed).
 		if err := persist(); err != nil {
@@ -245,6 +274,7 @@ func (s *s3Store) write(ctx context.Context, rec *record, src io.Reader) (int64,
 	}
 	if len(buf) > hashed {
 		if err := s.put(ctx, s.tailKey(rec.Upload.ID), buf); err != nil {
+			free <- buf
 			if perr := persist(); perr != nil {
 				return n, perr
 			}
@@ -257,8 +287,10 @@ func (s *s3Store) write(ctx context.Context, rec *record, src io.Reader) (int64,
 		rec.TailSHA256 = sum256(buf)
 	}
 	if err := persist(); err != nil {
+		free <- buf
 		return 0, err
 	}
+	free <- buf
 	return n, srcErr
 }
 

@@ -20,6 +20,7 @@ type tusStore struct{ s *Service }
 var (
 	errNoCreation  = handler.NewError("ERR_CREATION_DISABLED", "uploads are created by POST .../ugc/items/{item}/versions", http.StatusForbidden)
 	errExpired     = handler.NewError("ERR_UPLOAD_EXPIRED", "upload expired", http.StatusGone)
+	errPending     = handler.NewError("ERR_UPLOAD_PENDING", "every byte is here but storing the blob failed; retry later", http.StatusServiceUnavailable)
 	errNotWritable = handler.NewError("ERR_UPLOAD_CLOSED", "upload is complete or being completed", http.StatusConflict)
 )
 
@@ -45,6 +46,20 @@ func (t tusStore) GetUpload(ctx context.Context, id string) (handler.Upload, err
 	}
 	if rec.State != stateDone && !t.s.now().Before(rec.Upload.ExpiresAt) {
 		return nil, errExpired
+	}
+	if rec.State == stateFull {
+		// Every byte is here but the last finalisation failed (tusd
+		// answers a PATCH at offset == size with 204 without asking
+		// the store again): retry it now, under the request's lock, so
+		// a client never sees the full offset before the version is
+		// published or rejected.
+		if err := t.s.finish(ctx, b, rec); err != nil {
+			var te handler.Error
+			if errors.As(err, &te) {
+				return nil, te
+			}
+			return nil, errPending
+		}
 	}
 	return &tusUpload{s: t.s, b: b, rec: rec}, nil
 }
