@@ -171,6 +171,17 @@ func (s *Service) finish(ctx context.Context, b backend, rec *record) error {
 // local upload held elsewhere, and hands it to tusd.
 func (s *Service) serveUpload(w http.ResponseWriter, r *http.Request) {
 	id := strings.TrimPrefix(r.URL.Path, UploadsPath)
+	if m := r.Header.Get("X-HTTP-Method-Override"); r.Method == http.MethodPost && m != "" {
+		r.Method = m // as tusd does, for clients that can only POST
+		r.Header.Del("X-HTTP-Method-Override")
+	}
+	if origin := r.Header.Get("Origin"); origin != "" {
+		// tusd sets these on the answers it writes; the refusals below
+		// are written before it, and a browser must be able to read them.
+		w.Header().Set("Access-Control-Allow-Origin", origin)
+		w.Header().Set("Access-Control-Expose-Headers", "Upload-Offset, Upload-Length, Upload-Expires, Tus-Resumable")
+		w.Header().Set("Vary", "Origin")
+	}
 	if r.Method == http.MethodOptions {
 		s.tus.Middleware(http.NotFoundHandler()).ServeHTTP(&extWriter{ResponseWriter: w}, r)
 		return
