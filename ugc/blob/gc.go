@@ -73,6 +73,10 @@ func (s *Service) collect(ctx context.Context, b backend) (map[string]bool, bool
 // upload and saving its record.
 const orphanAge = time.Hour
 
+// fullGrace is how long a complete s3 upload is left to the node finishing
+// it before the collector retries the finalisation itself.
+const fullGrace = 2 * time.Minute
+
 // abortOrphans aborts multipart uploads under the blob prefix that no
 // record knows (a crash between opening one and saving its record), so
 // no part is billed forever. A bucket lifecycle rule
@@ -119,6 +123,11 @@ func (s *Service) collectOne(ctx context.Context, b backend, id string) (string,
 		}
 	case stateFull:
 		if !expired {
+			// An s3 upload may be finishing on another node right
+			// now (tusd's lock is per process): leave it a grace.
+			if _, shared := b.(*s3Store); shared && time.Since(rec.Updated) < fullGrace {
+				return keep, nil
+			}
 			return keep, s.finish(ctx, b, rec)
 		}
 		fallthrough

@@ -30,6 +30,7 @@ type record struct {
 	Hash    []byte    `json:"hash"`
 	State   string    `json:"state"`
 	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"` // wall clock of the last save
 
 	// s3 only
 	MultipartID string   `json:"multipart_id,omitempty"`

@@ -157,6 +157,7 @@ func (s *s3Store) put(ctx context.Context, key string, b []byte) error {
 }
 
 func (s *s3Store) save(ctx context.Context, rec *record) error {
+	rec.Updated = time.Now()
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return err

@@ -228,6 +228,11 @@ func (s *Service) OnComplete(fn func(ctx context.Context, u Upload, ref Ref) err
 // OnReject sets the function called when an upload fails for good: its
 // bytes did not match the declared size or sha256, it expired, or the
 // client terminated it. Its bytes are already deleted.
+//
+// Both callbacks must be idempotent per upload (a Raft write that is a
+// no-op the second time): for the s3 store, where uploads are shared by
+// all nodes and tusd's lock is per process, a collector retrying a
+// finalisation or an expiry may repeat a call another node made.
 func (s *Service) OnReject(fn func(ctx context.Context, u Upload, reason string)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
