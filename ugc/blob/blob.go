@@ -10,6 +10,21 @@
 // referenced (Delete). The package never decides on its own that a stored blob
 // is unused.
 //
+// Invariants:
+//   - No object or file appears under a content key (tenant/project/sha256)
+//     unless bytes of the declared size hashing to that sha256 were
+//     received: s3 multipart uploads are opened on the key and completed
+//     only after the digest matched (parts by their recorded ETags, the
+//     tail by its recorded sha256); local files are linked there only
+//     after it matched.
+//   - An upload record's Offset and hash state describe the same durably
+//     stored bytes, so HEAD never reports an offset whose bytes are not
+//     there (tusd#376) and the digest needs no second read (tusd#81).
+//   - A client never sees an upload complete (204 at the full offset)
+//     before OnComplete returned nil for it.
+//   - Bytes go only on a mismatch, an expiry, a termination, a failed
+//     OnComplete for a blob this upload created, or Delete.
+//
 // Concurrency contract: a Service is safe for concurrent use by any number of
 // goroutines once New has returned. OnComplete and OnReject must be set before
 // Handler serves its first request; the callbacks are called from HTTP
