@@ -8,7 +8,7 @@ NAME      ?= local
 
 PROTO_SRC := $(wildcard proto/cassandranet/v1/*.proto)
 
-.PHONY: all build run test test-short vet proto proto-check bench chaos chaos-alloc fuzz clean help cabi example-gameserver \
+.PHONY: all build run test test-short vet proto proto-check bench chaos chaos-alloc chaos-webhooks fuzz clean help cabi example-gameserver \
 	image compose-up compose-down compose-test
 
 all: build
@@ -20,6 +20,7 @@ help:
 	@echo "make fuzz        run each fuzz target for a short while"
 	@echo "make chaos       5-minute chaos run, every fault, race-built agents (root for network faults)"
 	@echo "make chaos-alloc 50 s allocation chaos test: double allocations, idempotency, lost allocations"
+	@echo "make chaos-webhooks  webhook chaos test: every acknowledged ban's event delivered, signed"
 	@echo "make proto       regenerate Go code from proto/"
 	@echo "make cabi        build the game-server C library into $(CABI_OUT) (cabi/include/cassnet.h)"
 	@echo "make example-gameserver  build examples/simple-gameserver into $(CABI_OUT)"
@@ -154,6 +155,11 @@ chaos: build
 # partitions under the allocation workload; about 50 s.
 chaos-alloc:
 	CASSNET_CHAOS_ALLOC=1 $(GO) test -race -count=1 -timeout 6m -run '^TestChaosAlloc$$' -v ./testnet/
+
+# The webhook chaos test (issue 15): 3 nodes, kill, pause and (as root)
+# leader isolation under the ban workload with a subscribed webhook.
+chaos-webhooks:
+	CASSNET_CHAOS_WEBHOOKS=1 $(GO) test -race -count=1 -timeout 6m -run '^TestChaosWebhooks$$' -v ./testnet/
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
