@@ -199,8 +199,8 @@ func (s *Store) redeliver(tx *consensus.Tx, op *cassnetv1.RedeliverWebhookEvent)
 		if ev == nil {
 			return consensus.NewError(consensus.ErrNotFound, "event %q is neither pending nor in the recent attempts of webhook %q", op.GetEventId(), id)
 		}
-		if n, _ := w.pending.Get(tenant); n >= MaxOutboxPerTenant {
-			return consensus.NewError(consensus.ErrConflict, "tenant %q has the maximum of %d pending deliveries", tenant, MaxOutboxPerTenant)
+		if n, _ := w.pending.Get(tenant); n >= s.outboxCap {
+			return consensus.NewError(consensus.ErrConflict, "tenant %q has the maximum of %d pending deliveries", tenant, s.outboxCap)
 		}
 		w.addDelivery(tenant, &Delivery{Webhook: id, Seq: pos, NextAt: tx.Time, Event: ev})
 	}

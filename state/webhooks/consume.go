@@ -47,7 +47,7 @@ func (s *Store) Consume(tx *consensus.Tx, events []consensus.Event) {
 		}
 		ev := &Event{ID: EventID(tx.Index, i), Type: typ, Tenant: e.Tenant, OccurredAt: tx.Time, Data: eventData(e)}
 		for _, wh := range subs {
-			if n, _ := w.pending.Get(e.Tenant); n >= MaxOutboxPerTenant {
+			if n, _ := w.pending.Get(e.Tenant); n >= s.outboxCap {
 				cur, _ := w.webhooks.Get(table.Key(wh.Tenant, wh.ID))
 				c := cur.clone()
 				c.Dropped++

@@ -14,6 +14,8 @@ import (
 type Store struct {
 	tenancy *tenancy.Store
 	cur     atomic.Pointer[data]
+	// outboxCap is MaxOutboxPerTenant (smaller in tests).
+	outboxCap int
 }
 
 // data is one immutable version. Stored values are never changed.
@@ -27,7 +29,7 @@ type data struct {
 
 // New returns an empty webhooks module that checks tenants in ten.
 func New(ten *tenancy.Store) *Store {
-	s := &Store{tenancy: ten}
+	s := &Store{tenancy: ten, outboxCap: MaxOutboxPerTenant}
 	s.cur.Store(&data{})
 	return s
 }
