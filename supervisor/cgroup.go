@@ -38,7 +38,13 @@ func openCgroups(mount string) (*cgroups, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(mount, own)
+	return prepareCgroups(filepath.Join(mount, own), os.Getpid())
+}
+
+// prepareCgroups sets up the subtree under dir, the node's own cgroup,
+// moving process pid into the leaf cassnet-node if dir's controllers
+// cannot be handed down while it holds processes.
+func prepareCgroups(dir string, pid int) (*cgroups, error) {
 	ctrl, err := os.ReadFile(filepath.Join(dir, "cgroup.controllers"))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", dir, err)
@@ -54,7 +60,7 @@ func openCgroups(mount string) (*cgroups, error) {
 		if err := os.Mkdir(leaf, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 			return nil, fmt.Errorf("cannot create %s: %w", leaf, err)
 		}
-		if err := os.WriteFile(filepath.Join(leaf, "cgroup.procs"), []byte(strconv.Itoa(os.Getpid())), 0); err != nil {
+		if err := os.WriteFile(filepath.Join(leaf, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
 			return nil, fmt.Errorf("cannot move the node into %s: %w", leaf, err)
 		}
 		if err := enable(dir); err != nil {
@@ -132,6 +138,16 @@ func (c *cgroups) create(id string, memoryMB, cpuPercent int) (string, *os.File,
 // including ones that left the process group.
 func killCgroup(dir string) {
 	_ = os.WriteFile(filepath.Join(dir, "cgroup.kill"), []byte("1"), 0)
+}
+
+// memoryCurrent reads a server cgroup's memory.current (bytes).
+func memoryCurrent(dir string) (uint64, bool) {
+	b, err := os.ReadFile(filepath.Join(dir, "memory.current"))
+	if err != nil {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	return n, err == nil
 }
 
 // remove deletes a server's (empty) cgroup.
