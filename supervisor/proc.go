@@ -298,8 +298,8 @@ func (s *impl) runOnce(p *proc) (int, string, error) {
 		case werr = <-exited:
 			// The leader is gone; the rest of its group gets the rest of
 			// the grace, then the SIGKILL below.
-			for !groupGone(pgid) && !fired(t.C) && !closed(p.killCh) {
-				time.Sleep(10 * time.Millisecond)
+			for wait := 5 * time.Millisecond; !groupGone(pgid) && !fired(t.C) && !closed(p.killCh); wait = min(2*wait, 200*time.Millisecond) {
+				time.Sleep(wait)
 			}
 		case <-t.C:
 			killGroup()
