@@ -19,10 +19,14 @@ const cgroup2Magic = 0x63677270
 // cgroup: <own>/cassnet-servers/<server>. Because cgroup v2 lets a cgroup
 // hand controllers to its children only while it holds no process itself,
 // the node moves itself into the leaf <own>/cassnet-node first when its
-// own cgroup holds processes. Not safe for concurrent use; the Supervisor
-// serialises calls under its lock.
+// own cgroup holds processes (a node already in such a leaf, e.g. a second
+// Supervisor in the same process or another node started in the same
+// cgroup, uses the leaf's parent). Each node process gets its own
+// cassnet-servers/<pid>, so nodes sharing a cgroup never share a server's
+// cgroup. Not safe for concurrent use; the Supervisor serialises calls
+// under its lock.
 type cgroups struct {
-	base string // <mount><own>/cassnet-servers
+	base string // <mount><own>/cassnet-servers/<node pid>
 }
 
 // openCgroups prepares the subtree or says why limits are unavailable.
@@ -37,6 +41,9 @@ func openCgroups(mount string) (*cgroups, error) {
 	own, err := ownCgroup()
 	if err != nil {
 		return nil, err
+	}
+	if filepath.Base(own) == "cassnet-node" { // moved there by an earlier New
+		own = filepath.Dir(own)
 	}
 	return prepareCgroups(filepath.Join(mount, own), os.Getpid())
 }
@@ -67,12 +74,36 @@ func prepareCgroups(dir string, pid int) (*cgroups, error) {
 			return nil, fmt.Errorf("cannot enable memory and cpu in %s: %w", dir, err)
 		}
 	}
-	base := filepath.Join(dir, "cassnet-servers")
-	if err := os.Mkdir(base, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-		return nil, fmt.Errorf("cannot create %s: %w", base, err)
+	servers := filepath.Join(dir, "cassnet-servers")
+	base := filepath.Join(servers, strconv.Itoa(pid))
+	for _, d := range []string{servers, base} {
+		if err := os.Mkdir(d, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("cannot create %s: %w", d, err)
+		}
+		if err := enable(d); err != nil {
+			return nil, fmt.Errorf("cannot enable memory and cpu in %s: %w", d, err)
+		}
 	}
-	if err := enable(base); err != nil {
-		return nil, fmt.Errorf("cannot enable memory and cpu in %s: %w", base, err)
+	// The subtrees of node processes that are gone: rmdir removes only
+	// empty cgroups (cgroupfs refuses the rest), so a live one stays.
+	if entries, err := os.ReadDir(servers); err == nil {
+		for _, e := range entries {
+			n, err := strconv.Atoi(e.Name())
+			if err != nil || n == pid || !e.IsDir() {
+				continue
+			}
+			if _, err := os.Stat(fmt.Sprintf("/proc/%d", n)); os.IsNotExist(err) {
+				sub := filepath.Join(servers, e.Name())
+				if kids, err := os.ReadDir(sub); err == nil {
+					for _, k := range kids {
+						if k.IsDir() {
+							_ = syscall.Rmdir(filepath.Join(sub, k.Name()))
+						}
+					}
+				}
+				_ = syscall.Rmdir(sub)
+			}
+		}
 	}
 	return &cgroups{base: base}, nil
 }
