@@ -8,7 +8,7 @@ NAME      ?= local
 
 PROTO_SRC := $(wildcard proto/cassandranet/v1/*.proto)
 
-.PHONY: all build run test test-short vet proto proto-check bench chaos chaos-alloc chaos-webhooks fuzz clean help cabi example-gameserver \
+.PHONY: all build run test test-short vet proto proto-check bench chaos chaos-alloc chaos-webhooks fuzz clean help cabi example-gameserver soak-supervisor \
 	image compose-up compose-down compose-test
 
 all: build
@@ -160,6 +160,10 @@ chaos-alloc:
 # leader isolation under the ban workload with a subscribed webhook.
 chaos-webhooks:
 	CASSNET_CHAOS_WEBHOOKS=1 $(GO) test -race -count=1 -timeout 6m -run '^TestChaosWebhooks$$' -v ./testnet/
+
+# The supervisor's concurrent-operations test for a minute instead of 1.5 s.
+soak-supervisor:
+	CASSNET_SUPERVISOR_SOAK=1 $(GO) test -race -count=1 -timeout 5m -run '^TestConcurrentOps$$' -v ./supervisor/
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -140,7 +141,7 @@ func TestLimitedReportsWhy(t *testing.T) {
 		t.Fatalf("status %+v", st)
 	}
 	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", st.PID))
-	if !strings.Contains(string(b), "cassnet-servers/l") {
+	if !strings.HasSuffix(strings.TrimSpace(string(b)), "/l") {
 		t.Errorf("process in %s", b)
 	}
 }
@@ -178,5 +179,45 @@ func TestRemovedServersLogsAreBounded(t *testing.T) {
 	pruneLogs(s.cfg.Dir, time.Now().Add(-keepLogsFor))
 	if _, err := os.Stat(old); !os.IsNotExist(err) {
 		t.Error("old log file not pruned")
+	}
+}
+
+// prepareCgroups on a plain directory standing in for the node's cgroup.
+func TestPrepareCgroups(t *testing.T) {
+	own := t.TempDir()
+	if _, err := prepareCgroups(own, os.Getpid()); err == nil || !strings.Contains(err.Error(), "cgroup.controllers") {
+		t.Errorf("no controllers file: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(own, "cgroup.controllers"), []byte("cpuset io pids\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := prepareCgroups(own, os.Getpid()); err == nil || !strings.Contains(err.Error(), "memory controller is not delegated") {
+		t.Errorf("no memory controller: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(own, "cgroup.controllers"), []byte("cpuset cpu io memory pids\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := prepareCgroups(own, os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.base != filepath.Join(own, "cassnet-servers", strconv.Itoa(os.Getpid())) {
+		t.Errorf("base %s", c.base)
+	}
+	for _, d := range []string{own, filepath.Dir(c.base), c.base} {
+		if b, _ := os.ReadFile(filepath.Join(d, "cgroup.subtree_control")); string(b) != "+memory +cpu" {
+			t.Errorf("%s subtree_control %q", d, b)
+		}
+	}
+	dir, f, err := c.create("s1", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := os.WriteFile(filepath.Join(dir, "memory.current"), []byte("12345\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if m, ok := memoryCurrent(dir); !ok || m != 12345 {
+		t.Errorf("memory.current %d %v", m, ok)
 	}
 }

@@ -37,8 +37,9 @@ type proc struct {
 	mu       sync.Mutex
 	st       Status
 	pgid     int
-	terminal bool  // stopped, exited or failed: set by finish
-	startErr error // why the last start failed (fork, exec, chdir)
+	cgDir    string // the running process's cgroup, "" without limits
+	terminal bool   // stopped, exited or failed: set by finish
+	startErr error  // why the last start failed (fork, exec, chdir)
 }
 
 func (p *proc) requestStop() { p.stopOnce.Do(func() { close(p.stopCh) }) }
@@ -76,7 +77,18 @@ func (p *proc) update(f func(st *Status)) {
 	p.mu.Unlock()
 }
 
+// setUsage records a sample. With a cgroup, memory is its memory.current
+// (which counts page cache and every process, even ones that left the
+// group); otherwise the RSS summed over the process group.
 func (p *proc) setUsage(cpu float64, rss uint64) {
+	p.mu.Lock()
+	dir := p.cgDir
+	p.mu.Unlock()
+	if dir != "" {
+		if m, ok := memoryCurrent(dir); ok {
+			rss = m
+		}
+	}
 	p.update(func(st *Status) { st.CPUPercent, st.MemoryBytes = cpu, rss })
 }
 
@@ -254,7 +266,7 @@ func (s *impl) runOnce(p *proc) (int, string, error) {
 		return 0, "", fmt.Errorf("start %s: impossible pid %d", p.spec.Command[0], pgid)
 	}
 	p.mu.Lock()
-	p.pgid = pgid
+	p.pgid, p.cgDir = pgid, cgDir
 	p.st.PID, p.st.State, p.st.StartedAt, p.st.LastExit = pgid, StateRunning, time.Now(), ""
 	p.mu.Unlock()
 	s.mu.Lock()
@@ -286,8 +298,8 @@ func (s *impl) runOnce(p *proc) (int, string, error) {
 		case werr = <-exited:
 			// The leader is gone; the rest of its group gets the rest of
 			// the grace, then the SIGKILL below.
-			for !groupGone(pgid) && !fired(t.C) && !closed(p.killCh) {
-				time.Sleep(10 * time.Millisecond)
+			for wait := 5 * time.Millisecond; !groupGone(pgid) && !fired(t.C) && !closed(p.killCh); wait = min(2*wait, 200*time.Millisecond) {
+				time.Sleep(wait)
 			}
 		case <-t.C:
 			killGroup()
@@ -313,7 +325,7 @@ func (s *impl) runOnce(p *proc) (int, string, error) {
 	}
 	code, msg := exitCode(werr, cmd.ProcessState)
 	p.mu.Lock()
-	p.st.LastExit, p.pgid = msg, 0
+	p.st.LastExit, p.pgid, p.cgDir = msg, 0, ""
 	p.mu.Unlock()
 	return code, msg, nil
 }
