@@ -173,6 +173,7 @@ func TestWebhooksSurviveFailover(t *testing.T) {
 	faults := make(chan error, 1)
 	go func() {
 		faults <- func() error {
+			var prev *testnet.Node
 			for _, at := range []int64{250, 600} {
 				for count.Load() < at {
 					if ctx.Err() != nil {
@@ -180,7 +181,7 @@ func TestWebhooksSurviveFailover(t *testing.T) {
 					}
 					time.Sleep(20 * time.Millisecond)
 				}
-				victim, err := pick(ctx, cl, nodes, at == 250)
+				victim, err := pick(ctx, cl, nodes, at == 250, prev)
 				if err != nil {
 					return err
 				}
@@ -199,6 +200,7 @@ func TestWebhooksSurviveFailover(t *testing.T) {
 					return fmt.Errorf("after restarting %s: %w", victim.Name, err)
 				}
 				t.Logf("%s back; %d bans acknowledged", victim.Name, count.Load())
+				prev = victim
 			}
 			return nil
 		}()
@@ -247,10 +249,13 @@ func TestWebhooksSurviveFailover(t *testing.T) {
 	}
 }
 
-// pick returns the leader, or a follower.
-func pick(ctx context.Context, cl *testnet.Client, nodes []*testnet.Node, leader bool) (*testnet.Node, error) {
+// pick returns the leader, or a follower other than not.
+func pick(ctx context.Context, cl *testnet.Client, nodes []*testnet.Node, leader bool, not *testnet.Node) (*testnet.Node, error) {
 	for range 100 {
 		for _, nd := range nodes {
+			if nd == not {
+				continue
+			}
 			info, err := cl.Raft(ctx, nd)
 			if err != nil {
 				continue
