@@ -91,6 +91,11 @@ type Config struct {
 	// declared failed stay unhealthy before the leader removes them
 	// (default gameserver.DefaultReapGrace, 60 s).
 	GameServerReapGrace time.Duration
+	// WebhookAllowPrivate lets webhooks target loopback, private and
+	// link-local addresses; WebhookAllowHTTP lets them use plain http
+	// (docs/webhooks.md). Not persisted.
+	WebhookAllowPrivate bool
+	WebhookAllowHTTP    bool
 	// AuditRetention is the audit log bound written when the cluster is
 	// bootstrapped; change it later with PUT /v1/cluster/settings.
 	AuditRetention uint32
@@ -110,6 +115,9 @@ type Config struct {
 	// they commit. Test-only: the chaos harness uses it to prove that its
 	// checkers catch lost writes. Not persisted in the data dir.
 	UnsafeAckBeforeCommit bool
+
+	// UGC configures the UGC blob store (ugcconfig.go). Not persisted.
+	UGC UGCConfig
 
 	// RateLimits limit mutating API requests per API key, per tenant and
 	// per operator token, on this node (see api.RateLimits).

@@ -152,14 +152,18 @@ func (n *Node) start(ctx context.Context) error {
 		Version: cfg.Version, NodeName: cfg.Name, GameServers: gameList{n},
 		ClusterID: n.clusterID(),
 		Console:   con, PeerClient: peerClient, PeerScheme: peerScheme,
-		Logger:     n.logger.With("component", "api"),
-		RateLimits: cfg.RateLimits,
+		Logger:       n.logger.With("component", "api"),
+		RateLimits:   cfg.RateLimits,
+		WebhookGuard: cfg.webhookGuard(),
 	})
 	if err != nil {
 		return fmt.Errorf("configure api: %w", err)
 	}
 	n.api = srv
 	if err := n.newGameServer(ident); err != nil { // borrows the API's auth
+		return err
+	}
+	if err := n.newWebhooks(); err != nil {
 		return err
 	}
 	if err := srv.Registry().Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -214,6 +218,7 @@ func (n *Node) start(ctx context.Context) error {
 	}
 	n.startTrust(ctx, ident)
 	n.startSnapshotAgent(ctx)
+	n.startWebhooks(ctx)
 	nctx, ncancel := context.WithCancel(ctx)
 	n.notifyCancel, n.notifyDone = ncancel, make(chan struct{})
 	go n.notifyWhenReady(nctx)
@@ -264,6 +269,7 @@ func (n *Node) handOff() {
 
 // stop shuts every part down, in reverse order of start.
 func (n *Node) stop() {
+	n.stopWebhooks()
 	n.stopSnapshotAgent()
 	if n.notifyCancel != nil {
 		n.notifyCancel()

@@ -18,6 +18,7 @@ import (
 	"github.com/cassandranet/cassnet/state/servers"
 	"github.com/cassandranet/cassnet/state/settings"
 	"github.com/cassandranet/cassnet/state/tenancy"
+	"github.com/cassandranet/cassnet/state/webhooks"
 )
 
 // Domains holds one node's domain modules. The API and the node read each
@@ -31,6 +32,7 @@ type Domains struct {
 	Identity  *identity.Store
 	Cluster   *cluster.Store
 	Servers   *servers.Store
+	Webhooks  *webhooks.Store
 	Plugins   *plugins.Store
 }
 
@@ -47,6 +49,7 @@ func New() *Domains {
 		Identity:  identity.New(ten, set),
 		Cluster:   cluster.New(),
 		Servers:   servers.New(ten),
+		Webhooks:  webhooks.New(ten),
 		Plugins:   plugins.New(ten),
 	}
 }
@@ -56,5 +59,5 @@ func New() *Domains {
 // before the modules that check tenants, settings before audit): never
 // reorder it; append new domains at the end.
 func (d *Domains) Modules() []consensus.Module {
-	return []consensus.Module{d.Tenancy, d.Bans, d.Operators, d.Settings, d.Audit, d.Identity, d.Cluster, d.Servers, d.Plugins}
+	return []consensus.Module{d.Tenancy, d.Bans, d.Operators, d.Settings, d.Audit, d.Identity, d.Cluster, d.Servers, d.Webhooks, d.Plugins}
 }

@@ -92,6 +92,8 @@ func parseAgent(args []string) (*agentCommand, error) {
 	fs.DurationVar(&cfg.DeadServerGrace, "dead-server-grace", cfg.DeadServerGrace, "how long a failed server is kept before autopilot replaces and removes it")
 	fs.DurationVar(&cfg.StabilizationTime, "stabilization-time", cfg.StabilizationTime, "how long a non-voter must be healthy before promotion")
 	fs.DurationVar(&cfg.ReconnectInterval, "reconnect-interval", cfg.ReconnectInterval, "how often failed members are re-joined")
+	fs.BoolVar(&cfg.WebhookAllowPrivate, "webhook-allow-private", false, "let webhooks target loopback, private (RFC 1918, ULA, CGNAT) and link-local addresses (set it on every node)")
+	fs.BoolVar(&cfg.WebhookAllowHTTP, "webhook-allow-http", false, "let webhooks use plain http instead of https (set it on every node)")
 	fs.DurationVar(&cfg.GameServerReapGrace, "gameserver-reap-grace", 0, "how long the game servers of a failed node stay unhealthy before they are removed (0: 60s)")
 	var auditRetention uint
 	fs.UintVar(&auditRetention, "audit-retention", uint(cfg.AuditRetention), "audit entries kept, written when the cluster is bootstrapped")
@@ -120,6 +122,7 @@ func parseAgent(args []string) (*agentCommand, error) {
 	fs.StringVar(&cfg.TLSCA, "tls-ca", "", "operator PKI: the CA certificate (PEM) instead of the built-in CA")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "operator PKI: this node's certificate (PEM, from cassnet tls cert create)")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "operator PKI: this node's private key (PEM)")
+	ugcFlags(fs, &cfg.UGC)
 	fs.DurationVar(&cfg.PluginCallTimeout, "plugin-call-timeout", 0, "longest one Wasm plugin hook or RPC call may run (0: 250ms)")
 	fs.UintVar(&cfg.PluginMemoryMiB, "plugin-memory-mib", 0, "linear memory limit of each Wasm plugin instance, in MiB (0: 64)")
 	fs.BoolVar(&cfg.PluginInterpreter, "plugin-interpreter", false, "run Wasm plugins in wazero's interpreter: loads in a fraction of the time, calls about 50x slower (tests)")

@@ -67,6 +67,11 @@ type Command struct {
 	//	*Command_MarkNodeServers
 	//	*Command_Allocate
 	//	*Command_SetNodeSchedulable
+	//	*Command_CreateWebhook
+	//	*Command_UpdateWebhook
+	//	*Command_DeleteWebhook
+	//	*Command_RecordWebhookDeliveries
+	//	*Command_RedeliverWebhookEvent
 	//	*Command_PutPlugin
 	//	*Command_SetPluginConfig
 	//	*Command_DeletePlugin
@@ -386,6 +391,51 @@ func (x *Command) GetSetNodeSchedulable() *SetNodeSchedulable {
 	return nil
 }
 
+func (x *Command) GetCreateWebhook() *CreateWebhook {
+	if x != nil {
+		if x, ok := x.Op.(*Command_CreateWebhook); ok {
+			return x.CreateWebhook
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetUpdateWebhook() *UpdateWebhook {
+	if x != nil {
+		if x, ok := x.Op.(*Command_UpdateWebhook); ok {
+			return x.UpdateWebhook
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetDeleteWebhook() *DeleteWebhook {
+	if x != nil {
+		if x, ok := x.Op.(*Command_DeleteWebhook); ok {
+			return x.DeleteWebhook
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRecordWebhookDeliveries() *RecordWebhookDeliveries {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RecordWebhookDeliveries); ok {
+			return x.RecordWebhookDeliveries
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRedeliverWebhookEvent() *RedeliverWebhookEvent {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RedeliverWebhookEvent); ok {
+			return x.RedeliverWebhookEvent
+		}
+	}
+	return nil
+}
+
 func (x *Command) GetPutPlugin() *PutPlugin {
 	if x != nil {
 		if x, ok := x.Op.(*Command_PutPlugin); ok {
@@ -542,6 +592,27 @@ type Command_SetNodeSchedulable struct {
 	SetNodeSchedulable *SetNodeSchedulable `protobuf:"bytes,67,opt,name=set_node_schedulable,json=setNodeSchedulable,proto3,oneof"`
 }
 
+type Command_CreateWebhook struct {
+	// Webhooks (field numbers 130-149), in webhooks.proto.
+	CreateWebhook *CreateWebhook `protobuf:"bytes,130,opt,name=create_webhook,json=createWebhook,proto3,oneof"`
+}
+
+type Command_UpdateWebhook struct {
+	UpdateWebhook *UpdateWebhook `protobuf:"bytes,131,opt,name=update_webhook,json=updateWebhook,proto3,oneof"`
+}
+
+type Command_DeleteWebhook struct {
+	DeleteWebhook *DeleteWebhook `protobuf:"bytes,132,opt,name=delete_webhook,json=deleteWebhook,proto3,oneof"`
+}
+
+type Command_RecordWebhookDeliveries struct {
+	RecordWebhookDeliveries *RecordWebhookDeliveries `protobuf:"bytes,133,opt,name=record_webhook_deliveries,json=recordWebhookDeliveries,proto3,oneof"`
+}
+
+type Command_RedeliverWebhookEvent struct {
+	RedeliverWebhookEvent *RedeliverWebhookEvent `protobuf:"bytes,134,opt,name=redeliver_webhook_event,json=redeliverWebhookEvent,proto3,oneof"`
+}
+
 type Command_PutPlugin struct {
 	// Wasm plugins (field numbers 150-169; plugins.proto).
 	PutPlugin *PutPlugin `protobuf:"bytes,150,opt,name=put_plugin,json=putPlugin,proto3,oneof"`
@@ -614,6 +685,16 @@ func (*Command_MarkNodeServers) isCommand_Op() {}
 func (*Command_Allocate) isCommand_Op() {}
 
 func (*Command_SetNodeSchedulable) isCommand_Op() {}
+
+func (*Command_CreateWebhook) isCommand_Op() {}
+
+func (*Command_UpdateWebhook) isCommand_Op() {}
+
+func (*Command_DeleteWebhook) isCommand_Op() {}
+
+func (*Command_RecordWebhookDeliveries) isCommand_Op() {}
+
+func (*Command_RedeliverWebhookEvent) isCommand_Op() {}
 
 func (*Command_PutPlugin) isCommand_Op() {}
 
@@ -2722,7 +2803,7 @@ var File_proto_cassandranet_v1_command_proto protoreflect.FileDescriptor
 
 const file_proto_cassandranet_v1_command_proto_rawDesc = "" +
 	"\n" +
-	"#proto/cassandranet/v1/command.proto\x12\x0fcassandranet.v1\x1a#proto/cassandranet/v1/plugins.proto\"\xa6\x14\n" +
+	"#proto/cassandranet/v1/command.proto\x12\x0fcassandranet.v1\x1a$proto/cassandranet/v1/webhooks.proto\x1a#proto/cassandranet/v1/plugins.proto\"\xd0\x17\n" +
 	"\aCommand\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12$\n" +
 	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\x12\x14\n" +
@@ -2757,7 +2838,12 @@ const file_proto_cassandranet_v1_command_proto_rawDesc = "" +
 	"\rremove_server\x18@ \x01(\v2\x1d.cassandranet.v1.RemoveServerH\x00R\fremoveServer\x12N\n" +
 	"\x11mark_node_servers\x18A \x01(\v2 .cassandranet.v1.MarkNodeServersH\x00R\x0fmarkNodeServers\x127\n" +
 	"\ballocate\x18B \x01(\v2\x19.cassandranet.v1.AllocateH\x00R\ballocate\x12W\n" +
-	"\x14set_node_schedulable\x18C \x01(\v2#.cassandranet.v1.SetNodeSchedulableH\x00R\x12setNodeSchedulable\x12<\n" +
+	"\x14set_node_schedulable\x18C \x01(\v2#.cassandranet.v1.SetNodeSchedulableH\x00R\x12setNodeSchedulable\x12H\n" +
+	"\x0ecreate_webhook\x18\x82\x01 \x01(\v2\x1e.cassandranet.v1.CreateWebhookH\x00R\rcreateWebhook\x12H\n" +
+	"\x0eupdate_webhook\x18\x83\x01 \x01(\v2\x1e.cassandranet.v1.UpdateWebhookH\x00R\rupdateWebhook\x12H\n" +
+	"\x0edelete_webhook\x18\x84\x01 \x01(\v2\x1e.cassandranet.v1.DeleteWebhookH\x00R\rdeleteWebhook\x12g\n" +
+	"\x19record_webhook_deliveries\x18\x85\x01 \x01(\v2(.cassandranet.v1.RecordWebhookDeliveriesH\x00R\x17recordWebhookDeliveries\x12a\n" +
+	"\x17redeliver_webhook_event\x18\x86\x01 \x01(\v2&.cassandranet.v1.RedeliverWebhookEventH\x00R\x15redeliverWebhookEvent\x12<\n" +
 	"\n" +
 	"put_plugin\x18\x96\x01 \x01(\v2\x1a.cassandranet.v1.PutPluginH\x00R\tputPlugin\x12O\n" +
 	"\x11set_plugin_config\x18\x97\x01 \x01(\v2 .cassandranet.v1.SetPluginConfigH\x00R\x0fsetPluginConfig\x12E\n" +
@@ -2983,10 +3069,15 @@ var file_proto_cassandranet_v1_command_proto_goTypes = []any{
 	nil,                               // 36: cassandranet.v1.Allocate.LabelsEntry
 	nil,                               // 37: cassandranet.v1.Allocate.AnnotationsEntry
 	nil,                               // 38: cassandranet.v1.Allocate.Selector.LabelsEntry
-	(*PutPlugin)(nil),                 // 39: cassandranet.v1.PutPlugin
-	(*SetPluginConfig)(nil),           // 40: cassandranet.v1.SetPluginConfig
-	(*DeletePlugin)(nil),              // 41: cassandranet.v1.DeletePlugin
-	(*RecordPluginFailure)(nil),       // 42: cassandranet.v1.RecordPluginFailure
+	(*CreateWebhook)(nil),             // 39: cassandranet.v1.CreateWebhook
+	(*UpdateWebhook)(nil),             // 40: cassandranet.v1.UpdateWebhook
+	(*DeleteWebhook)(nil),             // 41: cassandranet.v1.DeleteWebhook
+	(*RecordWebhookDeliveries)(nil),   // 42: cassandranet.v1.RecordWebhookDeliveries
+	(*RedeliverWebhookEvent)(nil),     // 43: cassandranet.v1.RedeliverWebhookEvent
+	(*PutPlugin)(nil),                 // 44: cassandranet.v1.PutPlugin
+	(*SetPluginConfig)(nil),           // 45: cassandranet.v1.SetPluginConfig
+	(*DeletePlugin)(nil),              // 46: cassandranet.v1.DeletePlugin
+	(*RecordPluginFailure)(nil),       // 47: cassandranet.v1.RecordPluginFailure
 }
 var file_proto_cassandranet_v1_command_proto_depIdxs = []int32{
 	1,  // 0: cassandranet.v1.Command.create_tenant:type_name -> cassandranet.v1.CreateTenant
@@ -3017,25 +3108,30 @@ var file_proto_cassandranet_v1_command_proto_depIdxs = []int32{
 	28, // 25: cassandranet.v1.Command.mark_node_servers:type_name -> cassandranet.v1.MarkNodeServers
 	29, // 26: cassandranet.v1.Command.allocate:type_name -> cassandranet.v1.Allocate
 	30, // 27: cassandranet.v1.Command.set_node_schedulable:type_name -> cassandranet.v1.SetNodeSchedulable
-	39, // 28: cassandranet.v1.Command.put_plugin:type_name -> cassandranet.v1.PutPlugin
-	40, // 29: cassandranet.v1.Command.set_plugin_config:type_name -> cassandranet.v1.SetPluginConfig
-	41, // 30: cassandranet.v1.Command.delete_plugin:type_name -> cassandranet.v1.DeletePlugin
-	42, // 31: cassandranet.v1.Command.record_plugin_failure:type_name -> cassandranet.v1.RecordPluginFailure
-	12, // 32: cassandranet.v1.TouchAPIKeys.entries:type_name -> cassandranet.v1.KeyUse
-	17, // 33: cassandranet.v1.RecordAuthFailures.entries:type_name -> cassandranet.v1.AuthFailure
-	31, // 34: cassandranet.v1.RegisterServer.ports:type_name -> cassandranet.v1.RegisterServer.PortsEntry
-	32, // 35: cassandranet.v1.RegisterServer.labels:type_name -> cassandranet.v1.RegisterServer.LabelsEntry
-	33, // 36: cassandranet.v1.UpdateServerPlayers.entries:type_name -> cassandranet.v1.UpdateServerPlayers.Entry
-	34, // 37: cassandranet.v1.SetServerLabels.set:type_name -> cassandranet.v1.SetServerLabels.SetEntry
-	35, // 38: cassandranet.v1.Allocate.selectors:type_name -> cassandranet.v1.Allocate.Selector
-	36, // 39: cassandranet.v1.Allocate.labels:type_name -> cassandranet.v1.Allocate.LabelsEntry
-	37, // 40: cassandranet.v1.Allocate.annotations:type_name -> cassandranet.v1.Allocate.AnnotationsEntry
-	38, // 41: cassandranet.v1.Allocate.Selector.labels:type_name -> cassandranet.v1.Allocate.Selector.LabelsEntry
-	42, // [42:42] is the sub-list for method output_type
-	42, // [42:42] is the sub-list for method input_type
-	42, // [42:42] is the sub-list for extension type_name
-	42, // [42:42] is the sub-list for extension extendee
-	0,  // [0:42] is the sub-list for field type_name
+	39, // 28: cassandranet.v1.Command.create_webhook:type_name -> cassandranet.v1.CreateWebhook
+	40, // 29: cassandranet.v1.Command.update_webhook:type_name -> cassandranet.v1.UpdateWebhook
+	41, // 30: cassandranet.v1.Command.delete_webhook:type_name -> cassandranet.v1.DeleteWebhook
+	42, // 31: cassandranet.v1.Command.record_webhook_deliveries:type_name -> cassandranet.v1.RecordWebhookDeliveries
+	43, // 32: cassandranet.v1.Command.redeliver_webhook_event:type_name -> cassandranet.v1.RedeliverWebhookEvent
+	44, // 33: cassandranet.v1.Command.put_plugin:type_name -> cassandranet.v1.PutPlugin
+	45, // 34: cassandranet.v1.Command.set_plugin_config:type_name -> cassandranet.v1.SetPluginConfig
+	46, // 35: cassandranet.v1.Command.delete_plugin:type_name -> cassandranet.v1.DeletePlugin
+	47, // 36: cassandranet.v1.Command.record_plugin_failure:type_name -> cassandranet.v1.RecordPluginFailure
+	12, // 37: cassandranet.v1.TouchAPIKeys.entries:type_name -> cassandranet.v1.KeyUse
+	17, // 38: cassandranet.v1.RecordAuthFailures.entries:type_name -> cassandranet.v1.AuthFailure
+	31, // 39: cassandranet.v1.RegisterServer.ports:type_name -> cassandranet.v1.RegisterServer.PortsEntry
+	32, // 40: cassandranet.v1.RegisterServer.labels:type_name -> cassandranet.v1.RegisterServer.LabelsEntry
+	33, // 41: cassandranet.v1.UpdateServerPlayers.entries:type_name -> cassandranet.v1.UpdateServerPlayers.Entry
+	34, // 42: cassandranet.v1.SetServerLabels.set:type_name -> cassandranet.v1.SetServerLabels.SetEntry
+	35, // 43: cassandranet.v1.Allocate.selectors:type_name -> cassandranet.v1.Allocate.Selector
+	36, // 44: cassandranet.v1.Allocate.labels:type_name -> cassandranet.v1.Allocate.LabelsEntry
+	37, // 45: cassandranet.v1.Allocate.annotations:type_name -> cassandranet.v1.Allocate.AnnotationsEntry
+	38, // 46: cassandranet.v1.Allocate.Selector.labels:type_name -> cassandranet.v1.Allocate.Selector.LabelsEntry
+	47, // [47:47] is the sub-list for method output_type
+	47, // [47:47] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_proto_cassandranet_v1_command_proto_init() }
@@ -3043,6 +3139,7 @@ func file_proto_cassandranet_v1_command_proto_init() {
 	if File_proto_cassandranet_v1_command_proto != nil {
 		return
 	}
+	file_proto_cassandranet_v1_webhooks_proto_init()
 	file_proto_cassandranet_v1_plugins_proto_init()
 	file_proto_cassandranet_v1_command_proto_msgTypes[0].OneofWrappers = []any{
 		(*Command_CreateTenant)(nil),
@@ -3073,6 +3170,11 @@ func file_proto_cassandranet_v1_command_proto_init() {
 		(*Command_MarkNodeServers)(nil),
 		(*Command_Allocate)(nil),
 		(*Command_SetNodeSchedulable)(nil),
+		(*Command_CreateWebhook)(nil),
+		(*Command_UpdateWebhook)(nil),
+		(*Command_DeleteWebhook)(nil),
+		(*Command_RecordWebhookDeliveries)(nil),
+		(*Command_RedeliverWebhookEvent)(nil),
 		(*Command_PutPlugin)(nil),
 		(*Command_SetPluginConfig)(nil),
 		(*Command_DeletePlugin)(nil),
