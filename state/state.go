@@ -17,6 +17,7 @@ import (
 	"github.com/cassandranet/cassnet/state/servers"
 	"github.com/cassandranet/cassnet/state/settings"
 	"github.com/cassandranet/cassnet/state/tenancy"
+	"github.com/cassandranet/cassnet/state/ugc"
 )
 
 // Domains holds one node's domain modules. The API and the node read each
@@ -30,6 +31,7 @@ type Domains struct {
 	Identity  *identity.Store
 	Cluster   *cluster.Store
 	Servers   *servers.Store
+	UGC       *ugc.Store
 }
 
 // New returns every domain, empty.
@@ -45,6 +47,7 @@ func New() *Domains {
 		Identity:  identity.New(ten, set),
 		Cluster:   cluster.New(),
 		Servers:   servers.New(ten),
+		UGC:       ugc.New(ten),
 	}
 }
 
@@ -53,5 +56,5 @@ func New() *Domains {
 // before the modules that check tenants, settings before audit): never
 // reorder it; append new domains at the end.
 func (d *Domains) Modules() []consensus.Module {
-	return []consensus.Module{d.Tenancy, d.Bans, d.Operators, d.Settings, d.Audit, d.Identity, d.Cluster, d.Servers}
+	return []consensus.Module{d.Tenancy, d.Bans, d.Operators, d.Settings, d.Audit, d.Identity, d.Cluster, d.Servers, d.UGC}
 }

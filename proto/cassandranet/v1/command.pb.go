@@ -67,6 +67,18 @@ type Command struct {
 	//	*Command_MarkNodeServers
 	//	*Command_Allocate
 	//	*Command_SetNodeSchedulable
+	//	*Command_PutUgcSettings
+	//	*Command_CreateUgcItem
+	//	*Command_UpdateUgcItem
+	//	*Command_DeleteUgcItem
+	//	*Command_CreateUgcVersion
+	//	*Command_PublishUgcVersion
+	//	*Command_RejectUgcVersion
+	//	*Command_DeleteUgcVersion
+	//	*Command_RecordUgcDownloads
+	//	*Command_ReportUgcItem
+	//	*Command_ModerateUgcItem
+	//	*Command_CollectUgcBlob
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -382,6 +394,114 @@ func (x *Command) GetSetNodeSchedulable() *SetNodeSchedulable {
 	return nil
 }
 
+func (x *Command) GetPutUgcSettings() *PutUGCSettings {
+	if x != nil {
+		if x, ok := x.Op.(*Command_PutUgcSettings); ok {
+			return x.PutUgcSettings
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetCreateUgcItem() *CreateUGCItem {
+	if x != nil {
+		if x, ok := x.Op.(*Command_CreateUgcItem); ok {
+			return x.CreateUgcItem
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetUpdateUgcItem() *UpdateUGCItem {
+	if x != nil {
+		if x, ok := x.Op.(*Command_UpdateUgcItem); ok {
+			return x.UpdateUgcItem
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetDeleteUgcItem() *DeleteUGCItem {
+	if x != nil {
+		if x, ok := x.Op.(*Command_DeleteUgcItem); ok {
+			return x.DeleteUgcItem
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetCreateUgcVersion() *CreateUGCVersion {
+	if x != nil {
+		if x, ok := x.Op.(*Command_CreateUgcVersion); ok {
+			return x.CreateUgcVersion
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetPublishUgcVersion() *PublishUGCVersion {
+	if x != nil {
+		if x, ok := x.Op.(*Command_PublishUgcVersion); ok {
+			return x.PublishUgcVersion
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRejectUgcVersion() *RejectUGCVersion {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RejectUgcVersion); ok {
+			return x.RejectUgcVersion
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetDeleteUgcVersion() *DeleteUGCVersion {
+	if x != nil {
+		if x, ok := x.Op.(*Command_DeleteUgcVersion); ok {
+			return x.DeleteUgcVersion
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRecordUgcDownloads() *RecordUGCDownloads {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RecordUgcDownloads); ok {
+			return x.RecordUgcDownloads
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetReportUgcItem() *ReportUGCItem {
+	if x != nil {
+		if x, ok := x.Op.(*Command_ReportUgcItem); ok {
+			return x.ReportUgcItem
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetModerateUgcItem() *ModerateUGCItem {
+	if x != nil {
+		if x, ok := x.Op.(*Command_ModerateUgcItem); ok {
+			return x.ModerateUgcItem
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetCollectUgcBlob() *CollectUGCBlob {
+	if x != nil {
+		if x, ok := x.Op.(*Command_CollectUgcBlob); ok {
+			return x.CollectUgcBlob
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -502,6 +622,55 @@ type Command_SetNodeSchedulable struct {
 	SetNodeSchedulable *SetNodeSchedulable `protobuf:"bytes,67,opt,name=set_node_schedulable,json=setNodeSchedulable,proto3,oneof"`
 }
 
+type Command_PutUgcSettings struct {
+	// UGC (state/ugc, proto/cassandranet/v1/ugc.proto): 100-129.
+	PutUgcSettings *PutUGCSettings `protobuf:"bytes,100,opt,name=put_ugc_settings,json=putUgcSettings,proto3,oneof"`
+}
+
+type Command_CreateUgcItem struct {
+	CreateUgcItem *CreateUGCItem `protobuf:"bytes,101,opt,name=create_ugc_item,json=createUgcItem,proto3,oneof"`
+}
+
+type Command_UpdateUgcItem struct {
+	UpdateUgcItem *UpdateUGCItem `protobuf:"bytes,102,opt,name=update_ugc_item,json=updateUgcItem,proto3,oneof"`
+}
+
+type Command_DeleteUgcItem struct {
+	DeleteUgcItem *DeleteUGCItem `protobuf:"bytes,103,opt,name=delete_ugc_item,json=deleteUgcItem,proto3,oneof"`
+}
+
+type Command_CreateUgcVersion struct {
+	CreateUgcVersion *CreateUGCVersion `protobuf:"bytes,104,opt,name=create_ugc_version,json=createUgcVersion,proto3,oneof"`
+}
+
+type Command_PublishUgcVersion struct {
+	PublishUgcVersion *PublishUGCVersion `protobuf:"bytes,105,opt,name=publish_ugc_version,json=publishUgcVersion,proto3,oneof"`
+}
+
+type Command_RejectUgcVersion struct {
+	RejectUgcVersion *RejectUGCVersion `protobuf:"bytes,106,opt,name=reject_ugc_version,json=rejectUgcVersion,proto3,oneof"`
+}
+
+type Command_DeleteUgcVersion struct {
+	DeleteUgcVersion *DeleteUGCVersion `protobuf:"bytes,107,opt,name=delete_ugc_version,json=deleteUgcVersion,proto3,oneof"`
+}
+
+type Command_RecordUgcDownloads struct {
+	RecordUgcDownloads *RecordUGCDownloads `protobuf:"bytes,108,opt,name=record_ugc_downloads,json=recordUgcDownloads,proto3,oneof"`
+}
+
+type Command_ReportUgcItem struct {
+	ReportUgcItem *ReportUGCItem `protobuf:"bytes,109,opt,name=report_ugc_item,json=reportUgcItem,proto3,oneof"`
+}
+
+type Command_ModerateUgcItem struct {
+	ModerateUgcItem *ModerateUGCItem `protobuf:"bytes,110,opt,name=moderate_ugc_item,json=moderateUgcItem,proto3,oneof"`
+}
+
+type Command_CollectUgcBlob struct {
+	CollectUgcBlob *CollectUGCBlob `protobuf:"bytes,111,opt,name=collect_ugc_blob,json=collectUgcBlob,proto3,oneof"`
+}
+
 func (*Command_CreateTenant) isCommand_Op() {}
 
 func (*Command_DeleteTenant) isCommand_Op() {}
@@ -557,6 +726,30 @@ func (*Command_MarkNodeServers) isCommand_Op() {}
 func (*Command_Allocate) isCommand_Op() {}
 
 func (*Command_SetNodeSchedulable) isCommand_Op() {}
+
+func (*Command_PutUgcSettings) isCommand_Op() {}
+
+func (*Command_CreateUgcItem) isCommand_Op() {}
+
+func (*Command_UpdateUgcItem) isCommand_Op() {}
+
+func (*Command_DeleteUgcItem) isCommand_Op() {}
+
+func (*Command_CreateUgcVersion) isCommand_Op() {}
+
+func (*Command_PublishUgcVersion) isCommand_Op() {}
+
+func (*Command_RejectUgcVersion) isCommand_Op() {}
+
+func (*Command_DeleteUgcVersion) isCommand_Op() {}
+
+func (*Command_RecordUgcDownloads) isCommand_Op() {}
+
+func (*Command_ReportUgcItem) isCommand_Op() {}
+
+func (*Command_ModerateUgcItem) isCommand_Op() {}
+
+func (*Command_CollectUgcBlob) isCommand_Op() {}
 
 type CreateTenant struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2657,7 +2850,7 @@ var File_proto_cassandranet_v1_command_proto protoreflect.FileDescriptor
 
 const file_proto_cassandranet_v1_command_proto_rawDesc = "" +
 	"\n" +
-	"#proto/cassandranet/v1/command.proto\x12\x0fcassandranet.v1\"\xf3\x11\n" +
+	"#proto/cassandranet/v1/command.proto\x12\x0fcassandranet.v1\x1a\x1fproto/cassandranet/v1/ugc.proto\"\xad\x19\n" +
 	"\aCommand\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12$\n" +
 	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\x12\x14\n" +
@@ -2692,7 +2885,19 @@ const file_proto_cassandranet_v1_command_proto_rawDesc = "" +
 	"\rremove_server\x18@ \x01(\v2\x1d.cassandranet.v1.RemoveServerH\x00R\fremoveServer\x12N\n" +
 	"\x11mark_node_servers\x18A \x01(\v2 .cassandranet.v1.MarkNodeServersH\x00R\x0fmarkNodeServers\x127\n" +
 	"\ballocate\x18B \x01(\v2\x19.cassandranet.v1.AllocateH\x00R\ballocate\x12W\n" +
-	"\x14set_node_schedulable\x18C \x01(\v2#.cassandranet.v1.SetNodeSchedulableH\x00R\x12setNodeSchedulableB\x04\n" +
+	"\x14set_node_schedulable\x18C \x01(\v2#.cassandranet.v1.SetNodeSchedulableH\x00R\x12setNodeSchedulable\x12K\n" +
+	"\x10put_ugc_settings\x18d \x01(\v2\x1f.cassandranet.v1.PutUGCSettingsH\x00R\x0eputUgcSettings\x12H\n" +
+	"\x0fcreate_ugc_item\x18e \x01(\v2\x1e.cassandranet.v1.CreateUGCItemH\x00R\rcreateUgcItem\x12H\n" +
+	"\x0fupdate_ugc_item\x18f \x01(\v2\x1e.cassandranet.v1.UpdateUGCItemH\x00R\rupdateUgcItem\x12H\n" +
+	"\x0fdelete_ugc_item\x18g \x01(\v2\x1e.cassandranet.v1.DeleteUGCItemH\x00R\rdeleteUgcItem\x12Q\n" +
+	"\x12create_ugc_version\x18h \x01(\v2!.cassandranet.v1.CreateUGCVersionH\x00R\x10createUgcVersion\x12T\n" +
+	"\x13publish_ugc_version\x18i \x01(\v2\".cassandranet.v1.PublishUGCVersionH\x00R\x11publishUgcVersion\x12Q\n" +
+	"\x12reject_ugc_version\x18j \x01(\v2!.cassandranet.v1.RejectUGCVersionH\x00R\x10rejectUgcVersion\x12Q\n" +
+	"\x12delete_ugc_version\x18k \x01(\v2!.cassandranet.v1.DeleteUGCVersionH\x00R\x10deleteUgcVersion\x12W\n" +
+	"\x14record_ugc_downloads\x18l \x01(\v2#.cassandranet.v1.RecordUGCDownloadsH\x00R\x12recordUgcDownloads\x12H\n" +
+	"\x0freport_ugc_item\x18m \x01(\v2\x1e.cassandranet.v1.ReportUGCItemH\x00R\rreportUgcItem\x12N\n" +
+	"\x11moderate_ugc_item\x18n \x01(\v2 .cassandranet.v1.ModerateUGCItemH\x00R\x0fmoderateUgcItem\x12K\n" +
+	"\x10collect_ugc_blob\x18o \x01(\v2\x1f.cassandranet.v1.CollectUGCBlobH\x00R\x0ecollectUgcBlobB\x04\n" +
 	"\x02op\"\"\n" +
 	"\fCreateTenant\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\"\n" +
@@ -2913,6 +3118,18 @@ var file_proto_cassandranet_v1_command_proto_goTypes = []any{
 	nil,                               // 36: cassandranet.v1.Allocate.LabelsEntry
 	nil,                               // 37: cassandranet.v1.Allocate.AnnotationsEntry
 	nil,                               // 38: cassandranet.v1.Allocate.Selector.LabelsEntry
+	(*PutUGCSettings)(nil),            // 39: cassandranet.v1.PutUGCSettings
+	(*CreateUGCItem)(nil),             // 40: cassandranet.v1.CreateUGCItem
+	(*UpdateUGCItem)(nil),             // 41: cassandranet.v1.UpdateUGCItem
+	(*DeleteUGCItem)(nil),             // 42: cassandranet.v1.DeleteUGCItem
+	(*CreateUGCVersion)(nil),          // 43: cassandranet.v1.CreateUGCVersion
+	(*PublishUGCVersion)(nil),         // 44: cassandranet.v1.PublishUGCVersion
+	(*RejectUGCVersion)(nil),          // 45: cassandranet.v1.RejectUGCVersion
+	(*DeleteUGCVersion)(nil),          // 46: cassandranet.v1.DeleteUGCVersion
+	(*RecordUGCDownloads)(nil),        // 47: cassandranet.v1.RecordUGCDownloads
+	(*ReportUGCItem)(nil),             // 48: cassandranet.v1.ReportUGCItem
+	(*ModerateUGCItem)(nil),           // 49: cassandranet.v1.ModerateUGCItem
+	(*CollectUGCBlob)(nil),            // 50: cassandranet.v1.CollectUGCBlob
 }
 var file_proto_cassandranet_v1_command_proto_depIdxs = []int32{
 	1,  // 0: cassandranet.v1.Command.create_tenant:type_name -> cassandranet.v1.CreateTenant
@@ -2943,21 +3160,33 @@ var file_proto_cassandranet_v1_command_proto_depIdxs = []int32{
 	28, // 25: cassandranet.v1.Command.mark_node_servers:type_name -> cassandranet.v1.MarkNodeServers
 	29, // 26: cassandranet.v1.Command.allocate:type_name -> cassandranet.v1.Allocate
 	30, // 27: cassandranet.v1.Command.set_node_schedulable:type_name -> cassandranet.v1.SetNodeSchedulable
-	12, // 28: cassandranet.v1.TouchAPIKeys.entries:type_name -> cassandranet.v1.KeyUse
-	17, // 29: cassandranet.v1.RecordAuthFailures.entries:type_name -> cassandranet.v1.AuthFailure
-	31, // 30: cassandranet.v1.RegisterServer.ports:type_name -> cassandranet.v1.RegisterServer.PortsEntry
-	32, // 31: cassandranet.v1.RegisterServer.labels:type_name -> cassandranet.v1.RegisterServer.LabelsEntry
-	33, // 32: cassandranet.v1.UpdateServerPlayers.entries:type_name -> cassandranet.v1.UpdateServerPlayers.Entry
-	34, // 33: cassandranet.v1.SetServerLabels.set:type_name -> cassandranet.v1.SetServerLabels.SetEntry
-	35, // 34: cassandranet.v1.Allocate.selectors:type_name -> cassandranet.v1.Allocate.Selector
-	36, // 35: cassandranet.v1.Allocate.labels:type_name -> cassandranet.v1.Allocate.LabelsEntry
-	37, // 36: cassandranet.v1.Allocate.annotations:type_name -> cassandranet.v1.Allocate.AnnotationsEntry
-	38, // 37: cassandranet.v1.Allocate.Selector.labels:type_name -> cassandranet.v1.Allocate.Selector.LabelsEntry
-	38, // [38:38] is the sub-list for method output_type
-	38, // [38:38] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	39, // 28: cassandranet.v1.Command.put_ugc_settings:type_name -> cassandranet.v1.PutUGCSettings
+	40, // 29: cassandranet.v1.Command.create_ugc_item:type_name -> cassandranet.v1.CreateUGCItem
+	41, // 30: cassandranet.v1.Command.update_ugc_item:type_name -> cassandranet.v1.UpdateUGCItem
+	42, // 31: cassandranet.v1.Command.delete_ugc_item:type_name -> cassandranet.v1.DeleteUGCItem
+	43, // 32: cassandranet.v1.Command.create_ugc_version:type_name -> cassandranet.v1.CreateUGCVersion
+	44, // 33: cassandranet.v1.Command.publish_ugc_version:type_name -> cassandranet.v1.PublishUGCVersion
+	45, // 34: cassandranet.v1.Command.reject_ugc_version:type_name -> cassandranet.v1.RejectUGCVersion
+	46, // 35: cassandranet.v1.Command.delete_ugc_version:type_name -> cassandranet.v1.DeleteUGCVersion
+	47, // 36: cassandranet.v1.Command.record_ugc_downloads:type_name -> cassandranet.v1.RecordUGCDownloads
+	48, // 37: cassandranet.v1.Command.report_ugc_item:type_name -> cassandranet.v1.ReportUGCItem
+	49, // 38: cassandranet.v1.Command.moderate_ugc_item:type_name -> cassandranet.v1.ModerateUGCItem
+	50, // 39: cassandranet.v1.Command.collect_ugc_blob:type_name -> cassandranet.v1.CollectUGCBlob
+	12, // 40: cassandranet.v1.TouchAPIKeys.entries:type_name -> cassandranet.v1.KeyUse
+	17, // 41: cassandranet.v1.RecordAuthFailures.entries:type_name -> cassandranet.v1.AuthFailure
+	31, // 42: cassandranet.v1.RegisterServer.ports:type_name -> cassandranet.v1.RegisterServer.PortsEntry
+	32, // 43: cassandranet.v1.RegisterServer.labels:type_name -> cassandranet.v1.RegisterServer.LabelsEntry
+	33, // 44: cassandranet.v1.UpdateServerPlayers.entries:type_name -> cassandranet.v1.UpdateServerPlayers.Entry
+	34, // 45: cassandranet.v1.SetServerLabels.set:type_name -> cassandranet.v1.SetServerLabels.SetEntry
+	35, // 46: cassandranet.v1.Allocate.selectors:type_name -> cassandranet.v1.Allocate.Selector
+	36, // 47: cassandranet.v1.Allocate.labels:type_name -> cassandranet.v1.Allocate.LabelsEntry
+	37, // 48: cassandranet.v1.Allocate.annotations:type_name -> cassandranet.v1.Allocate.AnnotationsEntry
+	38, // 49: cassandranet.v1.Allocate.Selector.labels:type_name -> cassandranet.v1.Allocate.Selector.LabelsEntry
+	50, // [50:50] is the sub-list for method output_type
+	50, // [50:50] is the sub-list for method input_type
+	50, // [50:50] is the sub-list for extension type_name
+	50, // [50:50] is the sub-list for extension extendee
+	0,  // [0:50] is the sub-list for field type_name
 }
 
 func init() { file_proto_cassandranet_v1_command_proto_init() }
@@ -2965,6 +3194,7 @@ func file_proto_cassandranet_v1_command_proto_init() {
 	if File_proto_cassandranet_v1_command_proto != nil {
 		return
 	}
+	file_proto_cassandranet_v1_ugc_proto_init()
 	file_proto_cassandranet_v1_command_proto_msgTypes[0].OneofWrappers = []any{
 		(*Command_CreateTenant)(nil),
 		(*Command_DeleteTenant)(nil),
@@ -2994,6 +3224,18 @@ func file_proto_cassandranet_v1_command_proto_init() {
 		(*Command_MarkNodeServers)(nil),
 		(*Command_Allocate)(nil),
 		(*Command_SetNodeSchedulable)(nil),
+		(*Command_PutUgcSettings)(nil),
+		(*Command_CreateUgcItem)(nil),
+		(*Command_UpdateUgcItem)(nil),
+		(*Command_DeleteUgcItem)(nil),
+		(*Command_CreateUgcVersion)(nil),
+		(*Command_PublishUgcVersion)(nil),
+		(*Command_RejectUgcVersion)(nil),
+		(*Command_DeleteUgcVersion)(nil),
+		(*Command_RecordUgcDownloads)(nil),
+		(*Command_ReportUgcItem)(nil),
+		(*Command_ModerateUgcItem)(nil),
+		(*Command_CollectUgcBlob)(nil),
 	}
 	file_proto_cassandranet_v1_command_proto_msgTypes[6].OneofWrappers = []any{}
 	file_proto_cassandranet_v1_command_proto_msgTypes[24].OneofWrappers = []any{}
