@@ -168,7 +168,7 @@ func TestOpenAPIOperations(t *testing.T) {
 		}
 		bodyless := rt.path == "/v1/agent/leave" || rt.path == "/v1/auth/keys/rotate" ||
 			strings.HasPrefix(rt.path, "/v1/cluster/nodes/")
-		wantBody := rt.method == "POST" && !bodyless || rt.method == "PUT"
+		wantBody := rt.method == "POST" && !bodyless || rt.method == "PUT" || rt.method == "PATCH"
 		if (len(op.RequestBody) > 0) != wantBody {
 			t.Errorf("%s: requestBody documented=%v, want %v", rt.pattern(), len(op.RequestBody) > 0, wantBody)
 		}

@@ -63,7 +63,28 @@ func (s *Store) Register(r *consensus.Router) {
 	})
 	consensus.Handle(r, s, consensus.Handler[*cassnetv1.ModerateUGCItem]{Validate: validateModerate, Apply: s.moderate, MinStateVersion: v})
 	consensus.Handle(r, s, consensus.Handler[*cassnetv1.CollectUGCBlob]{Validate: validateCollect, Apply: s.collect, MinStateVersion: v})
+	consensus.Handle(r, s, consensus.Handler[*cassnetv1.SetUGCSecret]{
+		Validate: func(op *cassnetv1.SetUGCSecret) error {
+			if len(op.GetSecret()) != SecretLen {
+				return invalid("secret: must be %d bytes", SecretLen)
+			}
+			return nil
+		},
+		Apply: func(tx *consensus.Tx, op *cassnetv1.SetUGCSecret) error {
+			w := s.write(tx)
+			if op.GetIfNone() && w.secret != nil {
+				return nil
+			}
+			w.secret = slices.Clone(op.GetSecret())
+			tx.Emit(consensus.Event{Action: "ugc.secret.set", Data: map[string]string{}})
+			return nil
+		},
+		MinStateVersion: v,
+	})
 }
+
+// SecretLen is the length of the URL signing secret.
+const SecretLen = 32
 
 // maxDownloadEntries bounds one batch of download counts.
 const maxDownloadEntries = 4096

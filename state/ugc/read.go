@@ -102,6 +102,10 @@ func indexSep(s string) int {
 	return -1
 }
 
+// Secret returns the cluster's UGC URL signing secret, nil until one is
+// set. The caller must not change it.
+func (s *Store) Secret() []byte { return s.cur.Load().secret }
+
 // Snapshot implements consensus.Module.
 func (s *Store) Snapshot() consensus.Section { return section{s.cur.Load()} }
 
@@ -109,7 +113,7 @@ type section struct{ d *data }
 
 func (c section) empty() bool {
 	return c.d.settings.Len() == 0 && c.d.items.Len() == 0 && c.d.versions.Len() == 0 &&
-		c.d.blobs.Len() == 0 && c.d.reports.Len() == 0
+		c.d.blobs.Len() == 0 && c.d.reports.Len() == 0 && c.d.secret == nil
 }
 
 // Hash writes nothing while the module is empty (a module added after the
@@ -119,6 +123,8 @@ func (c section) Hash(e *consensus.HashEncoder) {
 	if c.empty() {
 		return
 	}
+	e.Section("ugc_secret", len(c.d.secret))
+	e.Bytes(c.d.secret)
 	e.Section("ugc_settings", c.d.settings.Len())
 	c.d.settings.Each("", func(st *Settings) bool {
 		e.Str(st.Tenant)
@@ -212,6 +218,9 @@ func (c section) Write(w *consensus.SectionWriter) error {
 	if c.empty() {
 		return nil
 	}
+	if err := w.Value("ugc_secret", c.d.secret); err != nil {
+		return err
+	}
 	return consensus.FirstError(
 		consensus.WriteList(w, "ugc_settings", c.d.settings.Values("")),
 		consensus.WriteList(w, "ugc_items", c.d.items.Values("")),
@@ -234,12 +243,16 @@ func (s *Store) Restore(tx *consensus.Tx, src consensus.SectionSource) error {
 		vers    []*Version
 		blobs   []*Blob
 		reports []*Report
+		secret  []byte
 	)
 	if err := consensus.FirstError(src.Decode("ugc_settings", &sets), src.Decode("ugc_items", &items),
-		src.Decode("ugc_versions", &vers), src.Decode("ugc_blobs", &blobs), src.Decode("ugc_reports", &reports)); err != nil {
+		src.Decode("ugc_versions", &vers), src.Decode("ugc_blobs", &blobs), src.Decode("ugc_reports", &reports), src.Decode("ugc_secret", &secret)); err != nil {
 		return err
 	}
 	w := tx.Stage(s, func() consensus.Pending { return s.begin(&data{}) }).(*write)
+	if len(secret) != 0 {
+		w.secret = secret
+	}
 	for _, st := range sets {
 		if err := s.tenancy.CheckTenantProject(tx, st.Tenant, st.Project); err != nil {
 			return fmt.Errorf("ugc settings: %w", err)

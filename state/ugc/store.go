@@ -25,6 +25,7 @@ type data struct {
 	versions table.Table[*Version]  // Key(tenant, project, item, id)
 	blobs    table.Table[*Blob]     // Key(tenant, project, sha256, store, holder)
 	reports  table.Table[*Report]   // Key(tenant, project, item, id)
+	secret   []byte                 // the URL signing secret; never changed in place
 	// Derived (rebuilt on restore, never hashed or written):
 	usage    table.Table[Usage]    // Key(tenant, project) and Key(tenant, project, "", owner)
 	pending  table.Expiry          // pending versions by expiry -> version key
@@ -56,6 +57,7 @@ type write struct {
 	versions *table.Txn[*Version]
 	blobs    *table.Txn[*Blob]
 	reports  *table.Txn[*Report]
+	secret   []byte
 	usage    *table.Txn[Usage]
 	pending  table.ExpiryTxn
 	garbage  *table.Txn[struct{}]
@@ -66,7 +68,7 @@ type write struct {
 func (w *write) Commit() {
 	w.s.cur.Store(&data{
 		settings: w.settings.Commit(), items: w.items.Commit(), versions: w.versions.Commit(),
-		blobs: w.blobs.Commit(), reports: w.reports.Commit(), usage: w.usage.Commit(),
+		blobs: w.blobs.Commit(), reports: w.reports.Commit(), secret: w.secret, usage: w.usage.Commit(),
 		pending: w.pending.Commit(), garbage: w.garbage.Commit(), postings: w.postings.Commit(), lists: w.lists.Commit(),
 	})
 }
@@ -74,7 +76,7 @@ func (w *write) Commit() {
 func (s *Store) begin(d *data) *write {
 	return &write{
 		s: s, settings: d.settings.Txn(), items: d.items.Txn(), versions: d.versions.Txn(),
-		blobs: d.blobs.Txn(), reports: d.reports.Txn(), usage: d.usage.Txn(), pending: d.pending.Txn(),
+		blobs: d.blobs.Txn(), reports: d.reports.Txn(), secret: d.secret, usage: d.usage.Txn(), pending: d.pending.Txn(),
 		garbage: d.garbage.Txn(), postings: d.postings.Txn(), lists: d.lists.Txn(),
 	}
 }

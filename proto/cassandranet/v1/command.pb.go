@@ -79,6 +79,7 @@ type Command struct {
 	//	*Command_ReportUgcItem
 	//	*Command_ModerateUgcItem
 	//	*Command_CollectUgcBlob
+	//	*Command_SetUgcSecret
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -502,6 +503,15 @@ func (x *Command) GetCollectUgcBlob() *CollectUGCBlob {
 	return nil
 }
 
+func (x *Command) GetSetUgcSecret() *SetUGCSecret {
+	if x != nil {
+		if x, ok := x.Op.(*Command_SetUgcSecret); ok {
+			return x.SetUgcSecret
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -671,6 +681,10 @@ type Command_CollectUgcBlob struct {
 	CollectUgcBlob *CollectUGCBlob `protobuf:"bytes,111,opt,name=collect_ugc_blob,json=collectUgcBlob,proto3,oneof"`
 }
 
+type Command_SetUgcSecret struct {
+	SetUgcSecret *SetUGCSecret `protobuf:"bytes,112,opt,name=set_ugc_secret,json=setUgcSecret,proto3,oneof"`
+}
+
 func (*Command_CreateTenant) isCommand_Op() {}
 
 func (*Command_DeleteTenant) isCommand_Op() {}
@@ -750,6 +764,8 @@ func (*Command_ReportUgcItem) isCommand_Op() {}
 func (*Command_ModerateUgcItem) isCommand_Op() {}
 
 func (*Command_CollectUgcBlob) isCommand_Op() {}
+
+func (*Command_SetUgcSecret) isCommand_Op() {}
 
 type CreateTenant struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2850,7 +2866,7 @@ var File_proto_cassandranet_v1_command_proto protoreflect.FileDescriptor
 
 const file_proto_cassandranet_v1_command_proto_rawDesc = "" +
 	"\n" +
-	"#proto/cassandranet/v1/command.proto\x12\x0fcassandranet.v1\x1a\x1fproto/cassandranet/v1/ugc.proto\"\xad\x19\n" +
+	"#proto/cassandranet/v1/command.proto\x12\x0fcassandranet.v1\x1a\x1fproto/cassandranet/v1/ugc.proto\"\xf4\x19\n" +
 	"\aCommand\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12$\n" +
 	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\x12\x14\n" +
@@ -2897,7 +2913,8 @@ const file_proto_cassandranet_v1_command_proto_rawDesc = "" +
 	"\x14record_ugc_downloads\x18l \x01(\v2#.cassandranet.v1.RecordUGCDownloadsH\x00R\x12recordUgcDownloads\x12H\n" +
 	"\x0freport_ugc_item\x18m \x01(\v2\x1e.cassandranet.v1.ReportUGCItemH\x00R\rreportUgcItem\x12N\n" +
 	"\x11moderate_ugc_item\x18n \x01(\v2 .cassandranet.v1.ModerateUGCItemH\x00R\x0fmoderateUgcItem\x12K\n" +
-	"\x10collect_ugc_blob\x18o \x01(\v2\x1f.cassandranet.v1.CollectUGCBlobH\x00R\x0ecollectUgcBlobB\x04\n" +
+	"\x10collect_ugc_blob\x18o \x01(\v2\x1f.cassandranet.v1.CollectUGCBlobH\x00R\x0ecollectUgcBlob\x12E\n" +
+	"\x0eset_ugc_secret\x18p \x01(\v2\x1d.cassandranet.v1.SetUGCSecretH\x00R\fsetUgcSecretB\x04\n" +
 	"\x02op\"\"\n" +
 	"\fCreateTenant\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\"\n" +
@@ -3130,6 +3147,7 @@ var file_proto_cassandranet_v1_command_proto_goTypes = []any{
 	(*ReportUGCItem)(nil),             // 48: cassandranet.v1.ReportUGCItem
 	(*ModerateUGCItem)(nil),           // 49: cassandranet.v1.ModerateUGCItem
 	(*CollectUGCBlob)(nil),            // 50: cassandranet.v1.CollectUGCBlob
+	(*SetUGCSecret)(nil),              // 51: cassandranet.v1.SetUGCSecret
 }
 var file_proto_cassandranet_v1_command_proto_depIdxs = []int32{
 	1,  // 0: cassandranet.v1.Command.create_tenant:type_name -> cassandranet.v1.CreateTenant
@@ -3172,21 +3190,22 @@ var file_proto_cassandranet_v1_command_proto_depIdxs = []int32{
 	48, // 37: cassandranet.v1.Command.report_ugc_item:type_name -> cassandranet.v1.ReportUGCItem
 	49, // 38: cassandranet.v1.Command.moderate_ugc_item:type_name -> cassandranet.v1.ModerateUGCItem
 	50, // 39: cassandranet.v1.Command.collect_ugc_blob:type_name -> cassandranet.v1.CollectUGCBlob
-	12, // 40: cassandranet.v1.TouchAPIKeys.entries:type_name -> cassandranet.v1.KeyUse
-	17, // 41: cassandranet.v1.RecordAuthFailures.entries:type_name -> cassandranet.v1.AuthFailure
-	31, // 42: cassandranet.v1.RegisterServer.ports:type_name -> cassandranet.v1.RegisterServer.PortsEntry
-	32, // 43: cassandranet.v1.RegisterServer.labels:type_name -> cassandranet.v1.RegisterServer.LabelsEntry
-	33, // 44: cassandranet.v1.UpdateServerPlayers.entries:type_name -> cassandranet.v1.UpdateServerPlayers.Entry
-	34, // 45: cassandranet.v1.SetServerLabels.set:type_name -> cassandranet.v1.SetServerLabels.SetEntry
-	35, // 46: cassandranet.v1.Allocate.selectors:type_name -> cassandranet.v1.Allocate.Selector
-	36, // 47: cassandranet.v1.Allocate.labels:type_name -> cassandranet.v1.Allocate.LabelsEntry
-	37, // 48: cassandranet.v1.Allocate.annotations:type_name -> cassandranet.v1.Allocate.AnnotationsEntry
-	38, // 49: cassandranet.v1.Allocate.Selector.labels:type_name -> cassandranet.v1.Allocate.Selector.LabelsEntry
-	50, // [50:50] is the sub-list for method output_type
-	50, // [50:50] is the sub-list for method input_type
-	50, // [50:50] is the sub-list for extension type_name
-	50, // [50:50] is the sub-list for extension extendee
-	0,  // [0:50] is the sub-list for field type_name
+	51, // 40: cassandranet.v1.Command.set_ugc_secret:type_name -> cassandranet.v1.SetUGCSecret
+	12, // 41: cassandranet.v1.TouchAPIKeys.entries:type_name -> cassandranet.v1.KeyUse
+	17, // 42: cassandranet.v1.RecordAuthFailures.entries:type_name -> cassandranet.v1.AuthFailure
+	31, // 43: cassandranet.v1.RegisterServer.ports:type_name -> cassandranet.v1.RegisterServer.PortsEntry
+	32, // 44: cassandranet.v1.RegisterServer.labels:type_name -> cassandranet.v1.RegisterServer.LabelsEntry
+	33, // 45: cassandranet.v1.UpdateServerPlayers.entries:type_name -> cassandranet.v1.UpdateServerPlayers.Entry
+	34, // 46: cassandranet.v1.SetServerLabels.set:type_name -> cassandranet.v1.SetServerLabels.SetEntry
+	35, // 47: cassandranet.v1.Allocate.selectors:type_name -> cassandranet.v1.Allocate.Selector
+	36, // 48: cassandranet.v1.Allocate.labels:type_name -> cassandranet.v1.Allocate.LabelsEntry
+	37, // 49: cassandranet.v1.Allocate.annotations:type_name -> cassandranet.v1.Allocate.AnnotationsEntry
+	38, // 50: cassandranet.v1.Allocate.Selector.labels:type_name -> cassandranet.v1.Allocate.Selector.LabelsEntry
+	51, // [51:51] is the sub-list for method output_type
+	51, // [51:51] is the sub-list for method input_type
+	51, // [51:51] is the sub-list for extension type_name
+	51, // [51:51] is the sub-list for extension extendee
+	0,  // [0:51] is the sub-list for field type_name
 }
 
 func init() { file_proto_cassandranet_v1_command_proto_init() }
@@ -3236,6 +3255,7 @@ func file_proto_cassandranet_v1_command_proto_init() {
 		(*Command_ReportUgcItem)(nil),
 		(*Command_ModerateUgcItem)(nil),
 		(*Command_CollectUgcBlob)(nil),
+		(*Command_SetUgcSecret)(nil),
 	}
 	file_proto_cassandranet_v1_command_proto_msgTypes[6].OneofWrappers = []any{}
 	file_proto_cassandranet_v1_command_proto_msgTypes[24].OneofWrappers = []any{}

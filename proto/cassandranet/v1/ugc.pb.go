@@ -1083,6 +1083,62 @@ func (x *CollectUGCBlob) GetPhase() string {
 	return ""
 }
 
+// SetUGCSecret sets the cluster's secret for signing UGC upload and
+// download URLs (every node derives the same key from it). With if_none it
+// changes nothing when a secret is already set, so any node may propose
+// one at start.
+type SetUGCSecret struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Secret        []byte                 `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
+	IfNone        bool                   `protobuf:"varint,2,opt,name=if_none,json=ifNone,proto3" json:"if_none,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetUGCSecret) Reset() {
+	*x = SetUGCSecret{}
+	mi := &file_proto_cassandranet_v1_ugc_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetUGCSecret) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetUGCSecret) ProtoMessage() {}
+
+func (x *SetUGCSecret) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_cassandranet_v1_ugc_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetUGCSecret.ProtoReflect.Descriptor instead.
+func (*SetUGCSecret) Descriptor() ([]byte, []int) {
+	return file_proto_cassandranet_v1_ugc_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *SetUGCSecret) GetSecret() []byte {
+	if x != nil {
+		return x.Secret
+	}
+	return nil
+}
+
+func (x *SetUGCSecret) GetIfNone() bool {
+	if x != nil {
+		return x.IfNone
+	}
+	return false
+}
+
 type RecordUGCDownloads_Entry struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Tenant        string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
@@ -1095,7 +1151,7 @@ type RecordUGCDownloads_Entry struct {
 
 func (x *RecordUGCDownloads_Entry) Reset() {
 	*x = RecordUGCDownloads_Entry{}
-	mi := &file_proto_cassandranet_v1_ugc_proto_msgTypes[14]
+	mi := &file_proto_cassandranet_v1_ugc_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1107,7 +1163,7 @@ func (x *RecordUGCDownloads_Entry) String() string {
 func (*RecordUGCDownloads_Entry) ProtoMessage() {}
 
 func (x *RecordUGCDownloads_Entry) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_cassandranet_v1_ugc_proto_msgTypes[14]
+	mi := &file_proto_cassandranet_v1_ugc_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1265,7 +1321,10 @@ const file_proto_cassandranet_v1_ugc_proto_rawDesc = "" +
 	"\x06sha256\x18\x03 \x01(\tR\x06sha256\x12\x14\n" +
 	"\x05store\x18\x04 \x01(\tR\x05store\x12\x16\n" +
 	"\x06holder\x18\x05 \x01(\tR\x06holder\x12\x14\n" +
-	"\x05phase\x18\x06 \x01(\tR\x05phaseBAZ?github.com/cassandranet/cassnet/proto/cassandranet/v1;cassnetv1b\x06proto3"
+	"\x05phase\x18\x06 \x01(\tR\x05phase\"?\n" +
+	"\fSetUGCSecret\x12\x16\n" +
+	"\x06secret\x18\x01 \x01(\fR\x06secret\x12\x17\n" +
+	"\aif_none\x18\x02 \x01(\bR\x06ifNoneBAZ?github.com/cassandranet/cassnet/proto/cassandranet/v1;cassnetv1b\x06proto3"
 
 var (
 	file_proto_cassandranet_v1_ugc_proto_rawDescOnce sync.Once
@@ -1279,7 +1338,7 @@ func file_proto_cassandranet_v1_ugc_proto_rawDescGZIP() []byte {
 	return file_proto_cassandranet_v1_ugc_proto_rawDescData
 }
 
-var file_proto_cassandranet_v1_ugc_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_proto_cassandranet_v1_ugc_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_proto_cassandranet_v1_ugc_proto_goTypes = []any{
 	(*PutUGCSettings)(nil),           // 0: cassandranet.v1.PutUGCSettings
 	(*CreateUGCItem)(nil),            // 1: cassandranet.v1.CreateUGCItem
@@ -1293,14 +1352,15 @@ var file_proto_cassandranet_v1_ugc_proto_goTypes = []any{
 	(*ReportUGCItem)(nil),            // 9: cassandranet.v1.ReportUGCItem
 	(*ModerateUGCItem)(nil),          // 10: cassandranet.v1.ModerateUGCItem
 	(*CollectUGCBlob)(nil),           // 11: cassandranet.v1.CollectUGCBlob
-	nil,                              // 12: cassandranet.v1.CreateUGCItem.MetadataEntry
-	nil,                              // 13: cassandranet.v1.UpdateUGCItem.MetadataEntry
-	(*RecordUGCDownloads_Entry)(nil), // 14: cassandranet.v1.RecordUGCDownloads.Entry
+	(*SetUGCSecret)(nil),             // 12: cassandranet.v1.SetUGCSecret
+	nil,                              // 13: cassandranet.v1.CreateUGCItem.MetadataEntry
+	nil,                              // 14: cassandranet.v1.UpdateUGCItem.MetadataEntry
+	(*RecordUGCDownloads_Entry)(nil), // 15: cassandranet.v1.RecordUGCDownloads.Entry
 }
 var file_proto_cassandranet_v1_ugc_proto_depIdxs = []int32{
-	12, // 0: cassandranet.v1.CreateUGCItem.metadata:type_name -> cassandranet.v1.CreateUGCItem.MetadataEntry
-	13, // 1: cassandranet.v1.UpdateUGCItem.metadata:type_name -> cassandranet.v1.UpdateUGCItem.MetadataEntry
-	14, // 2: cassandranet.v1.RecordUGCDownloads.entries:type_name -> cassandranet.v1.RecordUGCDownloads.Entry
+	13, // 0: cassandranet.v1.CreateUGCItem.metadata:type_name -> cassandranet.v1.CreateUGCItem.MetadataEntry
+	14, // 1: cassandranet.v1.UpdateUGCItem.metadata:type_name -> cassandranet.v1.UpdateUGCItem.MetadataEntry
+	15, // 2: cassandranet.v1.RecordUGCDownloads.entries:type_name -> cassandranet.v1.RecordUGCDownloads.Entry
 	3,  // [3:3] is the sub-list for method output_type
 	3,  // [3:3] is the sub-list for method input_type
 	3,  // [3:3] is the sub-list for extension type_name
@@ -1320,7 +1380,7 @@ func file_proto_cassandranet_v1_ugc_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_cassandranet_v1_ugc_proto_rawDesc), len(file_proto_cassandranet_v1_ugc_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
