@@ -109,6 +109,8 @@ FUZZ_TARGETS := \
 	./api/:FuzzDecodeCreateBan \
 	./api/:FuzzDecodeCreateTenant \
 	./api/:FuzzServerFilter \
+	./api/:FuzzUGCQuery \
+	./api/:FuzzDecodeUGCItem \
 	./console/:FuzzCredential \
 	./api/:FuzzDecodeStreamRequest \
 	./streamclient/:FuzzDecodeResponse \
