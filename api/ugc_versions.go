@@ -79,7 +79,7 @@ func (s *Server) handleCreateUGCVersion(w http.ResponseWriter, r *http.Request, 
 		s.fail(w, r, err)
 		return
 	}
-	expires := s.now().Add(ugc.DefaultUploadTTL).UTC().Truncate(time.Second)
+	expires := s.now().Add(set.UploadTTL()).UTC().Truncate(time.Second)
 	op := &cassnetv1.CreateUGCVersion{Tenant: it.Tenant, Project: it.Project, Item: it.ID, Id: id,
 		Filename: req.Filename, Size: req.Size, Sha256: req.SHA256, ContentType: req.ContentType,
 		ExpiresUnixNano: expires.UnixNano(), Store: set.Store}
@@ -251,6 +251,7 @@ type ugcSettingsRequest struct {
 	VersionsPerItem     uint32   `json:"versions_per_item"`
 	AllowedContentTypes []string `json:"allowed_content_types"`
 	Moderation          string   `json:"moderation"`
+	UploadTTLSeconds    uint32   `json:"upload_ttl_seconds"`
 }
 
 func (s *Server) handlePutUGCSettings(w http.ResponseWriter, r *http.Request, p Principal) {
@@ -266,7 +267,8 @@ func (s *Server) handlePutUGCSettings(w http.ResponseWriter, r *http.Request, p 
 	}
 	op := &cassnetv1.PutUGCSettings{Tenant: tenant, Project: project, Store: req.Store, MaxTotalBytes: req.MaxTotalBytes,
 		MaxBytesPerPlayer: req.MaxBytesPerPlayer, MaxItemsPerPlayer: req.MaxItemsPerPlayer, MaxFileSize: req.MaxFileSize,
-		VersionsPerItem: req.VersionsPerItem, AllowedContentTypes: req.AllowedContentTypes, Moderation: req.Moderation}
+		VersionsPerItem: req.VersionsPerItem, AllowedContentTypes: req.AllowedContentTypes, Moderation: req.Moderation,
+		UploadTtlSeconds: req.UploadTTLSeconds}
 	idx, err := s.apply(r.Context(), p, &cassnetv1.Command{Op: &cassnetv1.Command_PutUgcSettings{PutUgcSettings: op}})
 	if err != nil {
 		s.fail(w, r, err)

@@ -127,7 +127,7 @@ func (s *Store) putSettings(tx *consensus.Tx, op *cassnetv1.PutUGCSettings) erro
 		MaxTotalBytes: op.GetMaxTotalBytes(), MaxBytesPerPlayer: op.GetMaxBytesPerPlayer(),
 		MaxItemsPerPlayer: op.GetMaxItemsPerPlayer(), MaxFileSize: op.GetMaxFileSize(),
 		VersionsPerItem: op.GetVersionsPerItem(), AllowedContentTypes: slices.Clone(op.GetAllowedContentTypes()),
-		Moderation: op.GetModeration(), UpdatedAt: tx.Time,
+		Moderation: op.GetModeration(), UploadTTLSeconds: op.GetUploadTtlSeconds(), UpdatedAt: tx.Time,
 	}
 	s.write(tx).settings.Put(table.Key(st.Tenant, st.Project), st)
 	tx.Emit(consensus.Event{Action: "ugc.settings.updated", Tenant: st.Tenant, Target: st.Project,

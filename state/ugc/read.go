@@ -137,6 +137,7 @@ func (c section) Hash(e *consensus.HashEncoder) {
 		e.U64(uint64(st.VersionsPerItem))
 		hashList(e, st.AllowedContentTypes)
 		e.Str(st.Moderation)
+		e.U64(uint64(st.UploadTTLSeconds))
 		e.Time(st.UpdatedAt)
 		return true
 	})

@@ -98,8 +98,12 @@ type Settings struct {
 	VersionsPerItem     uint32    `json:"versions_per_item"`
 	AllowedContentTypes []string  `json:"allowed_content_types"`
 	Moderation          string    `json:"moderation"`
+	UploadTTLSeconds    uint32    `json:"upload_ttl_seconds"`
 	UpdatedAt           time.Time `json:"updated_at"`
 }
+
+// UploadTTL is how long an upload may stay incomplete.
+func (s Settings) UploadTTL() time.Duration { return time.Duration(s.Effective().UploadTTLSeconds) * time.Second }
 
 // Effective fills in the defaults.
 func (s Settings) Effective() Settings {
@@ -117,6 +121,9 @@ func (s Settings) Effective() Settings {
 	}
 	if s.Moderation == "" {
 		s.Moderation = ModerationAuto
+	}
+	if s.UploadTTLSeconds == 0 {
+		s.UploadTTLSeconds = uint32(DefaultUploadTTL / time.Second)
 	}
 	if s.AllowedContentTypes == nil {
 		s.AllowedContentTypes = []string{}

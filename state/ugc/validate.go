@@ -2,6 +2,7 @@ package ugc
 
 import (
 	"strings"
+	"time"
 
 	"github.com/cassandranet/cassnet/consensus"
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
@@ -168,6 +169,9 @@ func validateSettings(op *cassnetv1.PutUGCSettings) error {
 	}
 	if op.GetVersionsPerItem() > MaxVersionsPerItem {
 		return invalid("versions_per_item: at most %d", MaxVersionsPerItem)
+	}
+	if time.Duration(op.GetUploadTtlSeconds())*time.Second > MaxUploadTTL {
+		return invalid("upload_ttl_seconds: at most %d", int(MaxUploadTTL/time.Second))
 	}
 	if len(op.GetAllowedContentTypes()) > MaxContentTypes {
 		return invalid("allowed_content_types: at most %d", MaxContentTypes)

@@ -40,9 +40,11 @@ type PutUGCSettings struct {
 	VersionsPerItem     uint32   `protobuf:"varint,8,opt,name=versions_per_item,json=versionsPerItem,proto3" json:"versions_per_item,omitempty"`
 	AllowedContentTypes []string `protobuf:"bytes,9,rep,name=allowed_content_types,json=allowedContentTypes,proto3" json:"allowed_content_types,omitempty"`
 	// "auto-approve" or "approval-required".
-	Moderation    string `protobuf:"bytes,10,opt,name=moderation,proto3" json:"moderation,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Moderation string `protobuf:"bytes,10,opt,name=moderation,proto3" json:"moderation,omitempty"`
+	// How long an upload may stay incomplete; 0 means 24 hours.
+	UploadTtlSeconds uint32 `protobuf:"varint,11,opt,name=upload_ttl_seconds,json=uploadTtlSeconds,proto3" json:"upload_ttl_seconds,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *PutUGCSettings) Reset() {
@@ -143,6 +145,13 @@ func (x *PutUGCSettings) GetModeration() string {
 		return x.Moderation
 	}
 	return ""
+}
+
+func (x *PutUGCSettings) GetUploadTtlSeconds() uint32 {
+	if x != nil {
+		return x.UploadTtlSeconds
+	}
+	return 0
 }
 
 // CreateUGCItem creates an item; its id is chosen by the proposing node.
@@ -1211,7 +1220,7 @@ var File_proto_cassandranet_v1_ugc_proto protoreflect.FileDescriptor
 
 const file_proto_cassandranet_v1_ugc_proto_rawDesc = "" +
 	"\n" +
-	"\x1fproto/cassandranet/v1/ugc.proto\x12\x0fcassandranet.v1\"\x86\x03\n" +
+	"\x1fproto/cassandranet/v1/ugc.proto\x12\x0fcassandranet.v1\"\xb4\x03\n" +
 	"\x0ePutUGCSettings\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x18\n" +
 	"\aproject\x18\x02 \x01(\tR\aproject\x12\x14\n" +
@@ -1225,7 +1234,8 @@ const file_proto_cassandranet_v1_ugc_proto_rawDesc = "" +
 	"\n" +
 	"moderation\x18\n" +
 	" \x01(\tR\n" +
-	"moderation\"\xda\x02\n" +
+	"moderation\x12,\n" +
+	"\x12upload_ttl_seconds\x18\v \x01(\rR\x10uploadTtlSeconds\"\xda\x02\n" +
 	"\rCreateUGCItem\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x18\n" +
 	"\aproject\x18\x02 \x01(\tR\aproject\x12\x0e\n" +
