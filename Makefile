@@ -119,7 +119,11 @@ FUZZ_TARGETS := \
 	./pubsub/:FuzzBackfillDecoders \
 	./pubsub/:FuzzDecodeEventID \
 	./pki/:FuzzParseToken \
-	./pki/:FuzzReadFrame
+	./pki/:FuzzReadFrame \
+	./ugc/blob/:FuzzToken \
+	./ugc/blob/:FuzzParseUploadID \
+	./ugc/blob/:FuzzParseBlobPath \
+	./ugc/blob/:FuzzUploadRequest
 
 # A longer chaos run than the one in `make test` (docs/testnet.md).
 # Override CHAOS_NODES, CHAOS_DURATION, CHAOS_FAULTS, CHAOS_SEED, CHAOS_OUT.

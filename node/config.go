@@ -111,6 +111,9 @@ type Config struct {
 	// checkers catch lost writes. Not persisted in the data dir.
 	UnsafeAckBeforeCommit bool
 
+	// UGC configures the UGC blob store (ugcconfig.go). Not persisted.
+	UGC UGCConfig
+
 	// RateLimits limit mutating API requests per API key, per tenant and
 	// per operator token, on this node (see api.RateLimits).
 	RateLimits api.RateLimits

@@ -10,6 +10,21 @@
 // referenced (Delete). The package never decides on its own that a stored blob
 // is unused.
 //
+// Invariants:
+//   - No object or file appears under a content key (tenant/project/sha256)
+//     unless bytes of the declared size hashing to that sha256 were
+//     received: s3 multipart uploads are opened on the key and completed
+//     only after the digest matched (parts by their recorded ETags, the
+//     tail by its recorded sha256); local files are linked there only
+//     after it matched.
+//   - An upload record's Offset and hash state describe the same durably
+//     stored bytes, so HEAD never reports an offset whose bytes are not
+//     there (tusd#376) and the digest needs no second read (tusd#81).
+//   - A client never sees an upload complete (204 at the full offset)
+//     before OnComplete returned nil for it.
+//   - Bytes go only on a mismatch, an expiry, a termination, a failed
+//     OnComplete for a blob this upload created, or Delete.
+//
 // Concurrency contract: a Service is safe for concurrent use by any number of
 // goroutines once New has returned. OnComplete and OnReject must be set before
 // Handler serves its first request; the callbacks are called from HTTP
@@ -91,11 +106,20 @@ type Config struct {
 	// DataDir/ugc (uploads/ and blobs/).
 	DataDir string
 	// SigningKey is the per-cluster secret that signs upload and download
-	// URLs (HMAC-SHA256). Every node must hold the same key, or URLs
-	// minted on one node fail on another. The node derives it from the
-	// replicated cluster signing key with DeriveSigningKey; at least 32
-	// bytes.
+	// URLs (HMAC-SHA256), at least 32 bytes. Every node must hold the
+	// same key, or URLs minted on one node fail on another. Where it
+	// comes from: the node derives it with DeriveSigningKey from the
+	// ugc domain's replicated URL secret (random, proposed once by the
+	// first node that needs it, "if none" so the first proposal wins), so
+	// every member holds it without configuration; it never travels in a
+	// URL or a log.
 	SigningKey []byte
+	// SigningKeys, optional, replaces SigningKey to survive rotation: it
+	// is called per request and returns the key to sign with first, then
+	// older keys that still verify (e.g. DeriveSigningKey of the active
+	// session key, then of the retired ones not yet pruned), so an upload
+	// URL minted before a rotation keeps working until it expires.
+	SigningKeys func() [][]byte
 	// S3, when set, enables the s3 store.
 	S3 *S3Config
 	// PublicURL is the base URL clients reach this node at, e.g.

@@ -38,7 +38,7 @@ func (s *Service) serveBlob(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	ref := Ref{Tenant: tenant, Project: project, SHA256: sum, Store: StoreLocal, Holder: q.Get("h")}
 	name := q.Get("n")
-	if err := verifyToken(s.cfg.SigningKey, "blob", blobSubject(ref.Key(), ref.Holder, name), q.Get("t"), s.now()); err != nil {
+	if err := s.verify("blob", blobSubject(ref.Key(), ref.Holder, name), q.Get("t")); err != nil {
 		httpError(w, http.StatusForbidden, "bad or expired download link")
 		return
 	}
@@ -100,7 +100,7 @@ func (s *Service) forward(w http.ResponseWriter, r *http.Request, holder string)
 	}
 	out.ContentLength = r.ContentLength
 	for _, k := range []string{"Authorization", "Tus-Resumable", "Upload-Offset", "Upload-Length",
-		"Content-Type", "Range", "If-Range", "If-None-Match", "If-Modified-Since"} {
+		"Content-Type", "Range", "If-Range", "If-None-Match", "If-Modified-Since", "Origin"} {
 		if v := r.Header.Values(k); len(v) > 0 {
 			out.Header[k] = v
 		}
@@ -117,6 +117,9 @@ func (s *Service) forward(w http.ResponseWriter, r *http.Request, holder string)
 	}
 	defer resp.Body.Close()
 	for k, v := range resp.Header {
+		if k == "Connection" || k == "Keep-Alive" || k == "Transfer-Encoding" {
+			continue
+		}
 		w.Header()[k] = v
 	}
 	w.WriteHeader(resp.StatusCode)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // localStore keeps uploads and blobs under DataDir/ugc:
@@ -65,6 +66,7 @@ func (l *localStore) load(_ context.Context, id string) (*record, error) {
 
 // save writes the record atomically (temporary file, fsync, rename).
 func (l *localStore) save(_ context.Context, rec *record) error {
+	rec.Updated = time.Now()
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return err
@@ -183,7 +185,8 @@ func (l *localStore) ids(context.Context) ([]string, error) {
 }
 
 // orphans lists staged files with no record (a crash between creating the
-// file and saving the record).
+// file and saving the record) and temporary records (a crash inside save);
+// the caller removes those older than an upload's lifetime.
 func (l *localStore) orphans() ([]string, error) {
 	ents, err := os.ReadDir(filepath.Join(l.dir, "uploads"))
 	if err != nil {
@@ -191,6 +194,10 @@ func (l *localStore) orphans() ([]string, error) {
 	}
 	var out []string
 	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), ".tmp") {
+			out = append(out, filepath.Join(l.dir, "uploads", e.Name()))
+			continue
+		}
 		if id, ok := strings.CutSuffix(e.Name(), ".bin"); ok {
 			if _, err := os.Stat(l.recPath(id)); errors.Is(err, fs.ErrNotExist) {
 				out = append(out, l.binPath(id))

@@ -30,12 +30,14 @@ type record struct {
 	Hash    []byte    `json:"hash"`
 	State   string    `json:"state"`
 	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"` // wall clock of the last save
 
 	// s3 only
 	MultipartID string   `json:"multipart_id,omitempty"`
 	PartSize    int64    `json:"part_size,omitempty"`
 	Parts       []s3Part `json:"parts,omitempty"`
-	Tail        int64    `json:"tail,omitempty"` // bytes in the tail object (a part not yet full)
+	Tail        int64    `json:"tail,omitempty"`        // bytes in the tail object (a part not yet full)
+	TailSHA256  string   `json:"tail_sha256,omitempty"` // of the tail object, checked when it is read back
 }
 
 type s3Part struct {

@@ -3,6 +3,8 @@ package blob
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +12,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -29,6 +33,23 @@ type s3Store struct {
 	c      *minio.Core
 	bucket string
 	prefix string
+	bufs   sync.Pool // *[]byte of minPartSize capacity: two per active write
+}
+
+func (s *s3Store) getBuf(size int64) []byte {
+	if size == minPartSize {
+		if b, ok := s.bufs.Get().(*[]byte); ok {
+			return (*b)[:0]
+		}
+	}
+	return make([]byte, 0, size)
+}
+
+func (s *s3Store) putBuf(b []byte) {
+	if cap(b) == minPartSize {
+		b = b[:0]
+		s.bufs.Put(&b)
+	}
 }
 
 // Part sizes: S3 wants at least 5 MiB per part except the last and at most
@@ -36,6 +57,7 @@ type s3Store struct {
 // length), so the part size is chosen then: 8 MiB, or larger so that the
 // upload needs at most maxParts parts. 512 MiB is 64 parts.
 const (
+	s3OpTimeout = 5 * time.Minute
 	minPartSize = 8 << 20
 	maxParts    = 1000
 )
@@ -135,6 +157,7 @@ func (s *s3Store) put(ctx context.Context, key string, b []byte) error {
 }
 
 func (s *s3Store) save(ctx context.Context, rec *record) error {
+	rec.Updated = time.Now()
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return err
@@ -146,37 +169,75 @@ func (s *s3Store) save(ctx context.Context, rec *record) error {
 }
 
 // write fills parts of rec.PartSize from the saved tail and src, uploads
-// each full part, and stores what is left as the tail object. Bytes enter
-// the hash only once they are durable (in an uploaded part or the stored
-// tail), so rec.Offset never counts bytes S3 does not have (tusd#376).
+// each full part, and stores what is left as the tail object. Reading the
+// next part from the client overlaps uploading the previous one (two
+// buffers). Bytes enter the hash only once they are durable (in an
+// uploaded part or the stored tail), in order, so rec.Offset never counts
+// bytes S3 does not have (tusd#376).
 func (s *s3Store) write(ctx context.Context, rec *record, src io.Reader) (int64, error) {
+	// tusd cancels ctx when the client goes away or another request
+	// takes the lock; what was received must still be stored.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s3OpTimeout)
+	defer cancel()
 	h, err := rec.hasher()
 	if err != nil {
 		return 0, err
 	}
-	buf := make([]byte, 0, rec.PartSize)
-	if rec.Tail > 0 {
-		tail, err := s.get(ctx, s.tailKey(rec.Upload.ID))
-		if err != nil {
-			return 0, fmt.Errorf("blob: s3 read tail: %w", err)
+	free := make(chan []byte, 2)
+	free <- s.getBuf(rec.PartSize)
+	free <- s.getBuf(rec.PartSize)
+	defer func() { // the uploader is done by then: recycle what came back
+		for {
+			select {
+			case b := <-free:
+				s.putBuf(b)
+			default:
+				return
+			}
 		}
-		if int64(len(tail)) != rec.Tail {
-			return 0, fmt.Errorf("blob: s3 tail of %s has %d bytes, record says %d", rec.Upload.ID, len(tail), rec.Tail)
+	}()
+	buf := <-free
+	if rec.Tail > 0 {
+		tail, err := s.readTail(ctx, rec)
+		if err != nil {
+			return 0, err
 		}
 		buf = append(buf, tail...)
 	}
 	hashed := len(buf) // buf[:hashed] is already in h (the old tail)
-	var n int64
-	var srcErr error
-	persist := func() error {
-		if err := rec.setHash(h); err != nil {
-			return err
-		}
-		if rec.Offset == rec.Upload.Size {
-			rec.State = stateFull
-		}
-		return s.save(ctx, rec)
+
+	// The uploader owns rec, h and n until done is closed.
+	type full struct {
+		buf    []byte
+		hashed int
 	}
+	var n int64
+	var upErr error
+	var failed atomic.Bool // lets the reader stop early; upErr is read after done
+	parts := make(chan full)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for p := range parts {
+			if upErr == nil {
+				num := len(rec.Parts) + 1
+				part, err := s.c.PutObjectPart(ctx, s.bucket, s.blobKey(rec.ref("")), rec.MultipartID, num,
+					bytes.NewReader(p.buf), int64(len(p.buf)), minio.PutObjectPartOptions{})
+				if err != nil {
+					upErr = fmt.Errorf("blob: s3 upload part %d: %w", num, err)
+					failed.Store(true)
+				} else {
+					h.Write(p.buf[p.hashed:])
+					n += int64(len(p.buf) - p.hashed)
+					rec.Offset += int64(len(p.buf) - p.hashed)
+					rec.Parts = append(rec.Parts, s3Part{Number: num, ETag: part.ETag, Size: int64(len(p.buf))})
+					rec.Tail, rec.TailSHA256 = 0, ""
+				}
+			}
+			free <- p.buf[:0]
+		}
+	}()
+	var srcErr error
 	for {
 		m, rerr := io.ReadFull(src, buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+m]
@@ -186,30 +247,35 @@ func (s *s3Store) write(ctx context.Context, rec *record, src io.Reader) (int64,
 		if len(buf) < cap(buf) {
 			break // src ended (or failed) inside this part
 		}
-		num := len(rec.Parts) + 1
-		part, err := s.c.PutObjectPart(ctx, s.bucket, s.blobKey(rec.ref("")), rec.MultipartID, num,
-			bytes.NewReader(buf), int64(len(buf)), minio.PutObjectPartOptions{})
-		if err != nil {
-			// The bytes of this part are lost; what is durable is
-			// the state before it, minus the old tail if it was in
-			// this part: it still is in the tail object.
-			if perr := persist(); perr != nil {
-				return n, perr
-			}
-			return n, fmt.Errorf("blob: s3 upload part %d: %w", num, err)
-		}
-		h.Write(buf[hashed:])
-		n += int64(len(buf) - hashed)
-		rec.Offset += int64(len(buf) - hashed)
-		rec.Parts = append(rec.Parts, s3Part{Number: num, ETag: part.ETag, Size: int64(len(buf))})
-		rec.Tail = 0
-		buf, hashed = buf[:0], 0
-		if rerr != nil || srcErr != nil {
+		parts <- full{buf, hashed}
+		buf, hashed = <-free, 0
+		if rerr != nil || failed.Load() {
 			break
 		}
 	}
+	close(parts)
+	<-done
+	persist := func() error {
+		if err := rec.setHash(h); err != nil {
+			return err
+		}
+		if rec.Offset == rec.Upload.Size {
+			rec.State = stateFull
+		}
+		return s.save(ctx, rec)
+	}
+	if upErr != nil {
+		free <- buf
+		// What is durable is the parts before the failed one (and the
+		// old tail, still in its object if it was not consumed).
+		if err := persist(); err != nil {
+			return n, err
+		}
+		return n, upErr
+	}
 	if len(buf) > hashed {
 		if err := s.put(ctx, s.tailKey(rec.Upload.ID), buf); err != nil {
+			free <- buf
 			if perr := persist(); perr != nil {
 				return n, perr
 			}
@@ -219,12 +285,33 @@ func (s *s3Store) write(ctx context.Context, rec *record, src io.Reader) (int64,
 		n += int64(len(buf) - hashed)
 		rec.Offset += int64(len(buf) - hashed)
 		rec.Tail = int64(len(buf))
+		rec.TailSHA256 = sum256(buf)
 	}
 	if err := persist(); err != nil {
+		free <- buf
 		return 0, err
 	}
+	free <- buf
 	return n, srcErr
 }
+
+// readTail reads the tail object back and checks it is the one the record
+// describes: a concurrent writer on another node (tusd's lock is per
+// process) cannot slip other bytes into a blob through it. Parts are
+// protected the same way by their ETags, which CompleteMultipartUpload
+// checks.
+func (s *s3Store) readTail(ctx context.Context, rec *record) ([]byte, error) {
+	tail, err := s.get(ctx, s.tailKey(rec.Upload.ID))
+	if err != nil {
+		return nil, fmt.Errorf("blob: s3 read tail: %w", err)
+	}
+	if int64(len(tail)) != rec.Tail || sum256(tail) != rec.TailSHA256 {
+		return nil, fmt.Errorf("blob: s3 tail of %s is not the one its record describes (a concurrent writer?)", rec.Upload.ID)
+	}
+	return tail, nil
+}
+
+func sum256(b []byte) string { h := sha256.Sum256(b); return hex.EncodeToString(h[:]) }
 
 func (s *s3Store) finalize(ctx context.Context, rec *record) (bool, error) {
 	ref := rec.ref("")
@@ -235,12 +322,9 @@ func (s *s3Store) finalize(ctx context.Context, rec *record) (bool, error) {
 	}
 	parts := rec.Parts
 	if rec.Tail > 0 {
-		tail, err := s.get(ctx, s.tailKey(rec.Upload.ID))
+		tail, err := s.readTail(ctx, rec)
 		if err != nil {
-			return false, fmt.Errorf("blob: s3 read tail: %w", err)
-		}
-		if int64(len(tail)) != rec.Tail {
-			return false, fmt.Errorf("blob: s3 tail of %s has %d bytes, record says %d", rec.Upload.ID, len(tail), rec.Tail)
+			return false, err
 		}
 		num := len(parts) + 1
 		p, err := s.c.PutObjectPart(ctx, s.bucket, s.blobKey(ref), rec.MultipartID, num,

@@ -45,7 +45,7 @@ type keyLock struct {
 
 // New checks cfg and returns a Service; it starts nothing (see Run).
 func New(cfg Config) (*Service, error) {
-	if len(cfg.SigningKey) < 32 {
+	if len(cfg.SigningKey) < 32 && cfg.SigningKeys == nil {
 		return nil, errShortKey
 	}
 	if !validName(cfg.Node) {
@@ -104,6 +104,32 @@ func New(cfg Config) (*Service, error) {
 	return s, nil
 }
 
+// keys returns the signing key first, then every key that verifies.
+func (s *Service) keys() ([][]byte, error) {
+	if s.cfg.SigningKeys == nil {
+		return [][]byte{s.cfg.SigningKey}, nil
+	}
+	var keys [][]byte
+	for _, k := range s.cfg.SigningKeys() {
+		if len(k) >= 32 {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return nil, errShortKey
+	}
+	return keys, nil
+}
+
+// verify checks a token against the current keys.
+func (s *Service) verify(purpose, subject, tok string) error {
+	keys, err := s.keys()
+	if err != nil {
+		return ErrBadToken
+	}
+	return verifyToken(keys, purpose, subject, tok, s.now())
+}
+
 func (s *Service) backend(store string) (backend, error) {
 	switch store {
 	case StoreLocal, "":
@@ -147,7 +173,11 @@ func (s *Service) Create(ctx context.Context, u Upload) (uploadURL string, err e
 	}
 	s.log.Info("upload created", "upload", u.ID, "tenant", u.Tenant, "project", u.Project,
 		"version", u.Version, "size", u.Size, "store", u.Store)
-	tok := signToken(s.cfg.SigningKey, "upload", u.ID, u.ExpiresAt)
+	keys, err := s.keys()
+	if err != nil {
+		return "", err
+	}
+	tok := signToken(keys[0], "upload", u.ID, u.ExpiresAt)
 	return s.cfg.PublicURL + UploadsPath + u.ID + "?t=" + tok, nil
 }
 
@@ -198,6 +228,11 @@ func (s *Service) OnComplete(fn func(ctx context.Context, u Upload, ref Ref) err
 // OnReject sets the function called when an upload fails for good: its
 // bytes did not match the declared size or sha256, it expired, or the
 // client terminated it. Its bytes are already deleted.
+//
+// Both callbacks must be idempotent per upload (a Raft write that is a
+// no-op the second time): for the s3 store, where uploads are shared by
+// all nodes and tusd's lock is per process, a collector retrying a
+// finalisation or an expiry may repeat a call another node made.
 func (s *Service) OnReject(fn func(ctx context.Context, u Upload, reason string)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -270,7 +305,11 @@ func (s *Service) DownloadURL(ctx context.Context, ref Ref, filename string, ttl
 		if filename != "" {
 			q.Set("n", filename)
 		}
-		q.Set("t", signToken(s.cfg.SigningKey, "blob", blobSubject(ref.Key(), ref.Holder, filename), s.now().Add(ttl)))
+		keys, err := s.keys()
+		if err != nil {
+			return "", err
+		}
+		q.Set("t", signToken(keys[0], "blob", blobSubject(ref.Key(), ref.Holder, filename), s.now().Add(ttl)))
 		return s.cfg.PublicURL + BlobsPath + ref.Key() + "?" + q.Encode(), nil
 	}
 	return "", fmt.Errorf("%w: store %q", ErrInvalid, ref.Store)

@@ -60,21 +60,27 @@ func parseToken(tok string) (exp int64, sig []byte, err error) {
 	if err != nil {
 		return 0, nil, ErrBadToken
 	}
-	sig, err = base64.RawURLEncoding.DecodeString(ss)
+	sig, err = base64.RawURLEncoding.Strict().DecodeString(ss)
 	if err != nil || len(sig) != sha256.Size {
 		return 0, nil, ErrBadToken
 	}
 	return exp, sig, nil
 }
 
-// verifyToken checks tok for purpose and subject at now, in constant time
-// over the MAC.
-func verifyToken(key []byte, purpose, subject, tok string, now time.Time) error {
+// verifyToken checks tok for purpose and subject at now against keys, in
+// constant time over the MAC.
+func verifyToken(keys [][]byte, purpose, subject, tok string, now time.Time) error {
 	exp, sig, err := parseToken(tok)
 	if err != nil {
 		return err
 	}
-	if !hmac.Equal(sig, mac(key, purpose, subject, exp)) {
+	ok := false
+	for _, key := range keys {
+		if hmac.Equal(sig, mac(key, purpose, subject, exp)) {
+			ok = true
+		}
+	}
+	if !ok {
 		return ErrBadToken
 	}
 	if now.Unix() >= exp {
@@ -105,7 +111,7 @@ func parseUploadID(id string) (store, holder string, err error) {
 		if len(id) < 35 || id[33] != '.' {
 			return "", "", ErrNotFound
 		}
-		b, err := base64.RawURLEncoding.DecodeString(id[34:])
+		b, err := base64.RawURLEncoding.Strict().DecodeString(id[34:])
 		if err != nil || !validName(string(b)) {
 			return "", "", ErrNotFound
 		}
@@ -153,4 +159,4 @@ func validName(s string) bool {
 	return consensus.ValidateIdentifier("name", s) == nil && s[0] != '.'
 }
 
-var errShortKey = errors.New("blob: SigningKey must be at least 32 bytes")
+var errShortKey = errors.New("blob: no signing key of at least 32 bytes")

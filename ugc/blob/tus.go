@@ -20,6 +20,7 @@ type tusStore struct{ s *Service }
 var (
 	errNoCreation  = handler.NewError("ERR_CREATION_DISABLED", "uploads are created by POST .../ugc/items/{item}/versions", http.StatusForbidden)
 	errExpired     = handler.NewError("ERR_UPLOAD_EXPIRED", "upload expired", http.StatusGone)
+	errPending     = handler.NewError("ERR_UPLOAD_PENDING", "every byte is here but storing the blob failed; retry later", http.StatusServiceUnavailable)
 	errNotWritable = handler.NewError("ERR_UPLOAD_CLOSED", "upload is complete or being completed", http.StatusConflict)
 )
 
@@ -45,6 +46,20 @@ func (t tusStore) GetUpload(ctx context.Context, id string) (handler.Upload, err
 	}
 	if rec.State != stateDone && !t.s.now().Before(rec.Upload.ExpiresAt) {
 		return nil, errExpired
+	}
+	if rec.State == stateFull {
+		// Every byte is here but the last finalisation failed (tusd
+		// answers a PATCH at offset == size with 204 without asking
+		// the store again): retry it now, under the request's lock, so
+		// a client never sees the full offset before the version is
+		// published or rejected.
+		if err := t.s.finish(ctx, b, rec); err != nil {
+			var te handler.Error
+			if errors.As(err, &te) {
+				return nil, te
+			}
+			return nil, errPending
+		}
 	}
 	return &tusUpload{s: t.s, b: b, rec: rec}, nil
 }
@@ -121,6 +136,9 @@ func (s *Service) finish(ctx context.Context, b backend, rec *record) error {
 		s.reject(ctx, rec.Upload, reason)
 		return handler.NewError("ERR_CHECKSUM_MISMATCH", reason, 460)
 	}
+	// Finish what was started even if the client has gone.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s3OpTimeout)
+	defer cancel()
 	ref := rec.ref(s.cfg.Node)
 	unlock := s.lockKey(ref.Store + ":" + ref.Key())
 	defer unlock()
@@ -153,8 +171,19 @@ func (s *Service) finish(ctx context.Context, b backend, rec *record) error {
 // local upload held elsewhere, and hands it to tusd.
 func (s *Service) serveUpload(w http.ResponseWriter, r *http.Request) {
 	id := strings.TrimPrefix(r.URL.Path, UploadsPath)
+	if m := r.Header.Get("X-HTTP-Method-Override"); r.Method == http.MethodPost && m != "" {
+		r.Method = m // as tusd does, for clients that can only POST
+		r.Header.Del("X-HTTP-Method-Override")
+	}
+	if origin := r.Header.Get("Origin"); origin != "" {
+		// tusd sets these on the answers it writes; the refusals below
+		// are written before it, and a browser must be able to read them.
+		w.Header().Set("Access-Control-Allow-Origin", origin)
+		w.Header().Set("Access-Control-Expose-Headers", "Upload-Offset, Upload-Length, Upload-Expires, Tus-Resumable")
+		w.Header().Set("Vary", "Origin")
+	}
 	if r.Method == http.MethodOptions {
-		s.tus.Middleware(http.NotFoundHandler()).ServeHTTP(w, r)
+		s.tus.Middleware(http.NotFoundHandler()).ServeHTTP(&extWriter{ResponseWriter: w}, r)
 		return
 	}
 	if r.Method == http.MethodPost && id == "" {
@@ -169,7 +198,7 @@ func (s *Service) serveUpload(w http.ResponseWriter, r *http.Request) {
 	var exp time.Time
 	tok := r.URL.Query().Get("t")
 	if tok != "" {
-		if err := verifyToken(s.cfg.SigningKey, "upload", id, tok, s.now()); err != nil {
+		if err := s.verify("upload", id, tok); err != nil {
 			if errors.Is(err, ErrExpired) {
 				httpError(w, http.StatusGone, "upload expired")
 			} else {
@@ -214,6 +243,9 @@ func (s *Service) serveUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Upload-Expires", exp.UTC().Format(http.TimeFormat))
+	// tusd's unrouted handler takes the path without its base.
+	r2 := r.Clone(r.Context())
+	r2.URL.Path, r2.URL.RawPath = id, ""
 	s.tus.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
 		case http.MethodHead:
@@ -223,7 +255,7 @@ func (s *Service) serveUpload(w http.ResponseWriter, r *http.Request) {
 		case http.MethodDelete:
 			s.tus.DelFile(w, r)
 		}
-	})).ServeHTTP(&extWriter{ResponseWriter: w}, r)
+	})).ServeHTTP(&extWriter{ResponseWriter: w}, r2)
 }
 
 // extWriter adds "expiration" to the extensions tusd announces: Create
