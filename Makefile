@@ -8,7 +8,7 @@ NAME      ?= local
 
 PROTO_SRC := $(wildcard proto/cassandranet/v1/*.proto)
 
-.PHONY: all build run test test-short vet proto proto-check bench chaos chaos-alloc fuzz clean help cabi \
+.PHONY: all build run test test-short vet proto proto-check bench chaos chaos-alloc chaos-ugc fuzz clean help cabi \
 	image compose-up compose-down compose-test
 
 all: build
@@ -20,6 +20,7 @@ help:
 	@echo "make fuzz        run each fuzz target for a short while"
 	@echo "make chaos       5-minute chaos run, every fault, race-built agents (root for network faults)"
 	@echo "make chaos-alloc 50 s allocation chaos test: double allocations, idempotency, lost allocations"
+	@echo "make chaos-ugc   45 s UGC chaos test: lost items, deletes and uploads; published versions download with their sha256"
 	@echo "make proto       regenerate Go code from proto/"
 	@echo "make cabi        build the game-server C library into $(CABI_OUT) (cabi/include/cassnet.h)"
 	@echo "make image       build the static binary and the FROM scratch image $(IMAGE)"
@@ -145,6 +146,9 @@ chaos: build
 # partitions under the allocation workload; about 50 s.
 chaos-alloc:
 	CASSNET_CHAOS_ALLOC=1 $(GO) test -race -count=1 -timeout 6m -run '^TestChaosAlloc$$' -v ./testnet/
+
+chaos-ugc:
+	CASSNET_CHAOS_UGC=1 $(GO) test -race -count=1 -timeout 6m -run '^TestChaosUGC$$' -v ./testnet/
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

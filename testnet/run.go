@@ -281,7 +281,7 @@ var WorkloadNames = []string{BanWorkloadName, SessionWorkloadName, PubSubWorkloa
 // OptionalWorkloads run only when named. The allocation workload needs
 // game servers registered over gRPC to reach the replicated state
 // (issue 11), and has its own chaos test (TestChaosAlloc).
-var OptionalWorkloads = []string{AllocWorkloadName}
+var OptionalWorkloads = []string{AllocWorkloadName, UGCWorkloadName}
 
 // hasAlloc reports whether gens include the allocation workload.
 func hasAlloc(gens []Generator) bool {
@@ -311,6 +311,8 @@ func NewGenerators(names []string) ([]Generator, error) {
 			gens = append(gens, &PubSubWorkload{Tenant: PubSubTenant})
 		case AllocWorkloadName:
 			gens = append(gens, &AllocWorkload{Tenant: AllocTenant})
+		case UGCWorkloadName:
+			gens = append(gens, &UGCWorkload{Tenant: UGCTenant})
 		default:
 			return nil, fmt.Errorf("chaos: unknown workload %q (want %s or all)", n, strings.Join(append(slices.Clone(WorkloadNames), OptionalWorkloads...), ", "))
 		}

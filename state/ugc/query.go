@@ -22,7 +22,7 @@ const (
 	// maxScan bounds the postings one page looks at; a page that reaches
 	// it ends early with a cursor, so a query that matches little never
 	// walks a whole project in one request.
-	maxScan = 20_000
+	maxScan = 4096
 	// collectLimit is the largest candidate list a downloads-sorted query
 	// sorts in memory; above it the query walks the downloads order.
 	collectLimit = 5_000
