@@ -103,7 +103,9 @@ type Settings struct {
 }
 
 // UploadTTL is how long an upload may stay incomplete.
-func (s Settings) UploadTTL() time.Duration { return time.Duration(s.Effective().UploadTTLSeconds) * time.Second }
+func (s Settings) UploadTTL() time.Duration {
+	return time.Duration(s.Effective().UploadTTLSeconds) * time.Second
+}
 
 // Effective fills in the defaults.
 func (s Settings) Effective() Settings {
