@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -280,11 +281,78 @@ func (s *Server) handlePutUGCSettings(w http.ResponseWriter, r *http.Request, p 
 
 // PublishUpload is the blob service's OnComplete: the bytes of u are
 // complete and verified, so one Raft write publishes the version. An error
-// tells the service to delete the bytes unless something references them.
+// tells the service to delete the bytes unless something references them,
+// so PublishUpload answers one only once the version is definitely not
+// published: an indeterminate write (a leader change while committing) is
+// retried (publishing is idempotent) and, if it stays unknown, fenced by
+// rejecting the version, whose outcome then says which write won.
 func (s *Server) PublishUpload(ctx context.Context, u blob.Upload, ref blob.Ref) error {
-	_, err := s.apply(ctx, s.nodePrincipal(), &cassnetv1.Command{Op: &cassnetv1.Command_PublishUgcVersion{PublishUgcVersion: &cassnetv1.PublishUGCVersion{
-		Tenant: u.Tenant, Project: u.Project, Item: u.Item, Id: u.Version, Store: ref.Store, Holder: ref.Holder}}})
-	return err
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ugcPublishPatience)
+	defer cancel()
+	published := func() bool {
+		v, ok := s.state.UGC.Version(u.Tenant, u.Project, u.Item, u.Version)
+		return ok && v.State == ugc.VersionPublished && v.Store == ref.Store && v.Holder == ref.Holder
+	}
+	cmd := func() *cassnetv1.Command {
+		return &cassnetv1.Command{Op: &cassnetv1.Command_PublishUgcVersion{PublishUgcVersion: &cassnetv1.PublishUGCVersion{
+			Tenant: u.Tenant, Project: u.Project, Item: u.Item, Id: u.Version, Store: ref.Store, Holder: ref.Holder}}}
+	}
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		_, err := s.apply(ctx, s.nodePrincipal(), cmd())
+		switch {
+		case err == nil || published():
+			return nil
+		case !ugcRetryable(err):
+			return err // a definite refusal: expired, rejected, collecting, gone
+		}
+		if !sleepCtx(ctx, wait) {
+			break
+		}
+	}
+	// Still unknown: fence. A reject that succeeds means the publish never
+	// applied (nor will: the version is no longer pending); one refused as
+	// "not pending" means something else did, and the state says what.
+	fctx, fcancel := context.WithTimeout(context.Background(), ugcPublishPatience)
+	defer fcancel()
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		_, err := s.apply(fctx, s.nodePrincipal(), &cassnetv1.Command{Op: &cassnetv1.Command_RejectUgcVersion{RejectUgcVersion: &cassnetv1.RejectUGCVersion{
+			Tenant: u.Tenant, Project: u.Project, Item: u.Item, Id: u.Version, Reason: "the publication could not be confirmed; upload again"}}})
+		switch {
+		case published():
+			return nil
+		case err == nil:
+			return errors.New("ugc: the publication could not be confirmed; the version was rejected")
+		case !ugcRetryable(err):
+			return fmt.Errorf("ugc: not published: %w", err)
+		}
+		if !sleepCtx(fctx, wait) {
+			// Unknown for a minute: keep the bytes (an orphan blob, at worst)
+			// rather than risk a published version without them.
+			s.log.Error("ugc: the outcome of a publication is unknown; keeping its bytes", "item", u.Item, "version", u.Version)
+			return nil
+		}
+	}
+}
+
+// ugcPublishPatience bounds each phase of PublishUpload.
+const ugcPublishPatience = 30 * time.Second
+
+// ugcRetryable reports whether a write's failure may be retried: its
+// outcome is unknown, or no leader took it.
+func ugcRetryable(err error) bool {
+	return errors.Is(err, consensus.ErrIndeterminate) || errors.Is(err, consensus.ErrNoLeader) ||
+		errors.Is(err, consensus.ErrShuttingDown) || errors.Is(err, context.DeadlineExceeded)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 // RejectUpload is the blob service's OnReject: the version is marked
