@@ -110,21 +110,27 @@ type run struct {
 	lists []string
 }
 
-// match checks an item against every criterion but the driving list.
-func (r *run) match(it *Item, skip string) bool {
-	q := r.q
-	if q.State != "" && it.State != q.State || q.Visibility != "" && it.Visibility != q.Visibility ||
-		q.Owner != "" && it.Owner != q.Owner {
-		return false
-	}
-	rk := recentKey(it.CreatedAt)
+// inLists checks that the item with recent key rk is posted to every
+// list but skip: membership checks on the postings, before the item is
+// even read.
+func (r *run) inLists(rk, id, skip string) bool {
 	for _, l := range r.lists {
 		if l == skip {
 			continue
 		}
-		if _, ok := r.d.postings.Get(listPrefix(q.Tenant, q.Project, l) + rk + it.ID); !ok {
+		if _, ok := r.d.postings.Get(listPrefix(r.q.Tenant, r.q.Project, l) + rk + id); !ok {
 			return false
 		}
+	}
+	return true
+}
+
+// match checks an item's fields and the caller's visibility rule.
+func (r *run) match(it *Item) bool {
+	q := r.q
+	if q.State != "" && it.State != q.State || q.Visibility != "" && it.Visibility != q.Visibility ||
+		q.Owner != "" && it.Owner != q.Owner {
+		return false
 	}
 	return q.Visible == nil || q.Visible(it)
 }
@@ -147,8 +153,11 @@ func (r *run) walk(list, after string, sortLen int) Page {
 		}
 		last = key
 		id := key[sortLen:]
+		if !r.inLists(key[sortLen-8:sortLen], id, list) { // the recent key ends every sort key
+			return true
+		}
 		it, ok := r.d.items.Get(itemKey(r.q.Tenant, r.q.Project, id))
-		if !ok || !r.match(it, list) {
+		if !ok || !r.match(it) {
 			return true
 		}
 		if len(page.Items) == r.q.Limit {
@@ -179,8 +188,12 @@ func (r *run) collect(after string) Page {
 	}
 	var all []cand
 	r.d.postings.Walk(prefix, func(k string, _ struct{}) bool {
-		id := k[len(prefix)+8:]
-		if it, ok := r.d.items.Get(itemKey(r.q.Tenant, r.q.Project, id)); ok && r.match(it, r.lists[0]) {
+		key := k[len(prefix):]
+		id := key[8:]
+		if !r.inLists(key[:8], id, r.lists[0]) {
+			return true
+		}
+		if it, ok := r.d.items.Get(itemKey(r.q.Tenant, r.q.Project, id)); ok && r.match(it) {
 			if key := downloadsKey(it.Downloads, it.CreatedAt) + it.ID; key > after {
 				all = append(all, cand{key, it})
 			}
