@@ -143,6 +143,7 @@ func (n *Node) start(ctx context.Context) error {
 		return err
 	}
 	peerClient, peerScheme := n.peerHTTP(ident)
+	n.ugcPeers, n.ugcScheme = peerClient, peerScheme
 	srv, err := api.New(api.Config{
 		Store: store, State: n.state, Members: m, Agent: n, Topics: topics{n.pubsub}, JoinTokens: n,
 		Version: cfg.Version, NodeName: cfg.Name, GameServers: gameList{n},
@@ -151,6 +152,8 @@ func (n *Node) start(ctx context.Context) error {
 		Logger:       n.logger.With("component", "api"),
 		RateLimits:   cfg.RateLimits,
 		WebhookGuard: cfg.webhookGuard(),
+
+		UGC: &n.ugc,
 	})
 	if err != nil {
 		return fmt.Errorf("configure api: %w", err)

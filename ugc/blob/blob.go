@@ -109,9 +109,10 @@ type Config struct {
 	// URLs (HMAC-SHA256), at least 32 bytes. Every node must hold the
 	// same key, or URLs minted on one node fail on another. Where it
 	// comes from: the node derives it with DeriveSigningKey from the
-	// replicated cluster session signing key's seed (state.Identity), the
-	// one secret every member already shares; it never travels in a URL
-	// or a log.
+	// ugc domain's replicated URL secret (random, proposed once by the
+	// first node that needs it, "if none" so the first proposal wins), so
+	// every member holds it without configuration; it never travels in a
+	// URL or a log.
 	SigningKey []byte
 	// SigningKeys, optional, replaces SigningKey to survive rotation: it
 	// is called per request and returns the key to sign with first, then
