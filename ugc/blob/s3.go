@@ -62,6 +62,13 @@ const (
 	maxParts    = 1000
 )
 
+// earlyPart is the least a PATCH must leave over for it to become a part
+// of its own instead of a tail: S3's 5 MiB minimum, and enough that
+// parts of that size still fit in 9,000.
+func earlyPart(size int64) int64 {
+	return max(5<<20, (size+8999)/9000)
+}
+
 func partSize(size int64) int64 {
 	p := int64(minPartSize)
 	if need := (size + maxParts - 1) / maxParts; need > p {
@@ -273,7 +280,26 @@ func (s *s3Store) write(ctx context.Context, rec *record, src io.Reader) (int64,
 		}
 		return n, upErr
 	}
-	if len(buf) > hashed {
+	newBytes := int64(len(buf) - hashed)
+	if newBytes > 0 && (rec.Offset+newBytes == rec.Upload.Size || int64(len(buf)) >= earlyPart(rec.Upload.Size)) {
+		// The upload's last bytes, or enough for a part of its own:
+		// a part now, not a tail to write and read back.
+		num := len(rec.Parts) + 1
+		part, err := s.c.PutObjectPart(ctx, s.bucket, s.blobKey(rec.ref("")), rec.MultipartID, num,
+			bytes.NewReader(buf), int64(len(buf)), minio.PutObjectPartOptions{})
+		if err != nil {
+			free <- buf
+			if perr := persist(); perr != nil {
+				return n, perr
+			}
+			return n, fmt.Errorf("blob: s3 upload part %d: %w", num, err)
+		}
+		h.Write(buf[hashed:])
+		n += newBytes
+		rec.Offset += newBytes
+		rec.Parts = append(rec.Parts, s3Part{Number: num, ETag: part.ETag, Size: int64(len(buf))})
+		rec.Tail, rec.TailSHA256 = 0, ""
+	} else if len(buf) > hashed {
 		if err := s.put(ctx, s.tailKey(rec.Upload.ID), buf); err != nil {
 			free <- buf
 			if perr := persist(); perr != nil {
