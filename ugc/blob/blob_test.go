@@ -600,3 +600,26 @@ func TestChunkSizes(t *testing.T) {
 		}
 	})
 }
+
+// TestS3Credentials: without credentials in the environment or the file,
+// New refuses to start rather than failing the first upload.
+func TestS3Credentials(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_ACCESS_KEY", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	t.Setenv("AWS_SECRET_KEY", "")
+	cfg := Config{Node: "n", DataDir: t.TempDir(), SigningKey: testKey, PublicURL: "http://n",
+		S3: &S3Config{Endpoint: "http://127.0.0.1:1", Bucket: "b"}}
+	if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "no credentials") {
+		t.Fatalf("New without credentials: %v", err)
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", "id")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	if _, err := New(cfg); err != nil {
+		t.Fatalf("New with env credentials: %v", err)
+	}
+	cfg.S3.CredentialsFile = filepath.Join(t.TempDir(), "missing")
+	if _, err := New(cfg); err == nil {
+		t.Fatal("New with a missing credentials file succeeded")
+	}
+}

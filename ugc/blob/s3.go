@@ -86,10 +86,16 @@ func newS3Store(cfg *S3Config) (*s3Store, error) {
 		return nil, errors.New("blob: s3 bucket is empty")
 	}
 	var creds *credentials.Credentials
+	where := "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
 	if cfg.CredentialsFile != "" {
 		creds = credentials.NewFileAWSCredentials(cfg.CredentialsFile, "default")
+		where = cfg.CredentialsFile
 	} else {
 		creds = credentials.NewEnvAWS()
+	}
+	// Fail at start, not at the first upload, when there are none.
+	if v, err := creds.Get(); err != nil || v.AccessKeyID == "" || v.SecretAccessKey == "" {
+		return nil, fmt.Errorf("blob: s3: no credentials in %s (%v)", where, err)
 	}
 	region := cfg.Region
 	if region == "" {
