@@ -258,8 +258,9 @@ func (s *Service) serveUpload(w http.ResponseWriter, r *http.Request) {
 	})).ServeHTTP(&extWriter{ResponseWriter: w}, r2)
 }
 
-// extWriter adds "expiration" to the extensions tusd announces: Create
-// sets an expiry on every upload and Upload-Expires carries it.
+// extWriter adds "expiration" to the extensions tusd announces (Create
+// sets an expiry on every upload and Upload-Expires carries it) and drops
+// "creation-with-upload".
 type extWriter struct {
 	http.ResponseWriter
 	wrote bool
@@ -269,6 +270,8 @@ func (e *extWriter) WriteHeader(code int) {
 	if !e.wrote {
 		e.wrote = true
 		if x := e.Header().Get("Tus-Extension"); x != "" && !strings.Contains(x, "expiration") {
+			// creation-with-upload needs a client POST, which is refused.
+			x = strings.ReplaceAll(x, "creation-with-upload,", "")
 			e.Header().Set("Tus-Extension", x+",expiration")
 		}
 	}
