@@ -269,8 +269,8 @@ func TestDeduplicated(t *testing.T) {
 				t.Fatalf("upload %d: %d %s", i, code, body)
 			}
 		}
-		a.failNext = errors.New("refused")
-		if code, _ := up(); code != http.StatusInternalServerError {
+		a.failNext = statusErr{413, "over the project quota of 1 GiB"}
+		if code, _ := up(); code != http.StatusRequestEntityTooLarge {
 			t.Fatalf("failing upload: %d", code)
 		}
 		if ok, _ := b.exists(ctx, ref); !ok {
@@ -621,3 +621,11 @@ func TestS3Credentials(t *testing.T) {
 		t.Fatal("New with a missing credentials file succeeded")
 	}
 }
+
+type statusErr struct {
+	code int
+	msg  string
+}
+
+func (e statusErr) Error() string   { return e.msg }
+func (e statusErr) StatusCode() int { return e.code }

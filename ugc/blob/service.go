@@ -217,8 +217,10 @@ func (s *Service) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) 
 
 // OnComplete sets the function called once an upload's size and sha256 are
 // verified and its bytes are stored under ref. If fn returns an error, the
-// client's final PATCH fails with it and the bytes are deleted unless the
-// blob existed before this upload (deduplicated).
+// client's final PATCH fails with it (its text is the body: write it for
+// the player; status 500, or the error's StatusCode() if it has one, e.g.
+// 413 for a quota) and the bytes are deleted unless the blob existed
+// before this upload (deduplicated).
 func (s *Service) OnComplete(fn func(ctx context.Context, u Upload, ref Ref) error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

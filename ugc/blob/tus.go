@@ -159,7 +159,12 @@ func (s *Service) finish(ctx context.Context, b backend, rec *record) error {
 				s.log.Error("forgetting upload", "upload", rec.Upload.ID, "err", ferr)
 			}
 			s.log.Warn("upload verified but not published", "upload", rec.Upload.ID, "err", err)
-			return handler.NewError("ERR_NOT_PUBLISHED", err.Error(), http.StatusInternalServerError)
+			code := http.StatusInternalServerError
+			var sc interface{ StatusCode() int }
+			if errors.As(err, &sc) && sc.StatusCode() >= 400 && sc.StatusCode() <= 599 {
+				code = sc.StatusCode()
+			}
+			return handler.NewError("ERR_NOT_PUBLISHED", err.Error(), code)
 		}
 	}
 	rec.State = stateDone
