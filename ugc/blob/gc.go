@@ -139,7 +139,7 @@ func (s *Service) collectOne(ctx context.Context, b backend, id string) (string,
 			if err := b.forget(ctx, id); err != nil {
 				return keep, err
 			}
-			s.reject(ctx, rec.Upload, "expired before it was complete")
+			s.reject(ctx, rec.Upload, outcomeExpired, "expired before it was complete")
 			return "", nil
 		}
 	}

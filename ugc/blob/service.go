@@ -31,6 +31,7 @@ type Service struct {
 	locker *memorylocker.MemoryLocker
 	proxy  *http.Client
 	now    func() time.Time
+	met    *metrics
 
 	mu         sync.Mutex
 	onComplete func(ctx context.Context, u Upload, ref Ref) error
@@ -64,7 +65,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.GCInterval <= 0 {
 		cfg.GCInterval = time.Minute
 	}
-	s := &Service{cfg: cfg, log: cfg.Logger, now: time.Now, keyLocks: map[string]*keyLock{}}
+	s := &Service{cfg: cfg, log: cfg.Logger, now: time.Now, keyLocks: map[string]*keyLock{}, met: newMetrics()}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -247,7 +248,8 @@ func (s *Service) callbacks() (func(context.Context, Upload, Ref) error, func(co
 	return s.onComplete, s.onReject
 }
 
-func (s *Service) reject(ctx context.Context, u Upload, reason string) {
+func (s *Service) reject(ctx context.Context, u Upload, outcome, reason string) {
+	s.countUpload(u.Store, outcome)
 	s.log.Warn("upload rejected", "upload", u.ID, "tenant", u.Tenant, "project", u.Project,
 		"version", u.Version, "reason", reason)
 	if _, fn := s.callbacks(); fn != nil {

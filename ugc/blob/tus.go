@@ -87,7 +87,9 @@ func (u *tusUpload) WriteChunk(ctx context.Context, offset int64, src io.Reader)
 	if offset != u.rec.Offset {
 		return 0, handler.ErrMismatchOffset
 	}
-	return u.b.write(ctx, u.rec, src)
+	n, err := u.b.write(ctx, u.rec, src)
+	u.s.met.received.WithLabelValues(u.rec.Upload.Store).Add(float64(n))
+	return n, err
 }
 
 func (u *tusUpload) GetReader(context.Context) (io.ReadCloser, error) {
@@ -108,7 +110,7 @@ func (u *tusUpload) Terminate(ctx context.Context) error {
 	if err := u.b.forget(ctx, u.rec.Upload.ID); err != nil {
 		return err
 	}
-	u.s.reject(ctx, u.rec.Upload, "terminated by the client")
+	u.s.reject(ctx, u.rec.Upload, outcomeTerminated, "terminated by the client")
 	return nil
 }
 
@@ -133,7 +135,7 @@ func (s *Service) finish(ctx context.Context, b backend, rec *record) error {
 		if err := b.forget(ctx, rec.Upload.ID); err != nil {
 			return err
 		}
-		s.reject(ctx, rec.Upload, reason)
+		s.reject(ctx, rec.Upload, outcomeMismatch, reason)
 		return handler.NewError("ERR_CHECKSUM_MISMATCH", reason, 460)
 	}
 	// Finish what was started even if the client has gone.
@@ -159,6 +161,7 @@ func (s *Service) finish(ctx context.Context, b backend, rec *record) error {
 				s.log.Error("forgetting upload", "upload", rec.Upload.ID, "err", ferr)
 			}
 			s.log.Warn("upload verified but not published", "upload", rec.Upload.ID, "err", err)
+			s.countUpload(rec.Upload.Store, outcomeNotPublished)
 			code := http.StatusInternalServerError
 			var sc interface{ StatusCode() int }
 			if errors.As(err, &sc) && sc.StatusCode() >= 400 && sc.StatusCode() <= 599 {
@@ -168,6 +171,11 @@ func (s *Service) finish(ctx context.Context, b backend, rec *record) error {
 		}
 	}
 	rec.State = stateDone
+	if created {
+		s.countUpload(rec.Upload.Store, outcomeCompleted)
+	} else {
+		s.countUpload(rec.Upload.Store, outcomeDeduplicated)
+	}
 	s.log.Info("upload complete", "upload", rec.Upload.ID, "blob", ref.Key(), "deduplicated", !created)
 	return b.save(ctx, rec)
 }
