@@ -331,7 +331,11 @@ func validRef(ref Ref) error {
 }
 
 // Delete removes a blob the ugc side no longer references. It is
-// idempotent. A local blob is deleted only by its holder: on another node
+// idempotent. An upload of the same bytes may complete at the same time
+// and be handed the blob being deleted (deduplication): the ugc side must
+// make OnComplete fail for a blob whose collection it has claimed, and the
+// client then uploads again. On one node Delete and such a completion are
+// serialised. A local blob is deleted only by its holder: on another node
 // Delete returns ErrNotHolder and touches nothing (the ugc side calls it on
 // the holder, e.g. when each node applies the reference count reaching
 // zero and the holder is itself). An s3 blob may be deleted from any node.
@@ -344,11 +348,16 @@ func (s *Service) Delete(ctx context.Context, ref Ref) error {
 		if s.s3 == nil {
 			return ErrNoS3
 		}
+		unlock := s.lockKey(StoreS3 + ":" + ref.Key())
+		defer unlock()
 		return s.s3.deleteBlob(ctx, ref)
 	case StoreLocal, "":
 		if ref.Holder != s.cfg.Node {
 			return ErrNotHolder
 		}
+		// Not in the middle of a completion that is reusing this blob.
+		unlock := s.lockKey(StoreLocal + ":" + ref.Key())
+		defer unlock()
 		return s.local.deleteBlob(ctx, ref)
 	}
 	return fmt.Errorf("%w: store %q", ErrInvalid, ref.Store)
