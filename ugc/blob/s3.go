@@ -34,6 +34,9 @@ type s3Store struct {
 	bucket string
 	prefix string
 	bufs   sync.Pool // *[]byte of minPartSize capacity: two per active write
+	// writers bounds concurrent writes, so part buffers stay under
+	// cap(writers) × 2 × part size (64 × 16 MiB = 1 GiB by default).
+	writers chan struct{}
 }
 
 func (s *s3Store) getBuf(size int64) []byte {
@@ -57,9 +60,10 @@ func (s *s3Store) putBuf(b []byte) {
 // length), so the part size is chosen then: 8 MiB, or larger so that the
 // upload needs at most maxParts parts. 512 MiB is 64 parts.
 const (
-	s3OpTimeout = 5 * time.Minute
-	minPartSize = 8 << 20
-	maxParts    = 1000
+	s3OpTimeout  = 5 * time.Minute
+	maxS3Writers = 64
+	minPartSize  = 8 << 20
+	maxParts     = 1000
 )
 
 // earlyPart is the least a PATCH must leave over for it to become a part
@@ -114,7 +118,7 @@ func newS3Store(cfg *S3Config) (*s3Store, error) {
 	if p != "" && !strings.HasSuffix(p, "/") {
 		p += "/"
 	}
-	return &s3Store{c: c, bucket: cfg.Bucket, prefix: p}, nil
+	return &s3Store{c: c, bucket: cfg.Bucket, prefix: p, writers: make(chan struct{}, maxS3Writers)}, nil
 }
 
 func (s *s3Store) recKey(id string) string  { return s.prefix + "uploads/" + id + ".json" }
@@ -188,6 +192,13 @@ func (s *s3Store) save(ctx context.Context, rec *record) error {
 // uploaded part or the stored tail), in order, so rec.Offset never counts
 // bytes S3 does not have (tusd#376).
 func (s *s3Store) write(ctx context.Context, rec *record, src io.Reader) (int64, error) {
+	// Each write holds two part buffers: bound how many run at once.
+	select {
+	case s.writers <- struct{}{}:
+		defer func() { <-s.writers }()
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
 	// tusd cancels ctx when the client goes away or another request
 	// takes the lock; what was received must still be stored.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s3OpTimeout)
