@@ -539,7 +539,7 @@ func TestS3ConcurrentWriters(t *testing.T) {
 	peers := map[string]*node{}
 	a := newNode(t, "node-a", cfg, peers)
 	b := newNode(t, "node-b", cfg, peers)
-	for round := 0; round < 3; round++ {
+	for round := 0; round < 2; round++ {
 		good := randomBytes(9<<20, uint64(100+round))
 		bad := randomBytes(9<<20, uint64(200+round))
 		url, err := a.svc.Create(ctx, testUpload(StoreS3, good))
@@ -575,8 +575,8 @@ func TestChunkSizes(t *testing.T) {
 	stores(t, func(t *testing.T, store string, s3 func() *S3Config) {
 		ctx := context.Background()
 		a := newNode(t, "node-a", s3(), nil)
-		for _, chunk := range []int{2 << 20, 6 << 20, 3<<20 + 7} {
-			data := randomBytes(13<<20+5, uint64(chunk))
+		for _, chunk := range []int{2 << 20, 6<<20 + 7} {
+			data := randomBytes(9<<20+5, uint64(chunk))
 			url, err := a.svc.Create(ctx, testUpload(store, data))
 			if err != nil {
 				t.Fatal(err)
