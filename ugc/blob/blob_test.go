@@ -629,3 +629,41 @@ type statusErr struct {
 
 func (e statusErr) Error() string   { return e.msg }
 func (e statusErr) StatusCode() int { return e.code }
+
+// TestRunDuringUploads: the GC loop running every few milliseconds beside
+// concurrent uploads (some cut and resumed) takes nothing that is in use
+// (run with -race).
+func TestRunDuringUploads(t *testing.T) {
+	stores(t, func(t *testing.T, store string, s3 func() *S3Config) {
+		ctx, cancel := context.WithCancel(context.Background())
+		a := newNode(t, "node-a", s3(), nil)
+		a.svc.cfg.GCInterval = 5 * time.Millisecond
+		done := make(chan error, 1)
+		go func() { done <- a.svc.Run(ctx) }()
+		t.Cleanup(func() { cancel(); <-done })
+		var wg sync.WaitGroup
+		for i := 0; i < 4; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				data := randomBytes(2<<20+i, uint64(300+i))
+				url, err := a.svc.Create(ctx, testUpload(store, data))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if i%2 == 0 {
+					tusPatchCut(t, url, 0, data, 1<<20)
+				}
+				off, _ := tusHead(t, url)
+				if code, body := tusPatch(t, url, off, data[off:]); code != http.StatusNoContent {
+					t.Errorf("upload %d: %d %s", i, code, body)
+				}
+			}()
+		}
+		wg.Wait()
+		if n := len(a.completions()); n != 4 {
+			t.Fatalf("%d completions, want 4 (rejections %q)", n, a.rejections())
+		}
+	})
+}

@@ -37,7 +37,25 @@ type Service struct {
 	onComplete func(ctx context.Context, u Upload, ref Ref) error
 	onReject   func(ctx context.Context, u Upload, reason string)
 	keyLocks   map[string]*keyLock
+	// gates serialise the tus requests of one upload on this node
+	// before they reach tusd, and tell the collector which uploads are in
+	// use: tusd answers a contended lock by interrupting the holder's
+	// PATCH, which the collector must never cause, and which races inside
+	// tusd v2.9.1 (httpContext.body is read by its cancel goroutine
+	// without synchronisation).
+	gates map[string]*gate
 }
+
+type gate struct {
+	ch   chan struct{} // a mutex with a timed acquire
+	refs int
+}
+
+// gateWait is how long a request waits for the previous request of the
+// same upload before it goes to tusd anyway, whose lock then interrupts
+// the old one: a client resuming after a cut waits for its dying PATCH to
+// store what it received, but not for a half-open connection.
+const gateWait = 3 * time.Second
 
 type keyLock struct {
 	mu   sync.Mutex
@@ -65,7 +83,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.GCInterval <= 0 {
 		cfg.GCInterval = time.Minute
 	}
-	s := &Service{cfg: cfg, log: cfg.Logger, now: time.Now, keyLocks: map[string]*keyLock{}, met: newMetrics()}
+	s := &Service{cfg: cfg, log: cfg.Logger, now: time.Now, keyLocks: map[string]*keyLock{}, gates: map[string]*gate{}, met: newMetrics()}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -255,6 +273,44 @@ func (s *Service) reject(ctx context.Context, u Upload, outcome, reason string) 
 	if _, fn := s.callbacks(); fn != nil {
 		fn(ctx, u, reason)
 	}
+}
+
+// enter waits (at most gateWait) for the other requests of upload id on
+// this node and marks this one in flight until the returned func.
+func (s *Service) enter(ctx context.Context, id string) func() {
+	s.mu.Lock()
+	g := s.gates[id]
+	if g == nil {
+		g = &gate{ch: make(chan struct{}, 1)}
+		s.gates[id] = g
+	}
+	g.refs++
+	s.mu.Unlock()
+	t := time.NewTimer(gateWait)
+	acquired := false
+	select {
+	case g.ch <- struct{}{}:
+		acquired = true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	t.Stop()
+	return func() {
+		if acquired {
+			<-g.ch
+		}
+		s.mu.Lock()
+		if g.refs--; g.refs == 0 {
+			delete(s.gates, id)
+		}
+		s.mu.Unlock()
+	}
+}
+
+func (s *Service) inUse(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gates[id] != nil
 }
 
 // lockKey serialises completions of one blob key on this node.

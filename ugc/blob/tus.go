@@ -248,6 +248,7 @@ func (s *Service) serveUpload(w http.ResponseWriter, r *http.Request) {
 		}
 		exp = rec.Upload.ExpiresAt
 	}
+	defer s.enter(r.Context(), id)()
 	switch r.Method {
 	case http.MethodHead, http.MethodPatch, http.MethodDelete:
 	default:
