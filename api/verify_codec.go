@@ -164,4 +164,3 @@ func plainJSONString(s string) bool {
 	}
 	return true
 }
-
