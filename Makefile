@@ -115,6 +115,7 @@ FUZZ_TARGETS := \
 	./mesh/:FuzzDecodeMeta \
 	./session/:FuzzVerify \
 	./api/:FuzzVerifyBody \
+	./api/:FuzzDecodeVerify \
 	./api/:FuzzParseCredential \
 	./api/:FuzzDecodeCreateBan \
 	./api/:FuzzDecodeCreateTenant \

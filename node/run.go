@@ -194,7 +194,9 @@ func (n *Node) start(ctx context.Context) error {
 	if cfg.HTTPTLS {
 		conf := ident.HTTPSConfig()
 		if n.httpCert != nil {
+			base := conf
 			conf = n.httpCert.serverConfig()
+			conf.ClientAuth, conf.ClientCAs = base.ClientAuth, base.ClientCAs // client certificates from the cluster CA
 		}
 		ln, scheme = tls.NewListener(ln, conf), "https://"
 	}
