@@ -8,7 +8,7 @@ NAME      ?= local
 
 PROTO_SRC := $(wildcard proto/cassandranet/v1/*.proto)
 
-.PHONY: all build run test test-short vet proto proto-check bench chaos chaos-alloc chaos-webhooks fuzz clean help cabi example-gameserver soak-supervisor plugins \
+.PHONY: all build run test test-short vet proto proto-check bench chaos chaos-alloc chaos-webhooks fuzz clean help cabi example-gameserver soak-supervisor chaos-ugc plugins \
 	image compose-up compose-down compose-test
 
 all: build
@@ -21,6 +21,8 @@ help:
 	@echo "make chaos       5-minute chaos run, every fault, race-built agents (root for network faults)"
 	@echo "make chaos-alloc 50 s allocation chaos test: double allocations, idempotency, lost allocations"
 	@echo "make chaos-webhooks  webhook chaos test: every acknowledged ban's event delivered, signed"
+
+	@echo "make chaos-ugc   45 s UGC chaos test: lost items, deletes and uploads; published versions download with their sha256"
 	@echo "make proto       regenerate Go code from proto/"
 	@echo "make cabi        build the game-server C library into $(CABI_OUT) (cabi/include/cassnet.h)"
 	@echo "make example-gameserver  build examples/simple-gameserver into $(CABI_OUT)"
@@ -124,12 +126,15 @@ FUZZ_TARGETS := \
 	./mesh/:FuzzDecodeMeta \
 	./session/:FuzzVerify \
 	./api/:FuzzVerifyBody \
+	./api/:FuzzDecodeVerify \
 	./api/:FuzzParseCredential \
 	./api/:FuzzDecodeCreateBan \
 	./api/:FuzzDecodeCreateTenant \
 	./api/:FuzzDecodeCreateWebhook \
 	./webhook/:FuzzParseSignature \
 	./api/:FuzzServerFilter \
+	./api/:FuzzUGCQuery \
+	./api/:FuzzDecodeUGCItem \
 	./console/:FuzzCredential \
 	./api/:FuzzDecodeStreamRequest \
 	./streamclient/:FuzzDecodeResponse \
@@ -177,6 +182,9 @@ chaos-webhooks:
 # The supervisor's concurrent-operations test for a minute instead of 1.5 s.
 soak-supervisor:
 	CASSNET_SUPERVISOR_SOAK=1 $(GO) test -race -count=1 -timeout 5m -run '^TestConcurrentOps$$' -v ./supervisor/
+
+chaos-ugc:
+	CASSNET_CHAOS_UGC=1 $(GO) test -race -count=1 -timeout 6m -run '^TestChaosUGC$$' -v ./testnet/
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

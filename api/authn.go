@@ -34,6 +34,8 @@ func (s *Server) authenticate(r *http.Request) (Principal, *apiError) {
 		return s.authOperator(cred)
 	case strings.HasPrefix(cred, apiKeyPrefix):
 		return s.authAPIKey(cred)
+	case strings.Count(cred, ".") == 2:
+		return s.authPlayer(cred)
 	}
 	s.failures.record(authFailure{credential: "anonymous", reason: failMalformed})
 	return Principal{}, errInvalidToken
@@ -95,22 +97,23 @@ func (s *Server) authAPIKey(cred string) (Principal, *apiError) {
 	return Principal{}, errInvalidToken
 }
 
-// authPlayer authenticates a player session token on the routes that
-// accept one (tenantRPC): a bearer credential that is neither an operator
-// token nor an API key, verified in full (signature, expiry, revocation,
-// bans). It reports false to leave the credential to authenticate, which
-// then refuses it.
-func (s *Server) authPlayer(r *http.Request, rt *route) (Principal, bool) {
-	if rt.access != tenantRPC {
-		return Principal{}, false
-	}
-	cred, ok := credential(r)
-	if !ok || strings.HasPrefix(cred, tokenPrefix) || strings.HasPrefix(cred, apiKeyPrefix) {
-		return Principal{}, false
-	}
+var errPlayerBanned = &apiError{status: http.StatusForbidden, code: codePlayerBanned, message: "the player is banned"}
+
+// authPlayer authenticates a player's session token with the same checks
+// as session verification (signature, expiry, revocation of the session
+// or the player, the tenant's existence, then bans), on every request.
+func (s *Server) authPlayer(cred string) (Principal, *apiError) {
 	res := s.verifySession(Principal{Kind: PrincipalOperator}, cred)
-	if !res.Valid {
-		return Principal{}, false
+	switch {
+	case res.Valid:
+		return Principal{Kind: PrincipalPlayer, ID: res.PlayerID, Tenant: res.TenantID, Project: res.ProjectID}, nil
+	case res.Reason == reasonBanned:
+		return Principal{}, errPlayerBanned
 	}
-	return Principal{Kind: PrincipalPlayer, ID: res.PlayerID, Tenant: res.TenantID, Project: res.ProjectID}, true
+	reason := failUnknown
+	if res.Reason == reasonExpired {
+		reason = failExpired
+	}
+	s.failures.record(authFailure{credential: "anonymous", reason: reason, tenant: res.TenantID})
+	return Principal{}, errInvalidToken
 }

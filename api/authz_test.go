@@ -64,6 +64,7 @@ func newAuthzFixture(t *testing.T) *authzFixture {
 	h.replicate(&cassnetv1.Command{Op: &cassnetv1.Command_CreateOperatorToken{CreateOperatorToken: &cassnetv1.CreateOperatorToken{
 		Id: spareID, Name: "spare", SecretSha256: sum}}})
 	f.token = h.issue(h.token, "acme", `{"player_id":"p1"}`).Token
+	ugcFixture(h)
 	h.clock.Advance(2 * time.Minute) // the expired key is now expired
 	mmA, _ := h.newKey("acme", identity.RoleMatchmaker, "", 0)
 	f.creds = []string{h.token, adminA, gsA, gsAX, roA, adminB, revoked, expired, "", mmA}
@@ -81,6 +82,8 @@ func (f *authzFixture) request(rt route, tenant string) (string, string) {
 		"{project}", "rocket", "{allocation}", "alloc_0000000000000001", "{node}", "a",
 		"{webhook}", fixtureWebhook, "{event}", "evt_1_0",
 		"{name}", "hello",
+
+		"{item}", fixtureItem, "{version}", fixtureVersion,
 	).Replace(rt.path)
 	body := map[string]string{
 		"PUT /v1/cluster/settings":                       `{"audit_retention":500}`,
@@ -101,6 +104,9 @@ func (f *authzFixture) request(rt route, tenant string) (string, string) {
 		"PUT /v1/tenants/{tenant}/plugins/{name}/config": `{"words":[]}`,
 		"POST /v1/tenants/{tenant}/rpc/{name}":           `{"name":"ada"}`,
 	}[rt.pattern()]
+	if b, ok := ugcMatrixBodies[rt.pattern()]; ok {
+		body = b
+	}
 	if rt.pattern() == "PUT /v1/cluster/snapshot" { // an archive of the fixture itself
 		var b bytes.Buffer
 		if _, err := f.store.SaveSnapshot(context.Background(), &b, consensus.ArchiveMeta{}); err != nil {
@@ -197,6 +203,19 @@ var authzMatrix = map[string]string{
 	// A plain GET (no Upgrade) of the WebSocket route is a 400 once
 	// authorised; the upgrade itself is tested in stream_test.go.
 	"GET /v1/tenants/{tenant}/stream": "400 400 400 400 403 404 401 401 401 403",
+	// UGC: players are tested in ugc_authz_test.go.
+	"POST " + ugcItems:                                         "201 201 403 403 403 404 401 401 401 403",
+	"GET " + ugcItems:                                          "200 200 200 200 200 404 401 401 401 403",
+	"GET " + ugcItem:                                           "200 200 200 200 200 404 401 401 401 403",
+	"PATCH " + ugcItem:                                         "200 200 403 403 403 404 401 401 401 403",
+	"DELETE " + ugcItem:                                        "204 204 403 403 403 404 401 401 401 403",
+	"POST " + ugcItem + "/versions":                            "201 201 403 403 403 404 401 401 401 403",
+	"GET " + ugcItem + "/versions":                             "200 200 200 200 200 404 401 401 401 403",
+	"GET " + ugcItem + "/versions/{version}/download":          "302 302 302 302 302 404 401 401 401 403",
+	"POST " + ugcItem + "/reports":                             "201 201 201 201 201 404 401 401 401 403",
+	"POST " + ugcItem + "/moderation":                          "200 200 403 403 403 404 401 401 401 403",
+	"GET /v1/tenants/{tenant}/projects/{project}/ugc/settings": "200 200 200 200 200 404 401 401 401 403",
+	"PUT /v1/tenants/{tenant}/projects/{project}/ugc/settings": "200 200 403 403 403 404 401 401 401 403",
 }
 
 // TestAuthorizationMatrix runs every route of the table as every

@@ -218,7 +218,7 @@ func TestRPCAccess(t *testing.T) {
 	if rec := h.doAs(player, "POST", "/v1/tenants/bravo/rpc/hello", `{}`); rec.Code != 404 {
 		t.Fatalf("player of acme on bravo: %d", rec.Code)
 	}
-	if rec := h.doAs(player, "GET", "/v1/tenants/acme/bans", ""); rec.Code != 401 {
+	if rec := h.doAs(player, "GET", "/v1/tenants/acme/bans", ""); rec.Code != 403 {
 		t.Fatalf("a session token on another route: %d", rec.Code)
 	}
 	if rec := h.doAs(player, "POST", "/v1/tenants/acme/rpc/Bad!", `{}`); rec.Code != 400 {

@@ -34,6 +34,12 @@ func (rt *route) limited() bool {
 
 const verifyPath = "/v1/sessions/verify"
 
+// The UGC item paths.
+const (
+	ugcItems = "/v1/tenants/{tenant}/projects/{project}/ugc/items"
+	ugcItem  = ugcItems + "/{item}"
+)
+
 // streamPath is the streaming protocol's WebSocket (stream.go).
 const streamPath = "/v1/tenants/{tenant}/stream"
 
@@ -139,6 +145,20 @@ var routes = []route{
 	{"DELETE", "/v1/tenants/{tenant}/plugins/{name}", tenantAdmin, (*Server).handleDeletePlugin},
 	{"PUT", "/v1/tenants/{tenant}/plugins/{name}/config", tenantAdmin, (*Server).handlePutPluginConfig},
 	{"POST", "/v1/tenants/{tenant}/rpc/{name}", tenantRPC, (*Server).handleRPC},
+
+	// User-generated content (state/ugc, ugc/blob): players and the studio.
+	{"POST", ugcItems, ugcWrite, (*Server).handleCreateUGCItem},
+	{"GET", ugcItems, ugcRead, (*Server).handleListUGCItems},
+	{"GET", ugcItem, ugcRead, (*Server).handleGetUGCItem},
+	{"PATCH", ugcItem, ugcWrite, (*Server).handlePatchUGCItem},
+	{"DELETE", ugcItem, ugcWrite, (*Server).handleDeleteUGCItem},
+	{"POST", ugcItem + "/versions", ugcWrite, (*Server).handleCreateUGCVersion},
+	{"GET", ugcItem + "/versions", ugcRead, (*Server).handleListUGCVersions},
+	{"GET", ugcItem + "/versions/{version}/download", ugcRead, (*Server).handleUGCDownload},
+	{"POST", ugcItem + "/reports", ugcRead, (*Server).handleReportUGCItem},
+	{"POST", ugcItem + "/moderation", tenantAdmin, (*Server).handleModerateUGCItem},
+	{"GET", "/v1/tenants/{tenant}/projects/{project}/ugc/settings", ugcRead, (*Server).handleGetUGCSettings},
+	{"PUT", "/v1/tenants/{tenant}/projects/{project}/ugc/settings", tenantAdmin, (*Server).handlePutUGCSettings},
 
 	// Nodes: load, drain and uncordon.
 	{"GET", "/v1/cluster/nodes", operatorOnly, (*Server).handleListNodes},

@@ -14,6 +14,8 @@ import (
 	"github.com/cassandranet/cassnet/session"
 	"github.com/cassandranet/cassnet/state"
 	"github.com/cassandranet/cassnet/webhook"
+
+	"github.com/cassandranet/cassnet/ugc/blob"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -46,6 +48,9 @@ type Config struct {
 	// Optional: without it /ui/ and /docs/ answer 404 and session cookies
 	// mean nothing.
 	Console Console
+	// UGC is the byte side of user-generated content (package ugc/blob).
+	// Optional: without it the upload and download routes answer 503.
+	UGC UGCBlobs
 	// PeerClient and PeerScheme ("http" or "https") reach other members'
 	// REST APIs, for cluster-wide answers such as the metrics history.
 	// Optional: without a client such answers hold this node only.
@@ -136,6 +141,8 @@ type Server struct {
 	keyring    *session.Keyring
 	verifier   *session.Cache
 	streams    streamSet
+	ugc        UGCBlobs
+	downloads  downloadCounts
 	hooks      hooks.Runner
 	plugins    PluginInspector
 }
@@ -182,6 +189,7 @@ func New(cfg Config) (*Server, error) {
 		failFlush:  cmp.Or(cfg.AuthFailureFlush, DefaultAuthFailureFlush),
 		touchFlush: cmp.Or(cfg.KeyTouchFlush, DefaultKeyTouchFlush),
 		keyring:    session.NewKeyring(),
+		ugc:        cfg.UGC,
 		hooks:      cfg.Hooks,
 		plugins:    cfg.Plugins,
 	}
@@ -238,6 +246,11 @@ func New(cfg Config) (*Server, error) {
 			rt := &consoleRoutes[i]
 			mux.Handle(rt.pattern(), s.wrap(rt.pattern(), rt))
 		}
+	}
+	if s.ugc != nil { // signed URLs: the blob service checks them itself
+		h := s.ugc.Handler()
+		mux.Handle(blob.UploadsPath, h)
+		mux.Handle(blob.BlobsPath, h)
 	}
 	// Anything the table does not match ends here, for JSON 404s and 405s.
 	mux.Handle("/", s.wrap(unmatchedRoute, &route{method: "GET", path: "/", access: public, handle: (*Server).handleUnmatched}))

@@ -143,6 +143,7 @@ func (n *Node) start(ctx context.Context) error {
 		return err
 	}
 	peerClient, peerScheme := n.peerHTTP(ident)
+	n.ugcPeers, n.ugcScheme = peerClient, peerScheme
 	if n.plugins, err = n.newPlugins(ctx); err != nil {
 		return fmt.Errorf("configure plugins: %w", err)
 	}
@@ -155,6 +156,8 @@ func (n *Node) start(ctx context.Context) error {
 		Logger:       n.logger.With("component", "api"),
 		RateLimits:   cfg.RateLimits,
 		WebhookGuard: cfg.webhookGuard(),
+
+		UGC: &n.ugc,
 	})
 	if err != nil {
 		return fmt.Errorf("configure api: %w", err)
@@ -195,7 +198,9 @@ func (n *Node) start(ctx context.Context) error {
 	if cfg.HTTPTLS {
 		conf := ident.HTTPSConfig()
 		if n.httpCert != nil {
+			base := conf
 			conf = n.httpCert.serverConfig()
+			conf.ClientAuth, conf.ClientCAs = base.ClientAuth, base.ClientCAs // client certificates from the cluster CA
 		}
 		ln, scheme = tls.NewListener(ln, conf), "https://"
 	}

@@ -19,6 +19,8 @@ import (
 	"github.com/cassandranet/cassnet/state/settings"
 	"github.com/cassandranet/cassnet/state/tenancy"
 	"github.com/cassandranet/cassnet/state/webhooks"
+
+	"github.com/cassandranet/cassnet/state/ugc"
 )
 
 // Domains holds one node's domain modules. The API and the node read each
@@ -33,6 +35,8 @@ type Domains struct {
 	Cluster   *cluster.Store
 	Servers   *servers.Store
 	Webhooks  *webhooks.Store
+
+	UGC *ugc.Store
 	Plugins   *plugins.Store
 }
 
@@ -50,6 +54,8 @@ func New() *Domains {
 		Cluster:   cluster.New(),
 		Servers:   servers.New(ten),
 		Webhooks:  webhooks.New(ten),
+
+		UGC: ugc.New(ten),
 		Plugins:   plugins.New(ten),
 	}
 }
@@ -59,5 +65,5 @@ func New() *Domains {
 // before the modules that check tenants, settings before audit): never
 // reorder it; append new domains at the end.
 func (d *Domains) Modules() []consensus.Module {
-	return []consensus.Module{d.Tenancy, d.Bans, d.Operators, d.Settings, d.Audit, d.Identity, d.Cluster, d.Servers, d.Webhooks, d.Plugins}
+	return []consensus.Module{d.Tenancy, d.Bans, d.Operators, d.Settings, d.Audit, d.Identity, d.Cluster, d.Servers, d.Webhooks, d.UGC, d.Plugins}
 }

@@ -287,7 +287,7 @@ var WorkloadNames = []string{BanWorkloadName, SessionWorkloadName, PubSubWorkloa
 // OptionalWorkloads run only when named. The allocation workload needs
 // game servers registered over gRPC to reach the replicated state
 // (issue 11), and has its own chaos test (TestChaosAlloc).
-var OptionalWorkloads = []string{AllocWorkloadName, WebhookWorkloadName}
+var OptionalWorkloads = []string{AllocWorkloadName, WebhookWorkloadName, UGCWorkloadName}
 
 // hasAlloc reports whether gens include the allocation workload.
 func hasAlloc(gens []Generator) bool {
@@ -319,6 +319,9 @@ func NewGenerators(names []string) ([]Generator, error) {
 			gens = append(gens, &AllocWorkload{Tenant: AllocTenant})
 		case WebhookWorkloadName:
 			gens = append(gens, &WebhookWorkload{Tenant: BanTenant})
+
+		case UGCWorkloadName:
+			gens = append(gens, &UGCWorkload{Tenant: UGCTenant})
 		default:
 			return nil, fmt.Errorf("chaos: unknown workload %q (want %s or all)", n, strings.Join(append(slices.Clone(WorkloadNames), OptionalWorkloads...), ", "))
 		}

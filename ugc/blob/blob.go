@@ -109,9 +109,10 @@ type Config struct {
 	// URLs (HMAC-SHA256), at least 32 bytes. Every node must hold the
 	// same key, or URLs minted on one node fail on another. Where it
 	// comes from: the node derives it with DeriveSigningKey from the
-	// replicated cluster session signing key's seed (state.Identity), the
-	// one secret every member already shares; it never travels in a URL
-	// or a log.
+	// ugc domain's replicated URL secret (random, proposed once by the
+	// first node that needs it, "if none" so the first proposal wins), so
+	// every member holds it without configuration; it never travels in a
+	// URL or a log.
 	SigningKey []byte
 	// SigningKeys, optional, replaces SigningKey to survive rotation: it
 	// is called per request and returns the key to sign with first, then
@@ -153,10 +154,11 @@ type S3Config struct {
 	Bucket   string
 	Prefix   string // key prefix inside the bucket, e.g. "cassnet/"
 	Region   string // "us-east-1" when empty
-	// CredentialsFile holds "access_key_id = ..." and
-	// "secret_access_key = ..." lines (or an AWS shared credentials file's
-	// [default] section). Empty: AWS_ACCESS_KEY_ID and
+	// CredentialsFile is an AWS shared credentials file whose [default]
+	// section holds aws_access_key_id and aws_secret_access_key (and
+	// optionally aws_session_token). Empty: AWS_ACCESS_KEY_ID and
 	// AWS_SECRET_ACCESS_KEY from the node's environment. Never from Raft.
+	// New fails when neither yields a key.
 	CredentialsFile string
 	PathStyle       bool // path-style addressing (MinIO, versitygw)
 }

@@ -72,6 +72,19 @@ type Command struct {
 	//	*Command_DeleteWebhook
 	//	*Command_RecordWebhookDeliveries
 	//	*Command_RedeliverWebhookEvent
+	//	*Command_PutUgcSettings
+	//	*Command_CreateUgcItem
+	//	*Command_UpdateUgcItem
+	//	*Command_DeleteUgcItem
+	//	*Command_CreateUgcVersion
+	//	*Command_PublishUgcVersion
+	//	*Command_RejectUgcVersion
+	//	*Command_DeleteUgcVersion
+	//	*Command_RecordUgcDownloads
+	//	*Command_ReportUgcItem
+	//	*Command_ModerateUgcItem
+	//	*Command_CollectUgcBlob
+	//	*Command_SetUgcSecret
 	//	*Command_PutPlugin
 	//	*Command_SetPluginConfig
 	//	*Command_DeletePlugin
@@ -436,6 +449,123 @@ func (x *Command) GetRedeliverWebhookEvent() *RedeliverWebhookEvent {
 	return nil
 }
 
+func (x *Command) GetPutUgcSettings() *PutUGCSettings {
+	if x != nil {
+		if x, ok := x.Op.(*Command_PutUgcSettings); ok {
+			return x.PutUgcSettings
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetCreateUgcItem() *CreateUGCItem {
+	if x != nil {
+		if x, ok := x.Op.(*Command_CreateUgcItem); ok {
+			return x.CreateUgcItem
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetUpdateUgcItem() *UpdateUGCItem {
+	if x != nil {
+		if x, ok := x.Op.(*Command_UpdateUgcItem); ok {
+			return x.UpdateUgcItem
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetDeleteUgcItem() *DeleteUGCItem {
+	if x != nil {
+		if x, ok := x.Op.(*Command_DeleteUgcItem); ok {
+			return x.DeleteUgcItem
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetCreateUgcVersion() *CreateUGCVersion {
+	if x != nil {
+		if x, ok := x.Op.(*Command_CreateUgcVersion); ok {
+			return x.CreateUgcVersion
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetPublishUgcVersion() *PublishUGCVersion {
+	if x != nil {
+		if x, ok := x.Op.(*Command_PublishUgcVersion); ok {
+			return x.PublishUgcVersion
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRejectUgcVersion() *RejectUGCVersion {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RejectUgcVersion); ok {
+			return x.RejectUgcVersion
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetDeleteUgcVersion() *DeleteUGCVersion {
+	if x != nil {
+		if x, ok := x.Op.(*Command_DeleteUgcVersion); ok {
+			return x.DeleteUgcVersion
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRecordUgcDownloads() *RecordUGCDownloads {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RecordUgcDownloads); ok {
+			return x.RecordUgcDownloads
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetReportUgcItem() *ReportUGCItem {
+	if x != nil {
+		if x, ok := x.Op.(*Command_ReportUgcItem); ok {
+			return x.ReportUgcItem
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetModerateUgcItem() *ModerateUGCItem {
+	if x != nil {
+		if x, ok := x.Op.(*Command_ModerateUgcItem); ok {
+			return x.ModerateUgcItem
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetCollectUgcBlob() *CollectUGCBlob {
+	if x != nil {
+		if x, ok := x.Op.(*Command_CollectUgcBlob); ok {
+			return x.CollectUgcBlob
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetSetUgcSecret() *SetUGCSecret {
+	if x != nil {
+		if x, ok := x.Op.(*Command_SetUgcSecret); ok {
+			return x.SetUgcSecret
+		}
+	}
+	return nil
+}
+
 func (x *Command) GetPutPlugin() *PutPlugin {
 	if x != nil {
 		if x, ok := x.Op.(*Command_PutPlugin); ok {
@@ -613,6 +743,59 @@ type Command_RedeliverWebhookEvent struct {
 	RedeliverWebhookEvent *RedeliverWebhookEvent `protobuf:"bytes,134,opt,name=redeliver_webhook_event,json=redeliverWebhookEvent,proto3,oneof"`
 }
 
+type Command_PutUgcSettings struct {
+	// UGC (state/ugc, proto/cassandranet/v1/ugc.proto): 100-129.
+	PutUgcSettings *PutUGCSettings `protobuf:"bytes,100,opt,name=put_ugc_settings,json=putUgcSettings,proto3,oneof"`
+}
+
+type Command_CreateUgcItem struct {
+	CreateUgcItem *CreateUGCItem `protobuf:"bytes,101,opt,name=create_ugc_item,json=createUgcItem,proto3,oneof"`
+}
+
+type Command_UpdateUgcItem struct {
+	UpdateUgcItem *UpdateUGCItem `protobuf:"bytes,102,opt,name=update_ugc_item,json=updateUgcItem,proto3,oneof"`
+}
+
+type Command_DeleteUgcItem struct {
+	DeleteUgcItem *DeleteUGCItem `protobuf:"bytes,103,opt,name=delete_ugc_item,json=deleteUgcItem,proto3,oneof"`
+}
+
+type Command_CreateUgcVersion struct {
+	CreateUgcVersion *CreateUGCVersion `protobuf:"bytes,104,opt,name=create_ugc_version,json=createUgcVersion,proto3,oneof"`
+}
+
+type Command_PublishUgcVersion struct {
+	PublishUgcVersion *PublishUGCVersion `protobuf:"bytes,105,opt,name=publish_ugc_version,json=publishUgcVersion,proto3,oneof"`
+}
+
+type Command_RejectUgcVersion struct {
+	RejectUgcVersion *RejectUGCVersion `protobuf:"bytes,106,opt,name=reject_ugc_version,json=rejectUgcVersion,proto3,oneof"`
+}
+
+type Command_DeleteUgcVersion struct {
+	DeleteUgcVersion *DeleteUGCVersion `protobuf:"bytes,107,opt,name=delete_ugc_version,json=deleteUgcVersion,proto3,oneof"`
+}
+
+type Command_RecordUgcDownloads struct {
+	RecordUgcDownloads *RecordUGCDownloads `protobuf:"bytes,108,opt,name=record_ugc_downloads,json=recordUgcDownloads,proto3,oneof"`
+}
+
+type Command_ReportUgcItem struct {
+	ReportUgcItem *ReportUGCItem `protobuf:"bytes,109,opt,name=report_ugc_item,json=reportUgcItem,proto3,oneof"`
+}
+
+type Command_ModerateUgcItem struct {
+	ModerateUgcItem *ModerateUGCItem `protobuf:"bytes,110,opt,name=moderate_ugc_item,json=moderateUgcItem,proto3,oneof"`
+}
+
+type Command_CollectUgcBlob struct {
+	CollectUgcBlob *CollectUGCBlob `protobuf:"bytes,111,opt,name=collect_ugc_blob,json=collectUgcBlob,proto3,oneof"`
+}
+
+type Command_SetUgcSecret struct {
+	SetUgcSecret *SetUGCSecret `protobuf:"bytes,112,opt,name=set_ugc_secret,json=setUgcSecret,proto3,oneof"`
+}
+
 type Command_PutPlugin struct {
 	// Wasm plugins (field numbers 150-169; plugins.proto).
 	PutPlugin *PutPlugin `protobuf:"bytes,150,opt,name=put_plugin,json=putPlugin,proto3,oneof"`
@@ -695,6 +878,32 @@ func (*Command_DeleteWebhook) isCommand_Op() {}
 func (*Command_RecordWebhookDeliveries) isCommand_Op() {}
 
 func (*Command_RedeliverWebhookEvent) isCommand_Op() {}
+
+func (*Command_PutUgcSettings) isCommand_Op() {}
+
+func (*Command_CreateUgcItem) isCommand_Op() {}
+
+func (*Command_UpdateUgcItem) isCommand_Op() {}
+
+func (*Command_DeleteUgcItem) isCommand_Op() {}
+
+func (*Command_CreateUgcVersion) isCommand_Op() {}
+
+func (*Command_PublishUgcVersion) isCommand_Op() {}
+
+func (*Command_RejectUgcVersion) isCommand_Op() {}
+
+func (*Command_DeleteUgcVersion) isCommand_Op() {}
+
+func (*Command_RecordUgcDownloads) isCommand_Op() {}
+
+func (*Command_ReportUgcItem) isCommand_Op() {}
+
+func (*Command_ModerateUgcItem) isCommand_Op() {}
+
+func (*Command_CollectUgcBlob) isCommand_Op() {}
+
+func (*Command_SetUgcSecret) isCommand_Op() {}
 
 func (*Command_PutPlugin) isCommand_Op() {}
 
@@ -2803,7 +3012,7 @@ var File_proto_cassandranet_v1_command_proto protoreflect.FileDescriptor
 
 const file_proto_cassandranet_v1_command_proto_rawDesc = "" +
 	"\n" +
-	"#proto/cassandranet/v1/command.proto\x12\x0fcassandranet.v1\x1a$proto/cassandranet/v1/webhooks.proto\x1a#proto/cassandranet/v1/plugins.proto\"\xd0\x17\n" +
+	"#proto/cassandranet/v1/command.proto\x12\x0fcassandranet.v1\x1a$proto/cassandranet/v1/webhooks.proto\x1a#proto/cassandranet/v1/plugins.proto\x1a\x1fproto/cassandranet/v1/ugc.proto\"\xd1\x1f\n" +
 	"\aCommand\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12$\n" +
 	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\x12\x14\n" +
@@ -2843,7 +3052,20 @@ const file_proto_cassandranet_v1_command_proto_rawDesc = "" +
 	"\x0eupdate_webhook\x18\x83\x01 \x01(\v2\x1e.cassandranet.v1.UpdateWebhookH\x00R\rupdateWebhook\x12H\n" +
 	"\x0edelete_webhook\x18\x84\x01 \x01(\v2\x1e.cassandranet.v1.DeleteWebhookH\x00R\rdeleteWebhook\x12g\n" +
 	"\x19record_webhook_deliveries\x18\x85\x01 \x01(\v2(.cassandranet.v1.RecordWebhookDeliveriesH\x00R\x17recordWebhookDeliveries\x12a\n" +
-	"\x17redeliver_webhook_event\x18\x86\x01 \x01(\v2&.cassandranet.v1.RedeliverWebhookEventH\x00R\x15redeliverWebhookEvent\x12<\n" +
+	"\x17redeliver_webhook_event\x18\x86\x01 \x01(\v2&.cassandranet.v1.RedeliverWebhookEventH\x00R\x15redeliverWebhookEvent\x12K\n" +
+	"\x10put_ugc_settings\x18d \x01(\v2\x1f.cassandranet.v1.PutUGCSettingsH\x00R\x0eputUgcSettings\x12H\n" +
+	"\x0fcreate_ugc_item\x18e \x01(\v2\x1e.cassandranet.v1.CreateUGCItemH\x00R\rcreateUgcItem\x12H\n" +
+	"\x0fupdate_ugc_item\x18f \x01(\v2\x1e.cassandranet.v1.UpdateUGCItemH\x00R\rupdateUgcItem\x12H\n" +
+	"\x0fdelete_ugc_item\x18g \x01(\v2\x1e.cassandranet.v1.DeleteUGCItemH\x00R\rdeleteUgcItem\x12Q\n" +
+	"\x12create_ugc_version\x18h \x01(\v2!.cassandranet.v1.CreateUGCVersionH\x00R\x10createUgcVersion\x12T\n" +
+	"\x13publish_ugc_version\x18i \x01(\v2\".cassandranet.v1.PublishUGCVersionH\x00R\x11publishUgcVersion\x12Q\n" +
+	"\x12reject_ugc_version\x18j \x01(\v2!.cassandranet.v1.RejectUGCVersionH\x00R\x10rejectUgcVersion\x12Q\n" +
+	"\x12delete_ugc_version\x18k \x01(\v2!.cassandranet.v1.DeleteUGCVersionH\x00R\x10deleteUgcVersion\x12W\n" +
+	"\x14record_ugc_downloads\x18l \x01(\v2#.cassandranet.v1.RecordUGCDownloadsH\x00R\x12recordUgcDownloads\x12H\n" +
+	"\x0freport_ugc_item\x18m \x01(\v2\x1e.cassandranet.v1.ReportUGCItemH\x00R\rreportUgcItem\x12N\n" +
+	"\x11moderate_ugc_item\x18n \x01(\v2 .cassandranet.v1.ModerateUGCItemH\x00R\x0fmoderateUgcItem\x12K\n" +
+	"\x10collect_ugc_blob\x18o \x01(\v2\x1f.cassandranet.v1.CollectUGCBlobH\x00R\x0ecollectUgcBlob\x12E\n" +
+	"\x0eset_ugc_secret\x18p \x01(\v2\x1d.cassandranet.v1.SetUGCSecretH\x00R\fsetUgcSecret\x12<\n" +
 	"\n" +
 	"put_plugin\x18\x96\x01 \x01(\v2\x1a.cassandranet.v1.PutPluginH\x00R\tputPlugin\x12O\n" +
 	"\x11set_plugin_config\x18\x97\x01 \x01(\v2 .cassandranet.v1.SetPluginConfigH\x00R\x0fsetPluginConfig\x12E\n" +
@@ -3074,10 +3296,23 @@ var file_proto_cassandranet_v1_command_proto_goTypes = []any{
 	(*DeleteWebhook)(nil),             // 41: cassandranet.v1.DeleteWebhook
 	(*RecordWebhookDeliveries)(nil),   // 42: cassandranet.v1.RecordWebhookDeliveries
 	(*RedeliverWebhookEvent)(nil),     // 43: cassandranet.v1.RedeliverWebhookEvent
-	(*PutPlugin)(nil),                 // 44: cassandranet.v1.PutPlugin
-	(*SetPluginConfig)(nil),           // 45: cassandranet.v1.SetPluginConfig
-	(*DeletePlugin)(nil),              // 46: cassandranet.v1.DeletePlugin
-	(*RecordPluginFailure)(nil),       // 47: cassandranet.v1.RecordPluginFailure
+	(*PutUGCSettings)(nil),            // 44: cassandranet.v1.PutUGCSettings
+	(*CreateUGCItem)(nil),             // 45: cassandranet.v1.CreateUGCItem
+	(*UpdateUGCItem)(nil),             // 46: cassandranet.v1.UpdateUGCItem
+	(*DeleteUGCItem)(nil),             // 47: cassandranet.v1.DeleteUGCItem
+	(*CreateUGCVersion)(nil),          // 48: cassandranet.v1.CreateUGCVersion
+	(*PublishUGCVersion)(nil),         // 49: cassandranet.v1.PublishUGCVersion
+	(*RejectUGCVersion)(nil),          // 50: cassandranet.v1.RejectUGCVersion
+	(*DeleteUGCVersion)(nil),          // 51: cassandranet.v1.DeleteUGCVersion
+	(*RecordUGCDownloads)(nil),        // 52: cassandranet.v1.RecordUGCDownloads
+	(*ReportUGCItem)(nil),             // 53: cassandranet.v1.ReportUGCItem
+	(*ModerateUGCItem)(nil),           // 54: cassandranet.v1.ModerateUGCItem
+	(*CollectUGCBlob)(nil),            // 55: cassandranet.v1.CollectUGCBlob
+	(*SetUGCSecret)(nil),              // 56: cassandranet.v1.SetUGCSecret
+	(*PutPlugin)(nil),                 // 57: cassandranet.v1.PutPlugin
+	(*SetPluginConfig)(nil),           // 58: cassandranet.v1.SetPluginConfig
+	(*DeletePlugin)(nil),              // 59: cassandranet.v1.DeletePlugin
+	(*RecordPluginFailure)(nil),       // 60: cassandranet.v1.RecordPluginFailure
 }
 var file_proto_cassandranet_v1_command_proto_depIdxs = []int32{
 	1,  // 0: cassandranet.v1.Command.create_tenant:type_name -> cassandranet.v1.CreateTenant
@@ -3113,25 +3348,38 @@ var file_proto_cassandranet_v1_command_proto_depIdxs = []int32{
 	41, // 30: cassandranet.v1.Command.delete_webhook:type_name -> cassandranet.v1.DeleteWebhook
 	42, // 31: cassandranet.v1.Command.record_webhook_deliveries:type_name -> cassandranet.v1.RecordWebhookDeliveries
 	43, // 32: cassandranet.v1.Command.redeliver_webhook_event:type_name -> cassandranet.v1.RedeliverWebhookEvent
-	44, // 33: cassandranet.v1.Command.put_plugin:type_name -> cassandranet.v1.PutPlugin
-	45, // 34: cassandranet.v1.Command.set_plugin_config:type_name -> cassandranet.v1.SetPluginConfig
-	46, // 35: cassandranet.v1.Command.delete_plugin:type_name -> cassandranet.v1.DeletePlugin
-	47, // 36: cassandranet.v1.Command.record_plugin_failure:type_name -> cassandranet.v1.RecordPluginFailure
-	12, // 37: cassandranet.v1.TouchAPIKeys.entries:type_name -> cassandranet.v1.KeyUse
-	17, // 38: cassandranet.v1.RecordAuthFailures.entries:type_name -> cassandranet.v1.AuthFailure
-	31, // 39: cassandranet.v1.RegisterServer.ports:type_name -> cassandranet.v1.RegisterServer.PortsEntry
-	32, // 40: cassandranet.v1.RegisterServer.labels:type_name -> cassandranet.v1.RegisterServer.LabelsEntry
-	33, // 41: cassandranet.v1.UpdateServerPlayers.entries:type_name -> cassandranet.v1.UpdateServerPlayers.Entry
-	34, // 42: cassandranet.v1.SetServerLabels.set:type_name -> cassandranet.v1.SetServerLabels.SetEntry
-	35, // 43: cassandranet.v1.Allocate.selectors:type_name -> cassandranet.v1.Allocate.Selector
-	36, // 44: cassandranet.v1.Allocate.labels:type_name -> cassandranet.v1.Allocate.LabelsEntry
-	37, // 45: cassandranet.v1.Allocate.annotations:type_name -> cassandranet.v1.Allocate.AnnotationsEntry
-	38, // 46: cassandranet.v1.Allocate.Selector.labels:type_name -> cassandranet.v1.Allocate.Selector.LabelsEntry
-	47, // [47:47] is the sub-list for method output_type
-	47, // [47:47] is the sub-list for method input_type
-	47, // [47:47] is the sub-list for extension type_name
-	47, // [47:47] is the sub-list for extension extendee
-	0,  // [0:47] is the sub-list for field type_name
+	44, // 33: cassandranet.v1.Command.put_ugc_settings:type_name -> cassandranet.v1.PutUGCSettings
+	45, // 34: cassandranet.v1.Command.create_ugc_item:type_name -> cassandranet.v1.CreateUGCItem
+	46, // 35: cassandranet.v1.Command.update_ugc_item:type_name -> cassandranet.v1.UpdateUGCItem
+	47, // 36: cassandranet.v1.Command.delete_ugc_item:type_name -> cassandranet.v1.DeleteUGCItem
+	48, // 37: cassandranet.v1.Command.create_ugc_version:type_name -> cassandranet.v1.CreateUGCVersion
+	49, // 38: cassandranet.v1.Command.publish_ugc_version:type_name -> cassandranet.v1.PublishUGCVersion
+	50, // 39: cassandranet.v1.Command.reject_ugc_version:type_name -> cassandranet.v1.RejectUGCVersion
+	51, // 40: cassandranet.v1.Command.delete_ugc_version:type_name -> cassandranet.v1.DeleteUGCVersion
+	52, // 41: cassandranet.v1.Command.record_ugc_downloads:type_name -> cassandranet.v1.RecordUGCDownloads
+	53, // 42: cassandranet.v1.Command.report_ugc_item:type_name -> cassandranet.v1.ReportUGCItem
+	54, // 43: cassandranet.v1.Command.moderate_ugc_item:type_name -> cassandranet.v1.ModerateUGCItem
+	55, // 44: cassandranet.v1.Command.collect_ugc_blob:type_name -> cassandranet.v1.CollectUGCBlob
+	56, // 45: cassandranet.v1.Command.set_ugc_secret:type_name -> cassandranet.v1.SetUGCSecret
+	57, // 46: cassandranet.v1.Command.put_plugin:type_name -> cassandranet.v1.PutPlugin
+	58, // 47: cassandranet.v1.Command.set_plugin_config:type_name -> cassandranet.v1.SetPluginConfig
+	59, // 48: cassandranet.v1.Command.delete_plugin:type_name -> cassandranet.v1.DeletePlugin
+	60, // 49: cassandranet.v1.Command.record_plugin_failure:type_name -> cassandranet.v1.RecordPluginFailure
+	12, // 50: cassandranet.v1.TouchAPIKeys.entries:type_name -> cassandranet.v1.KeyUse
+	17, // 51: cassandranet.v1.RecordAuthFailures.entries:type_name -> cassandranet.v1.AuthFailure
+	31, // 52: cassandranet.v1.RegisterServer.ports:type_name -> cassandranet.v1.RegisterServer.PortsEntry
+	32, // 53: cassandranet.v1.RegisterServer.labels:type_name -> cassandranet.v1.RegisterServer.LabelsEntry
+	33, // 54: cassandranet.v1.UpdateServerPlayers.entries:type_name -> cassandranet.v1.UpdateServerPlayers.Entry
+	34, // 55: cassandranet.v1.SetServerLabels.set:type_name -> cassandranet.v1.SetServerLabels.SetEntry
+	35, // 56: cassandranet.v1.Allocate.selectors:type_name -> cassandranet.v1.Allocate.Selector
+	36, // 57: cassandranet.v1.Allocate.labels:type_name -> cassandranet.v1.Allocate.LabelsEntry
+	37, // 58: cassandranet.v1.Allocate.annotations:type_name -> cassandranet.v1.Allocate.AnnotationsEntry
+	38, // 59: cassandranet.v1.Allocate.Selector.labels:type_name -> cassandranet.v1.Allocate.Selector.LabelsEntry
+	60, // [60:60] is the sub-list for method output_type
+	60, // [60:60] is the sub-list for method input_type
+	60, // [60:60] is the sub-list for extension type_name
+	60, // [60:60] is the sub-list for extension extendee
+	0,  // [0:60] is the sub-list for field type_name
 }
 
 func init() { file_proto_cassandranet_v1_command_proto_init() }
@@ -3141,6 +3389,7 @@ func file_proto_cassandranet_v1_command_proto_init() {
 	}
 	file_proto_cassandranet_v1_webhooks_proto_init()
 	file_proto_cassandranet_v1_plugins_proto_init()
+	file_proto_cassandranet_v1_ugc_proto_init()
 	file_proto_cassandranet_v1_command_proto_msgTypes[0].OneofWrappers = []any{
 		(*Command_CreateTenant)(nil),
 		(*Command_DeleteTenant)(nil),
@@ -3175,6 +3424,19 @@ func file_proto_cassandranet_v1_command_proto_init() {
 		(*Command_DeleteWebhook)(nil),
 		(*Command_RecordWebhookDeliveries)(nil),
 		(*Command_RedeliverWebhookEvent)(nil),
+		(*Command_PutUgcSettings)(nil),
+		(*Command_CreateUgcItem)(nil),
+		(*Command_UpdateUgcItem)(nil),
+		(*Command_DeleteUgcItem)(nil),
+		(*Command_CreateUgcVersion)(nil),
+		(*Command_PublishUgcVersion)(nil),
+		(*Command_RejectUgcVersion)(nil),
+		(*Command_DeleteUgcVersion)(nil),
+		(*Command_RecordUgcDownloads)(nil),
+		(*Command_ReportUgcItem)(nil),
+		(*Command_ModerateUgcItem)(nil),
+		(*Command_CollectUgcBlob)(nil),
+		(*Command_SetUgcSecret)(nil),
 		(*Command_PutPlugin)(nil),
 		(*Command_SetPluginConfig)(nil),
 		(*Command_DeletePlugin)(nil),
