@@ -194,11 +194,12 @@ func TestPluginsAcrossNodes(t *testing.T) {
 	start := time.Now()
 	banPolicy := plugintest.Build(t, "examples/plugins/ban-policy", buildDir, "")
 	hello := plugintest.Build(t, "examples/plugins/hello-rpc", buildDir, "")
+	profanity := plugintest.Build(t, "examples/plugins/ugc-profanity", buildDir, "")
 	swap1 := plugintest.Build(t, "plugin/testdata/swap", buildDir, "")
 	swap2 := plugintest.Build(t, "plugin/testdata/swap", buildDir, "-X main.version=v2")
 	loop := plugintest.Build(t, "plugin/testdata/loop", buildDir, "")
 	hog := plugintest.Build(t, "plugin/testdata/hog", buildDir, "")
-	t.Logf("built 6 modules in %v", time.Since(start).Round(time.Millisecond))
+	t.Logf("built 7 modules in %v", time.Since(start).Round(time.Millisecond))
 	c, cl := startCluster(t, ctx, 3)
 	nodes := c.Nodes()
 	n1, n2, n3 := nodes[0], nodes[1], nodes[2]
@@ -228,6 +229,25 @@ func TestPluginsAcrossNodes(t *testing.T) {
 		if b := must(t, ctx, player, n3, "POST", "/v1/tenants/studio/rpc/hello", map[string]any{"name": "ada"}, 200); strings.TrimSpace(string(b)) != `{"hello":"ada"}` {
 			t.Fatalf("hello: %s", b)
 		}
+	})
+
+	t.Run("ugc item titles", func(t *testing.T) {
+		must(t, ctx, cl, n1, "POST", "/v1/tenants/studio/projects", map[string]any{"name": "game"}, 201)
+		upload(t, ctx, cl, n3, "studio", "ugc-profanity", profanity, "")
+		must(t, ctx, cl, n3, "PUT", "/v1/tenants/studio/plugins/ugc-profanity/config", map[string]any{"words": []string{"darn"}}, 200)
+		waitPlugin(t, ctx, cl, nodes, "studio", "ugc-profanity", "1.0.0")
+		items := "/v1/tenants/studio/projects/game/ugc/items"
+		err := testnet.WaitFor(ctx, func() error { // the config reaches n1
+			status, b := do(t, ctx, cl, n1, "POST", items, map[string]any{"title": "A DARN good map"})
+			if status != 422 || !strings.Contains(string(b), "rejected_by_plugin") {
+				return fmt.Errorf("%d %s", status, b)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("a listed word in a title: %v", err)
+		}
+		must(t, ctx, cl, n2, "POST", items, map[string]any{"title": "A good map"}, 201)
 	})
 
 	t.Run("hot swap under load", func(t *testing.T) {
