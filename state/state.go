@@ -12,6 +12,7 @@ import (
 	"github.com/cassandranet/cassnet/state/audit"
 	"github.com/cassandranet/cassnet/state/bans"
 	"github.com/cassandranet/cassnet/state/cluster"
+	"github.com/cassandranet/cassnet/state/fleets"
 	"github.com/cassandranet/cassnet/state/identity"
 	"github.com/cassandranet/cassnet/state/operators"
 	"github.com/cassandranet/cassnet/state/servers"
@@ -30,12 +31,14 @@ type Domains struct {
 	Identity  *identity.Store
 	Cluster   *cluster.Store
 	Servers   *servers.Store
+	Fleets    *fleets.Store
 }
 
 // New returns every domain, empty.
 func New() *Domains {
 	ten := tenancy.New()
 	set := settings.New()
+	srv := servers.New(ten)
 	return &Domains{
 		Tenancy:   ten,
 		Bans:      bans.New(ten, set),
@@ -44,7 +47,8 @@ func New() *Domains {
 		Audit:     audit.New(set),
 		Identity:  identity.New(ten, set),
 		Cluster:   cluster.New(),
-		Servers:   servers.New(ten),
+		Servers:   srv,
+		Fleets:    fleets.New(ten, srv),
 	}
 }
 
@@ -53,5 +57,5 @@ func New() *Domains {
 // before the modules that check tenants, settings before audit): never
 // reorder it; append new domains at the end.
 func (d *Domains) Modules() []consensus.Module {
-	return []consensus.Module{d.Tenancy, d.Bans, d.Operators, d.Settings, d.Audit, d.Identity, d.Cluster, d.Servers}
+	return []consensus.Module{d.Tenancy, d.Bans, d.Operators, d.Settings, d.Audit, d.Identity, d.Cluster, d.Servers, d.Fleets}
 }

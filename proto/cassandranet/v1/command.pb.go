@@ -67,6 +67,10 @@ type Command struct {
 	//	*Command_MarkNodeServers
 	//	*Command_Allocate
 	//	*Command_SetNodeSchedulable
+	//	*Command_PutFleet
+	//	*Command_DeleteFleet
+	//	*Command_PlaceFleetServers
+	//	*Command_ReportFleetNode
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -382,6 +386,42 @@ func (x *Command) GetSetNodeSchedulable() *SetNodeSchedulable {
 	return nil
 }
 
+func (x *Command) GetPutFleet() *PutFleet {
+	if x != nil {
+		if x, ok := x.Op.(*Command_PutFleet); ok {
+			return x.PutFleet
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetDeleteFleet() *DeleteFleet {
+	if x != nil {
+		if x, ok := x.Op.(*Command_DeleteFleet); ok {
+			return x.DeleteFleet
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetPlaceFleetServers() *PlaceFleetServers {
+	if x != nil {
+		if x, ok := x.Op.(*Command_PlaceFleetServers); ok {
+			return x.PlaceFleetServers
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetReportFleetNode() *ReportFleetNode {
+	if x != nil {
+		if x, ok := x.Op.(*Command_ReportFleetNode); ok {
+			return x.ReportFleetNode
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -502,6 +542,23 @@ type Command_SetNodeSchedulable struct {
 	SetNodeSchedulable *SetNodeSchedulable `protobuf:"bytes,67,opt,name=set_node_schedulable,json=setNodeSchedulable,proto3,oneof"`
 }
 
+type Command_PutFleet struct {
+	// Fleets (field numbers 80-99; messages in fleet.proto).
+	PutFleet *PutFleet `protobuf:"bytes,80,opt,name=put_fleet,json=putFleet,proto3,oneof"`
+}
+
+type Command_DeleteFleet struct {
+	DeleteFleet *DeleteFleet `protobuf:"bytes,81,opt,name=delete_fleet,json=deleteFleet,proto3,oneof"`
+}
+
+type Command_PlaceFleetServers struct {
+	PlaceFleetServers *PlaceFleetServers `protobuf:"bytes,82,opt,name=place_fleet_servers,json=placeFleetServers,proto3,oneof"`
+}
+
+type Command_ReportFleetNode struct {
+	ReportFleetNode *ReportFleetNode `protobuf:"bytes,83,opt,name=report_fleet_node,json=reportFleetNode,proto3,oneof"`
+}
+
 func (*Command_CreateTenant) isCommand_Op() {}
 
 func (*Command_DeleteTenant) isCommand_Op() {}
@@ -557,6 +614,14 @@ func (*Command_MarkNodeServers) isCommand_Op() {}
 func (*Command_Allocate) isCommand_Op() {}
 
 func (*Command_SetNodeSchedulable) isCommand_Op() {}
+
+func (*Command_PutFleet) isCommand_Op() {}
+
+func (*Command_DeleteFleet) isCommand_Op() {}
+
+func (*Command_PlaceFleetServers) isCommand_Op() {}
+
+func (*Command_ReportFleetNode) isCommand_Op() {}
 
 type CreateTenant struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2657,7 +2722,7 @@ var File_proto_cassandranet_v1_command_proto protoreflect.FileDescriptor
 
 const file_proto_cassandranet_v1_command_proto_rawDesc = "" +
 	"\n" +
-	"#proto/cassandranet/v1/command.proto\x12\x0fcassandranet.v1\"\xf3\x11\n" +
+	"#proto/cassandranet/v1/command.proto\x12\x0fcassandranet.v1\x1a!proto/cassandranet/v1/fleet.proto\"\x96\x14\n" +
 	"\aCommand\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12$\n" +
 	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\x12\x14\n" +
@@ -2692,7 +2757,11 @@ const file_proto_cassandranet_v1_command_proto_rawDesc = "" +
 	"\rremove_server\x18@ \x01(\v2\x1d.cassandranet.v1.RemoveServerH\x00R\fremoveServer\x12N\n" +
 	"\x11mark_node_servers\x18A \x01(\v2 .cassandranet.v1.MarkNodeServersH\x00R\x0fmarkNodeServers\x127\n" +
 	"\ballocate\x18B \x01(\v2\x19.cassandranet.v1.AllocateH\x00R\ballocate\x12W\n" +
-	"\x14set_node_schedulable\x18C \x01(\v2#.cassandranet.v1.SetNodeSchedulableH\x00R\x12setNodeSchedulableB\x04\n" +
+	"\x14set_node_schedulable\x18C \x01(\v2#.cassandranet.v1.SetNodeSchedulableH\x00R\x12setNodeSchedulable\x128\n" +
+	"\tput_fleet\x18P \x01(\v2\x19.cassandranet.v1.PutFleetH\x00R\bputFleet\x12A\n" +
+	"\fdelete_fleet\x18Q \x01(\v2\x1c.cassandranet.v1.DeleteFleetH\x00R\vdeleteFleet\x12T\n" +
+	"\x13place_fleet_servers\x18R \x01(\v2\".cassandranet.v1.PlaceFleetServersH\x00R\x11placeFleetServers\x12N\n" +
+	"\x11report_fleet_node\x18S \x01(\v2 .cassandranet.v1.ReportFleetNodeH\x00R\x0freportFleetNodeB\x04\n" +
 	"\x02op\"\"\n" +
 	"\fCreateTenant\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\"\n" +
@@ -2913,6 +2982,10 @@ var file_proto_cassandranet_v1_command_proto_goTypes = []any{
 	nil,                               // 36: cassandranet.v1.Allocate.LabelsEntry
 	nil,                               // 37: cassandranet.v1.Allocate.AnnotationsEntry
 	nil,                               // 38: cassandranet.v1.Allocate.Selector.LabelsEntry
+	(*PutFleet)(nil),                  // 39: cassandranet.v1.PutFleet
+	(*DeleteFleet)(nil),               // 40: cassandranet.v1.DeleteFleet
+	(*PlaceFleetServers)(nil),         // 41: cassandranet.v1.PlaceFleetServers
+	(*ReportFleetNode)(nil),           // 42: cassandranet.v1.ReportFleetNode
 }
 var file_proto_cassandranet_v1_command_proto_depIdxs = []int32{
 	1,  // 0: cassandranet.v1.Command.create_tenant:type_name -> cassandranet.v1.CreateTenant
@@ -2943,21 +3016,25 @@ var file_proto_cassandranet_v1_command_proto_depIdxs = []int32{
 	28, // 25: cassandranet.v1.Command.mark_node_servers:type_name -> cassandranet.v1.MarkNodeServers
 	29, // 26: cassandranet.v1.Command.allocate:type_name -> cassandranet.v1.Allocate
 	30, // 27: cassandranet.v1.Command.set_node_schedulable:type_name -> cassandranet.v1.SetNodeSchedulable
-	12, // 28: cassandranet.v1.TouchAPIKeys.entries:type_name -> cassandranet.v1.KeyUse
-	17, // 29: cassandranet.v1.RecordAuthFailures.entries:type_name -> cassandranet.v1.AuthFailure
-	31, // 30: cassandranet.v1.RegisterServer.ports:type_name -> cassandranet.v1.RegisterServer.PortsEntry
-	32, // 31: cassandranet.v1.RegisterServer.labels:type_name -> cassandranet.v1.RegisterServer.LabelsEntry
-	33, // 32: cassandranet.v1.UpdateServerPlayers.entries:type_name -> cassandranet.v1.UpdateServerPlayers.Entry
-	34, // 33: cassandranet.v1.SetServerLabels.set:type_name -> cassandranet.v1.SetServerLabels.SetEntry
-	35, // 34: cassandranet.v1.Allocate.selectors:type_name -> cassandranet.v1.Allocate.Selector
-	36, // 35: cassandranet.v1.Allocate.labels:type_name -> cassandranet.v1.Allocate.LabelsEntry
-	37, // 36: cassandranet.v1.Allocate.annotations:type_name -> cassandranet.v1.Allocate.AnnotationsEntry
-	38, // 37: cassandranet.v1.Allocate.Selector.labels:type_name -> cassandranet.v1.Allocate.Selector.LabelsEntry
-	38, // [38:38] is the sub-list for method output_type
-	38, // [38:38] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	39, // 28: cassandranet.v1.Command.put_fleet:type_name -> cassandranet.v1.PutFleet
+	40, // 29: cassandranet.v1.Command.delete_fleet:type_name -> cassandranet.v1.DeleteFleet
+	41, // 30: cassandranet.v1.Command.place_fleet_servers:type_name -> cassandranet.v1.PlaceFleetServers
+	42, // 31: cassandranet.v1.Command.report_fleet_node:type_name -> cassandranet.v1.ReportFleetNode
+	12, // 32: cassandranet.v1.TouchAPIKeys.entries:type_name -> cassandranet.v1.KeyUse
+	17, // 33: cassandranet.v1.RecordAuthFailures.entries:type_name -> cassandranet.v1.AuthFailure
+	31, // 34: cassandranet.v1.RegisterServer.ports:type_name -> cassandranet.v1.RegisterServer.PortsEntry
+	32, // 35: cassandranet.v1.RegisterServer.labels:type_name -> cassandranet.v1.RegisterServer.LabelsEntry
+	33, // 36: cassandranet.v1.UpdateServerPlayers.entries:type_name -> cassandranet.v1.UpdateServerPlayers.Entry
+	34, // 37: cassandranet.v1.SetServerLabels.set:type_name -> cassandranet.v1.SetServerLabels.SetEntry
+	35, // 38: cassandranet.v1.Allocate.selectors:type_name -> cassandranet.v1.Allocate.Selector
+	36, // 39: cassandranet.v1.Allocate.labels:type_name -> cassandranet.v1.Allocate.LabelsEntry
+	37, // 40: cassandranet.v1.Allocate.annotations:type_name -> cassandranet.v1.Allocate.AnnotationsEntry
+	38, // 41: cassandranet.v1.Allocate.Selector.labels:type_name -> cassandranet.v1.Allocate.Selector.LabelsEntry
+	42, // [42:42] is the sub-list for method output_type
+	42, // [42:42] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_proto_cassandranet_v1_command_proto_init() }
@@ -2965,6 +3042,7 @@ func file_proto_cassandranet_v1_command_proto_init() {
 	if File_proto_cassandranet_v1_command_proto != nil {
 		return
 	}
+	file_proto_cassandranet_v1_fleet_proto_init()
 	file_proto_cassandranet_v1_command_proto_msgTypes[0].OneofWrappers = []any{
 		(*Command_CreateTenant)(nil),
 		(*Command_DeleteTenant)(nil),
@@ -2994,6 +3072,10 @@ func file_proto_cassandranet_v1_command_proto_init() {
 		(*Command_MarkNodeServers)(nil),
 		(*Command_Allocate)(nil),
 		(*Command_SetNodeSchedulable)(nil),
+		(*Command_PutFleet)(nil),
+		(*Command_DeleteFleet)(nil),
+		(*Command_PlaceFleetServers)(nil),
+		(*Command_ReportFleetNode)(nil),
 	}
 	file_proto_cassandranet_v1_command_proto_msgTypes[6].OneofWrappers = []any{}
 	file_proto_cassandranet_v1_command_proto_msgTypes[24].OneofWrappers = []any{}
