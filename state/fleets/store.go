@@ -3,7 +3,6 @@ package fleets
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -219,12 +218,3 @@ func (s *Store) Restore(tx *consensus.Tx, src consensus.SectionSource) error {
 	return nil
 }
 
-// sortedNodes returns the keys of m in order.
-func sortedNodes(m map[string]int) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
-}
