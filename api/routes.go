@@ -123,6 +123,14 @@ var routes = []route{
 	{"GET", "/v1/tenants/{tenant}/allocations", tenantAllocations, (*Server).handleListAllocations},
 	{"GET", "/v1/tenants/{tenant}/allocations/{allocation}", tenantAllocations, (*Server).handleGetAllocation},
 
+	// Fleets (package state/fleets; processes run by package fleet).
+	{"GET", "/v1/tenants/{tenant}/projects/{project}/fleets", tenantReader, (*Server).handleListFleets},
+	{"PUT", "/v1/tenants/{tenant}/projects/{project}/fleets/{fleet}", tenantAdmin, (*Server).handlePutFleet},
+	{"GET", "/v1/tenants/{tenant}/projects/{project}/fleets/{fleet}", tenantReader, (*Server).handleGetFleet},
+	{"DELETE", "/v1/tenants/{tenant}/projects/{project}/fleets/{fleet}", tenantAdmin, (*Server).handleDeleteFleet},
+	{"POST", "/v1/tenants/{tenant}/servers/{server}/power", tenantAdmin, (*Server).handlePower},
+	{"GET", "/v1/tenants/{tenant}/servers/{server}/logs", tenantAdmin, (*Server).handleServerLogs},
+
 	// Nodes: load, drain and uncordon.
 	{"GET", "/v1/cluster/nodes", operatorOnly, (*Server).handleListNodes},
 	{"POST", "/v1/cluster/nodes/{node}/drain", operatorOnly, (*Server).handleDrainNode},

@@ -31,6 +31,12 @@ type Config struct {
 	// GameServers is the game-server registry. Optional: without it the
 	// server routes answer 503.
 	GameServers GameServers
+	// ServerKeys checks fleet servers' credentials (CN_KEY). Optional:
+	// without it they are refused.
+	ServerKeys ServerKeys
+	// Fleets is this node's fleet agent: power actions and logs of the
+	// servers it runs. Optional: without it those routes answer 503.
+	Fleets FleetNode
 	// JoinTokens makes join tokens. Optional: without it creating one
 	// answers 503.
 	JoinTokens JoinTokens
@@ -84,11 +90,14 @@ type Server struct {
 	games   GameServers
 	joinTok JoinTokens
 	console Console
-	peers   *http.Client
-	scheme  string
-	history *history
-	version string
-	node    string
+	// serverKeys and fleets are Config.ServerKeys and Config.Fleets.
+	serverKeys ServerKeys
+	fleets     FleetNode
+	peers      *http.Client
+	scheme     string
+	history    *history
+	version    string
+	node       string
 	// clusterID is Config.ClusterID.
 	clusterID string
 	log       *slog.Logger
@@ -130,24 +139,26 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("api: flush intervals must not be negative")
 	}
 	s := &Server{
-		store:     cfg.Store,
-		state:     cfg.State,
-		members:   cfg.Members,
-		agent:     cfg.Agent,
-		topics:    cfg.Topics,
-		games:     cfg.GameServers,
-		joinTok:   cfg.JoinTokens,
-		console:   cfg.Console,
-		peers:     cfg.PeerClient,
-		scheme:    cmp.Or(cfg.PeerScheme, "http"),
-		history:   newHistory(cmp.Or(cfg.HistoryInterval, DefaultHistoryInterval)),
-		version:   cfg.Version,
-		node:      cfg.NodeName,
-		clusterID: cfg.ClusterID,
-		log:       cfg.Logger,
-		maxBody:   cfg.MaxBodyBytes,
-		now:       cfg.Now,
-		reg:       prometheus.NewRegistry(),
+		store:      cfg.Store,
+		state:      cfg.State,
+		members:    cfg.Members,
+		agent:      cfg.Agent,
+		topics:     cfg.Topics,
+		games:      cfg.GameServers,
+		joinTok:    cfg.JoinTokens,
+		serverKeys: cfg.ServerKeys,
+		fleets:     cfg.Fleets,
+		console:    cfg.Console,
+		peers:      cfg.PeerClient,
+		scheme:     cmp.Or(cfg.PeerScheme, "http"),
+		history:    newHistory(cmp.Or(cfg.HistoryInterval, DefaultHistoryInterval)),
+		version:    cfg.Version,
+		node:       cfg.NodeName,
+		clusterID:  cfg.ClusterID,
+		log:        cfg.Logger,
+		maxBody:    cfg.MaxBodyBytes,
+		now:        cfg.Now,
+		reg:        prometheus.NewRegistry(),
 
 		limits:     newRateLimiter(cfg.RateLimits),
 		failFlush:  cmp.Or(cfg.AuthFailureFlush, DefaultAuthFailureFlush),
