@@ -8,7 +8,7 @@ NAME      ?= local
 
 PROTO_SRC := $(wildcard proto/cassandranet/v1/*.proto)
 
-.PHONY: all build run test test-short vet proto proto-check bench chaos chaos-alloc fuzz clean help cabi \
+.PHONY: all build run test test-short vet proto proto-check bench chaos chaos-alloc fuzz clean help cabi example-gameserver \
 	image compose-up compose-down compose-test
 
 all: build
@@ -22,6 +22,7 @@ help:
 	@echo "make chaos-alloc 50 s allocation chaos test: double allocations, idempotency, lost allocations"
 	@echo "make proto       regenerate Go code from proto/"
 	@echo "make cabi        build the game-server C library into $(CABI_OUT) (cabi/include/cassnet.h)"
+	@echo "make example-gameserver  build examples/simple-gameserver into $(CABI_OUT)"
 	@echo "make image       build the static binary and the FROM scratch image $(IMAGE)"
 	@echo "make compose-up  start the 3-node compose mesh (deploy/compose.yaml); compose-down removes it"
 	@echo "make compose-test  image, compose mesh, ban through n2 read on n3, kill the leader, writes resume"
@@ -60,6 +61,12 @@ cabi:
 	$(GO) build -buildmode=c-archive -o $(CABI_OUT)/libcassnet.a ./cabi
 	rm -f $(CABI_OUT)/libcassnet.h
 	cp cabi/include/cassnet.h $(CABI_OUT)/
+
+# The example fleet server (examples/simple-gameserver, docs/supervisor.md),
+# linked to the libcassnet.so beside it.
+example-gameserver: cabi
+	gcc -Wall -Wextra -Werror -O2 -I$(CABI_OUT) -o $(CABI_OUT)/simple-gameserver \
+	    examples/simple-gameserver/main.c -L$(CABI_OUT) -lcassnet -lpthread -Wl,-rpath,'$$ORIGIN'
 
 run: build
 	@mkdir -p $(DATA)
@@ -116,6 +123,8 @@ FUZZ_TARGETS := \
 	./pubsub/:FuzzDecodeGossip \
 	./pubsub/:FuzzBackfillDecoders \
 	./pubsub/:FuzzDecodeEventID \
+	./supervisor/:FuzzParsePortRange \
+	./supervisor/:FuzzValidateEnv \
 	./pki/:FuzzParseToken \
 	./pki/:FuzzReadFrame
 

@@ -40,8 +40,10 @@ func (s *Supervisor) Stop(ctx context.Context, serverID string) error {
 	return s.stop(ctx, serverID)
 }
 
-// Kill sends SIGKILL to the process group now. Unlike Stop, a killed
-// process counts as a crash and is restarted within MaxRestarts.
+// Kill sends SIGKILL to the process group now, without grace, and returns
+// at once; the server ends in state stopped (a stopped event follows) and
+// is not restarted. (A SIGKILL from outside the supervisor, e.g. `kill -9`
+// or the OOM killer, is a crash and is restarted within MaxRestarts.)
 func (s *Supervisor) Kill(serverID string) error { return s.kill(serverID) }
 
 // Restart stops the process (as Stop) and starts it again with the same
