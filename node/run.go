@@ -70,7 +70,7 @@ func (n *Node) start(ctx context.Context) error {
 		Name: cfg.Name, ID: n.id, Role: mesh.RoleServer, Version: cfg.Version,
 		RaftAddr: n.advertised(cfg.RaftPort), HTTPAddr: n.advertised(cfg.HTTPPort),
 		P2PAddr: n.advertised(cfg.P2PPort), GRPCAddr: n.advertised(cfg.GRPCPort),
-		PeerID: p2pID.String(),
+		PeerID: p2pID.String(), Labels: mesh.EncodeLabels(cfg.NodeLabels), Fleets: len(cfg.FleetAllow) > 0,
 	}
 	// TLS material and gossip keys: from the data dir, or from a seed
 	// through the join handshake (node/trust.go).
@@ -142,8 +142,12 @@ func (n *Node) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := n.newFleet(); err != nil {
+		return err
+	}
 	peerClient, peerScheme := n.peerHTTP(ident)
 	srv, err := api.New(api.Config{
+		ServerKeys: n.fleet, Fleets: n.fleet,
 		Store: store, State: n.state, Members: m, Agent: n, Topics: topics{n.pubsub}, JoinTokens: n,
 		Version: cfg.Version, NodeName: cfg.Name, GameServers: gameList{n},
 		ClusterID: n.clusterID(),
@@ -207,6 +211,7 @@ func (n *Node) start(ctx context.Context) error {
 	if err := n.serveGameServer(); err != nil {
 		return err
 	}
+	n.startFleet(ctx)
 	n.startTrust(ctx, ident)
 	n.startSnapshotAgent(ctx)
 	nctx, ncancel := context.WithCancel(ctx)
@@ -265,6 +270,7 @@ func (n *Node) stop() {
 		<-n.notifyDone
 	}
 	n.stopTrust()
+	n.stopFleet()      // its processes go before the game-server API they talk to
 	n.stopGameServer() // before the API it borrows from
 	n.stopAPIBackground()
 	if n.http != nil {
