@@ -132,10 +132,7 @@ func (s *Server) handlePutFleet(w http.ResponseWriter, r *http.Request, p Princi
 		s.fail(w, r, err)
 		return
 	}
-	if _, ok := s.state.Tenancy.Project(tenant, project); !ok {
-		s.fail(w, r, notFound("project %q not found in tenant %q", project, tenant))
-		return
-	}
+	// The project is checked by Apply (this replica may be behind).
 	_, existed := s.state.Fleets.Fleet(tenant, project, name)
 	idx, err := s.apply(r.Context(), p, &cassnetv1.Command{Op: &cassnetv1.Command_PutFleet{PutFleet: &cassnetv1.PutFleet{
 		Tenant: tenant, Project: project, Name: name, SpecJson: body}}})

@@ -187,8 +187,9 @@ func (a *Agent) events(ctx context.Context) {
 		}
 		a.mu.Lock()
 		p := a.procs[ev.ServerID]
+		skip := p == nil || p.retiring
 		a.mu.Unlock()
-		if p == nil || p.retiring {
+		if skip {
 			continue
 		}
 		switch {

@@ -293,4 +293,4 @@ func (s Spec) Redacted() Spec {
 }
 
 // RedactedValue stands for an env value in every answer.
-const RedactedValue = "<redacted>"
+const RedactedValue = "[redacted]"
