@@ -8,7 +8,7 @@ NAME      ?= local
 
 PROTO_SRC := $(wildcard proto/cassandranet/v1/*.proto)
 
-.PHONY: all build run test test-short vet proto proto-check bench chaos chaos-alloc fuzz clean help cabi example-gameserver \
+.PHONY: all build run test test-short vet proto proto-check bench chaos chaos-alloc chaos-fleet fuzz clean help cabi example-gameserver \
 	image compose-up compose-down compose-test
 
 all: build
@@ -20,6 +20,7 @@ help:
 	@echo "make fuzz        run each fuzz target for a short while"
 	@echo "make chaos       5-minute chaos run, every fault, race-built agents (root for network faults)"
 	@echo "make chaos-alloc 50 s allocation chaos test: double allocations, idempotency, lost allocations"
+	@echo "make chaos-fleet 40 s fleet chaos test: node kills, pauses, process kills; buffer restored, no allocated server killed, no id reused"
 	@echo "make proto       regenerate Go code from proto/"
 	@echo "make cabi        build the game-server C library into $(CABI_OUT) (cabi/include/cassnet.h)"
 	@echo "make example-gameserver  build examples/simple-gameserver into $(CABI_OUT)"
@@ -109,6 +110,8 @@ FUZZ_TARGETS := \
 	./consensus/:FuzzApplyEnvelope \
 	./state/:FuzzDecodeApply \
 	./state/servers/:FuzzValidateAllocate \
+	./state/fleets/:FuzzParseSpec \
+	./fleet/:FuzzServerKey \
 	./mesh/:FuzzDecodeMeta \
 	./session/:FuzzVerify \
 	./api/:FuzzVerifyBody \
@@ -148,6 +151,9 @@ chaos: build
 # partitions under the allocation workload; about 50 s.
 chaos-alloc:
 	CASSNET_CHAOS_ALLOC=1 $(GO) test -race -count=1 -timeout 6m -run '^TestChaosAlloc$$' -v ./testnet/
+
+chaos-fleet:
+	CASSNET_CHAOS_FLEET=1 $(GO) test -race -count=1 -timeout 6m -run '^TestChaosFleet$$' -v ./testnet/fleettest/
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

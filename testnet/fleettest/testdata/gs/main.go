@@ -1,7 +1,10 @@
 // Command gs is the fleet tests' game server: it registers from the
 // CN_* environment on its node's game-server API, goes ready, pings,
-// echoes UDP on CN_PORT_GAME, and exits 0 on SIGTERM (or after
-// GS_EXIT_AFTER, a match that ends by itself).
+// echoes UDP on CN_PORT_GAME, and exits 0 on SIGTERM. With
+// GS_MATCH_SECONDS, an allocation starts a match that ends (exit 0)
+// after that long. With GS_MARK_DIR, a clean exit leaves a marker file
+// saying why and whether the server was allocated then, which the chaos
+// checker reads ("no allocated server was killed").
 package main
 
 import (
@@ -10,6 +13,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -83,19 +87,43 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("health: %w", err)
 	}
-	var exitAfter <-chan time.Time
-	if d, err := time.ParseDuration(os.Getenv("GS_EXIT_AFTER")); err == nil {
-		exitAfter = time.After(d)
+	allocated := make(chan struct{}, 1)
+	if ws, err := gs.WatchEvents(ctx, &cassnetv1.WatchEventsRequest{ServerId: id}); err == nil {
+		go func() {
+			for {
+				ev, err := ws.Recv()
+				if err != nil {
+					return
+				}
+				if ev.GetAllocated() != nil {
+					select {
+					case allocated <- struct{}{}:
+					default:
+					}
+				}
+			}
+		}()
 	}
+	var matchEnd <-chan time.Time
+	inMatch := false
+	matchLen, _ := strconv.Atoi(os.Getenv("GS_MATCH_SECONDS"))
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			fmt.Println("simple-gameserver: SIGTERM, shutting down")
+			mark(id, "sigterm", inMatch)
 			return nil
-		case <-exitAfter:
+		case <-allocated:
+			fmt.Println("simple-gameserver: allocated, match starts")
+			inMatch = true
+			if matchLen > 0 && matchEnd == nil {
+				matchEnd = time.After(time.Duration(matchLen) * time.Second)
+			}
+		case <-matchEnd:
 			fmt.Println("simple-gameserver: match over")
+			mark(id, "match_over", inMatch)
 			return nil
 		case <-tick.C:
 			if err := hs.Send(&cassnetv1.HealthPing{ServerId: id}); err != nil {
@@ -103,4 +131,15 @@ func run() error {
 			}
 		}
 	}
+}
+
+// mark writes GS_MARK_DIR/<id>.<pid>: why the process ends and whether
+// it was in a match.
+func mark(id, why string, inMatch bool) {
+	dir := os.Getenv("GS_MARK_DIR")
+	if dir == "" {
+		return
+	}
+	body := fmt.Sprintf("%s %v %d\n", why, inMatch, time.Now().UnixNano())
+	_ = os.WriteFile(filepath.Join(dir, id+"."+strconv.Itoa(os.Getpid())), []byte(body), 0o600)
 }
