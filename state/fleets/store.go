@@ -217,4 +217,3 @@ func (s *Store) Restore(tx *consensus.Tx, src consensus.SectionSource) error {
 	}
 	return nil
 }
-
