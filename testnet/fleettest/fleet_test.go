@@ -24,13 +24,13 @@ var fastArgs = []string{
 
 // env is a started cluster and its operator client.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	c     *testnet.Cluster
 	cl    *testnet.Client
 	nodes []*testnet.Node
 }
 
-func startCluster(t *testing.T, ctx context.Context, n int) *env {
+func startCluster(t testing.TB, ctx context.Context, n int) *env {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts real agent processes")
