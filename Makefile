@@ -8,7 +8,7 @@ NAME      ?= local
 
 PROTO_SRC := $(wildcard proto/cassandranet/v1/*.proto)
 
-.PHONY: all build run test test-short vet proto proto-check bench chaos chaos-alloc chaos-fleet fuzz clean help cabi example-gameserver \
+.PHONY: all build run test test-short vet proto proto-check bench chaos chaos-alloc chaos-fleet fuzz clean help cabi example-gameserver soak-supervisor \
 	image compose-up compose-down compose-test
 
 all: build
@@ -154,6 +154,10 @@ chaos-alloc:
 
 chaos-fleet:
 	CASSNET_CHAOS_FLEET=1 $(GO) test -race -count=1 -timeout 6m -run '^TestChaosFleet$$' -v ./testnet/fleettest/
+
+# The supervisor's concurrent-operations test for a minute instead of 1.5 s.
+soak-supervisor:
+	CASSNET_SUPERVISOR_SOAK=1 $(GO) test -race -count=1 -timeout 5m -run '^TestConcurrentOps$$' -v ./supervisor/
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

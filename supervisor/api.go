@@ -26,8 +26,13 @@ func New(cfg Config) (*Supervisor, error) { return newSupervisor(cfg) }
 
 // Start reserves a free port per PortSpec from its range (bind-checked),
 // adds CN_PORT_<NAME>, CN_SERVER_ID, CN_FLEET and CN_PROJECT to the env,
-// and starts the process. It returns ErrNotAllowed, ErrNoBinary,
-// ErrPortsExhausted or ErrExists (wrapped) without starting anything.
+// and starts the process. It returns ErrInvalidSpec, ErrNotAllowed,
+// ErrNoBinary, ErrPortsExhausted or ErrExists (wrapped) without starting
+// anything. It returns after the first fork and exec: the Status carries
+// the PID, or, when exec itself failed (a missing interpreter, a
+// directory the user may not enter), state failed and an error wrapping
+// ErrNoBinary (the server stays listed, failed, until replaced or
+// removed).
 func (s *Supervisor) Start(ctx context.Context, spec Spec) (Status, error) {
 	return s.start(ctx, spec)
 }

@@ -19,10 +19,14 @@ const cgroup2Magic = 0x63677270
 // cgroup: <own>/cassnet-servers/<server>. Because cgroup v2 lets a cgroup
 // hand controllers to its children only while it holds no process itself,
 // the node moves itself into the leaf <own>/cassnet-node first when its
-// own cgroup holds processes. Not safe for concurrent use; the Supervisor
-// serialises calls under its lock.
+// own cgroup holds processes (a node already in such a leaf, e.g. a second
+// Supervisor in the same process or another node started in the same
+// cgroup, uses the leaf's parent). Each node process gets its own
+// cassnet-servers/<pid>, so nodes sharing a cgroup never share a server's
+// cgroup. Not safe for concurrent use; the Supervisor serialises calls
+// under its lock.
 type cgroups struct {
-	base string // <mount><own>/cassnet-servers
+	base string // <mount><own>/cassnet-servers/<node pid>
 }
 
 // openCgroups prepares the subtree or says why limits are unavailable.
@@ -38,7 +42,16 @@ func openCgroups(mount string) (*cgroups, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(mount, own)
+	if filepath.Base(own) == "cassnet-node" { // moved there by an earlier New
+		own = filepath.Dir(own)
+	}
+	return prepareCgroups(filepath.Join(mount, own), os.Getpid())
+}
+
+// prepareCgroups sets up the subtree under dir, the node's own cgroup,
+// moving process pid into the leaf cassnet-node if dir's controllers
+// cannot be handed down while it holds processes.
+func prepareCgroups(dir string, pid int) (*cgroups, error) {
 	ctrl, err := os.ReadFile(filepath.Join(dir, "cgroup.controllers"))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", dir, err)
@@ -54,19 +67,43 @@ func openCgroups(mount string) (*cgroups, error) {
 		if err := os.Mkdir(leaf, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 			return nil, fmt.Errorf("cannot create %s: %w", leaf, err)
 		}
-		if err := os.WriteFile(filepath.Join(leaf, "cgroup.procs"), []byte(strconv.Itoa(os.Getpid())), 0); err != nil {
+		if err := os.WriteFile(filepath.Join(leaf, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
 			return nil, fmt.Errorf("cannot move the node into %s: %w", leaf, err)
 		}
 		if err := enable(dir); err != nil {
 			return nil, fmt.Errorf("cannot enable memory and cpu in %s: %w", dir, err)
 		}
 	}
-	base := filepath.Join(dir, "cassnet-servers")
-	if err := os.Mkdir(base, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-		return nil, fmt.Errorf("cannot create %s: %w", base, err)
+	servers := filepath.Join(dir, "cassnet-servers")
+	base := filepath.Join(servers, strconv.Itoa(pid))
+	for _, d := range []string{servers, base} {
+		if err := os.Mkdir(d, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("cannot create %s: %w", d, err)
+		}
+		if err := enable(d); err != nil {
+			return nil, fmt.Errorf("cannot enable memory and cpu in %s: %w", d, err)
+		}
 	}
-	if err := enable(base); err != nil {
-		return nil, fmt.Errorf("cannot enable memory and cpu in %s: %w", base, err)
+	// The subtrees of node processes that are gone: rmdir removes only
+	// empty cgroups (cgroupfs refuses the rest), so a live one stays.
+	if entries, err := os.ReadDir(servers); err == nil {
+		for _, e := range entries {
+			n, err := strconv.Atoi(e.Name())
+			if err != nil || n == pid || !e.IsDir() {
+				continue
+			}
+			if _, err := os.Stat(fmt.Sprintf("/proc/%d", n)); os.IsNotExist(err) {
+				sub := filepath.Join(servers, e.Name())
+				if kids, err := os.ReadDir(sub); err == nil {
+					for _, k := range kids {
+						if k.IsDir() {
+							_ = syscall.Rmdir(filepath.Join(sub, k.Name()))
+						}
+					}
+				}
+				_ = syscall.Rmdir(sub)
+			}
+		}
 	}
 	return &cgroups{base: base}, nil
 }
@@ -132,6 +169,16 @@ func (c *cgroups) create(id string, memoryMB, cpuPercent int) (string, *os.File,
 // including ones that left the process group.
 func killCgroup(dir string) {
 	_ = os.WriteFile(filepath.Join(dir, "cgroup.kill"), []byte("1"), 0)
+}
+
+// memoryCurrent reads a server cgroup's memory.current (bytes).
+func memoryCurrent(dir string) (uint64, bool) {
+	b, err := os.ReadFile(filepath.Join(dir, "memory.current"))
+	if err != nil {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	return n, err == nil
 }
 
 // remove deletes a server's (empty) cgroup.

@@ -27,11 +27,12 @@ type impl struct {
 	sp     *spawner
 	events chan Event
 
-	mu     sync.Mutex
-	procs  map[string]*proc
-	ports  map[string]string // "udp/7000" -> server id
-	closed bool
-	wg     sync.WaitGroup // supervise goroutines
+	mu      sync.Mutex
+	procs   map[string]*proc
+	ports   map[string]string // "udp/7000" -> server id
+	removed []string          // removed servers whose log files are kept, oldest first
+	closed  bool
+	wg      sync.WaitGroup // supervise goroutines
 
 	samplerStop chan struct{}
 	samplerDone chan struct{}
@@ -54,6 +55,12 @@ func newSupervisor(cfg Config) (*Supervisor, error) {
 	}
 	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("supervisor: log dir: %w", err)
+	}
+	pruneLogs(cfg.Dir, time.Now().Add(-keepLogsFor))
+	if n, err := killLeftovers(cfg.Dir); err != nil {
+		cfg.Logger.Warn("supervisor: leftovers of a previous run", "err", err)
+	} else if n > 0 {
+		cfg.Logger.Warn("supervisor: killed processes a previous run of the node left behind", "count", n)
 	}
 	s := &Supervisor{impl{cfg: cfg, log: cfg.Logger, allow: allow, cred: cred, home: home,
 		events: make(chan Event, 1024), procs: map[string]*proc{}, ports: map[string]string{},
@@ -127,6 +134,12 @@ func (s *impl) start(ctx context.Context, spec Spec) (Status, error) {
 	select { // the first fork and exec, so the answer carries the PID
 	case <-p.spawned:
 	case <-ctx.Done():
+	}
+	p.mu.Lock()
+	serr := p.startErr
+	p.mu.Unlock()
+	if serr != nil { // e.g. a script whose interpreter is missing
+		return p.status(), fmt.Errorf("%w: %v", ErrNoBinary, serr)
 	}
 	return p.status(), nil
 }
@@ -216,6 +229,14 @@ func (s *impl) remove(ctx context.Context, id string) error {
 	if p, ok := s.procs[id]; ok && p.finished() {
 		delete(s.procs, id)
 		p.logs.close()
+		s.removed = append(s.removed, id)
+		for len(s.removed) > keepRemoved {
+			old := s.removed[0]
+			s.removed = s.removed[1:]
+			if _, back := s.procs[old]; !back {
+				removeLogs(s.cfg.Dir, old)
+			}
+		}
 	}
 	return nil
 }
@@ -295,41 +316,49 @@ func (s *impl) sampler() {
 	defer close(s.samplerDone)
 	t := time.NewTicker(sampleEvery)
 	defer t.Stop()
-	type prev struct {
-		ticks uint64
-		at    time.Time
-	}
-	last := map[int]prev{}
+	last := map[int]sample{}
 	for {
 		select {
 		case <-s.samplerStop:
 			return
 		case <-t.C:
 		}
-		s.mu.Lock()
-		byPG := map[int]*proc{}
-		for _, p := range s.procs {
-			if pid := p.pid(); pid > 0 {
-				byPG[pid] = p
-			}
-		}
-		s.mu.Unlock()
-		wanted := make(map[int]bool, len(byPG))
-		for pg := range byPG {
-			wanted[pg] = true
-		}
-		now := time.Now()
-		use := scanGroups(wanted)
-		next := map[int]prev{}
-		for pg, p := range byPG {
-			u := use[pg]
-			cpu := 0.0
-			if l, ok := last[pg]; ok && u.ticks >= l.ticks {
-				cpu = float64(u.ticks-l.ticks) / clockTicks / now.Sub(l.at).Seconds() * 100
-			}
-			p.setUsage(cpu, u.rss)
-			next[pg] = prev{u.ticks, now}
-		}
-		last = next
+		last = s.sampleOnce(last)
 	}
+}
+
+// sample is one process group's CPU ticks at a time.
+type sample struct {
+	ticks uint64
+	at    time.Time
+}
+
+// sampleOnce reads /proc once, sets every running server's usage from
+// the ticks since last, and answers this sample.
+func (s *impl) sampleOnce(last map[int]sample) map[int]sample {
+	s.mu.Lock()
+	byPG := map[int]*proc{}
+	for _, p := range s.procs {
+		if pid := p.pid(); pid > 0 {
+			byPG[pid] = p
+		}
+	}
+	s.mu.Unlock()
+	wanted := make(map[int]bool, len(byPG))
+	for pg := range byPG {
+		wanted[pg] = true
+	}
+	now := time.Now()
+	use := scanGroups(wanted)
+	next := make(map[int]sample, len(byPG))
+	for pg, p := range byPG {
+		u := use[pg]
+		cpu := 0.0
+		if l, ok := last[pg]; ok && u.ticks >= l.ticks && now.After(l.at) {
+			cpu = float64(u.ticks-l.ticks) / clockTicks / now.Sub(l.at).Seconds() * 100
+		}
+		p.setUsage(cpu, u.rss)
+		next[pg] = sample{u.ticks, now}
+	}
+	return next
 }

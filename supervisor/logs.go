@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 )
@@ -18,6 +19,10 @@ const (
 	filesKept   = 3        // rotated files kept besides the current one
 	maxLine     = 16 << 10
 	followQueue = 256
+	// The log files of removed servers: those of the last keepRemoved
+	// stay, and at start the node deletes files untouched for keepLogsFor.
+	keepRemoved = 64
+	keepLogsFor = 24 * time.Hour
 )
 
 // sink keeps one server's output: a ring of recent lines bounded by bytes,
@@ -185,5 +190,30 @@ func (k *sink) close() {
 	if k.file != nil {
 		_ = k.file.Close()
 		k.file = nil
+	}
+}
+
+// removeLogs deletes a server's log files.
+func removeLogs(dir, id string) {
+	base := filepath.Join(dir, id+".log")
+	_ = os.Remove(base)
+	for i := 1; i <= filesKept; i++ {
+		_ = os.Remove(fmt.Sprintf("%s.%d", base, i))
+	}
+}
+
+// pruneLogs deletes log files in dir last written before cutoff.
+func pruneLogs(dir string, cutoff time.Time) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !strings.Contains(e.Name(), ".log") {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && fi.ModTime().Before(cutoff) {
+			_ = os.Remove(filepath.Join(dir, e.Name()))
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -140,7 +141,83 @@ func TestLimitedReportsWhy(t *testing.T) {
 		t.Fatalf("status %+v", st)
 	}
 	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", st.PID))
-	if !strings.Contains(string(b), "cassnet-servers/l") {
+	if !strings.HasSuffix(strings.TrimSpace(string(b)), "/l") {
 		t.Errorf("process in %s", b)
+	}
+}
+
+func TestRemovedServersLogsAreBounded(t *testing.T) {
+	s, bin := newTest(t)
+	cmd := script(t, bin, "hi.sh", `echo hi`)
+	for i := 0; i < keepRemoved+3; i++ {
+		id := fmt.Sprintf("r%03d", i)
+		if _, err := s.Start(context.Background(), Spec{ServerID: id, Command: []string{cmd}}); err != nil {
+			t.Fatal(err)
+		}
+		waitState(t, s, id, StateExited)
+		if err := s.Remove(context.Background(), id); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := s.Status(id); ok {
+			t.Fatal("removed server still listed")
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(s.cfg.Dir, "*.log"))
+	if len(files) != keepRemoved {
+		t.Errorf("%d log files, want %d", len(files), keepRemoved)
+	}
+	if _, err := os.Stat(filepath.Join(s.cfg.Dir, "r000.log")); !os.IsNotExist(err) {
+		t.Errorf("oldest log kept: %v", err)
+	}
+	// Old files go at start.
+	old := filepath.Join(s.cfg.Dir, "ancient.log.2")
+	if err := os.WriteFile(old, []byte("x"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	past := time.Now().Add(-2 * keepLogsFor)
+	_ = os.Chtimes(old, past, past)
+	pruneLogs(s.cfg.Dir, time.Now().Add(-keepLogsFor))
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Error("old log file not pruned")
+	}
+}
+
+// prepareCgroups on a plain directory standing in for the node's cgroup.
+func TestPrepareCgroups(t *testing.T) {
+	own := t.TempDir()
+	if _, err := prepareCgroups(own, os.Getpid()); err == nil || !strings.Contains(err.Error(), "cgroup.controllers") {
+		t.Errorf("no controllers file: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(own, "cgroup.controllers"), []byte("cpuset io pids\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := prepareCgroups(own, os.Getpid()); err == nil || !strings.Contains(err.Error(), "memory controller is not delegated") {
+		t.Errorf("no memory controller: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(own, "cgroup.controllers"), []byte("cpuset cpu io memory pids\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := prepareCgroups(own, os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.base != filepath.Join(own, "cassnet-servers", strconv.Itoa(os.Getpid())) {
+		t.Errorf("base %s", c.base)
+	}
+	for _, d := range []string{own, filepath.Dir(c.base), c.base} {
+		if b, _ := os.ReadFile(filepath.Join(d, "cgroup.subtree_control")); string(b) != "+memory +cpu" {
+			t.Errorf("%s subtree_control %q", d, b)
+		}
+	}
+	dir, f, err := c.create("s1", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := os.WriteFile(filepath.Join(dir, "memory.current"), []byte("12345\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if m, ok := memoryCurrent(dir); !ok || m != 12345 {
+		t.Errorf("memory.current %d %v", m, ok)
 	}
 }

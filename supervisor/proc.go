@@ -34,9 +34,12 @@ type proc struct {
 	spawned            chan struct{} // closed after the first start attempt
 	spawnOnce          sync.Once
 
-	mu   sync.Mutex
-	st   Status
-	pgid int
+	mu       sync.Mutex
+	st       Status
+	pgid     int
+	cgDir    string // the running process's cgroup, "" without limits
+	terminal bool   // stopped, exited or failed: set by finish
+	startErr error  // why the last start failed (fork, exec, chdir)
 }
 
 func (p *proc) requestStop() { p.stopOnce.Do(func() { close(p.stopCh) }) }
@@ -53,13 +56,13 @@ func (p *proc) status() Status {
 	return st
 }
 
+// finished reports whether p reached a terminal state. It is true from
+// just before the terminal event is emitted, so a caller reacting to that
+// event may Start the id again at once.
 func (p *proc) finished() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.terminal
 }
 
 func (p *proc) pid() int {
@@ -74,7 +77,18 @@ func (p *proc) update(f func(st *Status)) {
 	p.mu.Unlock()
 }
 
+// setUsage records a sample. With a cgroup, memory is its memory.current
+// (which counts page cache and every process, even ones that left the
+// group); otherwise the RSS summed over the process group.
 func (p *proc) setUsage(cpu float64, rss uint64) {
+	p.mu.Lock()
+	dir := p.cgDir
+	p.mu.Unlock()
+	if dir != "" {
+		if m, ok := memoryCurrent(dir); ok {
+			rss = m
+		}
+	}
 	p.update(func(st *Status) { st.CPUPercent, st.MemoryBytes = cpu, rss })
 }
 
@@ -129,6 +143,9 @@ func (s *impl) supervise(p *proc) {
 	for {
 		code, exitMsg, err := s.runOnce(p)
 		if err != nil { // could not start: nothing to retry into
+			p.mu.Lock()
+			p.startErr = err
+			p.mu.Unlock()
 			s.finish(p, StateFailed, err.Error())
 			s.emit(Event{ServerID: id, Kind: EventGaveUp, ExitCode: -1, Err: err.Error()})
 			return
@@ -169,18 +186,22 @@ func (s *impl) supervise(p *proc) {
 	}
 }
 
-// finish records a terminal state and frees the server's ports.
+// finish records a terminal state and frees the server's ports. The
+// ports go before terminal is set: a Start that sees terminal (under
+// s.mu) then reserves ports this call can no longer release.
 func (s *impl) finish(p *proc, state, errMsg string) {
-	p.update(func(st *Status) {
-		st.State, st.PID, st.Error, st.CPUPercent, st.MemoryBytes = state, 0, errMsg, 0, 0
-	})
 	p.mu.Lock()
+	p.st.State, p.st.PID, p.st.Error, p.st.CPUPercent, p.st.MemoryBytes = state, 0, errMsg, 0, 0
 	p.pgid = 0
 	p.mu.Unlock()
 	s.mu.Lock()
 	if s.procs[p.spec.ServerID] == p {
 		releasePorts(s.ports, p.spec.ServerID)
 	}
+	s.writeRunning()
+	p.mu.Lock()
+	p.terminal = true
+	p.mu.Unlock()
 	s.mu.Unlock()
 }
 
@@ -214,9 +235,20 @@ func (s *impl) runOnce(p *proc) (int, string, error) {
 		return 0, "stopped before start", nil
 	}
 	err = s.sp.start(cmd)
+	closeCg()
+	if err != nil && cgDir != "" {
+		// Starting into a cgroup needs clone3 (Linux 5.7+, not blocked by
+		// seccomp): without it, run unlimited and say why.
+		removeCgroup(cgDir)
+		cgDir = ""
+		why := "cgroup: starting into the server's cgroup failed: " + err.Error()
+		cmd = s.plainCommand(p, cmd.Env)
+		cmd.Stdout, cmd.Stderr = outW, errW
+		p.update(func(st *Status) { st.Limited, st.LimitError = false, why })
+		err = s.sp.start(cmd)
+	}
 	outW.Close()
 	errW.Close()
-	closeCg()
 	if err != nil {
 		outR.Close()
 		errR.Close()
@@ -234,9 +266,12 @@ func (s *impl) runOnce(p *proc) (int, string, error) {
 		return 0, "", fmt.Errorf("start %s: impossible pid %d", p.spec.Command[0], pgid)
 	}
 	p.mu.Lock()
-	p.pgid = pgid
+	p.pgid, p.cgDir = pgid, cgDir
 	p.st.PID, p.st.State, p.st.StartedAt, p.st.LastExit = pgid, StateRunning, time.Now(), ""
 	p.mu.Unlock()
+	s.mu.Lock()
+	s.writeRunning()
+	s.mu.Unlock()
 	p.spawnOnce.Do(func() { close(p.spawned) })
 	s.emit(Event{ServerID: p.spec.ServerID, Kind: EventStarted})
 	s.log.Info("game server started", "server", p.spec.ServerID, "pid", pgid, "command", p.spec.Command[0])
@@ -263,8 +298,8 @@ func (s *impl) runOnce(p *proc) (int, string, error) {
 		case werr = <-exited:
 			// The leader is gone; the rest of its group gets the rest of
 			// the grace, then the SIGKILL below.
-			for !groupGone(pgid) && !fired(t.C) && !closed(p.killCh) {
-				time.Sleep(10 * time.Millisecond)
+			for wait := 5 * time.Millisecond; !groupGone(pgid) && !fired(t.C) && !closed(p.killCh); wait = min(2*wait, 200*time.Millisecond) {
+				time.Sleep(wait)
 			}
 		case <-t.C:
 			killGroup()
@@ -289,7 +324,9 @@ func (s *impl) runOnce(p *proc) (int, string, error) {
 	case <-time.After(time.Second):
 	}
 	code, msg := exitCode(werr, cmd.ProcessState)
-	p.update(func(st *Status) { st.LastExit = msg })
+	p.mu.Lock()
+	p.st.LastExit, p.pgid, p.cgDir = msg, 0, ""
+	p.mu.Unlock()
 	return code, msg, nil
 }
 
@@ -310,11 +347,10 @@ func exitCode(err error, ps *os.ProcessState) (int, string) {
 // command builds the exec.Cmd of one run: own process group, SIGKILL
 // when the node dies, the configured user, and the server's cgroup.
 func (s *impl) command(p *proc) (*exec.Cmd, string, *os.File) {
-	cmd := &exec.Cmd{Path: p.path, Args: p.spec.Command, Dir: filepath.Dir(p.path)}
 	p.mu.Lock()
-	cmd.Env = s.environ(p)
+	env := s.environ(p)
 	p.mu.Unlock()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: s.cred}
+	cmd := s.plainCommand(p, env)
 	limited, why := false, ""
 	var cgDir string
 	var cgFile *os.File
@@ -335,6 +371,15 @@ func (s *impl) command(p *proc) (*exec.Cmd, string, *os.File) {
 	}
 	p.update(func(st *Status) { st.Limited, st.LimitError = limited, why })
 	return cmd, cgDir, cgFile
+}
+
+// plainCommand is a run's exec.Cmd without a cgroup: its own process
+// group, SIGKILL when the node dies, the configured user, and the
+// binary's directory as its working directory.
+func (s *impl) plainCommand(p *proc, env []string) *exec.Cmd {
+	cmd := &exec.Cmd{Path: p.path, Args: p.spec.Command, Dir: filepath.Dir(p.path), Env: env}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: s.cred}
+	return cmd
 }
 
 // fired reports whether a timer channel has fired (consuming the tick).

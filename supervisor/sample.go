@@ -83,15 +83,17 @@ func groupGone(pgid int) bool {
 	return scanGroups(map[int]bool{pgid: true})[pgid].live == 0
 }
 
-// waitGroupGone polls until the group is gone or the deadline passes.
+// waitGroupGone polls until the group is gone or the deadline passes,
+// every 5 ms at first and backing off to 200 ms (a full /proc pass is
+// only needed while zombies keep the group id alive).
 func waitGroupGone(pgid int, deadline time.Time) bool {
-	for {
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
 		if groupGone(pgid) {
 			return true
 		}
 		if time.Now().After(deadline) {
 			return false
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(min(wait, max(time.Until(deadline), time.Millisecond)))
 	}
 }

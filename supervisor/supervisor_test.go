@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -98,6 +99,27 @@ func alive(pid int) bool {
 	return ok && state != 'Z'
 }
 
+// freeRange answers n consecutive ports that bind now for proto, from a
+// random place below the usual ephemeral range (so that other tests'
+// ephemeral sockets rarely take them meanwhile).
+func freeRange(t *testing.T, proto string, n int) (int, int) {
+	t.Helper()
+	for try := 0; try < 100; try++ {
+		lo := 20000 + rand.IntN(12000)
+		ok := true
+		for p := lo; p < lo+n && ok; p++ {
+			ok = bindable(proto, p)
+		}
+		if ok {
+			return lo, lo + n - 1
+		}
+	}
+	t.Fatal("no free port range")
+	return 0, 0
+}
+
+func rng(lo, hi int) string { return strconv.Itoa(lo) + "-" + strconv.Itoa(hi) }
+
 func TestEnvPortsAndPrivileges(t *testing.T) {
 	s, bin := newTest(t)
 	t.Setenv("NODE_SECRET", "leak")
@@ -105,14 +127,16 @@ func TestEnvPortsAndPrivileges(t *testing.T) {
 grep NoNewPrivs /proc/self/status
 echo "err" >&2
 exec sleep 1000`)
+	glo, ghi := freeRange(t, "udp", 10)
+	qlo, qhi := freeRange(t, "tcp", 10)
 	st, err := s.Start(context.Background(), Spec{ServerID: "s1", Fleet: "arena", Project: "p", Command: []string{cmd},
 		Env:   map[string]string{"MAP": "dust", "CN_KEY": "cnk_x", "CN_SERVER_ID": "forged"},
-		Ports: []PortSpec{{Name: "game", Protocol: "udp", Range: "47000-47099"}, {Name: "query-port", Protocol: "tcp", Range: "47100-47199"}}})
+		Ports: []PortSpec{{Name: "game", Protocol: "udp", Range: rng(glo, ghi)}, {Name: "query-port", Protocol: "tcp", Range: rng(qlo, qhi)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	g, q := st.Ports["game"], st.Ports["query-port"]
-	if g < 47000 || g > 47099 || q < 47100 || q > 47199 {
+	if g < glo || g > ghi || q < qlo || q > qhi {
 		t.Fatalf("ports %v", st.Ports)
 	}
 	want := fmt.Sprintf("port=%d q=%d id=s1 fleet=arena map=dust key=cnk_x secret=", g, q)
@@ -187,11 +211,10 @@ while :; do sleep 0.05; done`)
 echo up
 while :; do sleep 0.05; done`)
 	for _, c := range []struct {
-		cmd      string
-		min, max time.Duration
-	}{{stubborn, 400 * time.Millisecond, 5 * time.Second}, {polite, 0, 350 * time.Millisecond}} {
-		id := filepath.Base(c.cmd)
-		id = strings.TrimSuffix(id, ".sh")
+		cmd, exit string
+		min       time.Duration
+	}{{stubborn, "signal: killed", 400 * time.Millisecond}, {polite, "exit status 0", 0}} {
+		id := strings.TrimSuffix(filepath.Base(c.cmd), ".sh")
 		if _, err := s.Start(context.Background(), Spec{ServerID: id, Command: []string{c.cmd}, ShutdownGrace: 400 * time.Millisecond}); err != nil {
 			t.Fatal(err)
 		}
@@ -200,15 +223,13 @@ while :; do sleep 0.05; done`)
 		if err := s.Stop(context.Background(), id); err != nil {
 			t.Fatal(err)
 		}
-		if d := time.Since(began); d < c.min || d > c.max {
-			t.Errorf("%s: stop took %v, want %v..%v", id, d, c.min, c.max)
+		if d := time.Since(began); d < c.min || d > 10*time.Second {
+			t.Errorf("%s: stop took %v, want at least %v", id, d, c.min)
 		}
-		st, _ := s.Status(id)
-		if st.State != StateStopped {
-			t.Errorf("%s: %+v", id, st)
-		}
-		if id == "stubborn" && st.LastExit != "signal: killed" {
-			t.Errorf("stubborn: last exit %q, want SIGKILL", st.LastExit)
+		// The polite one exited from its TERM trap, the stubborn one was
+		// SIGKILLed after the grace.
+		if st, _ := s.Status(id); st.State != StateStopped || st.LastExit != c.exit {
+			t.Errorf("%s: %+v, want last exit %q", id, st, c.exit)
 		}
 	}
 }
@@ -313,7 +334,8 @@ func TestKillAndExternalKill(t *testing.T) {
 func TestRestartKeepsPorts(t *testing.T) {
 	s, bin := newTest(t)
 	cmd := script(t, bin, "idle.sh", `echo "port $CN_PORT_GAME"; exec sleep 1000`)
-	st, err := s.Start(context.Background(), Spec{ServerID: "r", Command: []string{cmd}, Ports: []PortSpec{{"game", "udp", "47200-47299"}}})
+	lo, hi := freeRange(t, "udp", 10)
+	st, err := s.Start(context.Background(), Spec{ServerID: "r", Command: []string{cmd}, Ports: []PortSpec{{"game", "udp", rng(lo, hi)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -391,13 +413,14 @@ func TestPortsExhausted(t *testing.T) {
 	s, bin := newTest(t)
 	cmd := script(t, bin, "idle.sh", `exec sleep 1000`)
 	// Someone else holds the first port of the range: it is skipped.
-	busy, err := net.ListenPacket("udp", ":47300")
+	lo, hi := freeRange(t, "udp", 3)
+	busy, err := net.ListenPacket("udp", ":"+strconv.Itoa(lo))
 	if err != nil {
-		t.Skip("port 47300 busy:", err)
+		t.Fatal(err)
 	}
 	defer busy.Close()
 	spec := func(id string) Spec {
-		return Spec{ServerID: id, Command: []string{cmd}, Ports: []PortSpec{{"game", "udp", "47300-47302"}}}
+		return Spec{ServerID: id, Command: []string{cmd}, Ports: []PortSpec{{"game", "udp", rng(lo, hi)}}}
 	}
 	got := map[int]bool{}
 	for _, id := range []string{"p1", "p2"} {
@@ -407,7 +430,7 @@ func TestPortsExhausted(t *testing.T) {
 		}
 		got[st.Ports["game"]] = true
 	}
-	if !got[47301] || !got[47302] {
+	if !got[lo+1] || !got[lo+2] {
 		t.Errorf("ports %v", got)
 	}
 	if _, err := s.Start(context.Background(), spec("p3")); !errors.Is(err, ErrPortsExhausted) {

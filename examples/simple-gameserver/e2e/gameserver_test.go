@@ -33,7 +33,9 @@ func TestSimpleGameServerUnderSupervisor(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "games") // the --fleet-allow prefix
+	began := time.Now()
 	agent := build(t, ctx, dir, bin)
+	t.Logf("built in %v", time.Since(began))
 
 	c, err := testnet.NewCluster(testnet.Config{Bin: agent, Dir: filepath.Join(dir, "cluster"),
 		AgentArgs: []string{"--voters", "1", "--stabilization-time", "1s"}})
@@ -76,24 +78,30 @@ func TestSimpleGameServerUnderSupervisor(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sup.Close(context.Background()) })
-	st, err := sup.Start(ctx, supervisor.Spec{ServerID: "sgs-1", Tenant: "acme", Fleet: "arena",
-		Command: []string{filepath.Join(bin, "simple-gameserver")},
-		Env: map[string]string{"CN_NODE": net.JoinHostPort(n1.IP, strconv.Itoa(n1.Ports.GRPC)), "CN_KEY": key.Key},
-		Ports: []supervisor.PortSpec{{Name: "game", Protocol: "udp", Range: "47600-47699"}}, MaxRestarts: 2,
-		ShutdownGrace: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			lines, _ := sup.Logs("sgs-1", 0)
-			for _, l := range lines {
-				t.Logf("sgs-1 %s: %s", l.Stream, l.Text)
-			}
+	start := func(id string) supervisor.Status {
+		t.Helper()
+		// Only what the fleet agent puts in: the rest is the supervisor's.
+		st, err := sup.Start(ctx, supervisor.Spec{ServerID: id, Tenant: "acme", Fleet: "arena",
+			Command: []string{filepath.Join(bin, "simple-gameserver")},
+			Env:     map[string]string{"CN_NODE": net.JoinHostPort(n1.IP, strconv.Itoa(n1.Ports.GRPC)), "CN_KEY": key.Key},
+			Ports:   []supervisor.PortSpec{{Name: "game", Protocol: "udp", Range: "23000-23999"}}, MaxRestarts: 2,
+			ShutdownGrace: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
 		}
-	})
-	waitLog(t, sup, "READY server=sgs-1")
-	if strings.Contains(logText(sup), key.Key) {
+		t.Cleanup(func() {
+			if t.Failed() {
+				lines, _ := sup.Logs(id, 0)
+				for _, l := range lines {
+					t.Logf("%s %s: %s", id, l.Stream, l.Text)
+				}
+			}
+		})
+		waitLog(t, sup, id, "READY server="+id)
+		return st
+	}
+	st := start("sgs-1")
+	if strings.Contains(logText(sup, "sgs-1"), key.Key) {
 		t.Error("the server's output holds its key")
 	}
 
@@ -131,27 +139,43 @@ func TestSimpleGameServerUnderSupervisor(t *testing.T) {
 			t.Errorf("%q: %q, want %q", c[0], got, c[1])
 		}
 	}
-	deadline := time.After(15 * time.Second)
-	for {
-		select {
-		case e := <-sup.Events():
-			if e.ServerID != "sgs-1" || e.Kind == supervisor.EventStarted {
-				continue
+	ended := func(id, kind string) {
+		t.Helper()
+		deadline := time.After(15 * time.Second)
+		for {
+			select {
+			case e := <-sup.Events():
+				if e.ServerID != id || e.Kind == supervisor.EventStarted {
+					continue
+				}
+				if e.Kind != kind || e.ExitCode != 0 {
+					t.Fatalf("event %+v, want %s with code 0", e, kind)
+				}
+			case <-deadline:
+				t.Fatalf("no %s event for %s", kind, id)
 			}
-			if e.Kind != supervisor.EventExited || e.ExitCode != 0 {
-				t.Fatalf("event %+v, want exited with code 0", e)
-			}
-		case <-deadline:
-			t.Fatal("no exited event")
+			break
 		}
-		break
+		if st, _ := sup.Status(id); st.State != kind || st.Restarts != 0 || st.LastExit != "exit status 0" {
+			t.Errorf("status %+v", st)
+		}
+		if !strings.Contains(logText(sup, id), "shut down cleanly") {
+			t.Errorf("%s: no clean shutdown in the log", id)
+		}
 	}
-	if st, _ := sup.Status("sgs-1"); st.State != supervisor.StateExited || st.Restarts != 0 {
-		t.Errorf("status %+v", st)
+	ended("sgs-1", supervisor.StateExited)
+	t.Logf("first server done at %v", time.Since(began))
+
+	// Drained by the cluster, a server ends its match and exits 0 too.
+	start("sgs-2")
+	do("POST", "/v1/tenants/acme/servers/sgs-2/drain", map[string]any{}, http.StatusAccepted)
+	ended("sgs-2", supervisor.StateExited)
+	// Stopped by the node (SIGTERM), it shuts down cleanly: stopped.
+	start("sgs-3")
+	if err := sup.Stop(ctx, "sgs-3"); err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(logText(sup), "shut down cleanly") {
-		t.Error("no clean shutdown in the log")
-	}
+	ended("sgs-3", supervisor.StateStopped)
 }
 
 // ask sends one datagram and answers the reply, retrying a lost one.
@@ -171,8 +195,8 @@ func ask(t *testing.T, conn net.Conn, msg string) string {
 	return ""
 }
 
-func logText(s *supervisor.Supervisor) string {
-	lines, _ := s.Logs("sgs-1", 0)
+func logText(s *supervisor.Supervisor, id string) string {
+	lines, _ := s.Logs(id, 0)
 	var b strings.Builder
 	for _, l := range lines {
 		b.WriteString(l.Text + "\n")
@@ -180,10 +204,10 @@ func logText(s *supervisor.Supervisor) string {
 	return b.String()
 }
 
-func waitLog(t *testing.T, s *supervisor.Supervisor, text string) {
+func waitLog(t *testing.T, s *supervisor.Supervisor, id, text string) {
 	t.Helper()
-	for end := time.Now().Add(30 * time.Second); !strings.Contains(logText(s), text); time.Sleep(20 * time.Millisecond) {
-		if st, _ := s.Status("sgs-1"); time.Now().After(end) || st.State == supervisor.StateFailed {
+	for end := time.Now().Add(30 * time.Second); !strings.Contains(logText(s, id), text); time.Sleep(20 * time.Millisecond) {
+		if st, _ := s.Status(id); time.Now().After(end) || st.State == supervisor.StateFailed {
 			t.Fatalf("no %q; status %+v", text, st)
 		}
 	}
