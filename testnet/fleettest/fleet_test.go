@@ -217,6 +217,31 @@ func TestFleetOnRealNodes(t *testing.T) {
 		t.Fatalf("fleet GET leaks or does not redact the env: %s", resp.Body)
 	}
 
+	// A fleet whose binary is missing: every node says so in its status.
+	broken := spec()
+	broken["command"] = []string{filepath.Join(filepath.Dir(gsPath), "missing")}
+	broken["buffer"] = map[string]int{"ready": 1}
+	e.do(ctx, 0, "PUT", "/v1/tenants/acme/projects/arena/fleets/broken", broken, 201, nil)
+	wctx, wcancel = context.WithTimeout(ctx, 10*time.Second)
+	if err := testnet.WaitFor(wctx, func() error {
+		var f struct {
+			Status struct {
+				Errors []struct {
+					Node, Kind string
+				} `json:"errors"`
+			} `json:"status"`
+		}
+		e.do(ctx, 1, "GET", "/v1/tenants/acme/projects/arena/fleets/broken", nil, 200, &f)
+		if len(f.Status.Errors) == 0 || f.Status.Errors[0].Kind != "no_binary" {
+			return fmt.Errorf("errors %+v", f.Status.Errors)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	wcancel()
+	e.do(ctx, 0, "DELETE", "/v1/tenants/acme/projects/arena/fleets/broken", nil, 204, nil)
+
 	// 2 allocations: 2 replacements.
 	start := time.Now()
 	for range 2 {
@@ -265,6 +290,7 @@ func TestFleetOnRealNodes(t *testing.T) {
 	e.followRestart(ctx, other, victim.ID)
 
 	// CN_KEY never appears in a node's log.
+	e.waitPid(ctx, victim.ID, -1) // it was just restarted
 	key := procsOf("ctf")[victim.ID].key
 	if !strings.HasPrefix(key, "cnsk_") {
 		t.Fatalf("CN_KEY %q", key)
