@@ -232,3 +232,49 @@ func TestRegisterKeepsFleetAndDeleteRemoves(t *testing.T) {
 		t.Fatal("fleet left after its tenant was deleted")
 	}
 }
+
+// TestSnapshotRoundTrip: a fleet, its servers and a node report survive a
+// snapshot into a fresh FSM with the same hash, and the restored node
+// goes on refusing an overfill.
+func TestSnapshotRoundTrip(t *testing.T) {
+	h := newHarness(t)
+	empty := h.fsm.Hash()
+	h.must(putFleet(specJSON))
+	if h.fsm.Hash() == empty {
+		t.Fatal("a fleet does not change the state hash")
+	}
+	f, _ := h.d.Fleets.Fleet("acme", "arena", "ctf")
+	h.must(place(f.Version, "a1@n1", "a2@n2", "a3@n3", "a4@n1"),
+		cmd(&cassnetv1.Command_ReportFleetNode{ReportFleetNode: &cassnetv1.ReportFleetNode{Tenant: "acme", Project: "arena", Fleet: "ctf", Node: "n3", Kind: fleets.KindPortsExhausted, Error: "game 7000-7999"}}))
+	snap, err := h.fsm.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := raft.NewInmemSnapshotStore()
+	sink, err := store.Create(raft.SnapshotVersionMax, h.index, 1, raft.Configuration{}, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := snap.Persist(sink); err != nil {
+		t.Fatal(err)
+	}
+	snap.Release()
+	_, rc, err := store.Open(sink.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newHarness(t)
+	if err := g.fsm.Restore(rc); err != nil {
+		t.Fatal(err)
+	}
+	if g.fsm.Hash() != h.fsm.Hash() {
+		t.Fatal("restored hash differs")
+	}
+	if r, ok := g.d.Fleets.Report("acme", "arena", "ctf", "n3"); !ok || r.Kind != fleets.KindPortsExhausted {
+		t.Fatalf("report lost: %+v", r)
+	}
+	g.index, g.now = h.index, h.now
+	if err := g.apply(place(f.Version, "b1@n2")); !errors.Is(err, consensus.ErrConflict) {
+		t.Fatalf("restored node placed past the buffer: %v", err)
+	}
+}
