@@ -25,8 +25,9 @@ const (
 )
 
 // maxLabelBytes bounds the encoded node labels: the gossiped Meta must fit
-// in memberlist's 512 bytes with the addresses and peer id.
-const maxLabelBytes = 160
+// in memberlist's 512 bytes with the addresses, peer id and load (a
+// 63-byte name and IPv6 addresses leave about 120 bytes).
+const maxLabelBytes = 100
 
 // Config is everything a node needs to start. Fields the operator did not
 // set explicitly are taken from the node's data dir (see persisted.go), so
