@@ -167,6 +167,7 @@ var authzMatrix = map[string]string{
 	"DELETE /v1/tenants/{tenant}/projects/{project}/fleets/{fleet}": "404 404 403 403 403 404 401 401 401 403",
 	"POST /v1/tenants/{tenant}/servers/{server}/power":              "404 404 403 403 403 404 401 401 401 403",
 	"GET /v1/tenants/{tenant}/servers/{server}/logs":                "404 404 403 403 403 404 401 401 401 403",
+	"GET /v1/tenants/{tenant}/servers/{server}/process":             "404 404 403 403 404 404 401 401 401 403",
 	"GET /v1/cluster/nodes":                                         "200 403 403 403 403 403 401 401 401 403",
 	"POST /v1/cluster/nodes/{node}/drain":                           "200 403 403 403 403 403 401 401 401 403",
 	"POST /v1/cluster/nodes/{node}/uncordon":                        "200 403 403 403 403 403 401 401 401 403",

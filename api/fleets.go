@@ -25,6 +25,25 @@ type FleetNode interface {
 	Logs(tenant, server string, n int) ([]LogLine, error)
 	// Follow streams the server's new lines until ctx is done.
 	Follow(ctx context.Context, tenant, server string) (<-chan LogLine, error)
+	// Process reports the server's process as last sampled from /proc.
+	Process(tenant, server string) (ProcessInfo, error)
+}
+
+// ProcessInfo is a fleet server's process on the node that runs it.
+type ProcessInfo struct {
+	Node        string         `json:"node"`
+	PID         int            `json:"pid"`
+	State       string         `json:"state"`
+	Restarts    int            `json:"restarts"`
+	Ports       map[string]int `json:"ports"`
+	CPUPercent  float64        `json:"cpu_percent"`
+	MemoryBytes uint64         `json:"memory_bytes"`
+	// Limited says whether cgroup limits apply; LimitError why not.
+	Limited    bool      `json:"limited"`
+	LimitError string    `json:"limit_error,omitempty"`
+	LastExit   string    `json:"last_exit,omitempty"`
+	Error      string    `json:"error,omitempty"`
+	StartedAt  time.Time `json:"started_at"`
 }
 
 // LogLine is one line of a fleet server's output.
@@ -312,4 +331,32 @@ func (s *Server) handleServerLogs(w http.ResponseWriter, r *http.Request, p Prin
 		lines = []LogLine{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"id": srv.ID, "node": srv.Node, "lines": lines})
+}
+
+// handleServerProcess answers a fleet server's process (pid, state,
+// restarts, CPU and memory sampled from /proc, cgroup limits), from any
+// node (forwarded to the node that runs it).
+func (s *Server) handleServerProcess(w http.ResponseWriter, r *http.Request, p Principal) {
+	srv, ok := s.fleetServer(w, r, p)
+	if !ok {
+		return
+	}
+	if srv.Node != s.node {
+		if r.URL.Query().Get("scope") == "local" {
+			s.fail(w, r, notFound("server %q is not on this node", srv.ID))
+			return
+		}
+		s.forward(w, r, srv.Node, "")
+		return
+	}
+	if s.fleets == nil {
+		writeError(w, errorf(http.StatusServiceUnavailable, codeNotReady, "fleets are not enabled on this node"))
+		return
+	}
+	info, err := s.fleets.Process(srv.Tenant, srv.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, info)
 }

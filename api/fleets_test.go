@@ -24,6 +24,9 @@ func (f *fakeFleets) Power(_ context.Context, tenant, server, action string) err
 func (f *fakeFleets) Logs(string, string, int) ([]LogLine, error) {
 	return []LogLine{{Stream: "stdout", Text: "hello"}}, nil
 }
+func (f *fakeFleets) Process(_, server string) (ProcessInfo, error) {
+	return ProcessInfo{Node: "node-a", PID: 42, State: "running", Ports: map[string]int{"game": 7000}}, nil
+}
 func (f *fakeFleets) Follow(context.Context, string, string) (<-chan LogLine, error) {
 	ch := make(chan LogLine, 1)
 	ch <- LogLine{Stream: "stdout", Text: "followed"}
@@ -82,6 +85,9 @@ func TestFleetCRUD(t *testing.T) {
 		t.Fatalf("logs %s", rec.Body)
 	}
 	wantError(t, h.do("GET", "/v1/tenants/acme/servers/ctf-1/logs?lines=0", ""), http.StatusBadRequest, "invalid_argument")
+	if rec := h.mustDo("GET", "/v1/tenants/acme/servers/ctf-1/process", "", http.StatusOK); !strings.Contains(rec.Body.String(), `"pid":42`) {
+		t.Fatalf("process %s", rec.Body)
+	}
 	if rec := h.mustDo("GET", "/v1/tenants/acme/servers/ctf-1/logs?follow=1", "", http.StatusOK); !strings.Contains(rec.Body.String(), "event: line") || !strings.Contains(rec.Body.String(), "followed") {
 		t.Fatalf("follow %s", rec.Body)
 	}

@@ -130,6 +130,7 @@ var routes = []route{
 	{"DELETE", "/v1/tenants/{tenant}/projects/{project}/fleets/{fleet}", tenantAdmin, (*Server).handleDeleteFleet},
 	{"POST", "/v1/tenants/{tenant}/servers/{server}/power", tenantAdmin, (*Server).handlePower},
 	{"GET", "/v1/tenants/{tenant}/servers/{server}/logs", tenantAdmin, (*Server).handleServerLogs},
+	{"GET", "/v1/tenants/{tenant}/servers/{server}/process", tenantReader, (*Server).handleServerProcess},
 
 	// Nodes: load, drain and uncordon.
 	{"GET", "/v1/cluster/nodes", operatorOnly, (*Server).handleListNodes},

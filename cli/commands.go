@@ -190,6 +190,12 @@ var nouns = []noun{
 			},
 			body: func(v *vals) (any, error) { return map[string]string{"action": v.arg(1)}, nil },
 			done: func(v *vals) string { return v.arg(1) + " done for " + v.arg(0) }},
+		{name: "process", args: []string{"SERVER_ID"}, summary: "a fleet server's process: pid, state, restarts, CPU, memory (from any node)",
+			example: "cassnet servers process ctf-0123456789ab --tenant studio",
+			flags:   []flagSpec{tenantFlag}, method: http.MethodGet,
+			path: func(v *vals) string {
+				return "/v1/tenants/" + esc(v.s("tenant")) + "/servers/" + esc(v.arg(0)) + "/process"
+			}, cols: []col{{"NODE", "node"}, {"PID", "pid"}, {"STATE", "state"}, {"RESTARTS", "restarts"}, {"CPU%", "cpu_percent"}, {"MEMORY", "memory_bytes"}, {"LIMITED", "limited"}}},
 		{name: "logs", args: []string{"SERVER_ID"}, summary: "a fleet server's recent output (from any node)",
 			example: "cassnet servers logs ctf-0123456789ab --tenant studio --lines 50",
 			flags:   []flagSpec{tenantFlag, {name: "lines", usage: "how many lines (1-10000)", kind: 's', def: "200"}},

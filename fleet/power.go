@@ -111,3 +111,17 @@ func (a *Agent) Follow(ctx context.Context, tenant, id string) (<-chan api.LogLi
 	}()
 	return out, nil
 }
+
+// Process implements api.FleetNode.
+func (a *Agent) Process(tenant, id string) (api.ProcessInfo, error) {
+	if _, err := a.local(tenant, id); err != nil {
+		return api.ProcessInfo{}, err
+	}
+	st, ok := a.ps.Status(id)
+	if !ok {
+		return api.ProcessInfo{}, consensus.NewError(consensus.ErrNotFound, "server %q has no process on node %q", id, a.node)
+	}
+	return api.ProcessInfo{Node: a.node, PID: st.PID, State: st.State, Restarts: st.Restarts, Ports: st.Ports,
+		CPUPercent: st.CPUPercent, MemoryBytes: st.MemoryBytes, Limited: st.Limited, LimitError: st.LimitError,
+		LastExit: st.LastExit, Error: st.Error, StartedAt: st.StartedAt}, nil
+}

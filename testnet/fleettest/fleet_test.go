@@ -292,6 +292,18 @@ func TestFleetOnRealNodes(t *testing.T) {
 	// CN_KEY never appears in a node's log.
 	e.waitPid(ctx, victim.ID, -1) // it was just restarted
 	key := procsOf("ctf")[victim.ID].key
+
+	// Its process, sampled on its node, asked of another.
+	var pi struct {
+		PID   int            `json:"pid"`
+		State string         `json:"state"`
+		Ports map[string]int `json:"ports"`
+		Node  string         `json:"node"`
+	}
+	e.do(ctx, other, "GET", "/v1/tenants/acme/servers/"+victim.ID+"/process", nil, 200, &pi)
+	if pi.PID != procsOf("ctf")[victim.ID].pid || pi.Node != victim.Node || pi.Ports["game"] == 0 {
+		t.Fatalf("process %+v, want pid %d on %s", pi, procsOf("ctf")[victim.ID].pid, victim.Node)
+	}
 	if !strings.HasPrefix(key, "cnsk_") {
 		t.Fatalf("CN_KEY %q", key)
 	}
