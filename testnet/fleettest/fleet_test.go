@@ -391,10 +391,13 @@ func (e *env) followRestart(ctx context.Context, i int, id string) {
 	if _, err := rd.ReadString('\n'); err != nil { // ": following"
 		e.t.Fatal(err)
 	}
+	addr, done := e.nodes[i].HTTPAddr(), make(chan struct{})
 	go func() {
+		defer close(done)
 		time.Sleep(200 * time.Millisecond)
-		_, _ = e.cl.Do(ctx, "POST", e.nodes[i].HTTPAddr(), "/v1/tenants/acme/servers/"+id+"/power", map[string]string{"action": "restart"})
+		_, _ = e.cl.Do(ctx, "POST", addr, "/v1/tenants/acme/servers/"+id+"/power", map[string]string{"action": "restart"})
 	}()
+	defer func() { <-done }()
 	for {
 		line, err := rd.ReadString('\n')
 		if err != nil {
