@@ -49,8 +49,37 @@ func TestFleetRunsCExample(t *testing.T) {
 	e.do(ctx, 0, "PUT", "/v1/tenants/acme/projects/arena/fleets/ctf", map[string]any{
 		"command": []string{exe}, "ports": []map[string]string{{"name": "game", "protocol": "udp", "range": "23000-23999"}},
 		"buffer": map[string]int{"ready": 2}, "max_servers": 6, "shutdown_grace_seconds": 5,
+		"resources": map[string]int{"memory_mb": 256, "cpu_percent": 50},
 	}, 201, nil)
 	e.waitState(ctx, 15*time.Second, map[string]int{"ready": 2})
+
+	// Limits: applied (cgroup v2 delegated to the node) or, where they
+	// cannot be, the fleet's status says so.
+	var pi struct {
+		Limited    bool   `json:"limited"`
+		LimitError string `json:"limit_error"`
+	}
+	e.do(ctx, 0, "GET", "/v1/tenants/acme/servers/"+e.servers(ctx)[0].ID+"/process", nil, 200, &pi)
+	if !pi.Limited {
+		var f struct {
+			Status struct {
+				Errors []struct{ Node, Kind, Error string } `json:"errors"`
+			} `json:"status"`
+		}
+		wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
+		err := testnet.WaitFor(wctx, func() error {
+			e.do(ctx, 0, "GET", "/v1/tenants/acme/projects/arena/fleets/ctf", nil, 200, &f)
+			if len(f.Status.Errors) != 1 || f.Status.Errors[0].Kind != "limits" {
+				return fmt.Errorf("errors %+v", f.Status.Errors)
+			}
+			return nil
+		})
+		wcancel()
+		if err != nil {
+			t.Fatalf("limits not applied (%s) and the status does not say so: %v", pi.LimitError, err)
+		}
+		t.Logf("no cgroup limits here: %s", f.Status.Errors[0].Error)
+	}
 
 	var a struct {
 		ServerID string            `json:"server_id"`
