@@ -161,13 +161,37 @@ func (a *Agent) Run(ctx context.Context) {
 }
 
 // Close stops every process this node runs (SIGTERM, then SIGKILL after
-// each fleet's grace) and waits for them.
+// each fleet's grace), waits for them, and removes their records while
+// the cluster can still be reached, so that the buffer is refilled on
+// other nodes at once rather than when this node returns. Call it after
+// Run has returned.
 func (a *Agent) Close(ctx context.Context) error {
 	if a.ps == nil {
 		return nil
 	}
+	a.mu.Lock()
+	procs := make([]*proc, 0, len(a.procs))
+	for _, p := range a.procs {
+		procs = append(procs, p)
+	}
+	a.mu.Unlock()
+	if a.cfg.Forget != nil {
+		for _, p := range procs {
+			a.cfg.Forget(p.tenant, p.id) // the game-server API must not re-assert them
+		}
+	}
 	if err := a.ps.Close(ctx); err != nil {
 		return fmt.Errorf("fleet: stop processes: %w", err)
+	}
+	// Every fleet record of this node goes, also a slot placed while it
+	// was stopping, which no process will ever take.
+	for _, rec := range a.cfg.Servers.OnNode(a.node) {
+		if rec.Fleet == "" {
+			continue
+		}
+		if err := a.propose(ctx, removeCmd(rec.Tenant, rec.ID)); err != nil {
+			a.log.Debug("fleet: remove a stopped server's record", "server", rec.ID, "err", err)
+		}
 	}
 	return nil
 }

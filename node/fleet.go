@@ -62,12 +62,25 @@ func (n *Node) startFleet(ctx context.Context) {
 	}()
 }
 
-// stopFleet stops the agent, then every process it runs.
+// stopFleet stops the agent, then every process it runs, and removes
+// their records. The node calls it first when it leaves or hands off (it
+// can still propose then) and again in stop, where it does nothing more.
 func (n *Node) stopFleet() {
 	if n.fleetCancel == nil {
 		return
 	}
+	if n.mesh != nil && n.cfg.FleetAllow != nil {
+		// Tell the controller first, so it places nothing more here.
+		meta := n.mesh.Local().Meta
+		meta.Fleets = false
+		uctx, ucancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if err := n.mesh.UpdateMeta(uctx, meta); err != nil {
+			n.logger.Debug("fleets: gossip that this node stops", "err", err)
+		}
+		ucancel()
+	}
 	n.fleetCancel()
+	n.fleetCancel = nil
 	<-n.fleetDone
 	ctx, cancel := context.WithTimeout(context.Background(), fleetStopTimeout)
 	defer cancel()

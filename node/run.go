@@ -234,6 +234,7 @@ func (n *Node) Leave(context.Context) error {
 
 // leave performs the graceful part of stopping.
 func (n *Node) leave() {
+	n.stopFleet() // while it can still propose: its records go too
 	ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
 	defer cancel()
 	n.gamesLeaving()
@@ -253,6 +254,7 @@ func (n *Node) leave() {
 // refuses new requests and hands leadership over. Game servers are not
 // told to drain: the node is coming back.
 func (n *Node) handOff() {
+	n.stopFleet() // while it can still propose: its records go too
 	ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
 	defer cancel()
 	if n.store != nil {

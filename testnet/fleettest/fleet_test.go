@@ -339,6 +339,46 @@ func TestFleetOnRealNodes(t *testing.T) {
 	wcancel()
 	t.Logf("node %s killed: buffer refilled on the others in %v", dead.Name, time.Since(killed).Round(time.Millisecond))
 
+	// It comes back: its servers died with it and are removed as lost.
+	// Then a graceful stop (SIGTERM) of another node: it stops its
+	// processes and removes their records before handing off, so the
+	// buffer refills at once, not when the mesh notices.
+	if err := dead.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	e.nodes = append(e.nodes, dead)
+	wctx, wcancel = context.WithTimeout(ctx, 30*time.Second)
+	if err := testnet.WaitVoters(wctx, e.cl, e.nodes, 3); err != nil {
+		t.Fatal(err)
+	}
+	wcancel()
+	stopped := e.nodes[1]
+	stopAt := time.Now()
+	if err := stopped.Stop(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	stopTook := time.Since(stopAt)
+	wctx, wcancel = context.WithTimeout(ctx, 10*time.Second)
+	if err := testnet.WaitFor(wctx, func() error {
+		ready := 0
+		for _, s := range e.servers(ctx) {
+			if s.Node == stopped.Name {
+				return fmt.Errorf("%s still holds %s (%s)", stopped.Name, s.ID, s.State)
+			}
+			if s.State == "ready" {
+				ready++
+			}
+		}
+		if ready < 4 {
+			return fmt.Errorf("%d ready", ready)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	wcancel()
+	t.Logf("node %s stopped in %v; buffer refilled %v after the stop began", stopped.Name, stopTook.Round(time.Millisecond), time.Since(stopAt).Round(time.Millisecond))
+
 	// Deleting the fleet stops every process: none is left.
 	e.do(ctx, 0, "DELETE", "/v1/tenants/acme/projects/arena/fleets/ctf", nil, 204, nil)
 	wctx, wcancel = context.WithTimeout(ctx, 20*time.Second)
