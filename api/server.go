@@ -90,14 +90,11 @@ type Server struct {
 	games   GameServers
 	joinTok JoinTokens
 	console Console
-	// serverKeys and fleets are Config.ServerKeys and Config.Fleets.
-	serverKeys ServerKeys
-	fleets     FleetNode
-	peers      *http.Client
-	scheme     string
-	history    *history
-	version    string
-	node       string
+	peers   *http.Client
+	scheme  string
+	history *history
+	version string
+	node    string
 	// clusterID is Config.ClusterID.
 	clusterID string
 	log       *slog.Logger
@@ -119,6 +116,10 @@ type Server struct {
 	keyring    *session.Keyring
 	verifier   *session.Cache
 	streams    streamSet
+
+	// serverKeys and fleets are Config.ServerKeys and Config.Fleets.
+	serverKeys ServerKeys
+	fleets     FleetNode
 }
 
 // New builds a Server: its routes, its own Prometheus registry and its
@@ -139,32 +140,31 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("api: flush intervals must not be negative")
 	}
 	s := &Server{
-		store:      cfg.Store,
-		state:      cfg.State,
-		members:    cfg.Members,
-		agent:      cfg.Agent,
-		topics:     cfg.Topics,
-		games:      cfg.GameServers,
-		joinTok:    cfg.JoinTokens,
-		serverKeys: cfg.ServerKeys,
-		fleets:     cfg.Fleets,
-		console:    cfg.Console,
-		peers:      cfg.PeerClient,
-		scheme:     cmp.Or(cfg.PeerScheme, "http"),
-		history:    newHistory(cmp.Or(cfg.HistoryInterval, DefaultHistoryInterval)),
-		version:    cfg.Version,
-		node:       cfg.NodeName,
-		clusterID:  cfg.ClusterID,
-		log:        cfg.Logger,
-		maxBody:    cfg.MaxBodyBytes,
-		now:        cfg.Now,
-		reg:        prometheus.NewRegistry(),
+		store:     cfg.Store,
+		state:     cfg.State,
+		members:   cfg.Members,
+		agent:     cfg.Agent,
+		topics:    cfg.Topics,
+		games:     cfg.GameServers,
+		joinTok:   cfg.JoinTokens,
+		console:   cfg.Console,
+		peers:     cfg.PeerClient,
+		scheme:    cmp.Or(cfg.PeerScheme, "http"),
+		history:   newHistory(cmp.Or(cfg.HistoryInterval, DefaultHistoryInterval)),
+		version:   cfg.Version,
+		node:      cfg.NodeName,
+		clusterID: cfg.ClusterID,
+		log:       cfg.Logger,
+		maxBody:   cfg.MaxBodyBytes,
+		now:       cfg.Now,
+		reg:       prometheus.NewRegistry(),
 
 		limits:     newRateLimiter(cfg.RateLimits),
 		failFlush:  cmp.Or(cfg.AuthFailureFlush, DefaultAuthFailureFlush),
 		touchFlush: cmp.Or(cfg.KeyTouchFlush, DefaultKeyTouchFlush),
 		keyring:    session.NewKeyring(),
 	}
+	s.serverKeys, s.fleets = cfg.ServerKeys, cfg.Fleets
 	if s.log == nil {
 		s.log = slog.Default()
 	}
