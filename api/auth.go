@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/cassandranet/cassnet/state/identity"
+	"github.com/cassandranet/cassnet/state/ugc"
 )
 
 // Principal kinds.
@@ -15,6 +16,10 @@ const (
 	// to its tenant (and, for scoped game-server keys, its project) and
 	// limited by its role.
 	PrincipalAPIKey = "apikey"
+	// PrincipalPlayer authenticated with a player's session token. It may
+	// call only the UGC routes (ugcRead, ugcWrite), in its session's tenant
+	// and project, and may change only the items it owns (see ugcWrite).
+	PrincipalPlayer = "player"
 	// PrincipalNode is this node acting on its own behalf (flushing
 	// aggregated authentication failures and key uses). It never
 	// authenticates a request.
@@ -27,9 +32,9 @@ const (
 type Principal struct {
 	Kind    string
 	ID      string
-	Tenant  string // API keys only
+	Tenant  string // API keys and players
 	Role    string // API keys only: an identity.Role* constant
-	Project string // API keys only: optional project scope
+	Project string // API keys and players: optional project scope
 	// Server, when set, is the one game server this credential may act
 	// as: a fleet server's CN_KEY (see ServerKeys).
 	Server string
@@ -48,7 +53,7 @@ func (p Principal) canSee(tenant, project string) bool {
 	if p.Kind == PrincipalOperator {
 		return true
 	}
-	if p.Kind != PrincipalAPIKey || p.Tenant != tenant {
+	if p.Kind != PrincipalAPIKey && p.Kind != PrincipalPlayer || p.Tenant != tenant {
 		return false
 	}
 	return p.Project == "" || project == p.Project
@@ -95,13 +100,20 @@ const (
 	// tenantAllocations routes read allocations: tenant-admin, read-only
 	// and matchmaker keys.
 	tenantAllocations
+	// ugcRead routes read UGC: players of the tenant (what they may see of
+	// each item is ugcVisible's business), and every key role but
+	// matchmaker.
+	ugcRead
+	// ugcWrite routes change UGC items: players (their own items only,
+	// see ugcWrite) and tenant-admin keys.
+	ugcWrite
 )
 
 // String names the access level, for test failures and docs.
 func (a access) String() string {
 	return [...]string{"public", "authenticated", "operator", "tenant-member",
 		"tenant-reader", "tenant-sessions", "tenant-admin", "tenant-servers",
-		"tenant-allocate", "tenant-allocations"}[a]
+		"tenant-allocate", "tenant-allocations", "ugc-read", "ugc-write"}[a]
 }
 
 // permits is the role check: whether p may call a route needing a.
@@ -111,10 +123,19 @@ func (a access) permits(p Principal) bool {
 	if a == public || p.Kind == PrincipalOperator {
 		return true
 	}
+	if p.Kind == PrincipalPlayer {
+		// A player acts on UGC only, and never under the owner name the
+		// studio's items carry.
+		return (a == ugcRead || a == ugcWrite) && p.ID != ugc.OwnerStudio
+	}
 	if p.Kind != PrincipalAPIKey {
 		return false
 	}
 	switch a {
+	case ugcRead:
+		return p.Role != identity.RoleMatchmaker
+	case ugcWrite:
+		return p.Role == identity.RoleTenantAdmin
 	case authenticated:
 		return true
 	case tenantMember:
@@ -163,7 +184,16 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, rt *route) (P
 	if rt.access == public {
 		return Principal{}, true
 	}
-	p, ae := s.authenticate(r)
+	var p Principal
+	var ae *apiError
+	if _, hasBearer := credential(r); !hasBearer && rt.certRoute() {
+		var byCert bool
+		if p, ae, byCert = s.authClientCert(r); !byCert {
+			p, ae = s.authenticate(r)
+		}
+	} else {
+		p, ae = s.authenticate(r)
+	}
 	if ae != nil {
 		if ae == errInvalidToken {
 			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
@@ -188,4 +218,53 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, rt *route) (P
 // <token-or-key>" first, else "X-API-Key: <key>".
 func credential(r *http.Request) (string, bool) {
 	return ParseCredential(r.Header.Get("Authorization"), r.Header.Get("X-API-Key"))
+}
+
+// UGC ownership: the rules that, after the route's access level, decide
+// what a principal may do to one item. Operators and tenant-admin keys
+// manage every item of their tenant; other studio keys (read-only,
+// game-server) read every item; a player reads what ugcVisible allows and
+// changes only the items it owns.
+
+// ugcOwner is the owner of the items p creates.
+func (p Principal) ugcOwner() string {
+	if p.Kind == PrincipalPlayer {
+		return p.ID
+	}
+	return ugc.OwnerStudio
+}
+
+// ugcStudio reports whether p reads every item of the tenant.
+func (p Principal) ugcStudio() bool { return p.Kind == PrincipalOperator || p.Kind == PrincipalAPIKey }
+
+// ugcVisible reports whether p may see it: the studio sees everything; a
+// player sees its own items, and others' that are approved and not
+// private (unlisted ones by id; the query lists only public ones).
+func (p Principal) ugcVisible(it *ugc.Item) bool {
+	if p.ugcStudio() || it.Owner == p.ID {
+		return true
+	}
+	return it.Visibility != ugc.VisibilityPrivate && it.State == ugc.StateApproved
+}
+
+// ugcListed reports whether a query lists it for p.
+func (p Principal) ugcListed(it *ugc.Item) bool {
+	if p.ugcStudio() || it.Owner == p.ID {
+		return true
+	}
+	return it.Visibility == ugc.VisibilityPublic && it.State == ugc.StateApproved
+}
+
+// ugcWrite decides whether p may change it: nil if so; 404 if p cannot
+// see it at all (so nothing leaks); 403 if p sees it but does not own it.
+func (p Principal) ugcWrite(it *ugc.Item) error {
+	switch {
+	case p.Kind == PrincipalOperator || p.Kind == PrincipalAPIKey && p.Role == identity.RoleTenantAdmin:
+		return nil
+	case p.Kind == PrincipalPlayer && it.Owner == p.ID:
+		return nil
+	case !p.ugcVisible(it):
+		return notFound("item %q not found", it.ID)
+	}
+	return errorf(http.StatusForbidden, codePermissionDenied, "item %q belongs to another owner", it.ID)
 }

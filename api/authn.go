@@ -36,6 +36,8 @@ func (s *Server) authenticate(r *http.Request) (Principal, *apiError) {
 		return s.authAPIKey(cred)
 	case strings.HasPrefix(cred, ServerKeyPrefix):
 		return s.authServerKey(cred)
+	case strings.Count(cred, ".") == 2:
+		return s.authPlayer(cred)
 	}
 	s.failures.record(authFailure{credential: "anonymous", reason: failMalformed})
 	return Principal{}, errInvalidToken
@@ -94,6 +96,27 @@ func (s *Server) authAPIKey(cred string) (Principal, *apiError) {
 		s.touches.record(id, now)
 		return Principal{Kind: PrincipalAPIKey, ID: id, Tenant: key.Tenant, Role: key.Role, Project: key.ProjectID}, nil
 	}
+	return Principal{}, errInvalidToken
+}
+
+var errPlayerBanned = &apiError{status: http.StatusForbidden, code: codePlayerBanned, message: "the player is banned"}
+
+// authPlayer authenticates a player's session token with the same checks
+// as session verification (signature, expiry, revocation of the session
+// or the player, the tenant's existence, then bans), on every request.
+func (s *Server) authPlayer(cred string) (Principal, *apiError) {
+	res := s.verifySession(Principal{Kind: PrincipalOperator}, cred)
+	switch {
+	case res.Valid:
+		return Principal{Kind: PrincipalPlayer, ID: res.PlayerID, Tenant: res.TenantID, Project: res.ProjectID}, nil
+	case res.Reason == reasonBanned:
+		return Principal{}, errPlayerBanned
+	}
+	reason := failUnknown
+	if res.Reason == reasonExpired {
+		reason = failExpired
+	}
+	s.failures.record(authFailure{credential: "anonymous", reason: reason, tenant: res.TenantID})
 	return Principal{}, errInvalidToken
 }
 

@@ -118,11 +118,22 @@ func (s *Server) Run(ctx context.Context) error {
 	defer fail.Stop()
 	defer touch.Stop()
 	defer hist.Stop()
+	dl := time.NewTicker(ugcDownloadFlush)
+	gc := time.NewTicker(ugcCollectInterval)
+	defer dl.Stop()
+	defer gc.Stop()
 	s.sampleHistory()
 	for {
 		select {
 		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			s.flushDownloads(fctx)
+			cancel()
 			return nil
+		case <-dl.C:
+			s.flushDownloads(ctx)
+		case <-gc.C:
+			s.collectBlobs(ctx)
 		case <-hist.C:
 			s.sampleHistory()
 		case <-fail.C:

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cassandranet/cassnet/consensus"
 	"github.com/cassandranet/cassnet/state/servers"
+	"github.com/cassandranet/cassnet/state/ugc"
 )
 
 // Error codes that the API itself produces, beside the consensus codes
@@ -67,6 +68,8 @@ var consensusStatus = []struct {
 	{consensus.ErrConflict, http.StatusConflict, "conflict with the current state", true},
 	{consensus.ErrInvalid, http.StatusBadRequest, "invalid argument", true},
 	{servers.ErrNoCapacity, http.StatusConflict, "no server matches the request", true},
+	{ugc.ErrTooLarge, http.StatusRequestEntityTooLarge, "over a size limit", true},
+	{ugc.ErrQuota, http.StatusTooManyRequests, "over a quota", true},
 	{consensus.ErrStateVersion, http.StatusConflict, "the cluster is not yet at the state version this needs", true},
 	{consensus.ErrNoLeader, http.StatusServiceUnavailable, "no leader is known; retry later", false},
 	{consensus.ErrShuttingDown, http.StatusServiceUnavailable, "the node is shutting down; retry later or on another node", false},
@@ -95,6 +98,8 @@ func toAPIError(err error) (*apiError, bool) {
 		return &apiError{status: m.status, code: m.err.Code, message: msg}, true
 	}
 	switch {
+	case errors.Is(err, ErrUGCUnavailable):
+		return errorf(http.StatusServiceUnavailable, codeNotReady, "the node's UGC blob service is not ready; retry later"), true
 	case errors.Is(err, context.DeadlineExceeded):
 		return errorf(http.StatusGatewayTimeout, codeTimeout, "the request timed out"), true
 	case errors.Is(err, context.Canceled):

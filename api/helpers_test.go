@@ -76,6 +76,7 @@ func newHarness(t testing.TB, opts ...func(*Config)) *harness {
 		Topics:       newFakeTopics(16 << 10),
 		GameServers:  fakeGameServers{},
 		JoinTokens:   fakeJoinTokens{},
+		UGC:          fakeUGC{},
 	}
 	for _, o := range opts {
 		o(&cfg)

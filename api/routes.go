@@ -34,6 +34,12 @@ func (rt *route) limited() bool {
 
 const verifyPath = "/v1/sessions/verify"
 
+// The UGC item paths.
+const (
+	ugcItems = "/v1/tenants/{tenant}/projects/{project}/ugc/items"
+	ugcItem  = ugcItems + "/{item}"
+)
+
 // streamPath is the streaming protocol's WebSocket (stream.go).
 const streamPath = "/v1/tenants/{tenant}/stream"
 
@@ -131,6 +137,29 @@ var routes = []route{
 	{"POST", "/v1/tenants/{tenant}/servers/{server}/power", tenantAdmin, (*Server).handlePower},
 	{"GET", "/v1/tenants/{tenant}/servers/{server}/logs", tenantAdmin, (*Server).handleServerLogs},
 	{"GET", "/v1/tenants/{tenant}/servers/{server}/process", tenantReader, (*Server).handleServerProcess},
+	// Webhooks (state/webhooks, package webhook): tenant admins only.
+	{"POST", "/v1/tenants/{tenant}/webhooks", tenantAdmin, (*Server).handleCreateWebhook},
+	{"GET", "/v1/tenants/{tenant}/webhooks", tenantAdmin, (*Server).handleListWebhooks},
+	{"GET", "/v1/tenants/{tenant}/webhooks/{webhook}", tenantAdmin, (*Server).handleGetWebhook},
+	{"PATCH", "/v1/tenants/{tenant}/webhooks/{webhook}", tenantAdmin, (*Server).handleUpdateWebhook},
+	{"DELETE", "/v1/tenants/{tenant}/webhooks/{webhook}", tenantAdmin, (*Server).handleDeleteWebhook},
+	{"POST", "/v1/tenants/{tenant}/webhooks/{webhook}/rotate-secret", tenantAdmin, (*Server).handleRotateWebhookSecret},
+	{"GET", "/v1/tenants/{tenant}/webhooks/{webhook}/deliveries", tenantAdmin, (*Server).handleWebhookDeliveries},
+	{"POST", "/v1/tenants/{tenant}/webhooks/{webhook}/deliveries/{event}/redeliver", tenantAdmin, (*Server).handleRedeliverWebhookEvent},
+
+	// User-generated content (state/ugc, ugc/blob): players and the studio.
+	{"POST", ugcItems, ugcWrite, (*Server).handleCreateUGCItem},
+	{"GET", ugcItems, ugcRead, (*Server).handleListUGCItems},
+	{"GET", ugcItem, ugcRead, (*Server).handleGetUGCItem},
+	{"PATCH", ugcItem, ugcWrite, (*Server).handlePatchUGCItem},
+	{"DELETE", ugcItem, ugcWrite, (*Server).handleDeleteUGCItem},
+	{"POST", ugcItem + "/versions", ugcWrite, (*Server).handleCreateUGCVersion},
+	{"GET", ugcItem + "/versions", ugcRead, (*Server).handleListUGCVersions},
+	{"GET", ugcItem + "/versions/{version}/download", ugcRead, (*Server).handleUGCDownload},
+	{"POST", ugcItem + "/reports", ugcRead, (*Server).handleReportUGCItem},
+	{"POST", ugcItem + "/moderation", tenantAdmin, (*Server).handleModerateUGCItem},
+	{"GET", "/v1/tenants/{tenant}/projects/{project}/ugc/settings", ugcRead, (*Server).handleGetUGCSettings},
+	{"PUT", "/v1/tenants/{tenant}/projects/{project}/ugc/settings", tenantAdmin, (*Server).handlePutUGCSettings},
 
 	// Nodes: load, drain and uncordon.
 	{"GET", "/v1/cluster/nodes", operatorOnly, (*Server).handleListNodes},

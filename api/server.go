@@ -10,6 +10,9 @@ import (
 
 	"github.com/cassandranet/cassnet/session"
 	"github.com/cassandranet/cassnet/state"
+	"github.com/cassandranet/cassnet/webhook"
+
+	"github.com/cassandranet/cassnet/ugc/blob"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -40,10 +43,17 @@ type Config struct {
 	// JoinTokens makes join tokens. Optional: without it creating one
 	// answers 503.
 	JoinTokens JoinTokens
+	// WebhookGuard is the SSRF policy webhook URLs are checked against
+	// when they are created or changed (package webhook). Default: the
+	// strict one (https, no private targets).
+	WebhookGuard *webhook.Guard
 	// Console is the embedded operator console (package console).
 	// Optional: without it /ui/ and /docs/ answer 404 and session cookies
 	// mean nothing.
 	Console Console
+	// UGC is the byte side of user-generated content (package ugc/blob).
+	// Optional: without it the upload and download routes answer 503.
+	UGC UGCBlobs
 	// PeerClient and PeerScheme ("http" or "https") reach other members'
 	// REST APIs, for cluster-wide answers such as the metrics history.
 	// Optional: without a client such answers hold this node only.
@@ -90,11 +100,13 @@ type Server struct {
 	games   GameServers
 	joinTok JoinTokens
 	console Console
-	peers   *http.Client
-	scheme  string
-	history *history
-	version string
-	node    string
+	// webhookGuard is Config.WebhookGuard.
+	webhookGuard *webhook.Guard
+	peers        *http.Client
+	scheme       string
+	history      *history
+	version      string
+	node         string
 	// clusterID is Config.ClusterID.
 	clusterID string
 	log       *slog.Logger
@@ -120,6 +132,8 @@ type Server struct {
 	// serverKeys and fleets are Config.ServerKeys and Config.Fleets.
 	serverKeys ServerKeys
 	fleets     FleetNode
+	ugc        UGCBlobs
+	downloads  downloadCounts
 }
 
 // New builds a Server: its routes, its own Prometheus registry and its
@@ -140,29 +154,31 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("api: flush intervals must not be negative")
 	}
 	s := &Server{
-		store:     cfg.Store,
-		state:     cfg.State,
-		members:   cfg.Members,
-		agent:     cfg.Agent,
-		topics:    cfg.Topics,
-		games:     cfg.GameServers,
-		joinTok:   cfg.JoinTokens,
-		console:   cfg.Console,
-		peers:     cfg.PeerClient,
-		scheme:    cmp.Or(cfg.PeerScheme, "http"),
-		history:   newHistory(cmp.Or(cfg.HistoryInterval, DefaultHistoryInterval)),
-		version:   cfg.Version,
-		node:      cfg.NodeName,
-		clusterID: cfg.ClusterID,
-		log:       cfg.Logger,
-		maxBody:   cfg.MaxBodyBytes,
-		now:       cfg.Now,
-		reg:       prometheus.NewRegistry(),
+		store:        cfg.Store,
+		state:        cfg.State,
+		members:      cfg.Members,
+		agent:        cfg.Agent,
+		topics:       cfg.Topics,
+		games:        cfg.GameServers,
+		joinTok:      cfg.JoinTokens,
+		console:      cfg.Console,
+		webhookGuard: cfg.WebhookGuard,
+		peers:        cfg.PeerClient,
+		scheme:       cmp.Or(cfg.PeerScheme, "http"),
+		history:      newHistory(cmp.Or(cfg.HistoryInterval, DefaultHistoryInterval)),
+		version:      cfg.Version,
+		node:         cfg.NodeName,
+		clusterID:    cfg.ClusterID,
+		log:          cfg.Logger,
+		maxBody:      cfg.MaxBodyBytes,
+		now:          cfg.Now,
+		reg:          prometheus.NewRegistry(),
 
 		limits:     newRateLimiter(cfg.RateLimits),
 		failFlush:  cmp.Or(cfg.AuthFailureFlush, DefaultAuthFailureFlush),
 		touchFlush: cmp.Or(cfg.KeyTouchFlush, DefaultKeyTouchFlush),
 		keyring:    session.NewKeyring(),
+		ugc:        cfg.UGC,
 	}
 	s.serverKeys, s.fleets = cfg.ServerKeys, cfg.Fleets
 	if s.log == nil {
@@ -210,6 +226,11 @@ func New(cfg Config) (*Server, error) {
 			rt := &consoleRoutes[i]
 			mux.Handle(rt.pattern(), s.wrap(rt.pattern(), rt))
 		}
+	}
+	if s.ugc != nil { // signed URLs: the blob service checks them itself
+		h := s.ugc.Handler()
+		mux.Handle(blob.UploadsPath, h)
+		mux.Handle(blob.BlobsPath, h)
 	}
 	// Anything the table does not match ends here, for JSON 404s and 405s.
 	mux.Handle("/", s.wrap(unmatchedRoute, &route{method: "GET", path: "/", access: public, handle: (*Server).handleUnmatched}))

@@ -259,6 +259,44 @@ var nouns = []noun{
 				return p
 			}, list: "allocations", cols: allocCols},
 	}},
+	{name: "ugc", summary: "user-generated content of a project: find, inspect, moderate (docs/ugc.md)", verbs: []verb{
+		{name: "list", summary: "search the items: every tag and every word must match", example: "cassnet ugc list --tenant studio --project arena --tag map --q castle --sort downloads",
+			flags: append(ugcFlags, flagSpec{name: "tag", usage: "a tag the items carry", kind: 's'},
+				flagSpec{name: "q", usage: "words of the title, tags or description", kind: 's'},
+				flagSpec{name: "owner", usage: "a player id, or studio", kind: 's'},
+				flagSpec{name: "state", usage: "draft, pending, approved, rejected or hidden", kind: 's'},
+				flagSpec{name: "sort", usage: "recent or downloads", kind: 's'},
+				flagSpec{name: "cursor", usage: "the next_cursor of the previous page", kind: 's'}),
+			method: http.MethodGet, path: func(v *vals) string {
+				q := url.Values{}
+				for _, k := range []string{"tag", "q", "owner", "state", "sort", "cursor"} {
+					if x := v.s(k); x != "" {
+						q.Set(k, x)
+					}
+				}
+				p := ugcPath(v) + "/items"
+				if len(q) > 0 {
+					p += "?" + q.Encode()
+				}
+				return p
+			}, list: "items", cols: ugcCols},
+		{name: "get", args: []string{"ITEM"}, summary: "show one item", example: "cassnet ugc get itm_0123456789abcdef --tenant studio --project arena",
+			flags: ugcFlags, method: http.MethodGet, path: func(v *vals) string { return ugcPath(v) + "/items/" + esc(v.arg(0)) }, cols: ugcCols},
+		{name: "versions", args: []string{"ITEM"}, summary: "list an item's versions, newest first", example: "cassnet ugc versions itm_0123456789abcdef --tenant studio --project arena",
+			flags: ugcFlags, method: http.MethodGet, path: func(v *vals) string { return ugcPath(v) + "/items/" + esc(v.arg(0)) + "/versions" },
+			list: "versions", cols: []col{{"VERSION", "id"}, {"STATE", "state"}, {"FILE", "filename"}, {"SIZE", "size"}, {"SHA256", "sha256"}, {"HOLDER", "holder"}, {"REASON", "reason"}}},
+		{name: "moderate", args: []string{"ITEM", "ACTION"}, summary: "approve, reject or hide an item (tenant-admin)", example: "cassnet ugc moderate itm_0123456789abcdef hide --reason dmca --tenant studio --project arena",
+			flags: append(ugcFlags, flagSpec{name: "reason", usage: "shown to the owner", kind: 's'}), method: http.MethodPost,
+			path: func(v *vals) string { return ugcPath(v) + "/items/" + esc(v.arg(0)) + "/moderation" },
+			body: func(v *vals) (any, error) { return map[string]string{"action": v.arg(1), "reason": v.s("reason")}, nil },
+			cols: ugcCols},
+		{name: "delete", args: []string{"ITEM"}, summary: "delete an item and its versions", example: "cassnet ugc delete itm_0123456789abcdef --tenant studio --project arena",
+			flags: ugcFlags, method: http.MethodDelete, path: func(v *vals) string { return ugcPath(v) + "/items/" + esc(v.arg(0)) },
+			done: func(v *vals) string { return "deleted item " + v.arg(0) }},
+		{name: "settings", summary: "show the project's UGC settings and quotas", example: "cassnet ugc settings --tenant studio --project arena",
+			flags: ugcFlags, method: http.MethodGet, path: func(v *vals) string { return ugcPath(v) + "/settings" },
+			cols: []col{{"STORE", "store"}, {"MAX FILE", "max_file_size"}, {"TOTAL", "max_total_bytes"}, {"PER PLAYER", "max_bytes_per_player"}, {"ITEMS/PLAYER", "max_items_per_player"}, {"VERSIONS", "versions_per_item"}, {"MODERATION", "moderation"}}},
+	}},
 	{name: "nodes", summary: "nodes with their load, drain state and game servers; operators only", verbs: []verb{
 		{name: "list", summary: "list the nodes", example: "cassnet nodes list",
 			method: http.MethodGet, path: func(*vals) string { return "/v1/cluster/nodes" }, list: "nodes", cols: nodeCols},
@@ -274,7 +312,14 @@ var nouns = []noun{
 	}},
 }
 
+var ugcFlags = []flagSpec{tenantFlag, {name: "project", usage: "the project (required)", kind: 's', required: true}}
+
+func ugcPath(v *vals) string {
+	return "/v1/tenants/" + esc(v.s("tenant")) + "/projects/" + esc(v.s("project")) + "/ugc"
+}
+
 var (
+	ugcCols    = []col{{"ITEM", "id"}, {"TITLE", "title"}, {"OWNER", "owner"}, {"STATE", "state"}, {"VISIBILITY", "visibility"}, {"TAGS", "tags"}, {"DOWNLOADS", "downloads"}, {"REPORTS", "reports"}}
 	banCols    = []col{{"ID", "id"}, {"PLAYER", "player_id"}, {"PROJECT", "project_id"}, {"REASON", "reason"}, {"EXPIRES", "expires_at"}, {"REVOKED", "revoked_at"}, {"BY", "created_by"}}
 	keyCols    = []col{{"ID", "id"}, {"NAME", "name"}, {"ROLE", "role"}, {"PROJECT", "project_id"}, {"EXPIRES", "expires_at"}, {"LAST USED", "last_used_at"}}
 	tokenCols  = []col{{"ID", "id"}, {"NAME", "name"}, {"CREATED", "created_at"}, {"EXPIRES", "expires_at"}}

@@ -99,6 +99,11 @@ type Config struct {
 	// declared failed stay unhealthy before the leader removes them
 	// (default gameserver.DefaultReapGrace, 60 s).
 	GameServerReapGrace time.Duration
+	// WebhookAllowPrivate lets webhooks target loopback, private and
+	// link-local addresses; WebhookAllowHTTP lets them use plain http
+	// (docs/webhooks.md). Not persisted.
+	WebhookAllowPrivate bool
+	WebhookAllowHTTP    bool
 	// AuditRetention is the audit log bound written when the cluster is
 	// bootstrapped; change it later with PUT /v1/cluster/settings.
 	AuditRetention uint32
@@ -128,6 +133,8 @@ type Config struct {
 	// persisted.
 	FleetAllow []string
 	FleetUser  string
+	// UGC configures the UGC blob store (ugcconfig.go). Not persisted.
+	UGC UGCConfig
 
 	// RateLimits limit mutating API requests per API key, per tenant and
 	// per operator token, on this node (see api.RateLimits).

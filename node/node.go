@@ -35,12 +35,17 @@ type Node struct {
 	out      io.Writer
 	explicit map[string]bool
 
-	mesh   *mesh.Mesh
-	store  *consensus.Store
-	state  *state.Domains // the domains the store's FSM applies
-	pubsub *pubsub.Service
-	api    *api.Server
-	http   *http.Server
+	mesh  *mesh.Mesh
+	store *consensus.Store
+	state *state.Domains // the domains the store's FSM applies
+	// ugc is the UGC blob service, once runUGC has built it; ugcPeers and
+	// ugcScheme reach other nodes' REST APIs, for proxied downloads.
+	ugc       ugcBlobs
+	ugcPeers  *http.Client
+	ugcScheme string
+	pubsub    *pubsub.Service
+	api       *api.Server
+	http      *http.Server
 
 	fleet       *fleet.Agent       // fleets: the controller and this node's processes
 	fleetCancel context.CancelFunc // stops fleet.Run
@@ -64,6 +69,8 @@ type Node struct {
 
 	trustCancel context.CancelFunc // stops certificate renewal and keyring sync
 	trustWG     sync.WaitGroup     // those two loops
+
+	webhooks *webhookRunner // the webhook deliverer (webhooks.go)
 
 	snapCancel context.CancelFunc // stops the snapshot agent
 	snapDone   chan struct{}      // closed when it has returned
@@ -204,8 +211,11 @@ func (n *Node) startAPIBackground(ctx context.Context) {
 		defer close(n.apiDone)
 		done := make(chan struct{})
 		go func() { defer close(done); n.shareLoad(ctx) }()
+		ugcDone := make(chan struct{})
+		go func() { defer close(ugcDone); n.runUGC(ctx) }()
 		_ = n.api.Run(ctx)
 		<-done
+		<-ugcDone
 	}()
 }
 

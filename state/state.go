@@ -18,6 +18,9 @@ import (
 	"github.com/cassandranet/cassnet/state/servers"
 	"github.com/cassandranet/cassnet/state/settings"
 	"github.com/cassandranet/cassnet/state/tenancy"
+	"github.com/cassandranet/cassnet/state/webhooks"
+
+	"github.com/cassandranet/cassnet/state/ugc"
 )
 
 // Domains holds one node's domain modules. The API and the node read each
@@ -31,7 +34,10 @@ type Domains struct {
 	Identity  *identity.Store
 	Cluster   *cluster.Store
 	Servers   *servers.Store
-	Fleets    *fleets.Store
+	Webhooks  *webhooks.Store
+
+	UGC    *ugc.Store
+	Fleets *fleets.Store
 }
 
 // New returns every domain, empty.
@@ -48,7 +54,10 @@ func New() *Domains {
 		Identity:  identity.New(ten, set),
 		Cluster:   cluster.New(),
 		Servers:   srv,
-		Fleets:    fleets.New(ten, srv),
+		Webhooks:  webhooks.New(ten),
+
+		UGC:    ugc.New(ten),
+		Fleets: fleets.New(ten, srv),
 	}
 }
 
@@ -57,5 +66,5 @@ func New() *Domains {
 // before the modules that check tenants, settings before audit): never
 // reorder it; append new domains at the end.
 func (d *Domains) Modules() []consensus.Module {
-	return []consensus.Module{d.Tenancy, d.Bans, d.Operators, d.Settings, d.Audit, d.Identity, d.Cluster, d.Servers, d.Fleets}
+	return []consensus.Module{d.Tenancy, d.Bans, d.Operators, d.Settings, d.Audit, d.Identity, d.Cluster, d.Servers, d.Webhooks, d.UGC, d.Fleets}
 }

@@ -97,6 +97,8 @@ func parseAgent(args []string) (*agentCommand, error) {
 	fs.Var(&nodeLabels, "node-label", "a label of this node, key=value (repeatable), gossiped and matched by fleets' node_selector")
 	fs.Var(&fleetAllow, "fleet-allow", "run fleet servers whose command is under this absolute directory (repeatable; none: fleets disabled on this node)")
 	fs.StringVar(&cfg.FleetUser, "fleet-user", "", "run fleet servers as this user (the node must run as root; default: the node's own user)")
+	fs.BoolVar(&cfg.WebhookAllowPrivate, "webhook-allow-private", false, "let webhooks target loopback, private (RFC 1918, ULA, CGNAT) and link-local addresses (set it on every node)")
+	fs.BoolVar(&cfg.WebhookAllowHTTP, "webhook-allow-http", false, "let webhooks use plain http instead of https (set it on every node)")
 	fs.DurationVar(&cfg.GameServerReapGrace, "gameserver-reap-grace", 0, "how long the game servers of a failed node stay unhealthy before they are removed (0: 60s)")
 	var auditRetention uint
 	fs.UintVar(&auditRetention, "audit-retention", uint(cfg.AuditRetention), "audit entries kept, written when the cluster is bootstrapped")
@@ -125,6 +127,7 @@ func parseAgent(args []string) (*agentCommand, error) {
 	fs.StringVar(&cfg.TLSCA, "tls-ca", "", "operator PKI: the CA certificate (PEM) instead of the built-in CA")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "operator PKI: this node's certificate (PEM, from cassnet tls cert create)")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "operator PKI: this node's private key (PEM)")
+	ugcFlags(fs, &cfg.UGC)
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	// Test-only: registered like the others but left out of --help.

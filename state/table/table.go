@@ -74,6 +74,23 @@ func walk[T any](m *immutable.SortedMap[string, T], prefix string, fn func(strin
 // order, until fn returns false.
 func (t Table[T]) Walk(prefix string, fn func(key string, v T) bool) { walk(t.m, prefix, fn) }
 
+// WalkFrom calls fn for every entry whose key starts with prefix and is
+// at least from, in key order, until fn returns false: a page of a
+// listing that goes on where the previous one stopped.
+func (t Table[T]) WalkFrom(prefix, from string, fn func(key string, v T) bool) {
+	if t.m == nil {
+		return
+	}
+	it := t.m.Iterator()
+	it.Seek(max(prefix, from))
+	for !it.Done() {
+		k, v, _ := it.Next()
+		if !strings.HasPrefix(k, prefix) || !fn(k, v) {
+			return
+		}
+	}
+}
+
 // Each calls fn for every value under prefix, in key order, until fn
 // returns false.
 func (t Table[T]) Each(prefix string, fn func(v T) bool) {

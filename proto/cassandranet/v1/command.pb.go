@@ -71,6 +71,24 @@ type Command struct {
 	//	*Command_DeleteFleet
 	//	*Command_PlaceFleetServers
 	//	*Command_ReportFleetNode
+	//	*Command_CreateWebhook
+	//	*Command_UpdateWebhook
+	//	*Command_DeleteWebhook
+	//	*Command_RecordWebhookDeliveries
+	//	*Command_RedeliverWebhookEvent
+	//	*Command_PutUgcSettings
+	//	*Command_CreateUgcItem
+	//	*Command_UpdateUgcItem
+	//	*Command_DeleteUgcItem
+	//	*Command_CreateUgcVersion
+	//	*Command_PublishUgcVersion
+	//	*Command_RejectUgcVersion
+	//	*Command_DeleteUgcVersion
+	//	*Command_RecordUgcDownloads
+	//	*Command_ReportUgcItem
+	//	*Command_ModerateUgcItem
+	//	*Command_CollectUgcBlob
+	//	*Command_SetUgcSecret
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -422,6 +440,168 @@ func (x *Command) GetReportFleetNode() *ReportFleetNode {
 	return nil
 }
 
+func (x *Command) GetCreateWebhook() *CreateWebhook {
+	if x != nil {
+		if x, ok := x.Op.(*Command_CreateWebhook); ok {
+			return x.CreateWebhook
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetUpdateWebhook() *UpdateWebhook {
+	if x != nil {
+		if x, ok := x.Op.(*Command_UpdateWebhook); ok {
+			return x.UpdateWebhook
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetDeleteWebhook() *DeleteWebhook {
+	if x != nil {
+		if x, ok := x.Op.(*Command_DeleteWebhook); ok {
+			return x.DeleteWebhook
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRecordWebhookDeliveries() *RecordWebhookDeliveries {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RecordWebhookDeliveries); ok {
+			return x.RecordWebhookDeliveries
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRedeliverWebhookEvent() *RedeliverWebhookEvent {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RedeliverWebhookEvent); ok {
+			return x.RedeliverWebhookEvent
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetPutUgcSettings() *PutUGCSettings {
+	if x != nil {
+		if x, ok := x.Op.(*Command_PutUgcSettings); ok {
+			return x.PutUgcSettings
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetCreateUgcItem() *CreateUGCItem {
+	if x != nil {
+		if x, ok := x.Op.(*Command_CreateUgcItem); ok {
+			return x.CreateUgcItem
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetUpdateUgcItem() *UpdateUGCItem {
+	if x != nil {
+		if x, ok := x.Op.(*Command_UpdateUgcItem); ok {
+			return x.UpdateUgcItem
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetDeleteUgcItem() *DeleteUGCItem {
+	if x != nil {
+		if x, ok := x.Op.(*Command_DeleteUgcItem); ok {
+			return x.DeleteUgcItem
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetCreateUgcVersion() *CreateUGCVersion {
+	if x != nil {
+		if x, ok := x.Op.(*Command_CreateUgcVersion); ok {
+			return x.CreateUgcVersion
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetPublishUgcVersion() *PublishUGCVersion {
+	if x != nil {
+		if x, ok := x.Op.(*Command_PublishUgcVersion); ok {
+			return x.PublishUgcVersion
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRejectUgcVersion() *RejectUGCVersion {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RejectUgcVersion); ok {
+			return x.RejectUgcVersion
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetDeleteUgcVersion() *DeleteUGCVersion {
+	if x != nil {
+		if x, ok := x.Op.(*Command_DeleteUgcVersion); ok {
+			return x.DeleteUgcVersion
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRecordUgcDownloads() *RecordUGCDownloads {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RecordUgcDownloads); ok {
+			return x.RecordUgcDownloads
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetReportUgcItem() *ReportUGCItem {
+	if x != nil {
+		if x, ok := x.Op.(*Command_ReportUgcItem); ok {
+			return x.ReportUgcItem
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetModerateUgcItem() *ModerateUGCItem {
+	if x != nil {
+		if x, ok := x.Op.(*Command_ModerateUgcItem); ok {
+			return x.ModerateUgcItem
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetCollectUgcBlob() *CollectUGCBlob {
+	if x != nil {
+		if x, ok := x.Op.(*Command_CollectUgcBlob); ok {
+			return x.CollectUgcBlob
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetSetUgcSecret() *SetUGCSecret {
+	if x != nil {
+		if x, ok := x.Op.(*Command_SetUgcSecret); ok {
+			return x.SetUgcSecret
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -559,6 +739,80 @@ type Command_ReportFleetNode struct {
 	ReportFleetNode *ReportFleetNode `protobuf:"bytes,83,opt,name=report_fleet_node,json=reportFleetNode,proto3,oneof"`
 }
 
+type Command_CreateWebhook struct {
+	// Webhooks (field numbers 130-149), in webhooks.proto.
+	CreateWebhook *CreateWebhook `protobuf:"bytes,130,opt,name=create_webhook,json=createWebhook,proto3,oneof"`
+}
+
+type Command_UpdateWebhook struct {
+	UpdateWebhook *UpdateWebhook `protobuf:"bytes,131,opt,name=update_webhook,json=updateWebhook,proto3,oneof"`
+}
+
+type Command_DeleteWebhook struct {
+	DeleteWebhook *DeleteWebhook `protobuf:"bytes,132,opt,name=delete_webhook,json=deleteWebhook,proto3,oneof"`
+}
+
+type Command_RecordWebhookDeliveries struct {
+	RecordWebhookDeliveries *RecordWebhookDeliveries `protobuf:"bytes,133,opt,name=record_webhook_deliveries,json=recordWebhookDeliveries,proto3,oneof"`
+}
+
+type Command_RedeliverWebhookEvent struct {
+	RedeliverWebhookEvent *RedeliverWebhookEvent `protobuf:"bytes,134,opt,name=redeliver_webhook_event,json=redeliverWebhookEvent,proto3,oneof"`
+}
+
+type Command_PutUgcSettings struct {
+	// UGC (state/ugc, proto/cassandranet/v1/ugc.proto): 100-129.
+	PutUgcSettings *PutUGCSettings `protobuf:"bytes,100,opt,name=put_ugc_settings,json=putUgcSettings,proto3,oneof"`
+}
+
+type Command_CreateUgcItem struct {
+	CreateUgcItem *CreateUGCItem `protobuf:"bytes,101,opt,name=create_ugc_item,json=createUgcItem,proto3,oneof"`
+}
+
+type Command_UpdateUgcItem struct {
+	UpdateUgcItem *UpdateUGCItem `protobuf:"bytes,102,opt,name=update_ugc_item,json=updateUgcItem,proto3,oneof"`
+}
+
+type Command_DeleteUgcItem struct {
+	DeleteUgcItem *DeleteUGCItem `protobuf:"bytes,103,opt,name=delete_ugc_item,json=deleteUgcItem,proto3,oneof"`
+}
+
+type Command_CreateUgcVersion struct {
+	CreateUgcVersion *CreateUGCVersion `protobuf:"bytes,104,opt,name=create_ugc_version,json=createUgcVersion,proto3,oneof"`
+}
+
+type Command_PublishUgcVersion struct {
+	PublishUgcVersion *PublishUGCVersion `protobuf:"bytes,105,opt,name=publish_ugc_version,json=publishUgcVersion,proto3,oneof"`
+}
+
+type Command_RejectUgcVersion struct {
+	RejectUgcVersion *RejectUGCVersion `protobuf:"bytes,106,opt,name=reject_ugc_version,json=rejectUgcVersion,proto3,oneof"`
+}
+
+type Command_DeleteUgcVersion struct {
+	DeleteUgcVersion *DeleteUGCVersion `protobuf:"bytes,107,opt,name=delete_ugc_version,json=deleteUgcVersion,proto3,oneof"`
+}
+
+type Command_RecordUgcDownloads struct {
+	RecordUgcDownloads *RecordUGCDownloads `protobuf:"bytes,108,opt,name=record_ugc_downloads,json=recordUgcDownloads,proto3,oneof"`
+}
+
+type Command_ReportUgcItem struct {
+	ReportUgcItem *ReportUGCItem `protobuf:"bytes,109,opt,name=report_ugc_item,json=reportUgcItem,proto3,oneof"`
+}
+
+type Command_ModerateUgcItem struct {
+	ModerateUgcItem *ModerateUGCItem `protobuf:"bytes,110,opt,name=moderate_ugc_item,json=moderateUgcItem,proto3,oneof"`
+}
+
+type Command_CollectUgcBlob struct {
+	CollectUgcBlob *CollectUGCBlob `protobuf:"bytes,111,opt,name=collect_ugc_blob,json=collectUgcBlob,proto3,oneof"`
+}
+
+type Command_SetUgcSecret struct {
+	SetUgcSecret *SetUGCSecret `protobuf:"bytes,112,opt,name=set_ugc_secret,json=setUgcSecret,proto3,oneof"`
+}
+
 func (*Command_CreateTenant) isCommand_Op() {}
 
 func (*Command_DeleteTenant) isCommand_Op() {}
@@ -622,6 +876,42 @@ func (*Command_DeleteFleet) isCommand_Op() {}
 func (*Command_PlaceFleetServers) isCommand_Op() {}
 
 func (*Command_ReportFleetNode) isCommand_Op() {}
+
+func (*Command_CreateWebhook) isCommand_Op() {}
+
+func (*Command_UpdateWebhook) isCommand_Op() {}
+
+func (*Command_DeleteWebhook) isCommand_Op() {}
+
+func (*Command_RecordWebhookDeliveries) isCommand_Op() {}
+
+func (*Command_RedeliverWebhookEvent) isCommand_Op() {}
+
+func (*Command_PutUgcSettings) isCommand_Op() {}
+
+func (*Command_CreateUgcItem) isCommand_Op() {}
+
+func (*Command_UpdateUgcItem) isCommand_Op() {}
+
+func (*Command_DeleteUgcItem) isCommand_Op() {}
+
+func (*Command_CreateUgcVersion) isCommand_Op() {}
+
+func (*Command_PublishUgcVersion) isCommand_Op() {}
+
+func (*Command_RejectUgcVersion) isCommand_Op() {}
+
+func (*Command_DeleteUgcVersion) isCommand_Op() {}
+
+func (*Command_RecordUgcDownloads) isCommand_Op() {}
+
+func (*Command_ReportUgcItem) isCommand_Op() {}
+
+func (*Command_ModerateUgcItem) isCommand_Op() {}
+
+func (*Command_CollectUgcBlob) isCommand_Op() {}
+
+func (*Command_SetUgcSecret) isCommand_Op() {}
 
 type CreateTenant struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2722,7 +3012,7 @@ var File_proto_cassandranet_v1_command_proto protoreflect.FileDescriptor
 
 const file_proto_cassandranet_v1_command_proto_rawDesc = "" +
 	"\n" +
-	"#proto/cassandranet/v1/command.proto\x12\x0fcassandranet.v1\x1a!proto/cassandranet/v1/fleet.proto\"\x96\x14\n" +
+	"#proto/cassandranet/v1/command.proto\x12\x0fcassandranet.v1\x1a!proto/cassandranet/v1/fleet.proto\x1a$proto/cassandranet/v1/webhooks.proto\x1a\x1fproto/cassandranet/v1/ugc.proto\"\xc1\x1f\n" +
 	"\aCommand\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12$\n" +
 	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\x12\x14\n" +
@@ -2761,7 +3051,25 @@ const file_proto_cassandranet_v1_command_proto_rawDesc = "" +
 	"\tput_fleet\x18P \x01(\v2\x19.cassandranet.v1.PutFleetH\x00R\bputFleet\x12A\n" +
 	"\fdelete_fleet\x18Q \x01(\v2\x1c.cassandranet.v1.DeleteFleetH\x00R\vdeleteFleet\x12T\n" +
 	"\x13place_fleet_servers\x18R \x01(\v2\".cassandranet.v1.PlaceFleetServersH\x00R\x11placeFleetServers\x12N\n" +
-	"\x11report_fleet_node\x18S \x01(\v2 .cassandranet.v1.ReportFleetNodeH\x00R\x0freportFleetNodeB\x04\n" +
+	"\x11report_fleet_node\x18S \x01(\v2 .cassandranet.v1.ReportFleetNodeH\x00R\x0freportFleetNode\x12H\n" +
+	"\x0ecreate_webhook\x18\x82\x01 \x01(\v2\x1e.cassandranet.v1.CreateWebhookH\x00R\rcreateWebhook\x12H\n" +
+	"\x0eupdate_webhook\x18\x83\x01 \x01(\v2\x1e.cassandranet.v1.UpdateWebhookH\x00R\rupdateWebhook\x12H\n" +
+	"\x0edelete_webhook\x18\x84\x01 \x01(\v2\x1e.cassandranet.v1.DeleteWebhookH\x00R\rdeleteWebhook\x12g\n" +
+	"\x19record_webhook_deliveries\x18\x85\x01 \x01(\v2(.cassandranet.v1.RecordWebhookDeliveriesH\x00R\x17recordWebhookDeliveries\x12a\n" +
+	"\x17redeliver_webhook_event\x18\x86\x01 \x01(\v2&.cassandranet.v1.RedeliverWebhookEventH\x00R\x15redeliverWebhookEvent\x12K\n" +
+	"\x10put_ugc_settings\x18d \x01(\v2\x1f.cassandranet.v1.PutUGCSettingsH\x00R\x0eputUgcSettings\x12H\n" +
+	"\x0fcreate_ugc_item\x18e \x01(\v2\x1e.cassandranet.v1.CreateUGCItemH\x00R\rcreateUgcItem\x12H\n" +
+	"\x0fupdate_ugc_item\x18f \x01(\v2\x1e.cassandranet.v1.UpdateUGCItemH\x00R\rupdateUgcItem\x12H\n" +
+	"\x0fdelete_ugc_item\x18g \x01(\v2\x1e.cassandranet.v1.DeleteUGCItemH\x00R\rdeleteUgcItem\x12Q\n" +
+	"\x12create_ugc_version\x18h \x01(\v2!.cassandranet.v1.CreateUGCVersionH\x00R\x10createUgcVersion\x12T\n" +
+	"\x13publish_ugc_version\x18i \x01(\v2\".cassandranet.v1.PublishUGCVersionH\x00R\x11publishUgcVersion\x12Q\n" +
+	"\x12reject_ugc_version\x18j \x01(\v2!.cassandranet.v1.RejectUGCVersionH\x00R\x10rejectUgcVersion\x12Q\n" +
+	"\x12delete_ugc_version\x18k \x01(\v2!.cassandranet.v1.DeleteUGCVersionH\x00R\x10deleteUgcVersion\x12W\n" +
+	"\x14record_ugc_downloads\x18l \x01(\v2#.cassandranet.v1.RecordUGCDownloadsH\x00R\x12recordUgcDownloads\x12H\n" +
+	"\x0freport_ugc_item\x18m \x01(\v2\x1e.cassandranet.v1.ReportUGCItemH\x00R\rreportUgcItem\x12N\n" +
+	"\x11moderate_ugc_item\x18n \x01(\v2 .cassandranet.v1.ModerateUGCItemH\x00R\x0fmoderateUgcItem\x12K\n" +
+	"\x10collect_ugc_blob\x18o \x01(\v2\x1f.cassandranet.v1.CollectUGCBlobH\x00R\x0ecollectUgcBlob\x12E\n" +
+	"\x0eset_ugc_secret\x18p \x01(\v2\x1d.cassandranet.v1.SetUGCSecretH\x00R\fsetUgcSecretB\x04\n" +
 	"\x02op\"\"\n" +
 	"\fCreateTenant\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\"\n" +
@@ -2986,6 +3294,24 @@ var file_proto_cassandranet_v1_command_proto_goTypes = []any{
 	(*DeleteFleet)(nil),               // 40: cassandranet.v1.DeleteFleet
 	(*PlaceFleetServers)(nil),         // 41: cassandranet.v1.PlaceFleetServers
 	(*ReportFleetNode)(nil),           // 42: cassandranet.v1.ReportFleetNode
+	(*CreateWebhook)(nil),             // 43: cassandranet.v1.CreateWebhook
+	(*UpdateWebhook)(nil),             // 44: cassandranet.v1.UpdateWebhook
+	(*DeleteWebhook)(nil),             // 45: cassandranet.v1.DeleteWebhook
+	(*RecordWebhookDeliveries)(nil),   // 46: cassandranet.v1.RecordWebhookDeliveries
+	(*RedeliverWebhookEvent)(nil),     // 47: cassandranet.v1.RedeliverWebhookEvent
+	(*PutUGCSettings)(nil),            // 48: cassandranet.v1.PutUGCSettings
+	(*CreateUGCItem)(nil),             // 49: cassandranet.v1.CreateUGCItem
+	(*UpdateUGCItem)(nil),             // 50: cassandranet.v1.UpdateUGCItem
+	(*DeleteUGCItem)(nil),             // 51: cassandranet.v1.DeleteUGCItem
+	(*CreateUGCVersion)(nil),          // 52: cassandranet.v1.CreateUGCVersion
+	(*PublishUGCVersion)(nil),         // 53: cassandranet.v1.PublishUGCVersion
+	(*RejectUGCVersion)(nil),          // 54: cassandranet.v1.RejectUGCVersion
+	(*DeleteUGCVersion)(nil),          // 55: cassandranet.v1.DeleteUGCVersion
+	(*RecordUGCDownloads)(nil),        // 56: cassandranet.v1.RecordUGCDownloads
+	(*ReportUGCItem)(nil),             // 57: cassandranet.v1.ReportUGCItem
+	(*ModerateUGCItem)(nil),           // 58: cassandranet.v1.ModerateUGCItem
+	(*CollectUGCBlob)(nil),            // 59: cassandranet.v1.CollectUGCBlob
+	(*SetUGCSecret)(nil),              // 60: cassandranet.v1.SetUGCSecret
 }
 var file_proto_cassandranet_v1_command_proto_depIdxs = []int32{
 	1,  // 0: cassandranet.v1.Command.create_tenant:type_name -> cassandranet.v1.CreateTenant
@@ -3020,21 +3346,39 @@ var file_proto_cassandranet_v1_command_proto_depIdxs = []int32{
 	40, // 29: cassandranet.v1.Command.delete_fleet:type_name -> cassandranet.v1.DeleteFleet
 	41, // 30: cassandranet.v1.Command.place_fleet_servers:type_name -> cassandranet.v1.PlaceFleetServers
 	42, // 31: cassandranet.v1.Command.report_fleet_node:type_name -> cassandranet.v1.ReportFleetNode
-	12, // 32: cassandranet.v1.TouchAPIKeys.entries:type_name -> cassandranet.v1.KeyUse
-	17, // 33: cassandranet.v1.RecordAuthFailures.entries:type_name -> cassandranet.v1.AuthFailure
-	31, // 34: cassandranet.v1.RegisterServer.ports:type_name -> cassandranet.v1.RegisterServer.PortsEntry
-	32, // 35: cassandranet.v1.RegisterServer.labels:type_name -> cassandranet.v1.RegisterServer.LabelsEntry
-	33, // 36: cassandranet.v1.UpdateServerPlayers.entries:type_name -> cassandranet.v1.UpdateServerPlayers.Entry
-	34, // 37: cassandranet.v1.SetServerLabels.set:type_name -> cassandranet.v1.SetServerLabels.SetEntry
-	35, // 38: cassandranet.v1.Allocate.selectors:type_name -> cassandranet.v1.Allocate.Selector
-	36, // 39: cassandranet.v1.Allocate.labels:type_name -> cassandranet.v1.Allocate.LabelsEntry
-	37, // 40: cassandranet.v1.Allocate.annotations:type_name -> cassandranet.v1.Allocate.AnnotationsEntry
-	38, // 41: cassandranet.v1.Allocate.Selector.labels:type_name -> cassandranet.v1.Allocate.Selector.LabelsEntry
-	42, // [42:42] is the sub-list for method output_type
-	42, // [42:42] is the sub-list for method input_type
-	42, // [42:42] is the sub-list for extension type_name
-	42, // [42:42] is the sub-list for extension extendee
-	0,  // [0:42] is the sub-list for field type_name
+	43, // 32: cassandranet.v1.Command.create_webhook:type_name -> cassandranet.v1.CreateWebhook
+	44, // 33: cassandranet.v1.Command.update_webhook:type_name -> cassandranet.v1.UpdateWebhook
+	45, // 34: cassandranet.v1.Command.delete_webhook:type_name -> cassandranet.v1.DeleteWebhook
+	46, // 35: cassandranet.v1.Command.record_webhook_deliveries:type_name -> cassandranet.v1.RecordWebhookDeliveries
+	47, // 36: cassandranet.v1.Command.redeliver_webhook_event:type_name -> cassandranet.v1.RedeliverWebhookEvent
+	48, // 37: cassandranet.v1.Command.put_ugc_settings:type_name -> cassandranet.v1.PutUGCSettings
+	49, // 38: cassandranet.v1.Command.create_ugc_item:type_name -> cassandranet.v1.CreateUGCItem
+	50, // 39: cassandranet.v1.Command.update_ugc_item:type_name -> cassandranet.v1.UpdateUGCItem
+	51, // 40: cassandranet.v1.Command.delete_ugc_item:type_name -> cassandranet.v1.DeleteUGCItem
+	52, // 41: cassandranet.v1.Command.create_ugc_version:type_name -> cassandranet.v1.CreateUGCVersion
+	53, // 42: cassandranet.v1.Command.publish_ugc_version:type_name -> cassandranet.v1.PublishUGCVersion
+	54, // 43: cassandranet.v1.Command.reject_ugc_version:type_name -> cassandranet.v1.RejectUGCVersion
+	55, // 44: cassandranet.v1.Command.delete_ugc_version:type_name -> cassandranet.v1.DeleteUGCVersion
+	56, // 45: cassandranet.v1.Command.record_ugc_downloads:type_name -> cassandranet.v1.RecordUGCDownloads
+	57, // 46: cassandranet.v1.Command.report_ugc_item:type_name -> cassandranet.v1.ReportUGCItem
+	58, // 47: cassandranet.v1.Command.moderate_ugc_item:type_name -> cassandranet.v1.ModerateUGCItem
+	59, // 48: cassandranet.v1.Command.collect_ugc_blob:type_name -> cassandranet.v1.CollectUGCBlob
+	60, // 49: cassandranet.v1.Command.set_ugc_secret:type_name -> cassandranet.v1.SetUGCSecret
+	12, // 50: cassandranet.v1.TouchAPIKeys.entries:type_name -> cassandranet.v1.KeyUse
+	17, // 51: cassandranet.v1.RecordAuthFailures.entries:type_name -> cassandranet.v1.AuthFailure
+	31, // 52: cassandranet.v1.RegisterServer.ports:type_name -> cassandranet.v1.RegisterServer.PortsEntry
+	32, // 53: cassandranet.v1.RegisterServer.labels:type_name -> cassandranet.v1.RegisterServer.LabelsEntry
+	33, // 54: cassandranet.v1.UpdateServerPlayers.entries:type_name -> cassandranet.v1.UpdateServerPlayers.Entry
+	34, // 55: cassandranet.v1.SetServerLabels.set:type_name -> cassandranet.v1.SetServerLabels.SetEntry
+	35, // 56: cassandranet.v1.Allocate.selectors:type_name -> cassandranet.v1.Allocate.Selector
+	36, // 57: cassandranet.v1.Allocate.labels:type_name -> cassandranet.v1.Allocate.LabelsEntry
+	37, // 58: cassandranet.v1.Allocate.annotations:type_name -> cassandranet.v1.Allocate.AnnotationsEntry
+	38, // 59: cassandranet.v1.Allocate.Selector.labels:type_name -> cassandranet.v1.Allocate.Selector.LabelsEntry
+	60, // [60:60] is the sub-list for method output_type
+	60, // [60:60] is the sub-list for method input_type
+	60, // [60:60] is the sub-list for extension type_name
+	60, // [60:60] is the sub-list for extension extendee
+	0,  // [0:60] is the sub-list for field type_name
 }
 
 func init() { file_proto_cassandranet_v1_command_proto_init() }
@@ -3043,6 +3387,8 @@ func file_proto_cassandranet_v1_command_proto_init() {
 		return
 	}
 	file_proto_cassandranet_v1_fleet_proto_init()
+	file_proto_cassandranet_v1_webhooks_proto_init()
+	file_proto_cassandranet_v1_ugc_proto_init()
 	file_proto_cassandranet_v1_command_proto_msgTypes[0].OneofWrappers = []any{
 		(*Command_CreateTenant)(nil),
 		(*Command_DeleteTenant)(nil),
@@ -3076,6 +3422,24 @@ func file_proto_cassandranet_v1_command_proto_init() {
 		(*Command_DeleteFleet)(nil),
 		(*Command_PlaceFleetServers)(nil),
 		(*Command_ReportFleetNode)(nil),
+		(*Command_CreateWebhook)(nil),
+		(*Command_UpdateWebhook)(nil),
+		(*Command_DeleteWebhook)(nil),
+		(*Command_RecordWebhookDeliveries)(nil),
+		(*Command_RedeliverWebhookEvent)(nil),
+		(*Command_PutUgcSettings)(nil),
+		(*Command_CreateUgcItem)(nil),
+		(*Command_UpdateUgcItem)(nil),
+		(*Command_DeleteUgcItem)(nil),
+		(*Command_CreateUgcVersion)(nil),
+		(*Command_PublishUgcVersion)(nil),
+		(*Command_RejectUgcVersion)(nil),
+		(*Command_DeleteUgcVersion)(nil),
+		(*Command_RecordUgcDownloads)(nil),
+		(*Command_ReportUgcItem)(nil),
+		(*Command_ModerateUgcItem)(nil),
+		(*Command_CollectUgcBlob)(nil),
+		(*Command_SetUgcSecret)(nil),
 	}
 	file_proto_cassandranet_v1_command_proto_msgTypes[6].OneofWrappers = []any{}
 	file_proto_cassandranet_v1_command_proto_msgTypes[24].OneofWrappers = []any{}
