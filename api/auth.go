@@ -36,6 +36,9 @@ type Principal struct {
 	Tenant  string // API keys and players
 	Role    string // API keys only: an identity.Role* constant
 	Project string // API keys and players: optional project scope
+	// Server, when set, is the one game server this credential may act
+	// as: a fleet server's CN_KEY (see ServerKeys).
+	Server string
 }
 
 // Actor is the principal as written into commands and the audit log,

@@ -34,6 +34,8 @@ func (s *Server) authenticate(r *http.Request) (Principal, *apiError) {
 		return s.authOperator(cred)
 	case strings.HasPrefix(cred, apiKeyPrefix):
 		return s.authAPIKey(cred)
+	case strings.HasPrefix(cred, ServerKeyPrefix):
+		return s.authServerKey(cred)
 	case strings.Count(cred, ".") == 2:
 		return s.authPlayer(cred)
 	}
@@ -115,5 +117,27 @@ func (s *Server) authPlayer(cred string) (Principal, *apiError) {
 		reason = failExpired
 	}
 	s.failures.record(authFailure{credential: "anonymous", reason: reason, tenant: res.TenantID})
+	return Principal{}, errInvalidToken
+}
+
+// ServerKeyPrefix starts a fleet server's credential (CN_KEY), which only
+// the node that started the server can check.
+const ServerKeyPrefix = "cnsk_"
+
+// ServerKeys checks fleet servers' credentials (CN_KEY). Implementations
+// are safe for concurrent use and never block.
+type ServerKeys interface {
+	// AuthenticateServerKey returns the game-server principal of cred,
+	// confined to its tenant, project and server, or false.
+	AuthenticateServerKey(cred string) (Principal, bool)
+}
+
+func (s *Server) authServerKey(cred string) (Principal, *apiError) {
+	if s.serverKeys != nil {
+		if p, ok := s.serverKeys.AuthenticateServerKey(cred); ok {
+			return p, nil
+		}
+	}
+	s.failures.record(authFailure{credential: "anonymous", reason: failUnknown})
 	return Principal{}, errInvalidToken
 }

@@ -46,6 +46,8 @@ func (s *Server) Authenticate(cred string) (Principal, error) {
 		p, ae = s.authOperator(cred)
 	case strings.HasPrefix(cred, apiKeyPrefix):
 		p, ae = s.authAPIKey(cred)
+	case strings.HasPrefix(cred, ServerKeyPrefix):
+		p, ae = s.authServerKey(cred)
 	default:
 		s.failures.record(authFailure{credential: "anonymous", reason: failMalformed})
 		return Principal{}, ErrUnauthenticated

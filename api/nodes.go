@@ -23,6 +23,10 @@ type nodeView struct {
 	Load        *nodeLoad      `json:"load"`
 	Servers     map[string]int `json:"servers"`
 	Players     uint64         `json:"players"`
+	// Labels are the node's --node-label labels; Fleets whether it runs
+	// fleet servers (--fleet-allow set).
+	Labels map[string]string `json:"labels"`
+	Fleets bool              `json:"fleets"`
 }
 
 type nodeLoad struct {
@@ -57,7 +61,8 @@ func (s *Server) handleListNodes(w http.ResponseWriter, r *http.Request, _ Princ
 
 func (s *Server) nodeOf(name string, m mesh.Member, roles map[string]string) nodeView {
 	v := nodeView{Name: name, ID: m.ID, Status: string(m.Status), RaftRole: roles[m.ID], Version: m.Version,
-		Schedulable: s.state.Servers.Schedulable(name), Servers: map[string]int{}}
+		Schedulable: s.state.Servers.Schedulable(name), Servers: map[string]int{},
+		Labels: m.LabelMap(), Fleets: m.Fleets}
 	if v.RaftRole == "" {
 		v.RaftRole = "none"
 	}

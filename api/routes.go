@@ -129,6 +129,14 @@ var routes = []route{
 	{"GET", "/v1/tenants/{tenant}/allocations", tenantAllocations, (*Server).handleListAllocations},
 	{"GET", "/v1/tenants/{tenant}/allocations/{allocation}", tenantAllocations, (*Server).handleGetAllocation},
 
+	// Fleets (package state/fleets; processes run by package fleet).
+	{"GET", "/v1/tenants/{tenant}/projects/{project}/fleets", tenantReader, (*Server).handleListFleets},
+	{"PUT", "/v1/tenants/{tenant}/projects/{project}/fleets/{fleet}", tenantAdmin, (*Server).handlePutFleet},
+	{"GET", "/v1/tenants/{tenant}/projects/{project}/fleets/{fleet}", tenantReader, (*Server).handleGetFleet},
+	{"DELETE", "/v1/tenants/{tenant}/projects/{project}/fleets/{fleet}", tenantAdmin, (*Server).handleDeleteFleet},
+	{"POST", "/v1/tenants/{tenant}/servers/{server}/power", tenantAdmin, (*Server).handlePower},
+	{"GET", "/v1/tenants/{tenant}/servers/{server}/logs", tenantAdmin, (*Server).handleServerLogs},
+	{"GET", "/v1/tenants/{tenant}/servers/{server}/process", tenantReader, (*Server).handleServerProcess},
 	// Webhooks (state/webhooks, package webhook): tenant admins only.
 	{"POST", "/v1/tenants/{tenant}/webhooks", tenantAdmin, (*Server).handleCreateWebhook},
 	{"GET", "/v1/tenants/{tenant}/webhooks", tenantAdmin, (*Server).handleListWebhooks},

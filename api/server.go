@@ -37,6 +37,12 @@ type Config struct {
 	// GameServers is the game-server registry. Optional: without it the
 	// server routes answer 503.
 	GameServers GameServers
+	// ServerKeys checks fleet servers' credentials (CN_KEY). Optional:
+	// without it they are refused.
+	ServerKeys ServerKeys
+	// Fleets is this node's fleet agent: power actions and logs of the
+	// servers it runs. Optional: without it those routes answer 503.
+	Fleets FleetNode
 	// JoinTokens makes join tokens. Optional: without it creating one
 	// answers 503.
 	JoinTokens JoinTokens
@@ -141,6 +147,10 @@ type Server struct {
 	keyring    *session.Keyring
 	verifier   *session.Cache
 	streams    streamSet
+
+	// serverKeys and fleets are Config.ServerKeys and Config.Fleets.
+	serverKeys ServerKeys
+	fleets     FleetNode
 	ugc        UGCBlobs
 	downloads  downloadCounts
 	hooks      hooks.Runner
@@ -196,6 +206,7 @@ func New(cfg Config) (*Server, error) {
 	if s.hooks == nil {
 		s.hooks = hooks.Noop{}
 	}
+	s.serverKeys, s.fleets = cfg.ServerKeys, cfg.Fleets
 	if s.log == nil {
 		s.log = slog.Default()
 	}

@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 )
@@ -41,6 +43,12 @@ type flagSpec struct {
 type col struct{ title, key string }
 
 var tenantFlag = flagSpec{name: "tenant", usage: "the tenant (required)", kind: 's', required: true}
+
+var projectFlag = flagSpec{name: "project", usage: "the project (required)", kind: 's', required: true}
+
+func fleetsPath(v *vals) string {
+	return "/v1/tenants/" + esc(v.s("tenant")) + "/projects/" + esc(v.s("project")) + "/fleets"
+}
 
 func esc(s string) string { return url.PathEscape(s) }
 
@@ -174,6 +182,52 @@ var nouns = []noun{
 			},
 			body: func(*vals) (any, error) { return map[string]any{}, nil },
 			done: func(v *vals) string { return "drain requested for " + v.arg(0) }},
+		{name: "power", args: []string{"SERVER_ID", "ACTION"}, summary: "start, stop, restart or kill a fleet server's process (on any node)",
+			example: "cassnet servers power ctf-0123456789ab restart --tenant studio",
+			flags:   []flagSpec{tenantFlag}, method: http.MethodPost,
+			path: func(v *vals) string {
+				return "/v1/tenants/" + esc(v.s("tenant")) + "/servers/" + esc(v.arg(0)) + "/power"
+			},
+			body: func(v *vals) (any, error) { return map[string]string{"action": v.arg(1)}, nil },
+			done: func(v *vals) string { return v.arg(1) + " done for " + v.arg(0) }},
+		{name: "process", args: []string{"SERVER_ID"}, summary: "a fleet server's process: pid, state, restarts, CPU, memory (from any node)",
+			example: "cassnet servers process ctf-0123456789ab --tenant studio",
+			flags:   []flagSpec{tenantFlag}, method: http.MethodGet,
+			path: func(v *vals) string {
+				return "/v1/tenants/" + esc(v.s("tenant")) + "/servers/" + esc(v.arg(0)) + "/process"
+			}, cols: []col{{"NODE", "node"}, {"PID", "pid"}, {"STATE", "state"}, {"RESTARTS", "restarts"}, {"CPU%", "cpu_percent"}, {"MEMORY", "memory_bytes"}, {"LIMITED", "limited"}}},
+		{name: "logs", args: []string{"SERVER_ID"}, summary: "a fleet server's recent output (from any node)",
+			example: "cassnet servers logs ctf-0123456789ab --tenant studio --lines 50",
+			flags:   []flagSpec{tenantFlag, {name: "lines", usage: "how many lines (1-10000)", kind: 's', def: "200"}},
+			method:  http.MethodGet, path: func(v *vals) string {
+				return "/v1/tenants/" + esc(v.s("tenant")) + "/servers/" + esc(v.arg(0)) + "/logs?lines=" + url.QueryEscape(v.s("lines"))
+			}, list: "lines", cols: []col{{"TIME", "time"}, {"STREAM", "stream"}, {"TEXT", "text"}}},
+	}},
+	{name: "fleets", summary: "fleets: game-server processes every node runs (operators and tenant-admins)", verbs: []verb{
+		{name: "list", summary: "list a project's fleets", example: "cassnet fleets list --tenant studio --project arena",
+			flags: []flagSpec{tenantFlag, projectFlag}, method: http.MethodGet,
+			path: func(v *vals) string { return fleetsPath(v) }, list: "fleets", cols: fleetCols},
+		{name: "get", args: []string{"FLEET"}, summary: "show a fleet's spec (env redacted) and status", example: "cassnet fleets get ctf --tenant studio --project arena",
+			flags: []flagSpec{tenantFlag, projectFlag}, method: http.MethodGet,
+			path: func(v *vals) string { return fleetsPath(v) + "/" + esc(v.arg(0)) }, cols: fleetCols},
+		{name: "apply", args: []string{"FLEET"}, summary: "create or replace a fleet from a JSON spec file (docs/fleets.md)",
+			example: "cassnet fleets apply ctf --tenant studio --project arena --file ctf.json",
+			flags:   []flagSpec{tenantFlag, projectFlag, {name: "file", usage: "the spec, JSON (required)", kind: 's', required: true}},
+			method:  http.MethodPut, path: func(v *vals) string { return fleetsPath(v) + "/" + esc(v.arg(0)) },
+			body: func(v *vals) (any, error) {
+				b, err := os.ReadFile(v.s("file"))
+				if err != nil {
+					return nil, err
+				}
+				if !json.Valid(b) {
+					return nil, fmt.Errorf("%s: not JSON", v.s("file"))
+				}
+				return json.RawMessage(b), nil
+			}, cols: fleetCols},
+		{name: "delete", args: []string{"FLEET"}, summary: "delete a fleet: every node stops its processes", example: "cassnet fleets delete ctf --tenant studio --project arena",
+			flags: []flagSpec{tenantFlag, projectFlag}, method: http.MethodDelete,
+			path: func(v *vals) string { return fleetsPath(v) + "/" + esc(v.arg(0)) },
+			done: func(v *vals) string { return "deleted fleet " + v.arg(0) }},
 	}},
 	{name: "allocations", summary: "hand out game servers for matches (matchmaker or tenant-admin keys)", verbs: []verb{
 		{name: "create", summary: "allocate a ready server whose labels match", example: "cassnet allocations create --tenant studio --project arena --labels mode=ctf --idempotency-key m-42",
@@ -271,6 +325,7 @@ var (
 	tokenCols  = []col{{"ID", "id"}, {"NAME", "name"}, {"CREATED", "created_at"}, {"EXPIRES", "expires_at"}}
 	allocCols  = []col{{"ALLOCATION", "allocation_id"}, {"SERVER", "server_id"}, {"NODE", "node"}, {"ADDRESS", "address"}, {"PORTS", "ports"}, {"CREATED", "created_at"}}
 	nodeCols   = []col{{"NAME", "name"}, {"STATUS", "status"}, {"RAFT", "raft_role"}, {"SCHEDULABLE", "schedulable"}, {"CPU%", "load.cpu_percent"}, {"MEM%", "load.memory_percent"}, {"SERVERS", "servers"}, {"PLAYERS", "players"}}
+	fleetCols  = []col{{"NAME", "name"}, {"SERVERS", "status.servers"}, {"WANT", "status.want"}, {"BY STATE", "status.by_state"}, {"ERRORS", "status.errors"}, {"UPDATED", "updated_at"}}
 	serverCols = []col{{"ID", "id"}, {"STATE", "state"}, {"HEALTHY", "healthy"}, {"PLAYERS", "player_count"}, {"CAPACITY", "capacity"}, {"NODE", "node"}, {"ADDRESS", "address"}, {"LABELS", "labels"}}
 )
 

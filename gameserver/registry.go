@@ -202,3 +202,8 @@ func stateOf(name string) cassnetv1.ServerState {
 	}
 	return cassnetv1.ServerState_SERVER_STATE_UNSPECIFIED
 }
+
+// Forget drops a server from this node's registry without touching its
+// replicated record: the node stopped its process (package fleet), so
+// reconcile must not re-assert it.
+func (s *Server) Forget(tenant, id string) { s.reg.remove(tenant, id) }

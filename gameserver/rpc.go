@@ -32,6 +32,9 @@ func project(p api.Principal, requested string) (string, error) {
 // A server of another tenant or project is NotFound.
 func (s *Server) withServer(ctx context.Context, id string, fn func(e *entry) error) error {
 	p := principal(ctx)
+	if p.Server != "" && id != p.Server {
+		return errNoServer(id) // a fleet server's key acts only as that server
+	}
 	var err error
 	found := s.reg.with(p.Tenant, id, func(e *entry) {
 		if !p.CanSee(e.info.Tenant, e.info.ProjectID) {
@@ -60,6 +63,9 @@ func (s *Server) Register(ctx context.Context, req *cassnetv1.RegisterRequest) (
 	p := principal(ctx)
 	if err := checkID("server_id", req.GetServerId()); err != nil {
 		return nil, err
+	}
+	if p.Server != "" && req.GetServerId() != p.Server {
+		return nil, status.Errorf(codes.PermissionDenied, "this credential registers only server %q", p.Server)
 	}
 	if len(req.GetLabels()) > maxLabels || len(req.GetPorts()) > maxLabels {
 		return nil, status.Errorf(codes.InvalidArgument, "at most %d labels and %d ports", maxLabels, maxLabels)

@@ -40,6 +40,12 @@ type Meta struct {
 	// Load is the node's recent CPU and memory use, refreshed every few
 	// seconds by the node; zero until first measured.
 	Load Load `json:"ld,omitzero"`
+	// Labels are the node's labels (--node-label), which fleets'
+	// node_selector matches, as "k=v,k2=v2" in key order (EncodeLabels):
+	// a string keeps Meta comparable.
+	Labels string `json:"lb,omitempty"`
+	// Fleets is true when the node runs fleet servers (--fleet-allow set).
+	Fleets bool `json:"fl,omitempty"`
 }
 
 // Load is a node's resource use, in whole percent of the machine.

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/cassandranet/cassnet/api"
+	"github.com/cassandranet/cassnet/mesh"
+	"github.com/cassandranet/cassnet/state/servers"
 )
 
 // Default ports. Every one is on the bind address and can be overridden.
@@ -20,6 +23,11 @@ const (
 	DefaultGRPCPort   = 7949
 	DefaultHTTPPort   = 8080
 )
+
+// maxLabelBytes bounds the encoded node labels: the gossiped Meta must fit
+// in memberlist's 512 bytes with the addresses, peer id and load (a
+// 63-byte name and IPv6 addresses leave about 120 bytes).
+const maxLabelBytes = 100
 
 // Config is everything a node needs to start. Fields the operator did not
 // set explicitly are taken from the node's data dir (see persisted.go), so
@@ -116,6 +124,15 @@ type Config struct {
 	// checkers catch lost writes. Not persisted in the data dir.
 	UnsafeAckBeforeCommit bool
 
+	// NodeLabels are this node's labels (--node-label k=v), gossiped and
+	// matched by fleets' node_selector. Not persisted.
+	NodeLabels map[string]string
+	// FleetAllow lists the directory prefixes fleet commands must be in
+	// (--fleet-allow). Empty: fleets are disabled on this node. FleetUser
+	// runs the processes as another user (the node must be root). Not
+	// persisted.
+	FleetAllow []string
+	FleetUser  string
 	// UGC configures the UGC blob store (ugcconfig.go). Not persisted.
 	UGC UGCConfig
 
@@ -191,6 +208,16 @@ func (c *Config) validate() error {
 	}
 	if net.ParseIP(c.Bind) == nil {
 		errs = append(errs, fmt.Errorf("--bind %q is not an IP address", c.Bind))
+	}
+	if err := servers.ValidateLabels("--node-label", c.NodeLabels); err != nil {
+		errs = append(errs, err)
+	} else if n := len(mesh.EncodeLabels(c.NodeLabels)); n > maxLabelBytes {
+		errs = append(errs, fmt.Errorf("--node-label: %d bytes of labels, at most %d fit in the gossiped metadata", n, maxLabelBytes))
+	}
+	for _, dir := range c.FleetAllow {
+		if !filepath.IsAbs(dir) {
+			errs = append(errs, fmt.Errorf("--fleet-allow %q: must be an absolute directory", dir))
+		}
 	}
 	if c.Advertise == "" {
 		if ip := net.ParseIP(c.Bind); ip != nil && ip.IsUnspecified() {

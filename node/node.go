@@ -17,6 +17,7 @@ import (
 
 	"github.com/cassandranet/cassnet/api"
 	"github.com/cassandranet/cassnet/consensus"
+	"github.com/cassandranet/cassnet/fleet"
 	"github.com/cassandranet/cassnet/gameserver"
 	"github.com/cassandranet/cassnet/mesh"
 	"github.com/cassandranet/cassnet/pki"
@@ -46,6 +47,10 @@ type Node struct {
 	pubsub    *pubsub.Service
 	api       *api.Server
 	http      *http.Server
+
+	fleet       *fleet.Agent       // fleets: the controller and this node's processes
+	fleetCancel context.CancelFunc // stops fleet.Run
+	fleetDone   chan struct{}      // closed when it has returned
 
 	games     *gameserver.Server // the local game-server gRPC API
 	gamesDone chan struct{}      // closed when its Serve has returned

@@ -70,7 +70,7 @@ func (n *Node) start(ctx context.Context) error {
 		Name: cfg.Name, ID: n.id, Role: mesh.RoleServer, Version: cfg.Version,
 		RaftAddr: n.advertised(cfg.RaftPort), HTTPAddr: n.advertised(cfg.HTTPPort),
 		P2PAddr: n.advertised(cfg.P2PPort), GRPCAddr: n.advertised(cfg.GRPCPort),
-		PeerID: p2pID.String(),
+		PeerID: p2pID.String(), Labels: mesh.EncodeLabels(cfg.NodeLabels), Fleets: len(cfg.FleetAllow) > 0,
 	}
 	// TLS material and gossip keys: from the data dir, or from a seed
 	// through the join handshake (node/trust.go).
@@ -142,6 +142,9 @@ func (n *Node) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := n.newFleet(); err != nil {
+		return err
+	}
 	peerClient, peerScheme := n.peerHTTP(ident)
 	n.ugcPeers, n.ugcScheme = peerClient, peerScheme
 	if n.plugins, err = n.newPlugins(ctx); err != nil {
@@ -149,6 +152,7 @@ func (n *Node) start(ctx context.Context) error {
 	}
 	srv, err := api.New(api.Config{
 		Hooks: n.plugins, Plugins: n.plugins,
+		ServerKeys: n.fleet, Fleets: n.fleet,
 		Store: store, State: n.state, Members: m, Agent: n, Topics: topics{n.pubsub}, JoinTokens: n,
 		Version: cfg.Version, NodeName: cfg.Name, GameServers: gameList{n},
 		ClusterID: n.clusterID(),
@@ -221,6 +225,7 @@ func (n *Node) start(ctx context.Context) error {
 	if err := n.serveGameServer(); err != nil {
 		return err
 	}
+	n.startFleet(ctx)
 	n.startTrust(ctx, ident)
 	n.startSnapshotAgent(ctx)
 	n.startWebhooks(ctx)
@@ -244,6 +249,7 @@ func (n *Node) Leave(context.Context) error {
 
 // leave performs the graceful part of stopping.
 func (n *Node) leave() {
+	n.stopFleet() // while it can still propose: its records go too
 	ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
 	defer cancel()
 	n.gamesLeaving()
@@ -263,6 +269,7 @@ func (n *Node) leave() {
 // refuses new requests and hands leadership over. Game servers are not
 // told to drain: the node is coming back.
 func (n *Node) handOff() {
+	n.stopFleet() // while it can still propose: its records go too
 	ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
 	defer cancel()
 	if n.store != nil {
@@ -281,6 +288,7 @@ func (n *Node) stop() {
 		<-n.notifyDone
 	}
 	n.stopTrust()
+	n.stopFleet()      // its processes go before the game-server API they talk to
 	n.stopGameServer() // before the API it borrows from
 	n.stopAPIBackground()
 	if n.http != nil {

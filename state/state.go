@@ -12,6 +12,7 @@ import (
 	"github.com/cassandranet/cassnet/state/audit"
 	"github.com/cassandranet/cassnet/state/bans"
 	"github.com/cassandranet/cassnet/state/cluster"
+	"github.com/cassandranet/cassnet/state/fleets"
 	"github.com/cassandranet/cassnet/state/identity"
 	"github.com/cassandranet/cassnet/state/operators"
 	"github.com/cassandranet/cassnet/state/plugins"
@@ -36,14 +37,16 @@ type Domains struct {
 	Servers   *servers.Store
 	Webhooks  *webhooks.Store
 
-	UGC *ugc.Store
-	Plugins   *plugins.Store
+	UGC     *ugc.Store
+	Plugins *plugins.Store
+	Fleets  *fleets.Store
 }
 
 // New returns every domain, empty.
 func New() *Domains {
 	ten := tenancy.New()
 	set := settings.New()
+	srv := servers.New(ten)
 	return &Domains{
 		Tenancy:   ten,
 		Bans:      bans.New(ten, set),
@@ -52,11 +55,12 @@ func New() *Domains {
 		Audit:     audit.New(set),
 		Identity:  identity.New(ten, set),
 		Cluster:   cluster.New(),
-		Servers:   servers.New(ten),
+		Servers:   srv,
 		Webhooks:  webhooks.New(ten),
 
-		UGC: ugc.New(ten),
-		Plugins:   plugins.New(ten),
+		UGC:     ugc.New(ten),
+		Plugins: plugins.New(ten),
+		Fleets:  fleets.New(ten, srv),
 	}
 }
 
@@ -65,5 +69,5 @@ func New() *Domains {
 // before the modules that check tenants, settings before audit): never
 // reorder it; append new domains at the end.
 func (d *Domains) Modules() []consensus.Module {
-	return []consensus.Module{d.Tenancy, d.Bans, d.Operators, d.Settings, d.Audit, d.Identity, d.Cluster, d.Servers, d.Webhooks, d.UGC, d.Plugins}
+	return []consensus.Module{d.Tenancy, d.Bans, d.Operators, d.Settings, d.Audit, d.Identity, d.Cluster, d.Servers, d.Webhooks, d.UGC, d.Plugins, d.Fleets}
 }

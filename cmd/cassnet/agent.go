@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/cassandranet/cassnet/node"
@@ -92,6 +93,10 @@ func parseAgent(args []string) (*agentCommand, error) {
 	fs.DurationVar(&cfg.DeadServerGrace, "dead-server-grace", cfg.DeadServerGrace, "how long a failed server is kept before autopilot replaces and removes it")
 	fs.DurationVar(&cfg.StabilizationTime, "stabilization-time", cfg.StabilizationTime, "how long a non-voter must be healthy before promotion")
 	fs.DurationVar(&cfg.ReconnectInterval, "reconnect-interval", cfg.ReconnectInterval, "how often failed members are re-joined")
+	nodeLabels, fleetAllow := stringList{}, stringList{}
+	fs.Var(&nodeLabels, "node-label", "a label of this node, key=value (repeatable), gossiped and matched by fleets' node_selector")
+	fs.Var(&fleetAllow, "fleet-allow", "run fleet servers whose command is under this absolute directory (repeatable; none: fleets disabled on this node)")
+	fs.StringVar(&cfg.FleetUser, "fleet-user", "", "run fleet servers as this user (the node must run as root; default: the node's own user)")
 	fs.BoolVar(&cfg.WebhookAllowPrivate, "webhook-allow-private", false, "let webhooks target loopback, private (RFC 1918, ULA, CGNAT) and link-local addresses (set it on every node)")
 	fs.BoolVar(&cfg.WebhookAllowHTTP, "webhook-allow-http", false, "let webhooks use plain http instead of https (set it on every node)")
 	fs.DurationVar(&cfg.GameServerReapGrace, "gameserver-reap-grace", 0, "how long the game servers of a failed node stay unhealthy before they are removed (0: 60s)")
@@ -139,6 +144,14 @@ func parseAgent(args []string) (*agentCommand, error) {
 		return nil, err
 	}
 	cfg.Join = join
+	cfg.FleetAllow = fleetAllow
+	if len(nodeLabels) > 0 {
+		cfg.NodeLabels = map[string]string{}
+		for _, kv := range nodeLabels {
+			k, v, _ := strings.Cut(kv, "=") // "key" alone: an empty value
+			cfg.NodeLabels[k] = v
+		}
+	}
 	if auditRetention > 1<<32-1 {
 		return nil, fmt.Errorf("--audit-retention %d is too large", auditRetention)
 	}

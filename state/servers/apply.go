@@ -71,6 +71,11 @@ func (s *Store) register(tx *consensus.Tx, op *cassnetv1.RegisterServer) error {
 	from := ""
 	if exists {
 		srv.CreatedAt, from = old.CreatedAt, old.State
+		if srv.Fleet == "" && old.Project == srv.Project {
+			// A fleet server registering from its environment: it stays
+			// the fleet's.
+			srv.Fleet = old.Fleet
+		}
 		w.put(old, srv)
 	} else {
 		w.put(nil, srv)

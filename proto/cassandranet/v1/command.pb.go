@@ -67,6 +67,10 @@ type Command struct {
 	//	*Command_MarkNodeServers
 	//	*Command_Allocate
 	//	*Command_SetNodeSchedulable
+	//	*Command_PutFleet
+	//	*Command_DeleteFleet
+	//	*Command_PlaceFleetServers
+	//	*Command_ReportFleetNode
 	//	*Command_CreateWebhook
 	//	*Command_UpdateWebhook
 	//	*Command_DeleteWebhook
@@ -404,6 +408,42 @@ func (x *Command) GetSetNodeSchedulable() *SetNodeSchedulable {
 	return nil
 }
 
+func (x *Command) GetPutFleet() *PutFleet {
+	if x != nil {
+		if x, ok := x.Op.(*Command_PutFleet); ok {
+			return x.PutFleet
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetDeleteFleet() *DeleteFleet {
+	if x != nil {
+		if x, ok := x.Op.(*Command_DeleteFleet); ok {
+			return x.DeleteFleet
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetPlaceFleetServers() *PlaceFleetServers {
+	if x != nil {
+		if x, ok := x.Op.(*Command_PlaceFleetServers); ok {
+			return x.PlaceFleetServers
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetReportFleetNode() *ReportFleetNode {
+	if x != nil {
+		if x, ok := x.Op.(*Command_ReportFleetNode); ok {
+			return x.ReportFleetNode
+		}
+	}
+	return nil
+}
+
 func (x *Command) GetCreateWebhook() *CreateWebhook {
 	if x != nil {
 		if x, ok := x.Op.(*Command_CreateWebhook); ok {
@@ -722,6 +762,23 @@ type Command_SetNodeSchedulable struct {
 	SetNodeSchedulable *SetNodeSchedulable `protobuf:"bytes,67,opt,name=set_node_schedulable,json=setNodeSchedulable,proto3,oneof"`
 }
 
+type Command_PutFleet struct {
+	// Fleets (field numbers 80-99; messages in fleet.proto).
+	PutFleet *PutFleet `protobuf:"bytes,80,opt,name=put_fleet,json=putFleet,proto3,oneof"`
+}
+
+type Command_DeleteFleet struct {
+	DeleteFleet *DeleteFleet `protobuf:"bytes,81,opt,name=delete_fleet,json=deleteFleet,proto3,oneof"`
+}
+
+type Command_PlaceFleetServers struct {
+	PlaceFleetServers *PlaceFleetServers `protobuf:"bytes,82,opt,name=place_fleet_servers,json=placeFleetServers,proto3,oneof"`
+}
+
+type Command_ReportFleetNode struct {
+	ReportFleetNode *ReportFleetNode `protobuf:"bytes,83,opt,name=report_fleet_node,json=reportFleetNode,proto3,oneof"`
+}
+
 type Command_CreateWebhook struct {
 	// Webhooks (field numbers 130-149), in webhooks.proto.
 	CreateWebhook *CreateWebhook `protobuf:"bytes,130,opt,name=create_webhook,json=createWebhook,proto3,oneof"`
@@ -868,6 +925,14 @@ func (*Command_MarkNodeServers) isCommand_Op() {}
 func (*Command_Allocate) isCommand_Op() {}
 
 func (*Command_SetNodeSchedulable) isCommand_Op() {}
+
+func (*Command_PutFleet) isCommand_Op() {}
+
+func (*Command_DeleteFleet) isCommand_Op() {}
+
+func (*Command_PlaceFleetServers) isCommand_Op() {}
+
+func (*Command_ReportFleetNode) isCommand_Op() {}
 
 func (*Command_CreateWebhook) isCommand_Op() {}
 
@@ -3012,7 +3077,7 @@ var File_proto_cassandranet_v1_command_proto protoreflect.FileDescriptor
 
 const file_proto_cassandranet_v1_command_proto_rawDesc = "" +
 	"\n" +
-	"#proto/cassandranet/v1/command.proto\x12\x0fcassandranet.v1\x1a$proto/cassandranet/v1/webhooks.proto\x1a#proto/cassandranet/v1/plugins.proto\x1a\x1fproto/cassandranet/v1/ugc.proto\"\xd1\x1f\n" +
+	"#proto/cassandranet/v1/command.proto\x12\x0fcassandranet.v1\x1a!proto/cassandranet/v1/fleet.proto\x1a$proto/cassandranet/v1/webhooks.proto\x1a#proto/cassandranet/v1/plugins.proto\x1a\x1fproto/cassandranet/v1/ugc.proto\"\xf4!\n" +
 	"\aCommand\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12$\n" +
 	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\x12\x14\n" +
@@ -3047,7 +3112,11 @@ const file_proto_cassandranet_v1_command_proto_rawDesc = "" +
 	"\rremove_server\x18@ \x01(\v2\x1d.cassandranet.v1.RemoveServerH\x00R\fremoveServer\x12N\n" +
 	"\x11mark_node_servers\x18A \x01(\v2 .cassandranet.v1.MarkNodeServersH\x00R\x0fmarkNodeServers\x127\n" +
 	"\ballocate\x18B \x01(\v2\x19.cassandranet.v1.AllocateH\x00R\ballocate\x12W\n" +
-	"\x14set_node_schedulable\x18C \x01(\v2#.cassandranet.v1.SetNodeSchedulableH\x00R\x12setNodeSchedulable\x12H\n" +
+	"\x14set_node_schedulable\x18C \x01(\v2#.cassandranet.v1.SetNodeSchedulableH\x00R\x12setNodeSchedulable\x128\n" +
+	"\tput_fleet\x18P \x01(\v2\x19.cassandranet.v1.PutFleetH\x00R\bputFleet\x12A\n" +
+	"\fdelete_fleet\x18Q \x01(\v2\x1c.cassandranet.v1.DeleteFleetH\x00R\vdeleteFleet\x12T\n" +
+	"\x13place_fleet_servers\x18R \x01(\v2\".cassandranet.v1.PlaceFleetServersH\x00R\x11placeFleetServers\x12N\n" +
+	"\x11report_fleet_node\x18S \x01(\v2 .cassandranet.v1.ReportFleetNodeH\x00R\x0freportFleetNode\x12H\n" +
 	"\x0ecreate_webhook\x18\x82\x01 \x01(\v2\x1e.cassandranet.v1.CreateWebhookH\x00R\rcreateWebhook\x12H\n" +
 	"\x0eupdate_webhook\x18\x83\x01 \x01(\v2\x1e.cassandranet.v1.UpdateWebhookH\x00R\rupdateWebhook\x12H\n" +
 	"\x0edelete_webhook\x18\x84\x01 \x01(\v2\x1e.cassandranet.v1.DeleteWebhookH\x00R\rdeleteWebhook\x12g\n" +
@@ -3291,28 +3360,32 @@ var file_proto_cassandranet_v1_command_proto_goTypes = []any{
 	nil,                               // 36: cassandranet.v1.Allocate.LabelsEntry
 	nil,                               // 37: cassandranet.v1.Allocate.AnnotationsEntry
 	nil,                               // 38: cassandranet.v1.Allocate.Selector.LabelsEntry
-	(*CreateWebhook)(nil),             // 39: cassandranet.v1.CreateWebhook
-	(*UpdateWebhook)(nil),             // 40: cassandranet.v1.UpdateWebhook
-	(*DeleteWebhook)(nil),             // 41: cassandranet.v1.DeleteWebhook
-	(*RecordWebhookDeliveries)(nil),   // 42: cassandranet.v1.RecordWebhookDeliveries
-	(*RedeliverWebhookEvent)(nil),     // 43: cassandranet.v1.RedeliverWebhookEvent
-	(*PutUGCSettings)(nil),            // 44: cassandranet.v1.PutUGCSettings
-	(*CreateUGCItem)(nil),             // 45: cassandranet.v1.CreateUGCItem
-	(*UpdateUGCItem)(nil),             // 46: cassandranet.v1.UpdateUGCItem
-	(*DeleteUGCItem)(nil),             // 47: cassandranet.v1.DeleteUGCItem
-	(*CreateUGCVersion)(nil),          // 48: cassandranet.v1.CreateUGCVersion
-	(*PublishUGCVersion)(nil),         // 49: cassandranet.v1.PublishUGCVersion
-	(*RejectUGCVersion)(nil),          // 50: cassandranet.v1.RejectUGCVersion
-	(*DeleteUGCVersion)(nil),          // 51: cassandranet.v1.DeleteUGCVersion
-	(*RecordUGCDownloads)(nil),        // 52: cassandranet.v1.RecordUGCDownloads
-	(*ReportUGCItem)(nil),             // 53: cassandranet.v1.ReportUGCItem
-	(*ModerateUGCItem)(nil),           // 54: cassandranet.v1.ModerateUGCItem
-	(*CollectUGCBlob)(nil),            // 55: cassandranet.v1.CollectUGCBlob
-	(*SetUGCSecret)(nil),              // 56: cassandranet.v1.SetUGCSecret
-	(*PutPlugin)(nil),                 // 57: cassandranet.v1.PutPlugin
-	(*SetPluginConfig)(nil),           // 58: cassandranet.v1.SetPluginConfig
-	(*DeletePlugin)(nil),              // 59: cassandranet.v1.DeletePlugin
-	(*RecordPluginFailure)(nil),       // 60: cassandranet.v1.RecordPluginFailure
+	(*PutFleet)(nil),                  // 39: cassandranet.v1.PutFleet
+	(*DeleteFleet)(nil),               // 40: cassandranet.v1.DeleteFleet
+	(*PlaceFleetServers)(nil),         // 41: cassandranet.v1.PlaceFleetServers
+	(*ReportFleetNode)(nil),           // 42: cassandranet.v1.ReportFleetNode
+	(*CreateWebhook)(nil),             // 43: cassandranet.v1.CreateWebhook
+	(*UpdateWebhook)(nil),             // 44: cassandranet.v1.UpdateWebhook
+	(*DeleteWebhook)(nil),             // 45: cassandranet.v1.DeleteWebhook
+	(*RecordWebhookDeliveries)(nil),   // 46: cassandranet.v1.RecordWebhookDeliveries
+	(*RedeliverWebhookEvent)(nil),     // 47: cassandranet.v1.RedeliverWebhookEvent
+	(*PutUGCSettings)(nil),            // 48: cassandranet.v1.PutUGCSettings
+	(*CreateUGCItem)(nil),             // 49: cassandranet.v1.CreateUGCItem
+	(*UpdateUGCItem)(nil),             // 50: cassandranet.v1.UpdateUGCItem
+	(*DeleteUGCItem)(nil),             // 51: cassandranet.v1.DeleteUGCItem
+	(*CreateUGCVersion)(nil),          // 52: cassandranet.v1.CreateUGCVersion
+	(*PublishUGCVersion)(nil),         // 53: cassandranet.v1.PublishUGCVersion
+	(*RejectUGCVersion)(nil),          // 54: cassandranet.v1.RejectUGCVersion
+	(*DeleteUGCVersion)(nil),          // 55: cassandranet.v1.DeleteUGCVersion
+	(*RecordUGCDownloads)(nil),        // 56: cassandranet.v1.RecordUGCDownloads
+	(*ReportUGCItem)(nil),             // 57: cassandranet.v1.ReportUGCItem
+	(*ModerateUGCItem)(nil),           // 58: cassandranet.v1.ModerateUGCItem
+	(*CollectUGCBlob)(nil),            // 59: cassandranet.v1.CollectUGCBlob
+	(*SetUGCSecret)(nil),              // 60: cassandranet.v1.SetUGCSecret
+	(*PutPlugin)(nil),                 // 61: cassandranet.v1.PutPlugin
+	(*SetPluginConfig)(nil),           // 62: cassandranet.v1.SetPluginConfig
+	(*DeletePlugin)(nil),              // 63: cassandranet.v1.DeletePlugin
+	(*RecordPluginFailure)(nil),       // 64: cassandranet.v1.RecordPluginFailure
 }
 var file_proto_cassandranet_v1_command_proto_depIdxs = []int32{
 	1,  // 0: cassandranet.v1.Command.create_tenant:type_name -> cassandranet.v1.CreateTenant
@@ -3343,43 +3416,47 @@ var file_proto_cassandranet_v1_command_proto_depIdxs = []int32{
 	28, // 25: cassandranet.v1.Command.mark_node_servers:type_name -> cassandranet.v1.MarkNodeServers
 	29, // 26: cassandranet.v1.Command.allocate:type_name -> cassandranet.v1.Allocate
 	30, // 27: cassandranet.v1.Command.set_node_schedulable:type_name -> cassandranet.v1.SetNodeSchedulable
-	39, // 28: cassandranet.v1.Command.create_webhook:type_name -> cassandranet.v1.CreateWebhook
-	40, // 29: cassandranet.v1.Command.update_webhook:type_name -> cassandranet.v1.UpdateWebhook
-	41, // 30: cassandranet.v1.Command.delete_webhook:type_name -> cassandranet.v1.DeleteWebhook
-	42, // 31: cassandranet.v1.Command.record_webhook_deliveries:type_name -> cassandranet.v1.RecordWebhookDeliveries
-	43, // 32: cassandranet.v1.Command.redeliver_webhook_event:type_name -> cassandranet.v1.RedeliverWebhookEvent
-	44, // 33: cassandranet.v1.Command.put_ugc_settings:type_name -> cassandranet.v1.PutUGCSettings
-	45, // 34: cassandranet.v1.Command.create_ugc_item:type_name -> cassandranet.v1.CreateUGCItem
-	46, // 35: cassandranet.v1.Command.update_ugc_item:type_name -> cassandranet.v1.UpdateUGCItem
-	47, // 36: cassandranet.v1.Command.delete_ugc_item:type_name -> cassandranet.v1.DeleteUGCItem
-	48, // 37: cassandranet.v1.Command.create_ugc_version:type_name -> cassandranet.v1.CreateUGCVersion
-	49, // 38: cassandranet.v1.Command.publish_ugc_version:type_name -> cassandranet.v1.PublishUGCVersion
-	50, // 39: cassandranet.v1.Command.reject_ugc_version:type_name -> cassandranet.v1.RejectUGCVersion
-	51, // 40: cassandranet.v1.Command.delete_ugc_version:type_name -> cassandranet.v1.DeleteUGCVersion
-	52, // 41: cassandranet.v1.Command.record_ugc_downloads:type_name -> cassandranet.v1.RecordUGCDownloads
-	53, // 42: cassandranet.v1.Command.report_ugc_item:type_name -> cassandranet.v1.ReportUGCItem
-	54, // 43: cassandranet.v1.Command.moderate_ugc_item:type_name -> cassandranet.v1.ModerateUGCItem
-	55, // 44: cassandranet.v1.Command.collect_ugc_blob:type_name -> cassandranet.v1.CollectUGCBlob
-	56, // 45: cassandranet.v1.Command.set_ugc_secret:type_name -> cassandranet.v1.SetUGCSecret
-	57, // 46: cassandranet.v1.Command.put_plugin:type_name -> cassandranet.v1.PutPlugin
-	58, // 47: cassandranet.v1.Command.set_plugin_config:type_name -> cassandranet.v1.SetPluginConfig
-	59, // 48: cassandranet.v1.Command.delete_plugin:type_name -> cassandranet.v1.DeletePlugin
-	60, // 49: cassandranet.v1.Command.record_plugin_failure:type_name -> cassandranet.v1.RecordPluginFailure
-	12, // 50: cassandranet.v1.TouchAPIKeys.entries:type_name -> cassandranet.v1.KeyUse
-	17, // 51: cassandranet.v1.RecordAuthFailures.entries:type_name -> cassandranet.v1.AuthFailure
-	31, // 52: cassandranet.v1.RegisterServer.ports:type_name -> cassandranet.v1.RegisterServer.PortsEntry
-	32, // 53: cassandranet.v1.RegisterServer.labels:type_name -> cassandranet.v1.RegisterServer.LabelsEntry
-	33, // 54: cassandranet.v1.UpdateServerPlayers.entries:type_name -> cassandranet.v1.UpdateServerPlayers.Entry
-	34, // 55: cassandranet.v1.SetServerLabels.set:type_name -> cassandranet.v1.SetServerLabels.SetEntry
-	35, // 56: cassandranet.v1.Allocate.selectors:type_name -> cassandranet.v1.Allocate.Selector
-	36, // 57: cassandranet.v1.Allocate.labels:type_name -> cassandranet.v1.Allocate.LabelsEntry
-	37, // 58: cassandranet.v1.Allocate.annotations:type_name -> cassandranet.v1.Allocate.AnnotationsEntry
-	38, // 59: cassandranet.v1.Allocate.Selector.labels:type_name -> cassandranet.v1.Allocate.Selector.LabelsEntry
-	60, // [60:60] is the sub-list for method output_type
-	60, // [60:60] is the sub-list for method input_type
-	60, // [60:60] is the sub-list for extension type_name
-	60, // [60:60] is the sub-list for extension extendee
-	0,  // [0:60] is the sub-list for field type_name
+	39, // 28: cassandranet.v1.Command.put_fleet:type_name -> cassandranet.v1.PutFleet
+	40, // 29: cassandranet.v1.Command.delete_fleet:type_name -> cassandranet.v1.DeleteFleet
+	41, // 30: cassandranet.v1.Command.place_fleet_servers:type_name -> cassandranet.v1.PlaceFleetServers
+	42, // 31: cassandranet.v1.Command.report_fleet_node:type_name -> cassandranet.v1.ReportFleetNode
+	43, // 32: cassandranet.v1.Command.create_webhook:type_name -> cassandranet.v1.CreateWebhook
+	44, // 33: cassandranet.v1.Command.update_webhook:type_name -> cassandranet.v1.UpdateWebhook
+	45, // 34: cassandranet.v1.Command.delete_webhook:type_name -> cassandranet.v1.DeleteWebhook
+	46, // 35: cassandranet.v1.Command.record_webhook_deliveries:type_name -> cassandranet.v1.RecordWebhookDeliveries
+	47, // 36: cassandranet.v1.Command.redeliver_webhook_event:type_name -> cassandranet.v1.RedeliverWebhookEvent
+	48, // 37: cassandranet.v1.Command.put_ugc_settings:type_name -> cassandranet.v1.PutUGCSettings
+	49, // 38: cassandranet.v1.Command.create_ugc_item:type_name -> cassandranet.v1.CreateUGCItem
+	50, // 39: cassandranet.v1.Command.update_ugc_item:type_name -> cassandranet.v1.UpdateUGCItem
+	51, // 40: cassandranet.v1.Command.delete_ugc_item:type_name -> cassandranet.v1.DeleteUGCItem
+	52, // 41: cassandranet.v1.Command.create_ugc_version:type_name -> cassandranet.v1.CreateUGCVersion
+	53, // 42: cassandranet.v1.Command.publish_ugc_version:type_name -> cassandranet.v1.PublishUGCVersion
+	54, // 43: cassandranet.v1.Command.reject_ugc_version:type_name -> cassandranet.v1.RejectUGCVersion
+	55, // 44: cassandranet.v1.Command.delete_ugc_version:type_name -> cassandranet.v1.DeleteUGCVersion
+	56, // 45: cassandranet.v1.Command.record_ugc_downloads:type_name -> cassandranet.v1.RecordUGCDownloads
+	57, // 46: cassandranet.v1.Command.report_ugc_item:type_name -> cassandranet.v1.ReportUGCItem
+	58, // 47: cassandranet.v1.Command.moderate_ugc_item:type_name -> cassandranet.v1.ModerateUGCItem
+	59, // 48: cassandranet.v1.Command.collect_ugc_blob:type_name -> cassandranet.v1.CollectUGCBlob
+	60, // 49: cassandranet.v1.Command.set_ugc_secret:type_name -> cassandranet.v1.SetUGCSecret
+	61, // 50: cassandranet.v1.Command.put_plugin:type_name -> cassandranet.v1.PutPlugin
+	62, // 51: cassandranet.v1.Command.set_plugin_config:type_name -> cassandranet.v1.SetPluginConfig
+	63, // 52: cassandranet.v1.Command.delete_plugin:type_name -> cassandranet.v1.DeletePlugin
+	64, // 53: cassandranet.v1.Command.record_plugin_failure:type_name -> cassandranet.v1.RecordPluginFailure
+	12, // 54: cassandranet.v1.TouchAPIKeys.entries:type_name -> cassandranet.v1.KeyUse
+	17, // 55: cassandranet.v1.RecordAuthFailures.entries:type_name -> cassandranet.v1.AuthFailure
+	31, // 56: cassandranet.v1.RegisterServer.ports:type_name -> cassandranet.v1.RegisterServer.PortsEntry
+	32, // 57: cassandranet.v1.RegisterServer.labels:type_name -> cassandranet.v1.RegisterServer.LabelsEntry
+	33, // 58: cassandranet.v1.UpdateServerPlayers.entries:type_name -> cassandranet.v1.UpdateServerPlayers.Entry
+	34, // 59: cassandranet.v1.SetServerLabels.set:type_name -> cassandranet.v1.SetServerLabels.SetEntry
+	35, // 60: cassandranet.v1.Allocate.selectors:type_name -> cassandranet.v1.Allocate.Selector
+	36, // 61: cassandranet.v1.Allocate.labels:type_name -> cassandranet.v1.Allocate.LabelsEntry
+	37, // 62: cassandranet.v1.Allocate.annotations:type_name -> cassandranet.v1.Allocate.AnnotationsEntry
+	38, // 63: cassandranet.v1.Allocate.Selector.labels:type_name -> cassandranet.v1.Allocate.Selector.LabelsEntry
+	64, // [64:64] is the sub-list for method output_type
+	64, // [64:64] is the sub-list for method input_type
+	64, // [64:64] is the sub-list for extension type_name
+	64, // [64:64] is the sub-list for extension extendee
+	0,  // [0:64] is the sub-list for field type_name
 }
 
 func init() { file_proto_cassandranet_v1_command_proto_init() }
@@ -3387,6 +3464,7 @@ func file_proto_cassandranet_v1_command_proto_init() {
 	if File_proto_cassandranet_v1_command_proto != nil {
 		return
 	}
+	file_proto_cassandranet_v1_fleet_proto_init()
 	file_proto_cassandranet_v1_webhooks_proto_init()
 	file_proto_cassandranet_v1_plugins_proto_init()
 	file_proto_cassandranet_v1_ugc_proto_init()
@@ -3419,6 +3497,10 @@ func file_proto_cassandranet_v1_command_proto_init() {
 		(*Command_MarkNodeServers)(nil),
 		(*Command_Allocate)(nil),
 		(*Command_SetNodeSchedulable)(nil),
+		(*Command_PutFleet)(nil),
+		(*Command_DeleteFleet)(nil),
+		(*Command_PlaceFleetServers)(nil),
+		(*Command_ReportFleetNode)(nil),
 		(*Command_CreateWebhook)(nil),
 		(*Command_UpdateWebhook)(nil),
 		(*Command_DeleteWebhook)(nil),
