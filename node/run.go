@@ -143,7 +143,7 @@ func (n *Node) start(ctx context.Context) error {
 		return err
 	}
 	peerClient, peerScheme := n.peerHTTP(ident)
-	n.ugcPeers, n.ugcScheme = peerClient, peerScheme
+	n.ugcPeers, n.ugcScheme, n.ugc = peerClient, peerScheme, newUGCBlobs()
 	srv, err := api.New(api.Config{
 		Store: store, State: n.state, Members: m, Agent: n, Topics: topics{n.pubsub}, JoinTokens: n,
 		Version: cfg.Version, NodeName: cfg.Name, GameServers: gameList{n},
@@ -151,7 +151,7 @@ func (n *Node) start(ctx context.Context) error {
 		Console:   con, PeerClient: peerClient, PeerScheme: peerScheme,
 		Logger:     n.logger.With("component", "api"),
 		RateLimits: cfg.RateLimits,
-		UGC:        &n.ugc,
+		UGC:        n.ugc,
 	})
 	if err != nil {
 		return fmt.Errorf("configure api: %w", err)
