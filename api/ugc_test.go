@@ -265,3 +265,19 @@ func TestUGCCollectsUnreferencedBlobs(t *testing.T) {
 		t.Fatalf("garbage after collection %+v", g)
 	}
 }
+
+func TestUGCPlayersAreRateLimited(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.RateLimits = RateLimits{KeyRate: 0.001, KeyBurst: 2} })
+	h.createTenant("acme")
+	h.createProject("acme", "rocket")
+	p1 := h.issue(h.token, "acme", `{"player_id":"p1"}`).Token
+	p2 := h.issue(h.token, "acme", `{"player_id":"p2"}`).Token
+	for i, want := range []int{201, 201, 429} {
+		if rec := h.doAs(p1, "POST", ugcBase+"/items", `{"title":"t"}`); rec.Code != want {
+			t.Fatalf("request %d: %d %s, want %d", i, rec.Code, rec.Body, want)
+		}
+	}
+	if rec := h.doAs(p2, "POST", ugcBase+"/items", `{"title":"t"}`); rec.Code != 201 {
+		t.Fatalf("another player: %d", rec.Code)
+	}
+}
