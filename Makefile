@@ -8,7 +8,7 @@ NAME      ?= local
 
 PROTO_SRC := $(wildcard proto/cassandranet/v1/*.proto)
 
-.PHONY: all build run test test-short vet proto proto-check bench chaos chaos-alloc chaos-ugc fuzz clean help cabi \
+.PHONY: all build run test test-short vet proto proto-check bench chaos chaos-alloc chaos-webhooks fuzz clean help cabi example-gameserver soak-supervisor chaos-ugc \
 	image compose-up compose-down compose-test
 
 all: build
@@ -20,9 +20,12 @@ help:
 	@echo "make fuzz        run each fuzz target for a short while"
 	@echo "make chaos       5-minute chaos run, every fault, race-built agents (root for network faults)"
 	@echo "make chaos-alloc 50 s allocation chaos test: double allocations, idempotency, lost allocations"
+	@echo "make chaos-webhooks  webhook chaos test: every acknowledged ban's event delivered, signed"
+
 	@echo "make chaos-ugc   45 s UGC chaos test: lost items, deletes and uploads; published versions download with their sha256"
 	@echo "make proto       regenerate Go code from proto/"
 	@echo "make cabi        build the game-server C library into $(CABI_OUT) (cabi/include/cassnet.h)"
+	@echo "make example-gameserver  build examples/simple-gameserver into $(CABI_OUT)"
 	@echo "make image       build the static binary and the FROM scratch image $(IMAGE)"
 	@echo "make compose-up  start the 3-node compose mesh (deploy/compose.yaml); compose-down removes it"
 	@echo "make compose-test  image, compose mesh, ban through n2 read on n3, kill the leader, writes resume"
@@ -61,6 +64,12 @@ cabi:
 	$(GO) build -buildmode=c-archive -o $(CABI_OUT)/libcassnet.a ./cabi
 	rm -f $(CABI_OUT)/libcassnet.h
 	cp cabi/include/cassnet.h $(CABI_OUT)/
+
+# The example fleet server (examples/simple-gameserver, docs/supervisor.md),
+# linked to the libcassnet.so beside it.
+example-gameserver: cabi
+	gcc -Wall -Wextra -Werror -O2 -I$(CABI_OUT) -o $(CABI_OUT)/simple-gameserver \
+	    examples/simple-gameserver/main.c -L$(CABI_OUT) -lcassnet -lpthread -Wl,-rpath,'$$ORIGIN'
 
 run: build
 	@mkdir -p $(DATA)
@@ -106,9 +115,12 @@ FUZZ_TARGETS := \
 	./mesh/:FuzzDecodeMeta \
 	./session/:FuzzVerify \
 	./api/:FuzzVerifyBody \
+	./api/:FuzzDecodeVerify \
 	./api/:FuzzParseCredential \
 	./api/:FuzzDecodeCreateBan \
 	./api/:FuzzDecodeCreateTenant \
+	./api/:FuzzDecodeCreateWebhook \
+	./webhook/:FuzzParseSignature \
 	./api/:FuzzServerFilter \
 	./api/:FuzzUGCQuery \
 	./api/:FuzzDecodeUGCItem \
@@ -119,6 +131,8 @@ FUZZ_TARGETS := \
 	./pubsub/:FuzzDecodeGossip \
 	./pubsub/:FuzzBackfillDecoders \
 	./pubsub/:FuzzDecodeEventID \
+	./supervisor/:FuzzParsePortRange \
+	./supervisor/:FuzzValidateEnv \
 	./pki/:FuzzParseToken \
 	./pki/:FuzzReadFrame \
 	./ugc/blob/:FuzzToken \
@@ -146,6 +160,15 @@ chaos: build
 # partitions under the allocation workload; about 50 s.
 chaos-alloc:
 	CASSNET_CHAOS_ALLOC=1 $(GO) test -race -count=1 -timeout 6m -run '^TestChaosAlloc$$' -v ./testnet/
+
+# The webhook chaos test (issue 15): 3 nodes, kill, pause and (as root)
+# leader isolation under the ban workload with a subscribed webhook.
+chaos-webhooks:
+	CASSNET_CHAOS_WEBHOOKS=1 $(GO) test -race -count=1 -timeout 6m -run '^TestChaosWebhooks$$' -v ./testnet/
+
+# The supervisor's concurrent-operations test for a minute instead of 1.5 s.
+soak-supervisor:
+	CASSNET_SUPERVISOR_SOAK=1 $(GO) test -race -count=1 -timeout 5m -run '^TestConcurrentOps$$' -v ./supervisor/
 
 chaos-ugc:
 	CASSNET_CHAOS_UGC=1 $(GO) test -race -count=1 -timeout 6m -run '^TestChaosUGC$$' -v ./testnet/

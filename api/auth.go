@@ -181,7 +181,16 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, rt *route) (P
 	if rt.access == public {
 		return Principal{}, true
 	}
-	p, ae := s.authenticate(r)
+	var p Principal
+	var ae *apiError
+	if _, hasBearer := credential(r); !hasBearer && rt.certRoute() {
+		var byCert bool
+		if p, ae, byCert = s.authClientCert(r); !byCert {
+			p, ae = s.authenticate(r)
+		}
+	} else {
+		p, ae = s.authenticate(r)
+	}
 	if ae != nil {
 		if ae == errInvalidToken {
 			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)

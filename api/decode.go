@@ -27,7 +27,11 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, maxBytes int64, v any) e
 	if r.ContentLength > maxBytes {
 		return tooLarge(maxBytes)
 	}
-	body := http.MaxBytesReader(w, r.Body, maxBytes)
+	return decodeJSONFrom(http.MaxBytesReader(w, r.Body, maxBytes), maxBytes, v)
+}
+
+// decodeJSONFrom is decodeJSON's decoding, from a body already limited.
+func decodeJSONFrom(body io.Reader, maxBytes int64, v any) error {
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

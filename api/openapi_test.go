@@ -167,7 +167,8 @@ func TestOpenAPIOperations(t *testing.T) {
 			t.Errorf("%s: 429 documented=%v, route is rate limited=%v", rt.pattern(), ok, rt.limited())
 		}
 		bodyless := rt.path == "/v1/agent/leave" || rt.path == "/v1/auth/keys/rotate" ||
-			strings.HasPrefix(rt.path, "/v1/cluster/nodes/")
+			strings.HasPrefix(rt.path, "/v1/cluster/nodes/") ||
+			strings.HasSuffix(rt.path, "/rotate-secret") || strings.HasSuffix(rt.path, "/redeliver")
 		wantBody := rt.method == "POST" && !bodyless || rt.method == "PUT" || rt.method == "PATCH"
 		if (len(op.RequestBody) > 0) != wantBody {
 			t.Errorf("%s: requestBody documented=%v, want %v", rt.pattern(), len(op.RequestBody) > 0, wantBody)

@@ -129,6 +129,16 @@ var routes = []route{
 	{"GET", "/v1/tenants/{tenant}/allocations", tenantAllocations, (*Server).handleListAllocations},
 	{"GET", "/v1/tenants/{tenant}/allocations/{allocation}", tenantAllocations, (*Server).handleGetAllocation},
 
+	// Webhooks (state/webhooks, package webhook): tenant admins only.
+	{"POST", "/v1/tenants/{tenant}/webhooks", tenantAdmin, (*Server).handleCreateWebhook},
+	{"GET", "/v1/tenants/{tenant}/webhooks", tenantAdmin, (*Server).handleListWebhooks},
+	{"GET", "/v1/tenants/{tenant}/webhooks/{webhook}", tenantAdmin, (*Server).handleGetWebhook},
+	{"PATCH", "/v1/tenants/{tenant}/webhooks/{webhook}", tenantAdmin, (*Server).handleUpdateWebhook},
+	{"DELETE", "/v1/tenants/{tenant}/webhooks/{webhook}", tenantAdmin, (*Server).handleDeleteWebhook},
+	{"POST", "/v1/tenants/{tenant}/webhooks/{webhook}/rotate-secret", tenantAdmin, (*Server).handleRotateWebhookSecret},
+	{"GET", "/v1/tenants/{tenant}/webhooks/{webhook}/deliveries", tenantAdmin, (*Server).handleWebhookDeliveries},
+	{"POST", "/v1/tenants/{tenant}/webhooks/{webhook}/deliveries/{event}/redeliver", tenantAdmin, (*Server).handleRedeliverWebhookEvent},
+
 	// User-generated content (state/ugc, ugc/blob): players and the studio.
 	{"POST", ugcItems, ugcWrite, (*Server).handleCreateUGCItem},
 	{"GET", ugcItems, ugcRead, (*Server).handleListUGCItems},

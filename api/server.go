@@ -10,6 +10,8 @@ import (
 
 	"github.com/cassandranet/cassnet/session"
 	"github.com/cassandranet/cassnet/state"
+	"github.com/cassandranet/cassnet/webhook"
+
 	"github.com/cassandranet/cassnet/ugc/blob"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -35,6 +37,10 @@ type Config struct {
 	// JoinTokens makes join tokens. Optional: without it creating one
 	// answers 503.
 	JoinTokens JoinTokens
+	// WebhookGuard is the SSRF policy webhook URLs are checked against
+	// when they are created or changed (package webhook). Default: the
+	// strict one (https, no private targets).
+	WebhookGuard *webhook.Guard
 	// Console is the embedded operator console (package console).
 	// Optional: without it /ui/ and /docs/ answer 404 and session cookies
 	// mean nothing.
@@ -88,11 +94,13 @@ type Server struct {
 	games   GameServers
 	joinTok JoinTokens
 	console Console
-	peers   *http.Client
-	scheme  string
-	history *history
-	version string
-	node    string
+	// webhookGuard is Config.WebhookGuard.
+	webhookGuard *webhook.Guard
+	peers        *http.Client
+	scheme       string
+	history      *history
+	version      string
+	node         string
 	// clusterID is Config.ClusterID.
 	clusterID string
 	log       *slog.Logger
@@ -136,24 +144,25 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("api: flush intervals must not be negative")
 	}
 	s := &Server{
-		store:     cfg.Store,
-		state:     cfg.State,
-		members:   cfg.Members,
-		agent:     cfg.Agent,
-		topics:    cfg.Topics,
-		games:     cfg.GameServers,
-		joinTok:   cfg.JoinTokens,
-		console:   cfg.Console,
-		peers:     cfg.PeerClient,
-		scheme:    cmp.Or(cfg.PeerScheme, "http"),
-		history:   newHistory(cmp.Or(cfg.HistoryInterval, DefaultHistoryInterval)),
-		version:   cfg.Version,
-		node:      cfg.NodeName,
-		clusterID: cfg.ClusterID,
-		log:       cfg.Logger,
-		maxBody:   cfg.MaxBodyBytes,
-		now:       cfg.Now,
-		reg:       prometheus.NewRegistry(),
+		store:        cfg.Store,
+		state:        cfg.State,
+		members:      cfg.Members,
+		agent:        cfg.Agent,
+		topics:       cfg.Topics,
+		games:        cfg.GameServers,
+		joinTok:      cfg.JoinTokens,
+		console:      cfg.Console,
+		webhookGuard: cfg.WebhookGuard,
+		peers:        cfg.PeerClient,
+		scheme:       cmp.Or(cfg.PeerScheme, "http"),
+		history:      newHistory(cmp.Or(cfg.HistoryInterval, DefaultHistoryInterval)),
+		version:      cfg.Version,
+		node:         cfg.NodeName,
+		clusterID:    cfg.ClusterID,
+		log:          cfg.Logger,
+		maxBody:      cfg.MaxBodyBytes,
+		now:          cfg.Now,
+		reg:          prometheus.NewRegistry(),
 
 		limits:     newRateLimiter(cfg.RateLimits),
 		failFlush:  cmp.Or(cfg.AuthFailureFlush, DefaultAuthFailureFlush),

@@ -43,12 +43,12 @@ type VerifyResult struct {
 // node's replica alone: no leader hop, no Raft write. Malformed bodies are
 // 400s; every token, however broken, is a 200 with a reason.
 func (s *Server) handleVerifySession(w http.ResponseWriter, r *http.Request, p Principal) {
-	var req verifyRequest
-	if err := decodeJSON(w, r, s.maxBody, &req); err != nil {
+	token, err := decodeVerify(w, r, s.maxBody)
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if req.Token == "" {
+	if token == "" {
 		s.fail(w, r, badRequest("token: is required"))
 		return
 	}
@@ -59,9 +59,9 @@ func (s *Server) handleVerifySession(w http.ResponseWriter, r *http.Request, p P
 		return
 	}
 	setReadHeaders(w, meta)
-	res := s.verifySession(p, req.Token)
+	res := s.verifySession(p, token)
 	s.metrics.verifyBy[res.Reason].Inc()
-	writeJSON(w, http.StatusOK, res)
+	writeVerifyResult(w, res)
 }
 
 // verifySession is the whole verification, in order: the token itself

@@ -19,6 +19,8 @@ type config struct {
 	node, key, server, project, address string
 	port, capacity                      uint32
 	timeout                             time.Duration
+	ports                               map[string]uint32 // CN_PORT_<NAME>, lower-cased names
+	fleet                               string            // CN_FLEET; the node binds the fleet by server id
 }
 
 // eventFn and messageFn are the C callbacks, wrapped by exports.go.
@@ -110,8 +112,14 @@ func (c *client) register() error {
 	c.mu.Unlock()
 	req := &cassnetv1.RegisterRequest{ServerId: c.cfg.server, ProjectId: c.cfg.project,
 		Address: c.cfg.address, Capacity: c.cfg.capacity, Labels: labels}
-	if c.cfg.port != 0 {
-		req.Ports = map[string]uint32{"game": c.cfg.port}
+	if c.cfg.port != 0 || len(c.cfg.ports) > 0 {
+		req.Ports = make(map[string]uint32, len(c.cfg.ports)+1)
+		for k, v := range c.cfg.ports {
+			req.Ports[k] = v
+		}
+		if c.cfg.port != 0 {
+			req.Ports["game"] = c.cfg.port
+		}
 	}
 	res, err := c.rpc.Register(ctx, req)
 	if err != nil {

@@ -8,6 +8,12 @@
 // callback, one Health stream, and one stream per subscription, each on
 // a goroutine the client owns and cn_shutdown stops and waits for.
 //
+// Since ABI revision 3, cn_init fills the cn_config fields left NULL from
+// the environment a node's supervisor gives a fleet server (env.go:
+// CN_KEY, CN_SERVER_ID, CN_NODE, CN_PROJECT, CN_PORT_<NAME>; read with
+// getenv at each call, so the C program's own setenv counts), and
+// cn_port answers a reserved port without a handle.
+//
 // # Why there is package-level state
 //
 // C holds integers, never Go pointers (cgo forbids C keeping them), so

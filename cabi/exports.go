@@ -36,17 +36,36 @@ func cn_init(cfg *C.cn_config, out *C.cn_handle) C.cn_status {
 	var c config
 	var st C.cn_status
 	fail := func(msg string) C.cn_status { handles.setInitErr("cn_init: " + msg); return st }
-	if c.key, st = arg(cfg.api_key, maxTokenLen); st != C.CN_OK {
-		return fail("api_key is required")
+	// A field left NULL (or 0) is read from the environment a node's
+	// supervisor gives a fleet server: CN_KEY, CN_SERVER_ID, CN_NODE,
+	// CN_PROJECT, CN_PORT_<NAME> (docs/supervisor.md).
+	fromEnv := func(p *C.char, env string, max int, required bool) (string, C.cn_status) {
+		if p != nil {
+			if required {
+				return arg(p, max)
+			}
+			return opt(p, max)
+		}
+		v, tooLong := getenv(env, max)
+		switch {
+		case tooLong:
+			return "", C.CN_ERR_TOO_LARGE
+		case v == "" && required:
+			return "", C.CN_ERR_INVALID_ARGUMENT
+		}
+		return v, C.CN_OK
 	}
-	if c.server, st = arg(cfg.server_id, maxIDLen); st != C.CN_OK {
-		return fail("server_id is required, at most 128 bytes")
+	if c.key, st = fromEnv(cfg.api_key, envKey, maxTokenLen, true); st != C.CN_OK {
+		return fail("api_key (or CN_KEY) is required, at most 4096 bytes")
 	}
-	if c.node, st = opt(cfg.node_address, 256); st != C.CN_OK {
-		return fail("node_address is too long")
+	if c.server, st = fromEnv(cfg.server_id, envServer, maxIDLen, true); st != C.CN_OK {
+		return fail("server_id (or CN_SERVER_ID) is required, at most 128 bytes")
 	}
-	if c.project, st = opt(cfg.project_id, maxIDLen); st != C.CN_OK {
-		return fail("project_id is too long")
+	if c.node, st = fromEnv(cfg.node_address, envNode, 256, false); st != C.CN_OK {
+		return fail("node_address (or CN_NODE) is too long")
+	}
+	if c.project, st = fromEnv(cfg.project_id, envProject, maxIDLen, false); st != C.CN_OK {
+		return fail("project_id (or CN_PROJECT) is too long")
 	}
 	if c.address, st = opt(cfg.address, 256); st != C.CN_OK {
 		return fail("address is too long")
@@ -55,6 +74,11 @@ func cn_init(cfg *C.cn_config, out *C.cn_handle) C.cn_status {
 		c.node = "127.0.0.1:7949"
 	}
 	c.port, c.capacity = uint32(cfg.game_port), uint32(cfg.capacity)
+	c.ports = envPorts()
+	if c.port == 0 {
+		c.port = c.ports["game"]
+	}
+	c.fleet, _ = getenv(envFleet, maxIDLen)
 	c.timeout = time.Duration(cfg.timeout_ms) * time.Millisecond
 	if c.timeout <= 0 {
 		c.timeout = 5 * time.Second

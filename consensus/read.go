@@ -3,6 +3,7 @@ package consensus
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -116,16 +117,46 @@ func (s *Store) remoteReadIndex(ctx context.Context, addr string, consistent boo
 	}
 	rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
+	// A leader cut off by a partition never answers: without this, a
+	// consistent read waited out the 3 s above (issue 17: reads, not
+	// writes, then held the chaos harness's clients for 3 s after the
+	// cut). A read has no effect, so once this node no longer sees addr
+	// as the leader it is abandoned at once and readBarrier asks the new
+	// leader.
+	var moved atomic.Bool
+	go func() {
+		tick := time.NewTicker(leaderPoll)
+		defer tick.Stop()
+		for {
+			select {
+			case <-rctx.Done():
+				return
+			case <-tick.C:
+			}
+			if cur, _ := s.raft.LeaderWithID(); string(cur) != addr {
+				moved.Store(true)
+				cancel()
+				return
+			}
+		}
+	}()
 	resp, err := client.ReadIndex(rctx, &cassnetv1.ReadIndexRequest{Consistent: consistent})
 	if err != nil {
 		if ctx.Err() != nil {
 			// The caller gave up; this is not the leader's fault.
 			return 0, ctx.Err()
 		}
+		if moved.Load() {
+			return 0, newError(ErrNoLeader, "the leader changed during the read")
+		}
 		return 0, fromStatus(err)
 	}
 	return resp.GetIndex(), nil
 }
+
+// leaderPoll is how often a request forwarded to the leader checks that
+// this node still sees that leader.
+const leaderPoll = 50 * time.Millisecond
 
 // readinessLoop marks the node ready once it has caught up with the
 // leader's index as of the first time it could ask.

@@ -215,6 +215,7 @@ func (s *Store) Start(ctx context.Context) error {
 	conf := raft.DefaultConfig()
 	conf.LocalID = raft.ServerID(s.cfg.NodeID)
 	conf.Logger = newRaftLogger(s.logger)
+	conf.HeartbeatTimeout, conf.ElectionTimeout = raftHeartbeatTimeout, raftElectionTimeout
 	if s.cfg.SnapshotThreshold > 0 {
 		conf.SnapshotThreshold = s.cfg.SnapshotThreshold
 	}

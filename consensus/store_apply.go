@@ -126,8 +126,32 @@ func (s *Store) applyLocal(ctx context.Context, cmd *cassnetv1.Command) (uint64,
 }
 
 // forwardGrace is how long a forwarded write may still be answered after
-// this node stopped seeing its target as the leader.
-const forwardGrace = 500 * time.Millisecond
+// this node stopped seeing its target as the leader while no other leader
+// is known; forwardHandover once another leader is known (the old one can
+// no longer commit, and a graceful one answers at once).
+const (
+	forwardGrace    = 500 * time.Millisecond
+	forwardHandover = 100 * time.Millisecond
+)
+
+// Raft timing (issue 17: the first write within 3 s of the leader being
+// partitioned away). A follower starts an election when its heartbeat
+// timer, randomised in [T, 2T), fires and it has not heard from the
+// leader for T; it may therefore notice up to 3T after the cut. And a
+// follower that still believes in the old leader refuses to vote, so in
+// a 3-node cluster the election waits for both followers' timers, and a
+// refused candidate retries after another [T, 2T) election timeout. With
+// raft's defaults (T = 1 s) the partitions of the chaos harness took up
+// to 3.2 s to the first write; with 500 ms (the leader sends heartbeats
+// every T/10, 50 ms) the worst case is about half. The risk is a false
+// election when a leader is starved of CPU for more than 500 ms:
+// cassnet bench counts leader changes during its saturating load phases
+// (docs/benchmarks.md). Consul's fastest setting (raft_multiplier 1) is
+// 1 s; etcd's default election timeout is 1 s with 100 ms heartbeats.
+const (
+	raftHeartbeatTimeout = 500 * time.Millisecond
+	raftElectionTimeout  = 500 * time.Millisecond
+)
 
 // forwardApply sends cmd to the leader at addr.
 func (s *Store) forwardApply(ctx context.Context, addr string, cmd *cassnetv1.Command) (uint64, error) {
@@ -149,13 +173,14 @@ func (s *Store) forwardApply(ctx context.Context, addr string, cmd *cassnetv1.Co
 	// after a partition, issue 17). Once this node no longer sees addr as
 	// the leader (its election timer fired, or another leader won), the
 	// forward gets forwardGrace more (a leader that handed over
-	// gracefully still answers) and is then abandoned. Its outcome is
+	// gracefully still answers; forwardHandover once another leader is
+	// known) and is then abandoned. Its outcome is
 	// still unknown (the old leader may have appended it), so it is
 	// reported as indeterminate, never retried here: the caller decides,
 	// as after a timeout, only sooner.
 	var moved atomic.Bool
 	go func() {
-		tick := time.NewTicker(50 * time.Millisecond)
+		tick := time.NewTicker(leaderPoll)
 		defer tick.Stop()
 		for {
 			select {
@@ -163,12 +188,29 @@ func (s *Store) forwardApply(ctx context.Context, addr string, cmd *cassnetv1.Co
 				return
 			case <-tick.C:
 			}
-			if cur, _ := s.raft.LeaderWithID(); string(cur) == addr {
+			cur, _ := s.raft.LeaderWithID()
+			if string(cur) == addr {
 				continue
+			}
+			// Wait out the grace, cut short once another leader is known.
+			deadline := time.Now().Add(forwardGrace)
+			for cur == "" && time.Now().Before(deadline) {
+				select {
+				case <-rctx.Done():
+					return
+				case <-tick.C:
+				}
+				cur, _ = s.raft.LeaderWithID()
+			}
+			if string(cur) == addr {
+				continue // it came back (or was re-elected): keep waiting for its answer
+			}
+			if h := time.Now().Add(forwardHandover); cur != "" && h.Before(deadline) {
+				deadline = h
 			}
 			select {
 			case <-rctx.Done():
-			case <-time.After(forwardGrace):
+			case <-time.After(time.Until(deadline)):
 				moved.Store(true)
 				cancel()
 			}

@@ -91,6 +91,11 @@ type Config struct {
 	// declared failed stay unhealthy before the leader removes them
 	// (default gameserver.DefaultReapGrace, 60 s).
 	GameServerReapGrace time.Duration
+	// WebhookAllowPrivate lets webhooks target loopback, private and
+	// link-local addresses; WebhookAllowHTTP lets them use plain http
+	// (docs/webhooks.md). Not persisted.
+	WebhookAllowPrivate bool
+	WebhookAllowHTTP    bool
 	// AuditRetention is the audit log bound written when the cluster is
 	// bootstrapped; change it later with PUT /v1/cluster/settings.
 	AuditRetention uint32

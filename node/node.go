@@ -65,6 +65,8 @@ type Node struct {
 	trustCancel context.CancelFunc // stops certificate renewal and keyring sync
 	trustWG     sync.WaitGroup     // those two loops
 
+	webhooks *webhookRunner // the webhook deliverer (webhooks.go)
+
 	snapCancel context.CancelFunc // stops the snapshot agent
 	snapDone   chan struct{}      // closed when it has returned
 

@@ -106,7 +106,10 @@ func (s topicStream) Ready() bool { return s.sub.Ready() }
 // Close implements api.TopicStream.
 func (s topicStream) Close() { s.sub.Close() }
 
-func epochHex(e uint64) string { return fmt.Sprintf("%016x", e) }
+func epochHex(e uint64) string {
+	var b [16]byte
+	return string(pubsub.AppendEpochHex(b[:0], e))
+}
 
 // topicErr maps pubsub's errors onto the api.Topics contract.
 func topicErr(err error) error {

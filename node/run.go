@@ -149,15 +149,19 @@ func (n *Node) start(ctx context.Context) error {
 		Version: cfg.Version, NodeName: cfg.Name, GameServers: gameList{n},
 		ClusterID: n.clusterID(),
 		Console:   con, PeerClient: peerClient, PeerScheme: peerScheme,
-		Logger:     n.logger.With("component", "api"),
-		RateLimits: cfg.RateLimits,
-		UGC:        n.ugc,
+		Logger:       n.logger.With("component", "api"),
+		RateLimits:   cfg.RateLimits,
+		WebhookGuard: cfg.webhookGuard(),
+		UGC:          n.ugc,
 	})
 	if err != nil {
 		return fmt.Errorf("configure api: %w", err)
 	}
 	n.api = srv
 	if err := n.newGameServer(ident); err != nil { // borrows the API's auth
+		return err
+	}
+	if err := n.newWebhooks(); err != nil {
 		return err
 	}
 	if err := srv.Registry().Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -189,7 +193,9 @@ func (n *Node) start(ctx context.Context) error {
 	if cfg.HTTPTLS {
 		conf := ident.HTTPSConfig()
 		if n.httpCert != nil {
+			base := conf
 			conf = n.httpCert.serverConfig()
+			conf.ClientAuth, conf.ClientCAs = base.ClientAuth, base.ClientCAs // client certificates from the cluster CA
 		}
 		ln, scheme = tls.NewListener(ln, conf), "https://"
 	}
@@ -211,6 +217,7 @@ func (n *Node) start(ctx context.Context) error {
 	}
 	n.startTrust(ctx, ident)
 	n.startSnapshotAgent(ctx)
+	n.startWebhooks(ctx)
 	nctx, ncancel := context.WithCancel(ctx)
 	n.notifyCancel, n.notifyDone = ncancel, make(chan struct{})
 	go n.notifyWhenReady(nctx)
@@ -261,6 +268,7 @@ func (n *Node) handOff() {
 
 // stop shuts every part down, in reverse order of start.
 func (n *Node) stop() {
+	n.stopWebhooks()
 	n.stopSnapshotAgent()
 	if n.notifyCancel != nil {
 		n.notifyCancel()

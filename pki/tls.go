@@ -81,11 +81,16 @@ func (id *Identity) ClientConfig() *tls.Config {
 	}
 }
 
-// HTTPSConfig serves the REST API: TLS 1.3 with this node's certificate;
-// clients authenticate with bearer tokens, not certificates.
+// HTTPSConfig serves the REST API: TLS 1.3 with this node's certificate.
+// Clients authenticate with bearer tokens; a client certificate is
+// optional, and one that is given must verify against the cluster CA (the
+// streaming route accepts a client certificate binding an API key, see
+// SignClient; every other route ignores it).
 func (id *Identity) HTTPSConfig() *tls.Config {
 	return &tls.Config{
 		MinVersion:     tls.VersionTLS13,
+		ClientAuth:     tls.VerifyClientCertIfGiven,
+		ClientCAs:      id.CA.Pool(),
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return id.get() },
 	}
 }

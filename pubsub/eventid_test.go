@@ -2,6 +2,7 @@ package pubsub
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"strings"
 	"testing"
@@ -90,4 +91,12 @@ func FuzzDecodeEventID(f *testing.F) {
 			t.Fatalf("round trip changed %+v to %+v", got, again)
 		}
 	})
+}
+
+func TestMessageIDFormat(t *testing.T) {
+	for _, e := range []uint64{0, 1, 0xdeadbeef, 1<<64 - 1} {
+		if got, want := MessageID("n1", e, 42), "n1:"+fmt.Sprintf("%016x", e)+":42"; got != want {
+			t.Fatalf("MessageID = %q, want %q", got, want)
+		}
+	}
 }

@@ -23,7 +23,25 @@ type Published struct {
 
 // MessageID formats a message's cluster-wide id.
 func MessageID(origin string, epoch, seq uint64) string {
-	return origin + ":" + fmt.Sprintf("%016x", epoch) + ":" + strconv.FormatUint(seq, 10)
+	// Built in one buffer, without fmt: it is made for every message
+	// published and acknowledged (issue 17 profiles).
+	b := make([]byte, 0, len(origin)+1+16+1+20)
+	b = append(b, origin...)
+	b = append(b, ':')
+	b = AppendEpochHex(b, epoch)
+	b = append(b, ':')
+	b = strconv.AppendUint(b, seq, 10)
+	return string(b)
+}
+
+// AppendEpochHex appends epoch as 16 lowercase hex digits, as
+// fmt's "%016x" would.
+func AppendEpochHex(b []byte, epoch uint64) []byte {
+	const digits = "0123456789abcdef"
+	for shift := 60; shift >= 0; shift -= 4 {
+		b = append(b, digits[(epoch>>uint(shift))&0xf])
+	}
+	return b
 }
 
 // Message is one message to publish with PublishBatch.

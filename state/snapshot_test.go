@@ -256,7 +256,7 @@ func TestRestoreRejectsBadSnapshots(t *testing.T) {
 		{"not json", "{", "decode"},
 		{"unknown version", `{"version":4,"index":5}`, "unknown snapshot version 4"},
 		{"version 3 without sections", `{"version":3,"index":5}`, "sections"},
-		{"unknown section", `{"version":3,"index":5,"sections":{"tenancy":{},"webhooks":{}}}`, "section \"webhooks\""},
+		{"unknown section", `{"version":3,"index":5,"sections":{"tenancy":{},"nosuchmodule":{}}}`, "section \"nosuchmodule\""},
 		{"api key of unknown tenant", `{"version":2,"index":5,"api_keys":[{"id":"0123456789abcdef","tenant":"x","role":"read-only","secret_sha256":"` + secret + `"}]}`, "tenant \"x\""},
 		{"api key with bad role", `{"version":2,"index":5,"tenants":[{"name":"x"}],"api_keys":[{"id":"0123456789abcdef","tenant":"x","role":"god","secret_sha256":"` + secret + `"}]}`, "malformed"},
 		{"api key of unknown project", `{"version":2,"index":5,"tenants":[{"name":"x"}],"api_keys":[{"id":"0123456789abcdef","tenant":"x","project_id":"g","role":"game-server","secret_sha256":"` + secret + `"}]}`, "project \"g\""},

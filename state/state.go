@@ -17,6 +17,8 @@ import (
 	"github.com/cassandranet/cassnet/state/servers"
 	"github.com/cassandranet/cassnet/state/settings"
 	"github.com/cassandranet/cassnet/state/tenancy"
+	"github.com/cassandranet/cassnet/state/webhooks"
+
 	"github.com/cassandranet/cassnet/state/ugc"
 )
 
@@ -31,7 +33,9 @@ type Domains struct {
 	Identity  *identity.Store
 	Cluster   *cluster.Store
 	Servers   *servers.Store
-	UGC       *ugc.Store
+	Webhooks  *webhooks.Store
+
+	UGC *ugc.Store
 }
 
 // New returns every domain, empty.
@@ -47,7 +51,9 @@ func New() *Domains {
 		Identity:  identity.New(ten, set),
 		Cluster:   cluster.New(),
 		Servers:   servers.New(ten),
-		UGC:       ugc.New(ten),
+		Webhooks:  webhooks.New(ten),
+
+		UGC: ugc.New(ten),
 	}
 }
 
@@ -56,5 +62,5 @@ func New() *Domains {
 // before the modules that check tenants, settings before audit): never
 // reorder it; append new domains at the end.
 func (d *Domains) Modules() []consensus.Module {
-	return []consensus.Module{d.Tenancy, d.Bans, d.Operators, d.Settings, d.Audit, d.Identity, d.Cluster, d.Servers, d.UGC}
+	return []consensus.Module{d.Tenancy, d.Bans, d.Operators, d.Settings, d.Audit, d.Identity, d.Cluster, d.Servers, d.Webhooks, d.UGC}
 }

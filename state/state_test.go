@@ -28,7 +28,7 @@ func TestModulesOrder(t *testing.T) {
 		names = append(names, m.Name())
 	}
 	// The order is part of the hash and of the snapshot: never reorder.
-	want := []string{"tenancy", "bans", "operators", "settings", "audit", "identity", "cluster", "servers", "ugc"}
+	want := []string{"tenancy", "bans", "operators", "settings", "audit", "identity", "cluster", "servers", "webhooks", "ugc"}
 	if len(names) != len(want) {
 		t.Fatalf("modules %v, want %v", names, want)
 	}

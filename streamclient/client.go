@@ -73,7 +73,9 @@ type Config struct {
 	// Tenant is the tenant whose topics the connection uses.
 	Tenant string
 	// Credential is an API key (tenant-admin or game-server) or an
-	// operator token, sent as a bearer token at the upgrade.
+	// operator token, sent as a bearer token at the upgrade. Leave it
+	// empty to authenticate with a client certificate from the cluster
+	// CA in TLS instead (cassnet tls client create; docs/pubsub.md).
 	Credential string
 	// TLS configures https/wss: the roots that verify the node, and a
 	// client certificate if the deployment uses one.

@@ -94,31 +94,52 @@ func waitMemberStatus(ctx context.Context, cl *Client, n *Node, member, status s
 
 // suspicions sums cassnet_mesh_suspicions_total over nodes.
 func suspicions(ctx context.Context, nodes []*Node) (int, error) {
+	vals, err := nodeMetric(ctx, nodes, "cassnet_mesh_suspicions_total")
 	total := 0
+	for _, v := range vals {
+		total += int(v)
+	}
+	return total, err
+}
+
+// maxTerm is the highest cassnet_raft_term over nodes: it moves only
+// when some node stood for election.
+func maxTerm(ctx context.Context, nodes []*Node) (int, error) {
+	vals, err := nodeMetric(ctx, nodes, "cassnet_raft_term")
+	m := 0
+	for _, v := range vals {
+		m = max(m, int(v))
+	}
+	return m, err
+}
+
+// nodeMetric reads one unlabelled metric from every node's /metrics.
+func nodeMetric(ctx context.Context, nodes []*Node, name string) ([]float64, error) {
+	var out []float64
 	for _, n := range nodes {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+n.HTTPAddr()+"/metrics", nil)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		b, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		sc := bufio.NewScanner(bytes.NewReader(b))
 		for sc.Scan() {
-			if v, ok := strings.CutPrefix(sc.Text(), "cassnet_mesh_suspicions_total "); ok {
+			if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
 				f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 				if err != nil {
-					return 0, err
+					return nil, err
 				}
-				total += int(f)
+				out = append(out, f)
 			}
 		}
 	}
-	return total, nil
+	return out, nil
 }

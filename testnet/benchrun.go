@@ -71,6 +71,7 @@ func Benchmark(ctx context.Context, f BenchOptions, dir string) (*BenchReport, e
 	}
 	rep.Cassnet = newSide("cassnet "+f.Version, res.BenchResult, valueSize)
 	rep.Messaging, rep.Verify, rep.Failure, rep.SuspicionsUnderLoad = res.msg, res.verify, res.fail, res.suspicions
+	rep.ElectionsUnderLoad = res.elections
 
 	if f.Messaging > 0 {
 		natsBin, note := findPeer(f.NATS, "nats-server", "NATS", "nats-server")
@@ -115,6 +116,9 @@ type cassnetRun struct {
 	// suspicions during the load phases (writes, reads, messaging,
 	// verification), summed over the nodes; -1 if unknown.
 	suspicions int
+	// elections: how far the Raft term moved in the same phases (-1:
+	// not measured); every change is a false election.
+	elections int
 }
 
 // benchCassnet starts the agents, waits for the voters, creates the tenant
@@ -161,6 +165,7 @@ func benchCassnet(ctx context.Context, f BenchOptions, dir string, load LoadConf
 	fmt.Fprintf(f.Progress, "bench: cassnet ready; %d clients, %s warm-up + %s per phase\n", f.Clients, load.Warmup, load.Duration)
 	target := &BanLoad{Client: cl, Tenant: benchTenant, Addrs: addrs, Reason: benchReason}
 	before, serr := suspicions(ctx, c.Nodes())
+	termBefore, terr := maxTerm(ctx, c.Nodes())
 	res.BenchResult, err = RunBench(ctx, target, load)
 	if err != nil {
 		return res, 0, err
@@ -183,6 +188,10 @@ func benchCassnet(ctx context.Context, f BenchOptions, dir string, load LoadConf
 	res.suspicions = -1
 	if after, err := suspicions(ctx, c.Nodes()); err == nil && serr == nil {
 		res.suspicions = after - before
+	}
+	res.elections = -1
+	if after, err := maxTerm(ctx, c.Nodes()); err == nil && terr == nil {
+		res.elections = after - termBefore
 	}
 	if f.Kills > 0 {
 		fp, err := benchFailureDetection(ctx, f.Progress, cl, c.Nodes(), f.Kills)
@@ -274,6 +283,9 @@ type BenchReport struct {
 	// node was down then).
 	Failure             *FailurePhase `json:"failure_detection,omitempty"`
 	SuspicionsUnderLoad int           `json:"suspicions_under_load"`
+	// ElectionsUnderLoad is how far the Raft term moved during the same
+	// phases (every leader was up: any election is false).
+	ElectionsUnderLoad int `json:"elections_under_load"`
 }
 
 // NATSMsg is the messaging peer's results.

@@ -33,11 +33,15 @@ func (c *LostWriteChecker) Check(ctx context.Context, run *RunData) Result {
 	acked := map[string]string{} // ban id -> player
 	revoked := map[string]bool{} // ban ids with an acknowledged revoke
 	failed := map[string]bool{}  // players whose create failed definitely
+	creates := map[string]int{}  // creates per player, whatever their outcome
 	for _, op := range run.Ops {
 		in, ok1 := op.Input.(BanInput)
 		out, ok2 := op.Output.(BanOutput)
 		if !ok1 || !ok2 {
 			continue
+		}
+		if in.Kind == BanCreate {
+			creates[in.Player]++
 		}
 		switch {
 		case in.Kind == BanCreate && out.Outcome == OutOK:
@@ -52,7 +56,10 @@ func (c *LostWriteChecker) Check(ctx context.Context, run *RunData) Result {
 		res.Verdict, res.Summary = NotApplicable, "no ban writes in the history"
 		return res
 	}
-	var missing, unrevoked, phantom int
+	// duplicated: a player with more bans than creates in the history
+	// (an indeterminate write applied twice, by a retry inside the
+	// cluster, say).
+	var missing, unrevoked, phantom, duplicated int
 	for _, n := range run.Nodes {
 		bans, err := listBans(ctx, run.Client, n, run.Tenant)
 		if err != nil {
@@ -60,9 +67,15 @@ func (c *LostWriteChecker) Check(ctx context.Context, run *RunData) Result {
 			res.Details = append(res.Details, fmt.Sprintf("%s: cannot list bans: %v", n.Name, err))
 			continue
 		}
-		byPlayer := map[string]bool{}
+		byPlayer := map[string]int{}
 		for _, b := range bans {
-			byPlayer[b.PlayerID] = true
+			byPlayer[b.PlayerID]++
+		}
+		for _, p := range sortedKeys(byPlayer) {
+			if c, ok := creates[p]; ok && byPlayer[p] > c {
+				duplicated++
+				res.Details = appendCapped(res.Details, fmt.Sprintf("%s: player %s has %d bans from %d creates", n.Name, p, byPlayer[p], c))
+			}
 		}
 		for _, id := range sortedKeys(acked) {
 			b, ok := bans[id]
@@ -76,17 +89,17 @@ func (c *LostWriteChecker) Check(ctx context.Context, run *RunData) Result {
 			}
 		}
 		for _, p := range sortedKeys(failed) {
-			if byPlayer[p] {
+			if byPlayer[p] > 0 {
 				phantom++
 				res.Details = appendCapped(res.Details, fmt.Sprintf("%s: player %s is banned although the create failed definitely", n.Name, p))
 			}
 		}
 	}
-	if missing+unrevoked+phantom > 0 {
+	if missing+unrevoked+phantom+duplicated > 0 {
 		res.Verdict = Fail
 	}
-	res.Summary = fmt.Sprintf("%d acknowledged bans, %d acknowledged revokes, %d definite failures on %d nodes: %d lost, %d revokes lost, %d phantom",
-		len(acked), len(revoked), len(failed), len(run.Nodes), missing, unrevoked, phantom)
+	res.Summary = fmt.Sprintf("%d acknowledged bans, %d acknowledged revokes, %d definite failures on %d nodes: %d lost, %d revokes lost, %d phantom, %d duplicated",
+		len(acked), len(revoked), len(failed), len(run.Nodes), missing, unrevoked, phantom, duplicated)
 	return res
 }
 

@@ -83,6 +83,7 @@ func TestLostWriteChecker(t *testing.T) {
 		hop(0, 2, 3, revokeP1, BanOutput{Outcome: OutOK}),
 		hop(1, 0, 1, BanInput{Kind: BanCreate, Player: "p2"}, BanOutput{Outcome: OutOK, BanID: "b2"}),
 		hop(2, 0, 1, BanInput{Kind: BanCreate, Player: "p3"}, BanOutput{Outcome: OutFail}),
+		hop(3, 0, 1, BanInput{Kind: BanCreate, Player: "p4"}, BanOutput{Outcome: OutUnknown}),
 	}
 	revoked := map[string]any{"id": "b1", "player_id": "p1", "revoked_at": "2026-01-01T00:00:00Z"}
 	b2 := map[string]any{"id": "b2", "player_id": "p2", "revoked_at": nil}
@@ -96,6 +97,8 @@ func TestLostWriteChecker(t *testing.T) {
 		{"acknowledged ban lost", []map[string]any{revoked}, Fail, "ban b2 (player p2) is missing"},
 		{"acknowledged revoke lost", []map[string]any{{"id": "b1", "player_id": "p1", "revoked_at": nil}, b2}, Fail, "not revoked"},
 		{"definite failure appeared", []map[string]any{revoked, b2, {"id": "b3", "player_id": "p3"}}, Fail, "player p3 is banned"},
+		{"indeterminate create applied once", []map[string]any{revoked, b2, {"id": "b4", "player_id": "p4"}}, Pass, "0 duplicated"},
+		{"indeterminate create applied twice", []map[string]any{revoked, b2, {"id": "b4", "player_id": "p4"}, {"id": "b5", "player_id": "p4"}}, Fail, "player p4 has 2 bans from 1 creates"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

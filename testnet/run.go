@@ -156,6 +156,12 @@ func Run(ctx context.Context, cfg RunConfig) (*Report, error) {
 			cfg.Checkers = slices.Insert(cfg.Checkers, 1, Checker(&AllocChecker{}))
 		}
 	}
+	if hasWebhooks(gens) {
+		agentArgs = append(agentArgs, webhookAgentArgs...)
+		if !slices.ContainsFunc(cfg.Checkers, func(c Checker) bool { _, ok := c.(*WebhookChecker); return ok }) {
+			cfg.Checkers = slices.Insert(cfg.Checkers, 1, Checker(&WebhookChecker{}))
+		}
+	}
 	nodesDir := filepath.Join(cfg.OutDir, "nodes")
 	if ents, _ := os.ReadDir(nodesDir); len(ents) > 0 {
 		return nil, fmt.Errorf("chaos: %s holds an earlier run's nodes; use a fresh output dir", nodesDir)
@@ -281,7 +287,7 @@ var WorkloadNames = []string{BanWorkloadName, SessionWorkloadName, PubSubWorkloa
 // OptionalWorkloads run only when named. The allocation workload needs
 // game servers registered over gRPC to reach the replicated state
 // (issue 11), and has its own chaos test (TestChaosAlloc).
-var OptionalWorkloads = []string{AllocWorkloadName, UGCWorkloadName}
+var OptionalWorkloads = []string{AllocWorkloadName, WebhookWorkloadName, UGCWorkloadName}
 
 // hasAlloc reports whether gens include the allocation workload.
 func hasAlloc(gens []Generator) bool {
@@ -311,6 +317,9 @@ func NewGenerators(names []string) ([]Generator, error) {
 			gens = append(gens, &PubSubWorkload{Tenant: PubSubTenant})
 		case AllocWorkloadName:
 			gens = append(gens, &AllocWorkload{Tenant: AllocTenant})
+		case WebhookWorkloadName:
+			gens = append(gens, &WebhookWorkload{Tenant: BanTenant})
+
 		case UGCWorkloadName:
 			gens = append(gens, &UGCWorkload{Tenant: UGCTenant})
 		default:

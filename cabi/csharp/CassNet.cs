@@ -154,6 +154,10 @@ namespace CassandraNet
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern CnStatus cn_free(IntPtr p);
 
+        /// <summary>The port the node reserved for a fleet port name (CN_PORT_NAME; ABI revision 3).</summary>
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern CnStatus cn_port([MarshalAs(UnmanagedType.LPUTF8Str)] string name, out uint port);
+
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern CnStatus cn_shutdown(ulong h);
 

@@ -33,7 +33,26 @@
  *     structs the library fills (cn_event), and functions. Revision 2 added
  *     allocation (CN_EVENT_ALLOCATED, cn_event.allocation_id,
  *     cn_get_annotation, cn_set_label, cn_reserve, cn_allocate) and
- *     CN_ERR_CONFLICT.
+ *     CN_ERR_CONFLICT. Revision 3 added the environment contract of fleet
+ *     servers (below) and cn_port.
+ *
+ * The environment contract (revision 3, docs/supervisor.md)
+ *   A server started by a node's supervisor (a fleet server) gets its
+ *   whole configuration in its environment, so it needs none of its own:
+ *     CN_NODE        host:port of the node's gRPC listener
+ *     CN_KEY         the credential to register with (secret: never log it)
+ *     CN_SERVER_ID   this server's id, chosen by the cluster
+ *     CN_PROJECT     the fleet's project
+ *     CN_FLEET       the fleet's name (the node already knows it by id)
+ *     CN_PORT_<NAME> each port of the fleet spec, reserved by the node;
+ *                    <NAME> is the port's name upper-cased, '-' as '_'
+ *   cn_init reads CN_KEY, CN_SERVER_ID, CN_NODE and CN_PROJECT for the
+ *   cn_config fields left NULL, CN_PORT_GAME for a game_port left 0, and
+ *   registers every CN_PORT_<NAME> as port <name> (lower case). A field
+ *   the caller sets always wins, so programs written for revision 2 behave
+ *   as before, except that a NULL api_key or server_id now succeeds when
+ *   the environment holds CN_KEY or CN_SERVER_ID. `cn_config cfg = {0};`
+ *   is therefore a complete configuration for a fleet server.
  */
 #ifndef CASSNET_H
 #define CASSNET_H
@@ -46,7 +65,7 @@ extern "C" {
 #endif
 
 #define CN_ABI_VERSION 1
-#define CN_ABI_REVISION 2
+#define CN_ABI_REVISION 3
 
 /* Limits, checked before any network call. */
 #define CN_MAX_ID_LEN 128           /* player, server and project ids */
@@ -74,14 +93,17 @@ typedef enum cn_status {
 
 typedef uint64_t cn_handle;
 
-/* cn_init's configuration. Only api_key and server_id are required. */
+/* cn_init's configuration. Only api_key and server_id are required; since
+ * revision 3 they and node_address, project_id and game_port fall back to
+ * the environment (CN_KEY, CN_SERVER_ID, CN_NODE, CN_PROJECT,
+ * CN_PORT_GAME) when left NULL or 0. */
 typedef struct cn_config {
-    const char *node_address; /* host:port of the local node; NULL: "127.0.0.1:7949" */
-    const char *api_key;      /* a tenant API key of role game-server ("cnk_...") */
-    const char *server_id;    /* this server's id, unique in the tenant */
-    const char *project_id;   /* NULL: the key's project, or tenant-wide */
+    const char *node_address; /* host:port of the local node; NULL: $CN_NODE, else "127.0.0.1:7949" */
+    const char *api_key;      /* a tenant API key of role game-server ("cnk_...") or a fleet server's CN_KEY; NULL: $CN_KEY */
+    const char *server_id;    /* this server's id, unique in the tenant; NULL: $CN_SERVER_ID */
+    const char *project_id;   /* NULL: $CN_PROJECT, else the key's project, or tenant-wide */
     const char *address;      /* NULL or the address players connect to */
-    uint32_t game_port;       /* 0 or the port players connect to */
+    uint32_t game_port;       /* the port players connect to; 0: $CN_PORT_GAME, else none */
     uint32_t capacity;        /* player capacity */
     uint32_t timeout_ms;      /* per-call timeout; 0: 5000 */
 } cn_config;
@@ -204,6 +226,13 @@ cn_status cn_get_annotation(cn_handle h, const char *key, char **value);
 /* *out receives a copy of the handle's last error message ("" if none),
  * to release with cn_free. With h == 0 it is the last cn_init error. */
 cn_status cn_last_error(cn_handle h, char **out);
+
+/* *port receives the port the node reserved for the fleet spec's port
+ * name (CN_PORT_<NAME>: name upper-cased, '-' as '_'), without a handle,
+ * so a server can bind its sockets before cn_init. CN_ERR_NOT_FOUND when
+ * the variable is unset, CN_ERR_INVALID_ARGUMENT when name is NULL or
+ * empty, port is NULL, or the value is not a port 1-65535. (Revision 3.) */
+cn_status cn_port(const char *name, uint32_t *port);
 
 /* Releases memory the library returned. NULL is accepted. */
 cn_status cn_free(void *p);

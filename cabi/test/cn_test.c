@@ -112,7 +112,23 @@ int main(void) {
     cfg.server_id = env("CN_SERVER_ID");
     cfg.capacity = 8;
     cfg.game_port = 7777;
+    /* A NULL api_key is read from CN_KEY (revision 3): without it, no key. */
+    char *key = strdup(env("CN_KEY"));
+    unsetenv("CN_KEY");
     EXPECT(cn_init(&cfg, &h), CN_ERR_INVALID_ARGUMENT); /* no api_key */
+    setenv("CN_KEY", key, 1);
+    free(key);
+    /* cn_port reads CN_PORT_<NAME> (revision 3). */
+    uint32_t port = 0;
+    setenv("CN_PORT_QUERY_PORT", "7101", 1);
+    EXPECT(cn_port("query-port", &port), CN_OK);
+    CHECK(port == 7101, "cn_port: %u", port);
+    setenv("CN_PORT_QUERY_PORT", "70000", 1);
+    EXPECT(cn_port("query-port", &port), CN_ERR_INVALID_ARGUMENT);
+    unsetenv("CN_PORT_QUERY_PORT");
+    EXPECT(cn_port("query-port", &port), CN_ERR_NOT_FOUND);
+    EXPECT(cn_port(NULL, &port), CN_ERR_INVALID_ARGUMENT);
+    EXPECT(cn_port("game", NULL), CN_ERR_INVALID_ARGUMENT);
     cfg.api_key = "cnk_garbage";
     EXPECT(cn_init(&cfg, &h), CN_ERR_UNAUTHENTICATED);
     cfg.api_key = env("CN_READONLY_KEY");

@@ -92,6 +92,8 @@ func parseAgent(args []string) (*agentCommand, error) {
 	fs.DurationVar(&cfg.DeadServerGrace, "dead-server-grace", cfg.DeadServerGrace, "how long a failed server is kept before autopilot replaces and removes it")
 	fs.DurationVar(&cfg.StabilizationTime, "stabilization-time", cfg.StabilizationTime, "how long a non-voter must be healthy before promotion")
 	fs.DurationVar(&cfg.ReconnectInterval, "reconnect-interval", cfg.ReconnectInterval, "how often failed members are re-joined")
+	fs.BoolVar(&cfg.WebhookAllowPrivate, "webhook-allow-private", false, "let webhooks target loopback, private (RFC 1918, ULA, CGNAT) and link-local addresses (set it on every node)")
+	fs.BoolVar(&cfg.WebhookAllowHTTP, "webhook-allow-http", false, "let webhooks use plain http instead of https (set it on every node)")
 	fs.DurationVar(&cfg.GameServerReapGrace, "gameserver-reap-grace", 0, "how long the game servers of a failed node stay unhealthy before they are removed (0: 60s)")
 	var auditRetention uint
 	fs.UintVar(&auditRetention, "audit-retention", uint(cfg.AuditRetention), "audit entries kept, written when the cluster is bootstrapped")

@@ -259,6 +259,9 @@ func printRatios(w io.Writer, r *testnet.BenchReport) {
 	if r.SuspicionsUnderLoad >= 0 {
 		fmt.Fprintf(tw, "false suspicions under load\t%d\t-\t-\t0\t\n", r.SuspicionsUnderLoad)
 	}
+	if r.ElectionsUnderLoad >= 0 {
+		fmt.Fprintf(tw, "false elections under load (raft term moves)\t%d\t-\t-\t0\t\n", r.ElectionsUnderLoad)
+	}
 	tw.Flush()
 }
 

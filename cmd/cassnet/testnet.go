@@ -165,7 +165,9 @@ revoke, consistent reads), sessions (issue, verify on another node,
 revoke, ban the player) and pubsub (publish on a few topics; SSE
 subscribers that resume with Last-Event-ID); alloc, only when named
 (simulated game servers over gRPC, matchmakers allocating over REST with
-idempotency keys), adds the allocations checker. Checkers: convergence, lost
+idempotency keys), adds the allocations checker; webhooks, only when
+named (a receiver on the host subscribed to the bans workload's
+ban.created), adds the webhook checker. Checkers: convergence, lost
 writes, sessions, linearizability, messaging and the logs. Writes
 report.txt, report.json, history.jsonl and bans.html into --out. Exits
 non-zero if a checker failed.
@@ -179,7 +181,7 @@ func testnetRun(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.Clients, "clients", 0, "concurrent workload clients (default: 2 per node)")
 	fs.DurationVar(&cfg.Duration, "duration", 60*time.Second, "how long faults are injected")
 	faults := fs.String("faults", "kill,pause,partition-halves,partition-leader", "comma-separated faults, or all")
-	workloads := fs.String("workloads", "all", "comma-separated workloads (bans, sessions, pubsub, alloc), or all (bans, sessions, pubsub)")
+	workloads := fs.String("workloads", "all", "comma-separated workloads (bans, sessions, pubsub, alloc, webhooks), or all (bans, sessions, pubsub)")
 	fs.Uint64Var(&cfg.Seed, "seed", 0, "seed for every random choice (default: random, printed)")
 	fs.StringVar(&cfg.OutDir, "out", "", "output dir for the report and node data (default: chaos-<seed>)")
 	bin := fs.String("bin", "", "the cassnet binary to start (default: this one; build with -race to catch races)")

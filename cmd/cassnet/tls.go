@@ -1,6 +1,9 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -16,6 +19,7 @@ import (
 
 const tlsUsage = `Usage: cassnet tls ca create [--cluster NAME] [--dir DIR]
        cassnet tls cert create --node NAME [--ca FILE --ca-key FILE] [--ip IP]... [--peer-id ID] [--lifetime D] [--dir DIR]
+       cassnet tls client create --api-key ID [--ca FILE --ca-key FILE] [--lifetime D] [--dir DIR]
 
 Writes PEM files for operators who run their own PKI, in the style of
 "consul tls". ca create writes <cluster>-ca.pem and <cluster>-ca-key.pem
@@ -26,13 +30,20 @@ URI urn:cassnet:peer:<ID> binding the node's libp2p peer ID) into
 <node>.pem and <node>-key.pem. Without --peer-id the node runs, but other
 nodes refuse its libp2p (pubsub) connections; the agent logs the peer ID
 its DATA/p2p-key gives it. To bootstrap a cluster on this CA, copy the two CA files
-to DATA/tls/ca.pem and DATA/tls/ca-key.pem before the first --bootstrap.`
+to DATA/tls/ca.pem and DATA/tls/ca-key.pem before the first --bootstrap.
+
+client create signs a client certificate for a service (the streaming
+protocol's mTLS credential, docs/pubsub.md): it binds the API key with
+id ID (URI urn:cassnet:api-key:<ID>) and grants what that key grants,
+while the key is active. Sign it with the cluster's CA (a node's
+DATA/tls/ca.pem and ca-key.pem); it writes api-key-<ID>.pem and
+api-key-<ID>-key.pem.`
 
 // runTLS dispatches "cassnet tls ca|cert create".
 func runTLS(args []string) error {
-	if len(args) < 2 || args[1] != "create" || (args[0] != "ca" && args[0] != "cert") {
+	if len(args) < 2 || args[1] != "create" || (args[0] != "ca" && args[0] != "cert" && args[0] != "client") {
 		fmt.Fprintln(os.Stderr, tlsUsage)
-		return errors.New("tls: expected 'ca create' or 'cert create'")
+		return errors.New("tls: expected 'ca create', 'cert create' or 'client create'")
 	}
 	fs := flag.NewFlagSet("tls "+args[0]+" create", flag.ContinueOnError)
 	fs.Usage = flagUsage(fs, tlsUsage)
@@ -41,7 +52,8 @@ func runTLS(args []string) error {
 	node := fs.String("node", "", "node name (cert create; required)")
 	caFile := fs.String("ca", "cassnet-ca.pem", "CA certificate (cert create)")
 	caKey := fs.String("ca-key", "cassnet-ca-key.pem", "CA private key (cert create)")
-	lifetime := fs.Duration("lifetime", pki.DefaultCertLifetime, "node certificate lifetime (cert create)")
+	lifetime := fs.Duration("lifetime", pki.DefaultCertLifetime, "certificate lifetime (cert create; client create defaults to 90 days)")
+	apiKey := fs.String("api-key", "", "the API key id the client certificate binds (client create; required)")
 	peerID := fs.String("peer-id", "", "the node's libp2p peer ID to bind (cert create; without it other nodes refuse the node's libp2p connections; the agent logs its peer ID)")
 	var ips ipList
 	fs.Var(&ips, "ip", "an IP address the certificate names (repeatable; cert create)")
@@ -72,6 +84,12 @@ func runTLS(args []string) error {
 		fmt.Fprintf(os.Stderr, "wrote %s and %s\n", certPath, keyPath)
 		fmt.Println(hex.EncodeToString(fp[:]))
 		return nil
+	}
+	if args[0] == "client" {
+		if !lifetimeSet(fs) {
+			*lifetime = pki.DefaultClientCertLifetime
+		}
+		return createClientCert(*dir, *caFile, *caKey, *apiKey, *lifetime)
 	}
 	if *node == "" {
 		return errors.New("--node is required")
@@ -136,5 +154,53 @@ func (l *ipList) Set(v string) error {
 		return fmt.Errorf("not an IP address: %q", v)
 	}
 	*l = append(*l, ip)
+	return nil
+}
+
+func lifetimeSet(fs *flag.FlagSet) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == "lifetime" })
+	return set
+}
+
+// createClientCert writes a new key and a client certificate binding the
+// API key keyID, signed by the CA in caFile and caKey.
+func createClientCert(dir, caFile, caKey, keyID string, lifetime time.Duration) error {
+	if keyID == "" {
+		return errors.New("--api-key is required")
+	}
+	cert, err := pki.ReadCert(caFile)
+	if err != nil {
+		return err
+	}
+	key, err := pki.ReadKey(caKey)
+	if err != nil {
+		return err
+	}
+	cl, err := pki.ClusterOf(cert)
+	if err != nil {
+		return err
+	}
+	ca := &pki.CA{Cert: cert, Key: key, Cluster: cl}
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	leaf, err := ca.SignClient(&priv.PublicKey, keyID, lifetime)
+	if err != nil {
+		return err
+	}
+	kb, err := pki.EncodeKey(priv)
+	if err != nil {
+		return err
+	}
+	name := "api-key-" + keyID
+	if err := writeNew(filepath.Join(dir, name+"-key.pem"), kb); err != nil {
+		return err
+	}
+	if err := writeNew(filepath.Join(dir, name+".pem"), pki.EncodeCert(leaf)); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "wrote %s.pem and %s-key.pem (expires %s)\n", name, name, leaf.NotAfter.Format(time.RFC3339))
 	return nil
 }

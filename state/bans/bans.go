@@ -251,7 +251,11 @@ func (s *Store) create(tx *consensus.Tx, op *cassnetv1.CreateBan) error {
 		b.ExpiresAt = &exp
 	}
 	w.add(b)
-	tx.Emit(consensus.Event{Action: "ban.create", Tenant: op.GetTenant(), Target: op.GetId()})
+	data := map[string]string{"ban_id": b.ID, "player_id": b.PlayerID, "project_id": b.ProjectID, "reason": b.Reason, "expires_at": ""}
+	if b.ExpiresAt != nil {
+		data["expires_at"] = b.ExpiresAt.Format(time.RFC3339)
+	}
+	tx.Emit(consensus.Event{Action: "ban.create", Tenant: op.GetTenant(), Target: op.GetId(), Data: data})
 	return nil
 }
 
@@ -268,7 +272,8 @@ func (s *Store) revoke(tx *consensus.Tx, op *cassnetv1.RevokeBan) error {
 	at := tx.Time
 	b.RevokedAt, b.RevokedBy = &at, tx.Actor
 	w.replace(old, &b)
-	tx.Emit(consensus.Event{Action: "ban.revoke", Tenant: op.GetTenant(), Target: op.GetId()})
+	tx.Emit(consensus.Event{Action: "ban.revoke", Tenant: op.GetTenant(), Target: op.GetId(),
+		Data: map[string]string{"ban_id": b.ID, "player_id": b.PlayerID, "project_id": b.ProjectID, "revoked_by": tx.Actor}})
 	return nil
 }
 

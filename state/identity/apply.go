@@ -132,7 +132,8 @@ func (s *Store) revokeSession(tx *consensus.Tx, op *cassnetv1.RevokeSession) err
 		return consensus.NewError(consensus.ErrConflict, "tenant %q has the maximum of %d unexpired revocations", op.GetTenant(), MaxRevocationsPerTenant)
 	}
 	w.putSession(SessionRevocation{Tenant: op.GetTenant(), SessionID: sid, RevokedAt: tx.Time, RevokedBy: tx.Actor, ExpiresAt: exp})
-	tx.Emit(consensus.Event{Action: "session.revoke", Tenant: op.GetTenant(), Target: sid})
+	tx.Emit(consensus.Event{Action: "session.revoke", Tenant: op.GetTenant(), Target: sid,
+		Data: map[string]string{"scope": "session", "session_id": sid}})
 	return nil
 }
 
@@ -153,7 +154,8 @@ func (s *Store) revokePlayer(tx *consensus.Tx, op *cassnetv1.RevokePlayerSession
 		Tenant: op.GetTenant(), PlayerID: op.GetPlayerId(), ProjectID: op.GetProject(),
 		RevokedAt: tx.Time, RevokedBy: tx.Actor, ExpiresAt: exp,
 	})
-	e := consensus.Event{Action: "player_sessions.revoke", Tenant: op.GetTenant(), Target: op.GetPlayerId()}
+	e := consensus.Event{Action: "player_sessions.revoke", Tenant: op.GetTenant(), Target: op.GetPlayerId(),
+		Data: map[string]string{"scope": "player", "player_id": op.GetPlayerId(), "project_id": op.GetProject()}}
 	if op.GetProject() != "" {
 		e.Detail = "project=" + op.GetProject()
 	}

@@ -77,7 +77,7 @@ func (s *Store) allocate(tx *consensus.Tx, op *cassnetv1.Allocate) error {
 	a := newAllocation(tx, srv, op.GetAllocationId(), nil, op.GetAnnotations(), op.GetIdempotencyKey())
 	w.put(old, srv)
 	w.putAllocation(a)
-	tx.Emit(consensus.Event{Action: "allocation.created", Tenant: a.Tenant, Target: a.ID, Detail: "server=" + a.ServerID, Operational: true})
+	tx.Emit(allocationEvent(a, "server="+a.ServerID))
 	tx.Emit(stateEvent(srv, old.State))
 	return nil
 }

@@ -41,7 +41,9 @@ func notFound(tenant, id string) error {
 
 func stateEvent(srv *Server, from string) consensus.Event {
 	return consensus.Event{Action: "server.state_changed", Tenant: srv.Tenant, Target: srv.ID,
-		Detail: "from=" + from + " to=" + srv.State, Operational: true}
+		Detail: "from=" + from + " to=" + srv.State, Operational: true,
+		Data: map[string]string{"server_id": srv.ID, "project_id": srv.Project, "fleet": srv.Fleet, "node": srv.Node,
+			"from": from, "to": srv.State, "allocation_id": srv.AllocationID}}
 }
 
 func (s *Store) register(tx *consensus.Tx, op *cassnetv1.RegisterServer) error {
@@ -138,7 +140,7 @@ func (s *Store) setState(tx *consensus.Tx, op *cassnetv1.SetServerState) error {
 		a := newAllocation(tx, srv, op.GetAllocationId(), nil, nil, "")
 		srv.AllocationID = a.ID
 		w.putAllocation(a)
-		tx.Emit(consensus.Event{Action: "allocation.created", Tenant: srv.Tenant, Target: a.ID, Detail: "server=" + srv.ID + " self", Operational: true})
+		tx.Emit(allocationEvent(a, "server="+srv.ID+" self"))
 	}
 	w.put(old, srv)
 	tx.Emit(stateEvent(srv, old.State))
@@ -238,4 +240,10 @@ func (s *Store) setSchedulable(tx *consensus.Tx, op *cassnetv1.SetNodeSchedulabl
 	}
 	tx.Emit(consensus.Event{Action: action, Target: op.GetNode()})
 	return nil
+}
+
+func allocationEvent(a *Allocation, detail string) consensus.Event {
+	return consensus.Event{Action: "allocation.created", Tenant: a.Tenant, Target: a.ID, Detail: detail, Operational: true,
+		Data: map[string]string{"allocation_id": a.ID, "server_id": a.ServerID, "project_id": a.Project, "fleet": a.Fleet,
+			"node": a.Node, "address": a.Address}}
 }

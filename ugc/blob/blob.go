@@ -154,10 +154,11 @@ type S3Config struct {
 	Bucket   string
 	Prefix   string // key prefix inside the bucket, e.g. "cassnet/"
 	Region   string // "us-east-1" when empty
-	// CredentialsFile holds "access_key_id = ..." and
-	// "secret_access_key = ..." lines (or an AWS shared credentials file's
-	// [default] section). Empty: AWS_ACCESS_KEY_ID and
+	// CredentialsFile is an AWS shared credentials file whose [default]
+	// section holds aws_access_key_id and aws_secret_access_key (and
+	// optionally aws_session_token). Empty: AWS_ACCESS_KEY_ID and
 	// AWS_SECRET_ACCESS_KEY from the node's environment. Never from Raft.
+	// New fails when neither yields a key.
 	CredentialsFile string
 	PathStyle       bool // path-style addressing (MinIO, versitygw)
 }

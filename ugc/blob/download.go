@@ -43,9 +43,11 @@ func (s *Service) serveBlob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ref.Holder != s.cfg.Node {
+		s.met.downloads.WithLabelValues("forwarded").Inc()
 		s.forward(w, r, ref.Holder)
 		return
 	}
+	s.met.downloads.WithLabelValues("served").Inc()
 	f, err := s.local.open(ref)
 	if err != nil {
 		httpError(w, http.StatusNotFound, "not found")
@@ -82,6 +84,7 @@ func (s *Service) forward(w http.ResponseWriter, r *http.Request, holder string)
 	}
 	base, ok := s.cfg.Resolve(holder)
 	if !ok {
+		s.met.forwardFailed.Inc()
 		httpError(w, http.StatusServiceUnavailable, "the node holding this content is unavailable")
 		return
 	}
@@ -111,6 +114,7 @@ func (s *Service) forward(w http.ResponseWriter, r *http.Request, holder string)
 	}
 	resp, err := s.proxy.Do(out)
 	if err != nil {
+		s.met.forwardFailed.Inc()
 		s.log.Warn("forward to holder failed", "holder", holder, "err", err)
 		httpError(w, http.StatusBadGateway, "the node holding this content did not answer")
 		return

@@ -96,9 +96,24 @@ func (s *Service) abortOrphans(ctx context.Context, live map[string]bool) {
 	}
 }
 
+// multipartOf reads the multipart upload id of a record without
+// collecting it, so an upload in use keeps its parts.
+func (s *Service) multipartOf(ctx context.Context, b backend, id string) string {
+	rec, err := b.load(ctx, id)
+	if err != nil {
+		return ""
+	}
+	return rec.MultipartID
+}
+
 // collectOne collects one upload; it returns the record's multipart
 // upload id while the record stays.
 func (s *Service) collectOne(ctx context.Context, b backend, id string) (string, error) {
+	if s.inUse(id) {
+		// A request holds or waits for the lock; asking for it would
+		// make tusd interrupt that request's PATCH.
+		return s.multipartOf(ctx, b, id), nil
+	}
 	lock, err := s.locker.NewLock(id)
 	if err != nil {
 		return "", err
@@ -139,7 +154,7 @@ func (s *Service) collectOne(ctx context.Context, b backend, id string) (string,
 			if err := b.forget(ctx, id); err != nil {
 				return keep, err
 			}
-			s.reject(ctx, rec.Upload, "expired before it was complete")
+			s.reject(ctx, rec.Upload, outcomeExpired, "expired before it was complete")
 			return "", nil
 		}
 	}

@@ -97,6 +97,7 @@ func startVersity() (string, error) {
 	}
 	cmd := exec.Command(bin, "--access", testAccess, "--secret", testSecret, "--port", addr, "--quiet", "posix", root)
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return "", err
 	}

@@ -94,6 +94,19 @@ func writeFileAtomic(path string, b []byte) error {
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("blob: %w", err)
 	}
+	return syncDir(filepath.Dir(path))
+}
+
+// syncDir makes a rename or link in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("blob: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("blob: sync %s: %w", dir, err)
+	}
 	return nil
 }
 
@@ -149,6 +162,11 @@ func (l *localStore) finalize(_ context.Context, rec *record) (bool, error) {
 	created := err == nil
 	if err != nil && !errors.Is(err, fs.ErrExist) {
 		return false, fmt.Errorf("blob: store blob: %w", err)
+	}
+	if created {
+		if err := syncDir(filepath.Dir(dst)); err != nil {
+			return false, err
+		}
 	}
 	if err := os.Remove(src); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return created, fmt.Errorf("blob: %w", err)

@@ -34,6 +34,9 @@ type s3Store struct {
 	bucket string
 	prefix string
 	bufs   sync.Pool // *[]byte of minPartSize capacity: two per active write
+	// writers bounds concurrent writes, so part buffers stay under
+	// cap(writers) × 2 × part size (64 × 16 MiB = 1 GiB by default).
+	writers chan struct{}
 }
 
 func (s *s3Store) getBuf(size int64) []byte {
@@ -57,10 +60,18 @@ func (s *s3Store) putBuf(b []byte) {
 // length), so the part size is chosen then: 8 MiB, or larger so that the
 // upload needs at most maxParts parts. 512 MiB is 64 parts.
 const (
-	s3OpTimeout = 5 * time.Minute
-	minPartSize = 8 << 20
-	maxParts    = 1000
+	s3OpTimeout  = 5 * time.Minute
+	maxS3Writers = 64
+	minPartSize  = 8 << 20
+	maxParts     = 1000
 )
+
+// earlyPart is the least a PATCH must leave over for it to become a part
+// of its own instead of a tail: S3's 5 MiB minimum, and enough that
+// parts of that size still fit in 9,000.
+func earlyPart(size int64) int64 {
+	return max(5<<20, (size+8999)/9000)
+}
 
 func partSize(size int64) int64 {
 	p := int64(minPartSize)
@@ -79,10 +90,16 @@ func newS3Store(cfg *S3Config) (*s3Store, error) {
 		return nil, errors.New("blob: s3 bucket is empty")
 	}
 	var creds *credentials.Credentials
+	where := "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
 	if cfg.CredentialsFile != "" {
 		creds = credentials.NewFileAWSCredentials(cfg.CredentialsFile, "default")
+		where = cfg.CredentialsFile
 	} else {
 		creds = credentials.NewEnvAWS()
+	}
+	// Fail at start, not at the first upload, when there are none.
+	if v, err := creds.Get(); err != nil || v.AccessKeyID == "" || v.SecretAccessKey == "" {
+		return nil, fmt.Errorf("blob: s3: no credentials in %s (%v)", where, err)
 	}
 	region := cfg.Region
 	if region == "" {
@@ -101,7 +118,7 @@ func newS3Store(cfg *S3Config) (*s3Store, error) {
 	if p != "" && !strings.HasSuffix(p, "/") {
 		p += "/"
 	}
-	return &s3Store{c: c, bucket: cfg.Bucket, prefix: p}, nil
+	return &s3Store{c: c, bucket: cfg.Bucket, prefix: p, writers: make(chan struct{}, maxS3Writers)}, nil
 }
 
 func (s *s3Store) recKey(id string) string  { return s.prefix + "uploads/" + id + ".json" }
@@ -175,6 +192,13 @@ func (s *s3Store) save(ctx context.Context, rec *record) error {
 // uploaded part or the stored tail), in order, so rec.Offset never counts
 // bytes S3 does not have (tusd#376).
 func (s *s3Store) write(ctx context.Context, rec *record, src io.Reader) (int64, error) {
+	// Each write holds two part buffers: bound how many run at once.
+	select {
+	case s.writers <- struct{}{}:
+		defer func() { <-s.writers }()
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
 	// tusd cancels ctx when the client goes away or another request
 	// takes the lock; what was received must still be stored.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s3OpTimeout)
@@ -273,7 +297,26 @@ func (s *s3Store) write(ctx context.Context, rec *record, src io.Reader) (int64,
 		}
 		return n, upErr
 	}
-	if len(buf) > hashed {
+	newBytes := int64(len(buf) - hashed)
+	if newBytes > 0 && (rec.Offset+newBytes == rec.Upload.Size || int64(len(buf)) >= earlyPart(rec.Upload.Size)) {
+		// The upload's last bytes, or enough for a part of its own:
+		// a part now, not a tail to write and read back.
+		num := len(rec.Parts) + 1
+		part, err := s.c.PutObjectPart(ctx, s.bucket, s.blobKey(rec.ref("")), rec.MultipartID, num,
+			bytes.NewReader(buf), int64(len(buf)), minio.PutObjectPartOptions{})
+		if err != nil {
+			free <- buf
+			if perr := persist(); perr != nil {
+				return n, perr
+			}
+			return n, fmt.Errorf("blob: s3 upload part %d: %w", num, err)
+		}
+		h.Write(buf[hashed:])
+		n += newBytes
+		rec.Offset += newBytes
+		rec.Parts = append(rec.Parts, s3Part{Number: num, ETag: part.ETag, Size: int64(len(buf))})
+		rec.Tail, rec.TailSHA256 = 0, ""
+	} else if len(buf) > hashed {
 		if err := s.put(ctx, s.tailKey(rec.Upload.ID), buf); err != nil {
 			free <- buf
 			if perr := persist(); perr != nil {

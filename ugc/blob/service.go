@@ -31,12 +31,31 @@ type Service struct {
 	locker *memorylocker.MemoryLocker
 	proxy  *http.Client
 	now    func() time.Time
+	met    *metrics
 
 	mu         sync.Mutex
 	onComplete func(ctx context.Context, u Upload, ref Ref) error
 	onReject   func(ctx context.Context, u Upload, reason string)
 	keyLocks   map[string]*keyLock
+	// gates serialise the tus requests of one upload on this node
+	// before they reach tusd, and tell the collector which uploads are in
+	// use: tusd answers a contended lock by interrupting the holder's
+	// PATCH, which the collector must never cause, and which races inside
+	// tusd v2.9.1 (httpContext.body is read by its cancel goroutine
+	// without synchronisation).
+	gates map[string]*gate
 }
+
+type gate struct {
+	ch   chan struct{} // a mutex with a timed acquire
+	refs int
+}
+
+// gateWait is how long a request waits for the previous request of the
+// same upload before it goes to tusd anyway, whose lock then interrupts
+// the old one: a client resuming after a cut waits for its dying PATCH to
+// store what it received, but not for a half-open connection.
+const gateWait = 3 * time.Second
 
 type keyLock struct {
 	mu   sync.Mutex
@@ -64,7 +83,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.GCInterval <= 0 {
 		cfg.GCInterval = time.Minute
 	}
-	s := &Service{cfg: cfg, log: cfg.Logger, now: time.Now, keyLocks: map[string]*keyLock{}}
+	s := &Service{cfg: cfg, log: cfg.Logger, now: time.Now, keyLocks: map[string]*keyLock{}, gates: map[string]*gate{}, met: newMetrics()}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -217,8 +236,10 @@ func (s *Service) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) 
 
 // OnComplete sets the function called once an upload's size and sha256 are
 // verified and its bytes are stored under ref. If fn returns an error, the
-// client's final PATCH fails with it and the bytes are deleted unless the
-// blob existed before this upload (deduplicated).
+// client's final PATCH fails with it (its text is the body: write it for
+// the player; status 500, or the error's StatusCode() if it has one, e.g.
+// 413 for a quota) and the bytes are deleted unless the blob existed
+// before this upload (deduplicated).
 func (s *Service) OnComplete(fn func(ctx context.Context, u Upload, ref Ref) error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -245,12 +266,51 @@ func (s *Service) callbacks() (func(context.Context, Upload, Ref) error, func(co
 	return s.onComplete, s.onReject
 }
 
-func (s *Service) reject(ctx context.Context, u Upload, reason string) {
+func (s *Service) reject(ctx context.Context, u Upload, outcome, reason string) {
+	s.countUpload(u.Store, outcome)
 	s.log.Warn("upload rejected", "upload", u.ID, "tenant", u.Tenant, "project", u.Project,
 		"version", u.Version, "reason", reason)
 	if _, fn := s.callbacks(); fn != nil {
 		fn(ctx, u, reason)
 	}
+}
+
+// enter waits (at most gateWait) for the other requests of upload id on
+// this node and marks this one in flight until the returned func.
+func (s *Service) enter(ctx context.Context, id string) func() {
+	s.mu.Lock()
+	g := s.gates[id]
+	if g == nil {
+		g = &gate{ch: make(chan struct{}, 1)}
+		s.gates[id] = g
+	}
+	g.refs++
+	s.mu.Unlock()
+	t := time.NewTimer(gateWait)
+	acquired := false
+	select {
+	case g.ch <- struct{}{}:
+		acquired = true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	t.Stop()
+	return func() {
+		if acquired {
+			<-g.ch
+		}
+		s.mu.Lock()
+		if g.refs--; g.refs == 0 {
+			delete(s.gates, id)
+		}
+		s.mu.Unlock()
+	}
+}
+
+func (s *Service) inUse(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gates[id] != nil
 }
 
 // lockKey serialises completions of one blob key on this node.
@@ -327,7 +387,11 @@ func validRef(ref Ref) error {
 }
 
 // Delete removes a blob the ugc side no longer references. It is
-// idempotent. A local blob is deleted only by its holder: on another node
+// idempotent. An upload of the same bytes may complete at the same time
+// and be handed the blob being deleted (deduplication): the ugc side must
+// make OnComplete fail for a blob whose collection it has claimed, and the
+// client then uploads again. On one node Delete and such a completion are
+// serialised. A local blob is deleted only by its holder: on another node
 // Delete returns ErrNotHolder and touches nothing (the ugc side calls it on
 // the holder, e.g. when each node applies the reference count reaching
 // zero and the holder is itself). An s3 blob may be deleted from any node.
@@ -340,11 +404,16 @@ func (s *Service) Delete(ctx context.Context, ref Ref) error {
 		if s.s3 == nil {
 			return ErrNoS3
 		}
+		unlock := s.lockKey(StoreS3 + ":" + ref.Key())
+		defer unlock()
 		return s.s3.deleteBlob(ctx, ref)
 	case StoreLocal, "":
 		if ref.Holder != s.cfg.Node {
 			return ErrNotHolder
 		}
+		// Not in the middle of a completion that is reusing this blob.
+		unlock := s.lockKey(StoreLocal + ":" + ref.Key())
+		defer unlock()
 		return s.local.deleteBlob(ctx, ref)
 	}
 	return fmt.Errorf("%w: store %q", ErrInvalid, ref.Store)

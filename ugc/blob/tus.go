@@ -87,7 +87,9 @@ func (u *tusUpload) WriteChunk(ctx context.Context, offset int64, src io.Reader)
 	if offset != u.rec.Offset {
 		return 0, handler.ErrMismatchOffset
 	}
-	return u.b.write(ctx, u.rec, src)
+	n, err := u.b.write(ctx, u.rec, src)
+	u.s.met.received.WithLabelValues(u.rec.Upload.Store).Add(float64(n))
+	return n, err
 }
 
 func (u *tusUpload) GetReader(context.Context) (io.ReadCloser, error) {
@@ -108,7 +110,7 @@ func (u *tusUpload) Terminate(ctx context.Context) error {
 	if err := u.b.forget(ctx, u.rec.Upload.ID); err != nil {
 		return err
 	}
-	u.s.reject(ctx, u.rec.Upload, "terminated by the client")
+	u.s.reject(ctx, u.rec.Upload, outcomeTerminated, "terminated by the client")
 	return nil
 }
 
@@ -133,7 +135,7 @@ func (s *Service) finish(ctx context.Context, b backend, rec *record) error {
 		if err := b.forget(ctx, rec.Upload.ID); err != nil {
 			return err
 		}
-		s.reject(ctx, rec.Upload, reason)
+		s.reject(ctx, rec.Upload, outcomeMismatch, reason)
 		return handler.NewError("ERR_CHECKSUM_MISMATCH", reason, 460)
 	}
 	// Finish what was started even if the client has gone.
@@ -159,10 +161,21 @@ func (s *Service) finish(ctx context.Context, b backend, rec *record) error {
 				s.log.Error("forgetting upload", "upload", rec.Upload.ID, "err", ferr)
 			}
 			s.log.Warn("upload verified but not published", "upload", rec.Upload.ID, "err", err)
-			return handler.NewError("ERR_NOT_PUBLISHED", err.Error(), http.StatusInternalServerError)
+			s.countUpload(rec.Upload.Store, outcomeNotPublished)
+			code := http.StatusInternalServerError
+			var sc interface{ StatusCode() int }
+			if errors.As(err, &sc) && sc.StatusCode() >= 400 && sc.StatusCode() <= 599 {
+				code = sc.StatusCode()
+			}
+			return handler.NewError("ERR_NOT_PUBLISHED", err.Error(), code)
 		}
 	}
 	rec.State = stateDone
+	if created {
+		s.countUpload(rec.Upload.Store, outcomeCompleted)
+	} else {
+		s.countUpload(rec.Upload.Store, outcomeDeduplicated)
+	}
 	s.log.Info("upload complete", "upload", rec.Upload.ID, "blob", ref.Key(), "deduplicated", !created)
 	return b.save(ctx, rec)
 }
@@ -235,6 +248,7 @@ func (s *Service) serveUpload(w http.ResponseWriter, r *http.Request) {
 		}
 		exp = rec.Upload.ExpiresAt
 	}
+	defer s.enter(r.Context(), id)()
 	switch r.Method {
 	case http.MethodHead, http.MethodPatch, http.MethodDelete:
 	default:
@@ -258,8 +272,9 @@ func (s *Service) serveUpload(w http.ResponseWriter, r *http.Request) {
 	})).ServeHTTP(&extWriter{ResponseWriter: w}, r2)
 }
 
-// extWriter adds "expiration" to the extensions tusd announces: Create
-// sets an expiry on every upload and Upload-Expires carries it.
+// extWriter adds "expiration" to the extensions tusd announces (Create
+// sets an expiry on every upload and Upload-Expires carries it) and drops
+// "creation-with-upload".
 type extWriter struct {
 	http.ResponseWriter
 	wrote bool
@@ -269,6 +284,8 @@ func (e *extWriter) WriteHeader(code int) {
 	if !e.wrote {
 		e.wrote = true
 		if x := e.Header().Get("Tus-Extension"); x != "" && !strings.Contains(x, "expiration") {
+			// creation-with-upload needs a client POST, which is refused.
+			x = strings.ReplaceAll(x, "creation-with-upload,", "")
 			e.Header().Set("Tus-Extension", x+",expiration")
 		}
 	}

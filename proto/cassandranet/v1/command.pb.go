@@ -67,6 +67,11 @@ type Command struct {
 	//	*Command_MarkNodeServers
 	//	*Command_Allocate
 	//	*Command_SetNodeSchedulable
+	//	*Command_CreateWebhook
+	//	*Command_UpdateWebhook
+	//	*Command_DeleteWebhook
+	//	*Command_RecordWebhookDeliveries
+	//	*Command_RedeliverWebhookEvent
 	//	*Command_PutUgcSettings
 	//	*Command_CreateUgcItem
 	//	*Command_UpdateUgcItem
@@ -395,6 +400,51 @@ func (x *Command) GetSetNodeSchedulable() *SetNodeSchedulable {
 	return nil
 }
 
+func (x *Command) GetCreateWebhook() *CreateWebhook {
+	if x != nil {
+		if x, ok := x.Op.(*Command_CreateWebhook); ok {
+			return x.CreateWebhook
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetUpdateWebhook() *UpdateWebhook {
+	if x != nil {
+		if x, ok := x.Op.(*Command_UpdateWebhook); ok {
+			return x.UpdateWebhook
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetDeleteWebhook() *DeleteWebhook {
+	if x != nil {
+		if x, ok := x.Op.(*Command_DeleteWebhook); ok {
+			return x.DeleteWebhook
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRecordWebhookDeliveries() *RecordWebhookDeliveries {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RecordWebhookDeliveries); ok {
+			return x.RecordWebhookDeliveries
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRedeliverWebhookEvent() *RedeliverWebhookEvent {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RedeliverWebhookEvent); ok {
+			return x.RedeliverWebhookEvent
+		}
+	}
+	return nil
+}
+
 func (x *Command) GetPutUgcSettings() *PutUGCSettings {
 	if x != nil {
 		if x, ok := x.Op.(*Command_PutUgcSettings); ok {
@@ -632,6 +682,27 @@ type Command_SetNodeSchedulable struct {
 	SetNodeSchedulable *SetNodeSchedulable `protobuf:"bytes,67,opt,name=set_node_schedulable,json=setNodeSchedulable,proto3,oneof"`
 }
 
+type Command_CreateWebhook struct {
+	// Webhooks (field numbers 130-149), in webhooks.proto.
+	CreateWebhook *CreateWebhook `protobuf:"bytes,130,opt,name=create_webhook,json=createWebhook,proto3,oneof"`
+}
+
+type Command_UpdateWebhook struct {
+	UpdateWebhook *UpdateWebhook `protobuf:"bytes,131,opt,name=update_webhook,json=updateWebhook,proto3,oneof"`
+}
+
+type Command_DeleteWebhook struct {
+	DeleteWebhook *DeleteWebhook `protobuf:"bytes,132,opt,name=delete_webhook,json=deleteWebhook,proto3,oneof"`
+}
+
+type Command_RecordWebhookDeliveries struct {
+	RecordWebhookDeliveries *RecordWebhookDeliveries `protobuf:"bytes,133,opt,name=record_webhook_deliveries,json=recordWebhookDeliveries,proto3,oneof"`
+}
+
+type Command_RedeliverWebhookEvent struct {
+	RedeliverWebhookEvent *RedeliverWebhookEvent `protobuf:"bytes,134,opt,name=redeliver_webhook_event,json=redeliverWebhookEvent,proto3,oneof"`
+}
+
 type Command_PutUgcSettings struct {
 	// UGC (state/ugc, proto/cassandranet/v1/ugc.proto): 100-129.
 	PutUgcSettings *PutUGCSettings `protobuf:"bytes,100,opt,name=put_ugc_settings,json=putUgcSettings,proto3,oneof"`
@@ -740,6 +811,16 @@ func (*Command_MarkNodeServers) isCommand_Op() {}
 func (*Command_Allocate) isCommand_Op() {}
 
 func (*Command_SetNodeSchedulable) isCommand_Op() {}
+
+func (*Command_CreateWebhook) isCommand_Op() {}
+
+func (*Command_UpdateWebhook) isCommand_Op() {}
+
+func (*Command_DeleteWebhook) isCommand_Op() {}
+
+func (*Command_RecordWebhookDeliveries) isCommand_Op() {}
+
+func (*Command_RedeliverWebhookEvent) isCommand_Op() {}
 
 func (*Command_PutUgcSettings) isCommand_Op() {}
 
@@ -2866,7 +2947,7 @@ var File_proto_cassandranet_v1_command_proto protoreflect.FileDescriptor
 
 const file_proto_cassandranet_v1_command_proto_rawDesc = "" +
 	"\n" +
-	"#proto/cassandranet/v1/command.proto\x12\x0fcassandranet.v1\x1a\x1fproto/cassandranet/v1/ugc.proto\"\xf4\x19\n" +
+	"#proto/cassandranet/v1/command.proto\x12\x0fcassandranet.v1\x1a$proto/cassandranet/v1/webhooks.proto\x1a\x1fproto/cassandranet/v1/ugc.proto\"\x9e\x1d\n" +
 	"\aCommand\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12$\n" +
 	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\x12\x14\n" +
@@ -2901,7 +2982,12 @@ const file_proto_cassandranet_v1_command_proto_rawDesc = "" +
 	"\rremove_server\x18@ \x01(\v2\x1d.cassandranet.v1.RemoveServerH\x00R\fremoveServer\x12N\n" +
 	"\x11mark_node_servers\x18A \x01(\v2 .cassandranet.v1.MarkNodeServersH\x00R\x0fmarkNodeServers\x127\n" +
 	"\ballocate\x18B \x01(\v2\x19.cassandranet.v1.AllocateH\x00R\ballocate\x12W\n" +
-	"\x14set_node_schedulable\x18C \x01(\v2#.cassandranet.v1.SetNodeSchedulableH\x00R\x12setNodeSchedulable\x12K\n" +
+	"\x14set_node_schedulable\x18C \x01(\v2#.cassandranet.v1.SetNodeSchedulableH\x00R\x12setNodeSchedulable\x12H\n" +
+	"\x0ecreate_webhook\x18\x82\x01 \x01(\v2\x1e.cassandranet.v1.CreateWebhookH\x00R\rcreateWebhook\x12H\n" +
+	"\x0eupdate_webhook\x18\x83\x01 \x01(\v2\x1e.cassandranet.v1.UpdateWebhookH\x00R\rupdateWebhook\x12H\n" +
+	"\x0edelete_webhook\x18\x84\x01 \x01(\v2\x1e.cassandranet.v1.DeleteWebhookH\x00R\rdeleteWebhook\x12g\n" +
+	"\x19record_webhook_deliveries\x18\x85\x01 \x01(\v2(.cassandranet.v1.RecordWebhookDeliveriesH\x00R\x17recordWebhookDeliveries\x12a\n" +
+	"\x17redeliver_webhook_event\x18\x86\x01 \x01(\v2&.cassandranet.v1.RedeliverWebhookEventH\x00R\x15redeliverWebhookEvent\x12K\n" +
 	"\x10put_ugc_settings\x18d \x01(\v2\x1f.cassandranet.v1.PutUGCSettingsH\x00R\x0eputUgcSettings\x12H\n" +
 	"\x0fcreate_ugc_item\x18e \x01(\v2\x1e.cassandranet.v1.CreateUGCItemH\x00R\rcreateUgcItem\x12H\n" +
 	"\x0fupdate_ugc_item\x18f \x01(\v2\x1e.cassandranet.v1.UpdateUGCItemH\x00R\rupdateUgcItem\x12H\n" +
@@ -3135,19 +3221,24 @@ var file_proto_cassandranet_v1_command_proto_goTypes = []any{
 	nil,                               // 36: cassandranet.v1.Allocate.LabelsEntry
 	nil,                               // 37: cassandranet.v1.Allocate.AnnotationsEntry
 	nil,                               // 38: cassandranet.v1.Allocate.Selector.LabelsEntry
-	(*PutUGCSettings)(nil),            // 39: cassandranet.v1.PutUGCSettings
-	(*CreateUGCItem)(nil),             // 40: cassandranet.v1.CreateUGCItem
-	(*UpdateUGCItem)(nil),             // 41: cassandranet.v1.UpdateUGCItem
-	(*DeleteUGCItem)(nil),             // 42: cassandranet.v1.DeleteUGCItem
-	(*CreateUGCVersion)(nil),          // 43: cassandranet.v1.CreateUGCVersion
-	(*PublishUGCVersion)(nil),         // 44: cassandranet.v1.PublishUGCVersion
-	(*RejectUGCVersion)(nil),          // 45: cassandranet.v1.RejectUGCVersion
-	(*DeleteUGCVersion)(nil),          // 46: cassandranet.v1.DeleteUGCVersion
-	(*RecordUGCDownloads)(nil),        // 47: cassandranet.v1.RecordUGCDownloads
-	(*ReportUGCItem)(nil),             // 48: cassandranet.v1.ReportUGCItem
-	(*ModerateUGCItem)(nil),           // 49: cassandranet.v1.ModerateUGCItem
-	(*CollectUGCBlob)(nil),            // 50: cassandranet.v1.CollectUGCBlob
-	(*SetUGCSecret)(nil),              // 51: cassandranet.v1.SetUGCSecret
+	(*CreateWebhook)(nil),             // 39: cassandranet.v1.CreateWebhook
+	(*UpdateWebhook)(nil),             // 40: cassandranet.v1.UpdateWebhook
+	(*DeleteWebhook)(nil),             // 41: cassandranet.v1.DeleteWebhook
+	(*RecordWebhookDeliveries)(nil),   // 42: cassandranet.v1.RecordWebhookDeliveries
+	(*RedeliverWebhookEvent)(nil),     // 43: cassandranet.v1.RedeliverWebhookEvent
+	(*PutUGCSettings)(nil),            // 44: cassandranet.v1.PutUGCSettings
+	(*CreateUGCItem)(nil),             // 45: cassandranet.v1.CreateUGCItem
+	(*UpdateUGCItem)(nil),             // 46: cassandranet.v1.UpdateUGCItem
+	(*DeleteUGCItem)(nil),             // 47: cassandranet.v1.DeleteUGCItem
+	(*CreateUGCVersion)(nil),          // 48: cassandranet.v1.CreateUGCVersion
+	(*PublishUGCVersion)(nil),         // 49: cassandranet.v1.PublishUGCVersion
+	(*RejectUGCVersion)(nil),          // 50: cassandranet.v1.RejectUGCVersion
+	(*DeleteUGCVersion)(nil),          // 51: cassandranet.v1.DeleteUGCVersion
+	(*RecordUGCDownloads)(nil),        // 52: cassandranet.v1.RecordUGCDownloads
+	(*ReportUGCItem)(nil),             // 53: cassandranet.v1.ReportUGCItem
+	(*ModerateUGCItem)(nil),           // 54: cassandranet.v1.ModerateUGCItem
+	(*CollectUGCBlob)(nil),            // 55: cassandranet.v1.CollectUGCBlob
+	(*SetUGCSecret)(nil),              // 56: cassandranet.v1.SetUGCSecret
 }
 var file_proto_cassandranet_v1_command_proto_depIdxs = []int32{
 	1,  // 0: cassandranet.v1.Command.create_tenant:type_name -> cassandranet.v1.CreateTenant
@@ -3178,34 +3269,39 @@ var file_proto_cassandranet_v1_command_proto_depIdxs = []int32{
 	28, // 25: cassandranet.v1.Command.mark_node_servers:type_name -> cassandranet.v1.MarkNodeServers
 	29, // 26: cassandranet.v1.Command.allocate:type_name -> cassandranet.v1.Allocate
 	30, // 27: cassandranet.v1.Command.set_node_schedulable:type_name -> cassandranet.v1.SetNodeSchedulable
-	39, // 28: cassandranet.v1.Command.put_ugc_settings:type_name -> cassandranet.v1.PutUGCSettings
-	40, // 29: cassandranet.v1.Command.create_ugc_item:type_name -> cassandranet.v1.CreateUGCItem
-	41, // 30: cassandranet.v1.Command.update_ugc_item:type_name -> cassandranet.v1.UpdateUGCItem
-	42, // 31: cassandranet.v1.Command.delete_ugc_item:type_name -> cassandranet.v1.DeleteUGCItem
-	43, // 32: cassandranet.v1.Command.create_ugc_version:type_name -> cassandranet.v1.CreateUGCVersion
-	44, // 33: cassandranet.v1.Command.publish_ugc_version:type_name -> cassandranet.v1.PublishUGCVersion
-	45, // 34: cassandranet.v1.Command.reject_ugc_version:type_name -> cassandranet.v1.RejectUGCVersion
-	46, // 35: cassandranet.v1.Command.delete_ugc_version:type_name -> cassandranet.v1.DeleteUGCVersion
-	47, // 36: cassandranet.v1.Command.record_ugc_downloads:type_name -> cassandranet.v1.RecordUGCDownloads
-	48, // 37: cassandranet.v1.Command.report_ugc_item:type_name -> cassandranet.v1.ReportUGCItem
-	49, // 38: cassandranet.v1.Command.moderate_ugc_item:type_name -> cassandranet.v1.ModerateUGCItem
-	50, // 39: cassandranet.v1.Command.collect_ugc_blob:type_name -> cassandranet.v1.CollectUGCBlob
-	51, // 40: cassandranet.v1.Command.set_ugc_secret:type_name -> cassandranet.v1.SetUGCSecret
-	12, // 41: cassandranet.v1.TouchAPIKeys.entries:type_name -> cassandranet.v1.KeyUse
-	17, // 42: cassandranet.v1.RecordAuthFailures.entries:type_name -> cassandranet.v1.AuthFailure
-	31, // 43: cassandranet.v1.RegisterServer.ports:type_name -> cassandranet.v1.RegisterServer.PortsEntry
-	32, // 44: cassandranet.v1.RegisterServer.labels:type_name -> cassandranet.v1.RegisterServer.LabelsEntry
-	33, // 45: cassandranet.v1.UpdateServerPlayers.entries:type_name -> cassandranet.v1.UpdateServerPlayers.Entry
-	34, // 46: cassandranet.v1.SetServerLabels.set:type_name -> cassandranet.v1.SetServerLabels.SetEntry
-	35, // 47: cassandranet.v1.Allocate.selectors:type_name -> cassandranet.v1.Allocate.Selector
-	36, // 48: cassandranet.v1.Allocate.labels:type_name -> cassandranet.v1.Allocate.LabelsEntry
-	37, // 49: cassandranet.v1.Allocate.annotations:type_name -> cassandranet.v1.Allocate.AnnotationsEntry
-	38, // 50: cassandranet.v1.Allocate.Selector.labels:type_name -> cassandranet.v1.Allocate.Selector.LabelsEntry
-	51, // [51:51] is the sub-list for method output_type
-	51, // [51:51] is the sub-list for method input_type
-	51, // [51:51] is the sub-list for extension type_name
-	51, // [51:51] is the sub-list for extension extendee
-	0,  // [0:51] is the sub-list for field type_name
+	39, // 28: cassandranet.v1.Command.create_webhook:type_name -> cassandranet.v1.CreateWebhook
+	40, // 29: cassandranet.v1.Command.update_webhook:type_name -> cassandranet.v1.UpdateWebhook
+	41, // 30: cassandranet.v1.Command.delete_webhook:type_name -> cassandranet.v1.DeleteWebhook
+	42, // 31: cassandranet.v1.Command.record_webhook_deliveries:type_name -> cassandranet.v1.RecordWebhookDeliveries
+	43, // 32: cassandranet.v1.Command.redeliver_webhook_event:type_name -> cassandranet.v1.RedeliverWebhookEvent
+	44, // 33: cassandranet.v1.Command.put_ugc_settings:type_name -> cassandranet.v1.PutUGCSettings
+	45, // 34: cassandranet.v1.Command.create_ugc_item:type_name -> cassandranet.v1.CreateUGCItem
+	46, // 35: cassandranet.v1.Command.update_ugc_item:type_name -> cassandranet.v1.UpdateUGCItem
+	47, // 36: cassandranet.v1.Command.delete_ugc_item:type_name -> cassandranet.v1.DeleteUGCItem
+	48, // 37: cassandranet.v1.Command.create_ugc_version:type_name -> cassandranet.v1.CreateUGCVersion
+	49, // 38: cassandranet.v1.Command.publish_ugc_version:type_name -> cassandranet.v1.PublishUGCVersion
+	50, // 39: cassandranet.v1.Command.reject_ugc_version:type_name -> cassandranet.v1.RejectUGCVersion
+	51, // 40: cassandranet.v1.Command.delete_ugc_version:type_name -> cassandranet.v1.DeleteUGCVersion
+	52, // 41: cassandranet.v1.Command.record_ugc_downloads:type_name -> cassandranet.v1.RecordUGCDownloads
+	53, // 42: cassandranet.v1.Command.report_ugc_item:type_name -> cassandranet.v1.ReportUGCItem
+	54, // 43: cassandranet.v1.Command.moderate_ugc_item:type_name -> cassandranet.v1.ModerateUGCItem
+	55, // 44: cassandranet.v1.Command.collect_ugc_blob:type_name -> cassandranet.v1.CollectUGCBlob
+	56, // 45: cassandranet.v1.Command.set_ugc_secret:type_name -> cassandranet.v1.SetUGCSecret
+	12, // 46: cassandranet.v1.TouchAPIKeys.entries:type_name -> cassandranet.v1.KeyUse
+	17, // 47: cassandranet.v1.RecordAuthFailures.entries:type_name -> cassandranet.v1.AuthFailure
+	31, // 48: cassandranet.v1.RegisterServer.ports:type_name -> cassandranet.v1.RegisterServer.PortsEntry
+	32, // 49: cassandranet.v1.RegisterServer.labels:type_name -> cassandranet.v1.RegisterServer.LabelsEntry
+	33, // 50: cassandranet.v1.UpdateServerPlayers.entries:type_name -> cassandranet.v1.UpdateServerPlayers.Entry
+	34, // 51: cassandranet.v1.SetServerLabels.set:type_name -> cassandranet.v1.SetServerLabels.SetEntry
+	35, // 52: cassandranet.v1.Allocate.selectors:type_name -> cassandranet.v1.Allocate.Selector
+	36, // 53: cassandranet.v1.Allocate.labels:type_name -> cassandranet.v1.Allocate.LabelsEntry
+	37, // 54: cassandranet.v1.Allocate.annotations:type_name -> cassandranet.v1.Allocate.AnnotationsEntry
+	38, // 55: cassandranet.v1.Allocate.Selector.labels:type_name -> cassandranet.v1.Allocate.Selector.LabelsEntry
+	56, // [56:56] is the sub-list for method output_type
+	56, // [56:56] is the sub-list for method input_type
+	56, // [56:56] is the sub-list for extension type_name
+	56, // [56:56] is the sub-list for extension extendee
+	0,  // [0:56] is the sub-list for field type_name
 }
 
 func init() { file_proto_cassandranet_v1_command_proto_init() }
@@ -3213,6 +3309,7 @@ func file_proto_cassandranet_v1_command_proto_init() {
 	if File_proto_cassandranet_v1_command_proto != nil {
 		return
 	}
+	file_proto_cassandranet_v1_webhooks_proto_init()
 	file_proto_cassandranet_v1_ugc_proto_init()
 	file_proto_cassandranet_v1_command_proto_msgTypes[0].OneofWrappers = []any{
 		(*Command_CreateTenant)(nil),
@@ -3243,6 +3340,11 @@ func file_proto_cassandranet_v1_command_proto_init() {
 		(*Command_MarkNodeServers)(nil),
 		(*Command_Allocate)(nil),
 		(*Command_SetNodeSchedulable)(nil),
+		(*Command_CreateWebhook)(nil),
+		(*Command_UpdateWebhook)(nil),
+		(*Command_DeleteWebhook)(nil),
+		(*Command_RecordWebhookDeliveries)(nil),
+		(*Command_RedeliverWebhookEvent)(nil),
 		(*Command_PutUgcSettings)(nil),
 		(*Command_CreateUgcItem)(nil),
 		(*Command_UpdateUgcItem)(nil),
