@@ -22,7 +22,8 @@ import (
 // Raft write or a gossip round per request, which is the very load the
 // limiter exists to shed.
 type RateLimits struct {
-	// KeyRate and KeyBurst limit each API key.
+	// KeyRate and KeyBurst limit each API key, and each player (by its
+	// session token's player id) on the UGC routes.
 	KeyRate  float64
 	KeyBurst int
 	// TenantRate and TenantBurst limit all API keys of one tenant
@@ -156,7 +157,9 @@ func (rl *rateLimiter) allowN(p Principal, now time.Time, n int) (bool, time.Dur
 	case PrincipalAPIKey:
 		rs[0] = rl.keys.reserve(p.ID, now, n)
 		rs[1] = rl.tenants.reserve(p.Tenant, now, n)
-	case PrincipalPlayer: // plugin RPCs: the tenant's bucket
+	case PrincipalPlayer:
+		// A player is held to a key's rate, and counts towards its tenant's.
+		rs[0] = rl.keys.reserve("player\x00"+p.Tenant+"\x00"+p.ID, now, n)
 		rs[1] = rl.tenants.reserve(p.Tenant, now, n)
 	}
 	var wait time.Duration

@@ -42,10 +42,9 @@ var ErrUGCUnavailable = errors.New("ugc: the blob service is not ready")
 
 // Limits of the UGC request bodies.
 const (
-	maxUGCItemBody    = 24 << 10
-	maxUGCSmallBody   = 4 << 10
-	ugcDownloadTTL    = 15 * time.Minute
-	ugcSettingsMaxAge = 0
+	maxUGCItemBody  = 24 << 10
+	maxUGCSmallBody = 4 << 10
+	ugcDownloadTTL  = 15 * time.Minute
 )
 
 // ugcItemRequest is the body of POST .../ugc/items and PATCH
@@ -58,8 +57,9 @@ type ugcItemRequest struct {
 	Visibility  *string            `json:"visibility"`
 }
 
-// DecodeUGCItem decodes and checks an item body (exported for the fuzz
-// test and the CLI). Tags are lowercased before they are checked.
+// DecodeUGCItem decodes and checks an item body (on create, a title is
+// required and the visibility defaults to public). Tags are lowercased
+// before they are checked.
 func DecodeUGCItem(data []byte, create bool) (ugcItemRequest, error) {
 	var req ugcItemRequest
 	dec := json.NewDecoder(strings.NewReader(string(data)))

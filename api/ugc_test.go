@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -220,5 +221,63 @@ func TestUGCQueryAsPlayer(t *testing.T) {
 	json.Unmarshal([]byte(e.want(e.p1, "GET", ugcBase+"/items?owner=p1&limit=2&cursor="+next, "", 200, "Storm")), &page)
 	if len(page.Items) != 1 || page.NextCursor != "" {
 		t.Fatalf("second page %+v", page)
+	}
+}
+
+// recUGC is fakeUGC recording the blobs it is asked to delete.
+type recUGC struct {
+	fakeUGC
+	mu      sync.Mutex
+	deleted []blob.Ref
+}
+
+func (r *recUGC) Delete(_ context.Context, ref blob.Ref) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.deleted = append(r.deleted, ref)
+	return nil
+}
+
+// TestUGCCollectsUnreferencedBlobs: deleting an item leaves its blob
+// unreferenced; the holder's collection pass claims it, deletes the bytes
+// and forgets it; another node's pass touches nothing.
+func TestUGCCollectsUnreferencedBlobs(t *testing.T) {
+	rec := &recUGC{}
+	h := newHarness(t, func(c *Config) { c.UGC = rec })
+	h.createTenant("acme")
+	h.createProject("acme", "rocket")
+	e := &ugcEnv{harness: h, admin: h.token}
+	it := e.createItem(e.admin, `{"title":"gone soon"}`)
+	e.publish(e.admin, it)
+	e.srv.collectBlobs(context.Background())
+	if len(rec.deleted) != 0 {
+		t.Fatalf("collected a referenced blob: %+v", rec.deleted)
+	}
+	e.want(e.admin, "DELETE", ugcBase+"/items/"+it.ID, "", 204, "")
+	if g := e.store.state.UGC.Garbage("node-a", 10); len(g) != 1 {
+		t.Fatalf("garbage %+v", g)
+	}
+	e.srv.collectBlobs(context.Background())
+	if len(rec.deleted) != 1 || rec.deleted[0].Holder != "node-a" || rec.deleted[0].SHA256 != strings.Repeat("ab", 32) {
+		t.Fatalf("deleted %+v", rec.deleted)
+	}
+	if g := e.store.state.UGC.Garbage("node-a", 10); len(g) != 0 {
+		t.Fatalf("garbage after collection %+v", g)
+	}
+}
+
+func TestUGCPlayersAreRateLimited(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.RateLimits = RateLimits{KeyRate: 0.001, KeyBurst: 2} })
+	h.createTenant("acme")
+	h.createProject("acme", "rocket")
+	p1 := h.issue(h.token, "acme", `{"player_id":"p1"}`).Token
+	p2 := h.issue(h.token, "acme", `{"player_id":"p2"}`).Token
+	for i, want := range []int{201, 201, 429} {
+		if rec := h.doAs(p1, "POST", ugcBase+"/items", `{"title":"t"}`); rec.Code != want {
+			t.Fatalf("request %d: %d %s, want %d", i, rec.Code, rec.Body, want)
+		}
+	}
+	if rec := h.doAs(p2, "POST", ugcBase+"/items", `{"title":"t"}`); rec.Code != 201 {
+		t.Fatalf("another player: %d", rec.Code)
 	}
 }

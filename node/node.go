@@ -41,7 +41,7 @@ type Node struct {
 	state *state.Domains // the domains the store's FSM applies
 	// ugc is the UGC blob service, once runUGC has built it; ugcPeers and
 	// ugcScheme reach other nodes' REST APIs, for proxied downloads.
-	ugc       ugcBlobs
+	ugc       *ugcBlobs
 	ugcPeers  *http.Client
 	ugcScheme string
 	pubsub    *pubsub.Service

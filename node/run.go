@@ -146,7 +146,7 @@ func (n *Node) start(ctx context.Context) error {
 		return err
 	}
 	peerClient, peerScheme := n.peerHTTP(ident)
-	n.ugcPeers, n.ugcScheme = peerClient, peerScheme
+	n.ugcPeers, n.ugcScheme, n.ugc = peerClient, peerScheme, newUGCBlobs()
 	if n.plugins, err = n.newPlugins(ctx); err != nil {
 		return fmt.Errorf("configure plugins: %w", err)
 	}
@@ -160,8 +160,7 @@ func (n *Node) start(ctx context.Context) error {
 		Logger:       n.logger.With("component", "api"),
 		RateLimits:   cfg.RateLimits,
 		WebhookGuard: cfg.webhookGuard(),
-
-		UGC: &n.ugc,
+		UGC:          n.ugc,
 	})
 	if err != nil {
 		return fmt.Errorf("configure api: %w", err)

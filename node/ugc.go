@@ -15,28 +15,64 @@ import (
 )
 
 // ugcBlobs is the node's api.UGCBlobs: the blob service once runUGC has
-// built it (it needs the replicated URL signing secret, so it cannot be
-// built before the node has joined), ErrUGCUnavailable until then.
+// built it. It needs the replicated URL signing secret, which is written
+// only when UGC is first used (so a cluster that never uses it keeps its
+// state hash): a call before then asks runUGC for it and waits up to
+// ugcStartWait, then answers ErrUGCUnavailable (503).
 type ugcBlobs struct {
-	svc atomic.Pointer[blob.Service]
+	svc   atomic.Pointer[blob.Service]
+	want  chan struct{} // poked by a caller that needs the service
+	ready chan struct{} // closed once svc is set
 }
+
+func newUGCBlobs() *ugcBlobs {
+	return &ugcBlobs{want: make(chan struct{}, 1), ready: make(chan struct{})}
+}
+
+// ugcStartWait bounds how long a request waits for the blob service.
+const ugcStartWait = 10 * time.Second
 
 var _ api.UGCBlobs = (*ugcBlobs)(nil)
 
-func (u *ugcBlobs) Create(ctx context.Context, up blob.Upload) (string, error) {
+// get returns the service, asking for it and waiting if it is not built.
+func (u *ugcBlobs) get(ctx context.Context) (*blob.Service, error) {
 	if s := u.svc.Load(); s != nil {
-		return s.Create(ctx, up)
+		return s, nil
 	}
-	return "", api.ErrUGCUnavailable
+	select {
+	case u.want <- struct{}{}:
+	default:
+	}
+	t := time.NewTimer(ugcStartWait)
+	defer t.Stop()
+	select {
+	case <-u.ready:
+		return u.svc.Load(), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-t.C:
+		return nil, api.ErrUGCUnavailable
+	}
+}
+
+func (u *ugcBlobs) Create(ctx context.Context, up blob.Upload) (string, error) {
+	s, err := u.get(ctx)
+	if err != nil {
+		return "", err
+	}
+	return s.Create(ctx, up)
 }
 
 func (u *ugcBlobs) DownloadURL(ctx context.Context, ref blob.Ref, name string, ttl time.Duration) (string, error) {
-	if s := u.svc.Load(); s != nil {
-		return s.DownloadURL(ctx, ref, name, ttl)
+	s, err := u.get(ctx)
+	if err != nil {
+		return "", err
 	}
-	return "", api.ErrUGCUnavailable
+	return s.DownloadURL(ctx, ref, name, ttl)
 }
 
+// Delete is called by the collector only for blobs recorded in the state,
+// so UGC is in use; it never waits.
 func (u *ugcBlobs) Delete(ctx context.Context, ref blob.Ref) error {
 	if s := u.svc.Load(); s != nil {
 		return s.Delete(ctx, ref)
@@ -46,8 +82,8 @@ func (u *ugcBlobs) Delete(ctx context.Context, ref blob.Ref) error {
 
 func (u *ugcBlobs) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := u.svc.Load()
-		if s == nil {
+		s, err := u.get(r.Context())
+		if err != nil {
 			w.Header().Set("Retry-After", "1")
 			http.Error(w, "the UGC blob service is starting", http.StatusServiceUnavailable)
 			return
@@ -56,10 +92,11 @@ func (u *ugcBlobs) Handler() http.Handler {
 	})
 }
 
-// runUGC waits until the node is ready, makes sure the cluster has a UGC
-// URL signing secret (any node proposes one; the first wins), builds the
-// blob service with its callbacks wired to the API, and runs its
-// collection loop until ctx ends.
+// runUGC waits until the node is ready and UGC is in use (a secret was
+// replicated, or a request needs the blob service: then this node
+// proposes one; the first proposal wins), builds the blob service with
+// its callbacks wired to the API, and runs its collection loop until ctx
+// ends.
 func (n *Node) runUGC(ctx context.Context) {
 	wait := func(d time.Duration) bool {
 		select {
@@ -74,7 +111,18 @@ func (n *Node) runUGC(ctx context.Context) {
 			return
 		}
 	}
+	wanted := false
 	for n.state.UGC.Secret() == nil {
+		if !wanted {
+			select {
+			case <-ctx.Done():
+				return
+			case <-n.ugc.want:
+				wanted = true
+			case <-time.After(time.Second): // or another node sets it
+				continue
+			}
+		}
 		secret := make([]byte, ugc.SecretLen)
 		if _, err := rand.Read(secret); err != nil {
 			n.logger.Error("ugc: generate secret", "err", err)
@@ -114,6 +162,7 @@ func (n *Node) runUGC(ctx context.Context) {
 	svc.OnComplete(n.api.PublishUpload)
 	svc.OnReject(n.api.RejectUpload)
 	n.ugc.svc.Store(svc)
+	close(n.ugc.ready)
 	if err := svc.Run(ctx); err != nil && ctx.Err() == nil {
 		n.logger.Error("ugc: the blob service stopped", "err", err)
 	}

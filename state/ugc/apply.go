@@ -76,7 +76,7 @@ func (s *Store) Register(r *consensus.Router) {
 				return nil
 			}
 			w.secret = slices.Clone(op.GetSecret())
-			tx.Emit(consensus.Event{Action: "ugc.secret.set", Data: map[string]string{}})
+			tx.Emit(consensus.Event{Action: "ugc.secret.set", Operational: true, Data: map[string]string{}})
 			return nil
 		},
 		MinStateVersion: v,

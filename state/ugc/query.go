@@ -83,13 +83,16 @@ func (s *Store) Search(q Query) (Page, error) {
 	if q.Owner != "" {
 		lists = append(lists, listOwner(q.Owner))
 	}
+	r := run{d: d, q: q, lists: lists, prefix: map[string]listInfo{}}
+	for _, l := range append([]string{listAll, listDownloads}, lists...) {
+		info, ok := d.lists.Get(table.Key(q.Tenant, q.Project, l))
+		if !ok {
+			return Page{}, nil // an empty project, or a filter no item matches
+		}
+		r.prefix[l] = info
+	}
 	// The smallest list drives; the others are membership checks.
-	slices.SortFunc(lists, func(a, b string) int {
-		na, _ := d.lists.Get(table.Key(q.Tenant, q.Project, a))
-		nb, _ := d.lists.Get(table.Key(q.Tenant, q.Project, b))
-		return na - nb
-	})
-	r := run{d: d, q: q, lists: lists}
+	slices.SortFunc(lists, func(a, b string) int { return r.prefix[a].N - r.prefix[b].N })
 	switch {
 	case q.Sort == SortRecent && len(lists) == 0:
 		return r.walk(listAll, after, 8), nil
@@ -98,17 +101,20 @@ func (s *Store) Search(q Query) (Page, error) {
 	case len(lists) == 0:
 		return r.walk(listDownloads, after, 16), nil
 	}
-	if n, _ := d.lists.Get(table.Key(q.Tenant, q.Project, lists[0])); n <= collectLimit {
+	if r.prefix[lists[0]].N <= collectLimit {
 		return r.collect(after), nil
 	}
 	return r.walk(listDownloads, after, 16), nil
 }
 
 type run struct {
-	d     *data
-	q     Query
-	lists []string
+	d      *data
+	q      Query
+	lists  []string
+	prefix map[string]listInfo // every list the query reads, by name
 }
+
+func (r *run) listPrefix(list string) string { return listKey(r.prefix[list].ID) }
 
 // inLists checks that the item with recent key rk is posted to every
 // list but skip: membership checks on the postings, before the item is
@@ -118,7 +124,7 @@ func (r *run) inLists(rk, id, skip string) bool {
 		if l == skip {
 			continue
 		}
-		if _, ok := r.d.postings.Get(listPrefix(r.q.Tenant, r.q.Project, l) + rk + id); !ok {
+		if _, ok := r.d.postings.Get(r.listPrefix(l) + rk + id); !ok {
 			return false
 		}
 	}
@@ -138,7 +144,7 @@ func (r *run) match(it *Item) bool {
 // walk pages through one list in its order, from after; sortLen is the
 // length of the list's sort key.
 func (r *run) walk(list, after string, sortLen int) Page {
-	prefix := listPrefix(r.q.Tenant, r.q.Project, list)
+	prefix := r.listPrefix(list)
 	var page Page
 	scanned := 0
 	last := ""
@@ -181,7 +187,7 @@ func lastKey(p Page, sort string) string {
 // collect gathers a small driving list's matches and sorts them by
 // downloads.
 func (r *run) collect(after string) Page {
-	prefix := listPrefix(r.q.Tenant, r.q.Project, r.lists[0])
+	prefix := r.listPrefix(r.lists[0])
 	type cand struct {
 		key string
 		it  *Item

@@ -30,8 +30,22 @@ type data struct {
 	usage    table.Table[Usage]    // Key(tenant, project) and Key(tenant, project, "", owner)
 	pending  table.Expiry          // pending versions by expiry -> version key
 	garbage  table.Table[struct{}] // Key(holder, tenant, project, sha256, store): blobs with no reference
-	postings table.Table[struct{}] // Key(tenant, project, list) + Sep + sortKey + id
-	lists    table.Table[int]      // Key(tenant, project, list) -> entries
+	postings table.Table[struct{}] // listKey(list number) + sortKey + id
+	lists    table.Table[listInfo] // Key(tenant, project, list) -> its number and entries
+	nextList uint32                // the last list number handed out (node-local, like every derived table)
+}
+
+// listInfo numbers a posting list, so that its postings' keys start with
+// 4 bytes rather than the tenant, project and list names.
+type listInfo struct {
+	ID uint32
+	N  int
+}
+
+func listKey(id uint32) string {
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], id)
+	return string(b[:])
 }
 
 // New returns an empty UGC module that checks tenants and projects in ten.
@@ -62,14 +76,15 @@ type write struct {
 	pending  table.ExpiryTxn
 	garbage  *table.Txn[struct{}]
 	postings *table.Txn[struct{}]
-	lists    *table.Txn[int]
+	lists    *table.Txn[listInfo]
+	nextList uint32
 }
 
 func (w *write) Commit() {
 	w.s.cur.Store(&data{
 		settings: w.settings.Commit(), items: w.items.Commit(), versions: w.versions.Commit(),
 		blobs: w.blobs.Commit(), reports: w.reports.Commit(), secret: w.secret, usage: w.usage.Commit(),
-		pending: w.pending.Commit(), garbage: w.garbage.Commit(), postings: w.postings.Commit(), lists: w.lists.Commit(),
+		pending: w.pending.Commit(), garbage: w.garbage.Commit(), postings: w.postings.Commit(), lists: w.lists.Commit(), nextList: w.nextList,
 	})
 }
 
@@ -77,7 +92,7 @@ func (s *Store) begin(d *data) *write {
 	return &write{
 		s: s, settings: d.settings.Txn(), items: d.items.Txn(), versions: d.versions.Txn(),
 		blobs: d.blobs.Txn(), reports: d.reports.Txn(), secret: d.secret, usage: d.usage.Txn(), pending: d.pending.Txn(),
-		garbage: d.garbage.Txn(), postings: d.postings.Txn(), lists: d.lists.Txn(),
+		garbage: d.garbage.Txn(), postings: d.postings.Txn(), lists: d.lists.Txn(), nextList: d.nextList,
 	}
 }
 
@@ -113,10 +128,9 @@ const (
 	listDownloads = "d"
 )
 
-func listWord(w string) string                       { return "w:" + w }
-func listTag(t string) string                        { return "g:" + t }
-func listOwner(o string) string                      { return "o:" + o }
-func listPrefix(tenant, project, list string) string { return table.Prefix(tenant, project, list) }
+func listWord(w string) string  { return "w:" + w }
+func listTag(t string) string   { return "g:" + t }
+func listOwner(o string) string { return "o:" + o }
 
 // lists returns every list it is posted to, with its sort key there.
 func postingsOf(it *Item) map[string]string {
@@ -132,18 +146,25 @@ func postingsOf(it *Item) map[string]string {
 }
 
 func (w *write) post(it *Item, list, sortKey string, by int) {
-	k := listPrefix(it.Tenant, it.Project, list) + sortKey + it.ID
+	lk := table.Key(it.Tenant, it.Project, list)
+	info, ok := w.lists.Get(lk)
+	if !ok {
+		if by < 0 {
+			return
+		}
+		w.nextList++
+		info.ID = w.nextList
+	}
+	k := listKey(info.ID) + sortKey + it.ID
 	if by > 0 {
 		w.postings.Put(k, struct{}{})
 	} else if !w.postings.Delete(k) {
 		return
 	}
-	lk := table.Key(it.Tenant, it.Project, list)
-	n, _ := w.lists.Get(lk)
-	if n += by; n <= 0 {
+	if info.N += by; info.N <= 0 {
 		w.lists.Delete(lk)
 	} else {
-		w.lists.Put(lk, n)
+		w.lists.Put(lk, info)
 	}
 }
 

@@ -6,7 +6,7 @@
 // the reference counts of the blobs versions point at, so that no node
 // deletes bytes another version still uses. It also keeps, derived from
 // that state on every node, the search index the item query reads
-// (posting lists in persistent tables, see index.go).
+// (numbered posting lists in persistent tables, see store.go and query.go).
 //
 // It must not touch bytes, HTTP or the blob stores (package ugc/blob
 // does), nor decide who may call what (package api does).

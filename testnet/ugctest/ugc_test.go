@@ -146,6 +146,7 @@ func TestUGCPipeline(t *testing.T) {
 	if err := testnet.TusUpload(ctx, hc, up.UploadURL, data, 1<<20, 0); err != nil {
 		t.Fatalf("resume: %v", err)
 	}
+	firstVersion := up.VersionID
 	// Published, seen from n2.
 	waitFor(t, ctx, func() error {
 		var got item
@@ -232,6 +233,16 @@ func TestUGCPipeline(t *testing.T) {
 	if err := testnet.TusUpload(ctx, hc, up.UploadURL, small, 0, 0); err == nil {
 		t.Fatal("an upload after its expiry was accepted")
 	}
+	// The owner deletes the item: gone on every node, and so is its download.
+	p1.must(ctx, n[2], "DELETE", base+"/items/"+it.ID, nil, 204, nil)
+	waitFor(t, ctx, func() error {
+		for _, nd := range n {
+			if code, _, _ := p2.do(ctx, nd, "GET", base+"/items/"+it.ID+"/versions/"+firstVersion+"/download", nil); code != 404 {
+				return fmt.Errorf("download after delete on %s: %d", nd.Name, code)
+			}
+		}
+		return nil
+	})
 }
 
 func waitFor(t *testing.T, ctx context.Context, cond func() error) {
