@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"net/http"
@@ -139,10 +140,12 @@ func (n *Node) runUGC(ctx context.Context) {
 	}
 	peers, scheme := n.ugcPeers, n.ugcScheme
 	svc, err := blob.New(blob.Config{
-		Node:       n.cfg.Name,
-		DataDir:    n.cfg.DataDir,
-		SigningKey: blob.DeriveSigningKey(n.state.UGC.Secret()),
-		PublicURL:  scheme + "://" + n.advertised(n.cfg.HTTPPort),
+		Node:           n.cfg.Name,
+		DataDir:        n.cfg.DataDir,
+		SigningKey:     blob.DeriveSigningKey(n.state.UGC.Secret()),
+		PublicURL:      cmp.Or(n.cfg.UGC.PublicURL, scheme+"://"+n.advertised(n.cfg.HTTPPort)),
+		S3:             n.cfg.UGC.S3Config(),
+		MaxUploadBytes: n.cfg.UGC.MaxUploadBytes,
 		Resolve: func(node string) (string, bool) {
 			for _, m := range n.mesh.Members() {
 				if m.Meta.Name == node && m.Meta.HTTPAddr != "" {
@@ -158,6 +161,9 @@ func (n *Node) runUGC(ctx context.Context) {
 	if err != nil {
 		n.logger.Error("ugc: the blob service cannot start; uploads answer 503", "err", err)
 		return
+	}
+	if err := svc.RegisterMetrics(n.api.Registry()); err != nil {
+		n.logger.Warn("ugc: metrics not registered", "err", err)
 	}
 	svc.OnComplete(n.api.PublishUpload)
 	svc.OnReject(n.api.RejectUpload)
