@@ -1,6 +1,10 @@
 package node
 
-import "github.com/cassandranet/cassnet/ugc/blob"
+import (
+	"time"
+
+	"github.com/cassandranet/cassnet/ugc/blob"
+)
 
 // UGCConfig configures the byte side of user-generated content (package
 // ugc/blob). None of it is replicated or persisted: S3 credentials in
@@ -17,6 +21,10 @@ type UGCConfig struct {
 	// (upload and download URLs start with it). Empty: the node's own
 	// REST address (scheme, advertise address, HTTP port).
 	PublicURL string
+	// GCInterval is how often the node collects UGC garbage: unreferenced
+	// blobs it holds (the leader also those on s3) and expired uploads.
+	// Zero: 30 s.
+	GCInterval time.Duration
 }
 
 // S3Config is the s3 store's configuration, nil when it is off.
