@@ -146,7 +146,6 @@ func (n *Node) runUGC(ctx context.Context) {
 		PublicURL:      cmp.Or(n.cfg.UGC.PublicURL, scheme+"://"+n.advertised(n.cfg.HTTPPort)),
 		S3:             n.cfg.UGC.S3Config(),
 		MaxUploadBytes: n.cfg.UGC.MaxUploadBytes,
-		GCInterval:     n.cfg.UGC.GCInterval,
 		Resolve: func(node string) (string, bool) {
 			for _, m := range n.mesh.Members() {
 				if m.Meta.Name == node && m.Meta.HTTPAddr != "" {

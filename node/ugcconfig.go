@@ -21,9 +21,11 @@ type UGCConfig struct {
 	// (upload and download URLs start with it). Empty: the node's own
 	// REST address (scheme, advertise address, HTTP port).
 	PublicURL string
-	// GCInterval is how often the node collects UGC garbage: unreferenced
-	// blobs it holds (the leader also those on s3) and expired uploads.
-	// Zero: 30 s.
+	// GCInterval is how often the node deletes the unreferenced blobs it
+	// holds (the leader also those on s3). Zero: 30 s. Expired uploads are
+	// collected by the blob service's own pass, every minute: a faster one
+	// would turn a version the state machine marks expired into one
+	// rejected as "expired before it was complete".
 	GCInterval time.Duration
 }
 
