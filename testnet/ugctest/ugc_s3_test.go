@@ -24,7 +24,7 @@ import (
 // TestUGCS3: the same pipeline on the s3 store, against a real versitygw:
 // a 20 MiB upload to n1 cut halfway by a lost connection and resumed,
 // published, downloaded from n3 through the presigned URL with the same
-// sha256; a wrong checksum rejected with nothing of it left in the bucket;
+// sha256; the node's --ugc-max-upload-bytes enforced; a wrong checksum rejected with nothing of it left in the bucket;
 // the same bytes in another item of the project reusing the one object;
 // after both items are deleted and a collection pass, the object gone from
 // the bucket. The credentials reach the agents only through their
@@ -36,9 +36,11 @@ func TestUGCS3(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	const access, secret, prefix = "cassnetugcaccess", "cassnet-ugc-s3-secret-Zq81", "cassnet/"
+	const maxUpload = 24 << 20 // --ugc-max-upload-bytes reaches the blob service
 	s3 := startVersity(t, access, secret, "ugc")
 	c, _ := startClusterWith(t, ctx, 3,
-		[]string{"--ugc-s3-endpoint", s3.Endpoint, "--ugc-s3-bucket", s3.Bucket, "--ugc-s3-prefix", prefix, "--ugc-s3-path-style"},
+		[]string{"--ugc-s3-endpoint", s3.Endpoint, "--ugc-s3-bucket", s3.Bucket, "--ugc-s3-prefix", prefix, "--ugc-s3-path-style",
+			"--ugc-max-upload-bytes", strconv.Itoa(maxUpload)},
 		[]string{"AWS_ACCESS_KEY_ID=" + access, "AWS_SECRET_ACCESS_KEY=" + secret})
 	n := c.Nodes()
 	t.Cleanup(func() {
@@ -108,6 +110,10 @@ func TestUGCS3(t *testing.T) {
 	if keys := s3.keys(t, ctx, blobs); !slices.Equal(keys, []string{blobs + sum}) {
 		t.Fatalf("blobs in the bucket: %v", keys)
 	}
+
+	// The node's upload limit holds below the project's (512 MiB).
+	p1.must(ctx, n[2], "POST", base+"/items/"+a.ID+"/versions", map[string]any{"filename": "big.zip", "size": maxUpload + 1,
+		"sha256": sum, "content_type": "application/zip"}, 413, nil)
 
 	// Downloaded from n3 through the presigned URL, straight from the
 	// bucket.
