@@ -119,7 +119,7 @@ func (s *Server) Run(ctx context.Context) error {
 	defer touch.Stop()
 	defer hist.Stop()
 	dl := time.NewTicker(ugcDownloadFlush)
-	gc := time.NewTicker(ugcCollectInterval)
+	gc := time.NewTicker(s.ugcGC)
 	defer dl.Stop()
 	defer gc.Stop()
 	s.sampleHistory()

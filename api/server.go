@@ -57,6 +57,10 @@ type Config struct {
 	// UGC is the byte side of user-generated content (package ugc/blob).
 	// Optional: without it the upload and download routes answer 503.
 	UGC UGCBlobs
+	// UGCCollectInterval is how often the node collects the unreferenced
+	// UGC blobs it holds (the leader also those on s3). Zero:
+	// DefaultUGCCollectInterval.
+	UGCCollectInterval time.Duration
 	// PeerClient and PeerScheme ("http" or "https") reach other members'
 	// REST APIs, for cluster-wide answers such as the metrics history.
 	// Optional: without a client such answers hold this node only.
@@ -152,6 +156,7 @@ type Server struct {
 	serverKeys ServerKeys
 	fleets     FleetNode
 	ugc        UGCBlobs
+	ugcGC      time.Duration
 	downloads  downloadCounts
 	hooks      hooks.Runner
 	plugins    PluginInspector
@@ -200,6 +205,7 @@ func New(cfg Config) (*Server, error) {
 		touchFlush: cmp.Or(cfg.KeyTouchFlush, DefaultKeyTouchFlush),
 		keyring:    session.NewKeyring(),
 		ugc:        cfg.UGC,
+		ugcGC:      cmp.Or(cfg.UGCCollectInterval, DefaultUGCCollectInterval),
 		hooks:      cfg.Hooks,
 		plugins:    cfg.Plugins,
 	}

@@ -372,12 +372,12 @@ func (s *Server) rejectVersion(ctx context.Context, u blob.Upload, reason string
 	}
 }
 
-// How often a node flushes its download counts and collects the blobs it
-// holds that nothing references.
-const (
-	ugcDownloadFlush   = 5 * time.Second
-	ugcCollectInterval = 30 * time.Second
-)
+// ugcDownloadFlush is how often a node flushes its download counts.
+const ugcDownloadFlush = 5 * time.Second
+
+// DefaultUGCCollectInterval is how often a node collects the blobs it holds
+// that nothing references, unless Config.UGCCollectInterval says otherwise.
+const DefaultUGCCollectInterval = 30 * time.Second
 
 // downloadCounts batches download counts between flushes. Safe for
 // concurrent use.

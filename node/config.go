@@ -244,6 +244,9 @@ func (c *Config) validate() error {
 	if c.SnapshotAgentInterval < 0 || c.SnapshotAgentInterval > 0 && c.SnapshotAgentInterval < time.Second {
 		errs = append(errs, fmt.Errorf("--snapshot-interval %s: must be at least 1s (0: off)", c.SnapshotAgentInterval))
 	}
+	if c.UGC.GCInterval < 0 || c.UGC.GCInterval > 0 && c.UGC.GCInterval < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("--ugc-gc-interval %s: must be at least 100ms (0: 30s)", c.UGC.GCInterval))
+	}
 	if c.SnapshotAgentInterval > 0 && c.SnapshotAgentDir == "" {
 		errs = append(errs, errors.New("--snapshot-interval needs --snapshot-dir"))
 	}

@@ -157,10 +157,11 @@ func (n *Node) start(ctx context.Context) error {
 		Version: cfg.Version, NodeName: cfg.Name, GameServers: gameList{n},
 		ClusterID: n.clusterID(),
 		Console:   con, PeerClient: peerClient, PeerScheme: peerScheme,
-		Logger:       n.logger.With("component", "api"),
-		RateLimits:   cfg.RateLimits,
-		WebhookGuard: cfg.webhookGuard(),
-		UGC:          n.ugc,
+		Logger:             n.logger.With("component", "api"),
+		RateLimits:         cfg.RateLimits,
+		WebhookGuard:       cfg.webhookGuard(),
+		UGC:                n.ugc,
+		UGCCollectInterval: cfg.UGC.GCInterval,
 	})
 	if err != nil {
 		return fmt.Errorf("configure api: %w", err)

@@ -1,6 +1,10 @@
 package node
 
-import "github.com/cassandranet/cassnet/ugc/blob"
+import (
+	"time"
+
+	"github.com/cassandranet/cassnet/ugc/blob"
+)
 
 // UGCConfig configures the byte side of user-generated content (package
 // ugc/blob). None of it is replicated or persisted: S3 credentials in
@@ -17,6 +21,12 @@ type UGCConfig struct {
 	// (upload and download URLs start with it). Empty: the node's own
 	// REST address (scheme, advertise address, HTTP port).
 	PublicURL string
+	// GCInterval is how often the node deletes the unreferenced blobs it
+	// holds (the leader also those on s3). Zero: 30 s. Expired uploads are
+	// collected by the blob service's own pass, every minute: a faster one
+	// would turn a version the state machine marks expired into one
+	// rejected as "expired before it was complete".
+	GCInterval time.Duration
 }
 
 // S3Config is the s3 store's configuration, nil when it is off.

@@ -21,6 +21,10 @@ type Config struct {
 	// AgentArgs are extra flags given to every agent (timing knobs). They
 	// are given again when a node restarts.
 	AgentArgs []string
+	// Env is extra environment ("KEY=value") for every agent, given again
+	// when a node restarts (secrets such as AWS_SECRET_ACCESS_KEY, which
+	// must not be flags).
+	Env []string
 	// Net, if set, puts every node started with Spawn in its own network
 	// namespace on this network. Nil means loopback addresses.
 	Net *Netns
@@ -102,6 +106,7 @@ func (c *Cluster) addNode(ctx context.Context, n *Node, extra []string) (*Node, 
 	name, ip, ports := n.Name, n.IP, n.Ports
 	n.bin = c.cfg.Bin
 	n.persistent = c.cfg.Persistent
+	n.env = c.cfg.Env
 	n.DataDir = filepath.Join(c.cfg.Dir, name)
 	n.logPath = filepath.Join(c.cfg.Dir, name+".log")
 	n.restartArgs = append(append([]string(nil), c.cfg.AgentArgs...), extra...)

@@ -34,6 +34,7 @@ type Node struct {
 	// the node's extra flags).
 	restartArgs []string
 	persistent  bool
+	env         []string // extra environment (Config.Env)
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -75,6 +76,7 @@ func (n *Node) start(args []string) error {
 	}
 	cmd.Env = append(os.Environ(), "GOTRACEBACK=all",
 		"GORACE=halt_on_error=0 log_path="+filepath.Join(filepath.Dir(n.logPath), n.Name+".race"))
+	cmd.Env = append(cmd.Env, n.env...)
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return fmt.Errorf("start %s: %w", n.Name, err)

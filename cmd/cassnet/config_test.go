@@ -192,3 +192,35 @@ func TestPrintConfig(t *testing.T) {
 		t.Fatalf("round trip: %+v", b.cfg)
 	}
 }
+
+// The UGC store's keys work in the config file, and reach node.Config
+// (S3Config non-nil, limits, public URL, GC interval).
+func TestConfigFileUGC(t *testing.T) {
+	path := writeConfig(t, `
+ugc-s3-endpoint = "http://127.0.0.1:7070"
+ugc-s3-bucket = "ugc"
+ugc-s3-prefix = "cassnet/"
+ugc-s3-region = "eu-west-1"
+ugc-s3-credentials-file = "/etc/cassnet/s3"
+ugc-s3-path-style = true
+ugc-max-upload-bytes = 1048576
+ugc-public-url = "https://ugc.example.com"
+ugc-gc-interval = "2s"
+`)
+	a, err := parseAgent([]string{"--config", path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := a.cfg.UGC
+	s3 := u.S3Config()
+	if s3 == nil || s3.Endpoint != "http://127.0.0.1:7070" || s3.Bucket != "ugc" || s3.Prefix != "cassnet/" ||
+		s3.Region != "eu-west-1" || s3.CredentialsFile != "/etc/cassnet/s3" || !s3.PathStyle {
+		t.Fatalf("s3 config: %+v", s3)
+	}
+	if u.MaxUploadBytes != 1<<20 || u.PublicURL != "https://ugc.example.com" || u.GCInterval != 2*time.Second {
+		t.Fatalf("ugc config: %+v", u)
+	}
+	if a, err := parseAgent(nil); err != nil || a.cfg.UGC.S3Config() != nil || a.cfg.UGC.GCInterval != 30*time.Second {
+		t.Fatalf("defaults: %v %+v", err, a.cfg.UGC)
+	}
+}

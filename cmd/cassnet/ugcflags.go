@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"time"
 
 	"github.com/cassandranet/cassnet/node"
 )
@@ -18,5 +19,6 @@ func ugcFlags(fs *flag.FlagSet, c *node.UGCConfig) {
 	fs.StringVar(&c.S3.CredentialsFile, "ugc-s3-credentials-file", "", "UGC s3 store: AWS shared credentials file ([default] aws_access_key_id, aws_secret_access_key); empty: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
 	fs.BoolVar(&c.S3.PathStyle, "ugc-s3-path-style", false, "UGC s3 store: path-style bucket addressing (MinIO, versitygw, most self-hosted servers)")
 	fs.Int64Var(&c.MaxUploadBytes, "ugc-max-upload-bytes", 0, "largest UGC upload in bytes (0: 512 MiB)")
+	fs.DurationVar(&c.GCInterval, "ugc-gc-interval", 30*time.Second, "how often the node deletes the UGC blobs it holds that nothing references any more (the leader also those on s3)")
 	fs.StringVar(&c.PublicURL, "ugc-public-url", "", "base URL game clients reach this node's REST API at, for UGC upload and download URLs (empty: the node's own REST address)")
 }

@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -243,6 +245,36 @@ func TestUGCPipeline(t *testing.T) {
 		}
 		return nil
 	})
+	// And after the collector's pass (1 s), its bytes are gone from the
+	// holder n1: no blob, no staged upload left under its data dir.
+	waitFor(t, ctx, func() error {
+		if left := stagedBytes(t, n[0].DataDir); len(left) > 0 {
+			return fmt.Errorf("left on n1 after the item's deletion: %v", left)
+		}
+		return nil
+	})
+}
+
+// stagedBytes lists the UGC byte files under a node's data dir: blobs, and
+// staged uploads (the .json records of completed uploads stay until their
+// expiry and hold no content).
+func stagedBytes(t *testing.T, dataDir string) []string {
+	t.Helper()
+	var out []string
+	root := filepath.Join(dataDir, "ugc")
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() && !strings.HasSuffix(p, ".json") {
+			out = append(out, strings.TrimPrefix(p, root+"/"))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func waitFor(t *testing.T, ctx context.Context, cond func() error) {
