@@ -154,7 +154,8 @@ FUZZ_TARGETS := \
 	./ugc/blob/:FuzzParseBlobPath \
 	./ugc/blob/:FuzzUploadRequest \
 	./plugin/:FuzzParseManifest \
-	./plugin/:FuzzDecodeResult
+	./plugin/:FuzzDecodeResult \
+	./pluginsdk/:FuzzGet
 
 # A longer chaos run than the one in `make test` (docs/testnet.md).
 # Override CHAOS_NODES, CHAOS_DURATION, CHAOS_FAULTS, CHAOS_SEED, CHAOS_OUT.
