@@ -79,10 +79,33 @@ func Str(v []byte) (string, bool) {
 	return unquote(body)
 }
 
-// Int decodes a raw JSON integer value.
+// Int decodes a raw JSON integer value (no fraction, no exponent) that
+// fits in an int64. It allocates nothing.
 func Int(v []byte) (int64, bool) {
-	n, err := strconv.ParseInt(string(v), 10, 64)
-	return n, err == nil
+	neg := len(v) > 0 && v[0] == '-'
+	if neg {
+		v = v[1:]
+	}
+	if len(v) == 0 || len(v) > 1 && v[0] == '0' {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		if n > (1<<63)/10 {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	if neg && n > 1<<63 || !neg && n > 1<<63-1 {
+		return 0, false
+	}
+	if neg {
+		return -int64(n), true
+	}
+	return int64(n), true
 }
 
 func keyIs(raw []byte, key string) bool {

@@ -27,8 +27,15 @@ func TestGet(t *testing.T) {
 	if s, ok := Str(v); !ok || s != "é😀" {
 		t.Errorf("Str(u) = %q, %v", s, ok)
 	}
-	if n, ok := Int([]byte("-42")); !ok || n != -42 {
-		t.Errorf("Int = %d, %v", n, ok)
+	for in, want := range map[string]int64{"-42": -42, "0": 0, "9223372036854775807": 1<<63 - 1, "-9223372036854775808": -1 << 63} {
+		if n, ok := Int([]byte(in)); !ok || n != want {
+			t.Errorf("Int(%s) = %d, %v", in, n, ok)
+		}
+	}
+	for _, bad := range []string{"", "-", "01", "1.5", "1e3", "9223372036854775808", "-9223372036854775809", "99999999999999999999", `"1"`} {
+		if _, ok := Int([]byte(bad)); ok {
+			t.Errorf("Int(%s) accepted", bad)
+		}
 	}
 	for _, bad := range []string{``, `[]`, `{`, `{"a"}`, `{"a":}`, `{"a":1,}`, `{"a":"x`, `"s"`} {
 		if _, ok := Get([]byte(bad), "a"); ok {
