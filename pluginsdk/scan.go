@@ -60,6 +60,57 @@ func Get(obj []byte, key string) ([]byte, bool) {
 	return nil, false
 }
 
+// Lookup is Get for several keys in one pass over obj: vals[i] is the
+// raw value of keys[i], nil when absent. It answers false if obj is not
+// a well-formed object.
+func Lookup(obj []byte, keys []string, vals [][]byte) bool {
+	clear(vals)
+	i := skipSpace(obj, 0)
+	if i >= len(obj) || obj[i] != '{' {
+		return false
+	}
+	i = skipSpace(obj, i+1)
+	if i < len(obj) && obj[i] == '}' {
+		return true
+	}
+	for i < len(obj) {
+		if obj[i] != '"' {
+			return false
+		}
+		kEnd := skipString(obj, i)
+		if kEnd < 0 {
+			return false
+		}
+		k := obj[i:kEnd]
+		i = skipSpace(obj, kEnd)
+		if i >= len(obj) || obj[i] != ':' {
+			return false
+		}
+		i = skipSpace(obj, i+1)
+		vEnd := skipValue(obj, i)
+		if vEnd < 0 {
+			return false
+		}
+		for j, key := range keys {
+			if j < len(vals) && keyIs(k, key) {
+				vals[j] = obj[i:vEnd]
+			}
+		}
+		i = skipSpace(obj, vEnd)
+		if i >= len(obj) {
+			return false
+		}
+		if obj[i] == '}' {
+			return true
+		}
+		if obj[i] != ',' {
+			return false
+		}
+		i = skipSpace(obj, i+1)
+	}
+	return false
+}
+
 // Str decodes a raw JSON string value.
 func Str(v []byte) (string, bool) {
 	if len(v) < 2 || v[0] != '"' || skipString(v, 0) != len(v) {

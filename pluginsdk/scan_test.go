@@ -20,6 +20,10 @@ func TestGet(t *testing.T) {
 			t.Errorf("Get(%q) = %q, %v; want %q, %v", c.key, v, ok, c.raw, c.ok)
 		}
 	}
+	vals := make([][]byte, 3)
+	if !Lookup(obj, []string{"n", "missing", "d"}, vals) || string(vals[0]) != "-42" || vals[1] != nil || string(vals[2]) != "2" {
+		t.Errorf("Lookup = %q", vals)
+	}
 	if s, ok := Str([]byte(`"x\"y"`)); !ok || s != `x"y` {
 		t.Errorf("Str = %q, %v", s, ok)
 	}
@@ -84,6 +88,10 @@ func FuzzGet(f *testing.F) {
 			return
 		}
 		want, has := m[key]
+		vals := make([][]byte, 1)
+		if Lookup(obj, []string{key}, vals) != (m != nil || string(obj) != "null") || string(vals[0]) != string(raw) {
+			t.Fatalf("Lookup(%q, %q) = %q, Get %q", obj, key, vals[0], raw)
+		}
 		if ok != has {
 			t.Fatalf("Get(%q, %q) found %v, encoding/json %v", obj, key, ok, has)
 		}
