@@ -19,8 +19,8 @@ import (
 //     unknown one;
 //   - a ban the policy refuses (a short reason) never appears on any
 //     node, whatever its outcome; an acknowledged ban is on every node;
-//   - a short-reason ban is never acknowledged, and refused ones are
-//     refused by the plugin (rejected_by_plugin), not by anything else.
+//   - a short-reason ban is never acknowledged, and a 422 refusal of
+//     one is the plugin's (rejected_by_plugin), not another validation.
 type PluginChecker struct{}
 
 // Name implements Checker.
@@ -125,7 +125,7 @@ func (j PluginJudge) Judge() Result {
 				if ok {
 					fail("ban of %s with a reason the policy refuses was acknowledged", in.Player)
 				}
-				if strings.HasPrefix(e.Detail, "HTTP 4") && out.Code != "rejected_by_plugin" {
+				if strings.HasPrefix(e.Detail, "HTTP 422") && out.Code != "rejected_by_plugin" {
 					fail("ban of %s was refused (%s) but not by the plugin", in.Player, e.Detail)
 				}
 				if out.Code == "rejected_by_plugin" {

@@ -95,8 +95,8 @@ func TestPluginCheckerFailsDoctoredHistories(t *testing.T) {
 		{"short ban acknowledged", "ban of x with a reason the policy refuses was acknowledged", func(j *PluginJudge) {
 			j.Ops = append(j.Ops, plOp(70, PluginInput{Op: PluginBan, Player: "x", Short: true}, plOK, ""))
 		}},
-		{"refused but not by the plugin", "ban of y was refused (HTTP 400 invalid) but not by the plugin", func(j *PluginJudge) {
-			j.Ops = append(j.Ops, plOp(71, PluginInput{Op: PluginBan, Player: "y", Short: true}, PluginOutput{Outcome: OutFail, Code: "invalid"}, "HTTP 400 invalid"))
+		{"refused but not by the plugin", "ban of y was refused (HTTP 422 invalid) but not by the plugin", func(j *PluginJudge) {
+			j.Ops = append(j.Ops, plOp(71, PluginInput{Op: PluginBan, Player: "y", Short: true}, PluginOutput{Outcome: OutFail, Code: "invalid"}, "HTTP 422 invalid"))
 		}},
 		{"acknowledged ban lost", "acknowledged ban of b is missing on n1", func(j *PluginJudge) { j.Banned["n1"]["b"] = false }},
 		{"acknowledged ban unread", "the ban of a could not be read on n3", func(j *PluginJudge) { delete(j.Banned["n3"], "a") }},
@@ -117,11 +117,11 @@ func TestPluginCheckerFailsDoctoredHistories(t *testing.T) {
 func TestWithCustomSection(t *testing.T) {
 	mod := []byte("\x00asm\x01\x00\x00\x00")
 	got := WithCustomSection(mod, "chaos-1")
-	want := append(bytes.Clone(mod), 0, 8, 7, 'c', 'h', 'a', 'o', 's', '-', '1')
+	want := append(bytes.Clone(mod), 0, 9, 7, 'c', 'h', 'a', 'o', 's', '-', '1', 1)
 	if !bytes.Equal(got, want) {
 		t.Fatalf("% x, want % x", got, want)
 	}
-	if long := WithCustomSection(mod, strings.Repeat("x", 200)); long[9] != 0xca || long[10] != 0x01 || long[11] != 0xc8 {
-		t.Fatalf("LEB128 size of 202 (2 + 200): % x", long[8:12])
+	if long := WithCustomSection(mod, strings.Repeat("x", 200)); long[9] != 0xcb || long[10] != 0x01 || long[11] != 0xc8 {
+		t.Fatalf("LEB128 size of 203 (2 + 200 + 1): % x", long[8:12])
 	}
 }

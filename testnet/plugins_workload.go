@@ -151,9 +151,12 @@ func BuildPlugin(ctx context.Context, dir string) ([]byte, error) {
 
 // WithCustomSection returns mod with a custom section (id 0) named name
 // appended: a valid module that behaves the same, with another sha256.
+// The section's data is one byte (wazero refuses an empty custom
+// section at the end of a module).
 func WithCustomSection(mod []byte, name string) []byte {
 	payload := appendULEB(nil, uint64(len(name)))
 	payload = append(payload, name...)
+	payload = append(payload, 1)
 	out := append(bytes.Clone(mod), 0)
 	out = appendULEB(out, uint64(len(payload)))
 	return append(out, payload...)
