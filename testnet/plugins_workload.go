@@ -272,6 +272,12 @@ func (p *PluginWorkload) mutate(ctx context.Context, w *Worker, in PluginInput) 
 
 func (p *PluginWorkload) record(w *Worker, in PluginInput, call int64, resp *Response, err error) {
 	out, detail := writeOutcome(resp, err)
+	if err != nil && out == OutFail {
+		// Never sent (the node is down): not recorded, and the worker
+		// moves to another node rather than spinning on this one.
+		w.Drop(PluginWorkloadName)
+		return
+	}
 	o := PluginOutput{Outcome: out}
 	if resp != nil && resp.Status >= 400 {
 		var e struct {
