@@ -170,6 +170,15 @@ var (
 		code:    codeUnauthenticated,
 		message: `an "Authorization: Bearer <token>" or "X-API-Key: <key>" header is required`,
 	}
+	// errCatchingUp answers a credential this node does not know yet while
+	// it has not caught up with the leader (just restarted, or cut off): the
+	// credential may well exist, so the client is told to retry, not that
+	// it is wrong, and no authentication failure is recorded.
+	errCatchingUp = &apiError{
+		status:  http.StatusServiceUnavailable,
+		code:    codeNotReady,
+		message: "the node is catching up with the cluster and does not know this credential yet; retry",
+	}
 	errInvalidToken = &apiError{
 		status:  http.StatusUnauthorized,
 		code:    codeUnauthenticated,
@@ -201,8 +210,11 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, rt *route) (P
 		p, ae = s.authenticate(r)
 	}
 	if ae != nil {
-		if ae == errInvalidToken {
+		switch ae {
+		case errInvalidToken:
 			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		case errCatchingUp:
+			w.Header().Set("Retry-After", "1")
 		}
 		writeError(w, ae)
 		return Principal{}, false

@@ -77,3 +77,39 @@ func TestAccessPermits(t *testing.T) {
 		t.Fatalf("Actor() = %q", op.Actor())
 	}
 }
+
+// TestUnknownCredentialWhileCatchingUp: a node that has not caught up with
+// the leader answers a credential it does not know with a retryable 503,
+// not a 401 that would tell the client its credential is wrong; a known one
+// still works, and a wrong secret is still a 401.
+func TestUnknownCredentialWhileCatchingUp(t *testing.T) {
+	h := newHarness(t)
+	other, _, _, err := NewOperatorToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.createTenant("acme")
+	key, _ := h.newKey("acme", "tenant-admin", "", 0)
+	unknownKey, _, _, err := NewAPIKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.store.set(func(f *fakeStore) { f.ready = false })
+	for _, cred := range []string{other, unknownKey} {
+		rec := h.doWith("GET", "/v1/tenants", "", "Bearer "+cred)
+		wantError(t, rec, http.StatusServiceUnavailable, "not_ready")
+		if rec.Header().Get("Retry-After") == "" {
+			t.Error("no Retry-After on the catching-up answer")
+		}
+	}
+	if rec := h.doWith("GET", "/v1/tenants", "", "Bearer "+h.token); rec.Code != http.StatusOK {
+		t.Fatalf("known operator token while catching up: %d", rec.Code)
+	}
+	if rec := h.doWith("GET", "/v1/tenants/acme/bans", "", "Bearer "+key); rec.Code != http.StatusOK {
+		t.Fatalf("known key while catching up: %d %s", rec.Code, rec.Body)
+	}
+	wrongSecret := h.token[:22] + strings.Repeat("A", 43)
+	wantError(t, h.doWith("GET", "/v1/tenants", "", "Bearer "+wrongSecret), http.StatusUnauthorized, "unauthenticated")
+	h.store.set(func(f *fakeStore) { f.ready = true })
+	wantError(t, h.doWith("GET", "/v1/tenants", "", "Bearer "+other), http.StatusUnauthorized, "unauthenticated")
+}

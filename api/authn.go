@@ -58,6 +58,8 @@ func (s *Server) authOperator(cred string) (Principal, *apiError) {
 	match := subtle.ConstantTimeCompare(sum[:], want) == 1
 	who := PrincipalOperator + ":" + id
 	switch {
+	case !found && !s.store.Ready():
+		return Principal{}, errCatchingUp
 	case !found:
 		s.failures.record(authFailure{credential: who, reason: failUnknown})
 	case !match:
@@ -86,6 +88,8 @@ func (s *Server) authAPIKey(cred string) (Principal, *apiError) {
 	who := PrincipalAPIKey + ":" + id
 	now := s.now()
 	switch {
+	case !found && !s.store.Ready():
+		return Principal{}, errCatchingUp
 	case !found:
 		s.failures.record(authFailure{credential: who, reason: failUnknown})
 	case !match:
