@@ -119,10 +119,27 @@ async function serverDetail(ctx, root, id) {
       while (tail.childElementCount > 1000) tail.firstElementChild.remove();
       if (atEnd) tail.scrollTop = tail.scrollHeight;
     };
-    es = new EventSource(sbase + "/logs?follow=1&lines=200");
+    // The stream has new lines only: open it first, then show the
+    // recent lines and skip what the stream repeats of them.
+    let backlog = null;
+    const early = [];
+    const key = (l) => l.time + "|" + l.stream + "|" + l.text;
+    es = new EventSource(sbase + "/logs?follow=1");
     es.onopen = () => { stateText.textContent = "live"; };
-    es.addEventListener("line", (ev) => { try { line(JSON.parse(ev.data)); } catch { /* not a log line */ } });
+    es.addEventListener("line", (ev) => {
+      let l;
+      try { l = JSON.parse(ev.data); } catch { return; }
+      if (backlog === null) { early.push(l); return; }
+      if (backlog.size && backlog.has(key(l))) return;
+      backlog.clear();
+      line(l);
+    });
     es.addEventListener("end", () => { stateText.textContent = "ended (the process is gone)"; es.close(); });
+    get(sbase + "/logs?lines=200").then((r) => r.lines, () => []).then((ls) => {
+      backlog = new Set(ls.map(key));
+      ls.forEach(line);
+      for (const l of early) if (!backlog.has(key(l))) line(l);
+    });
     es.onerror = () => { stateText.textContent = "reconnecting…"; };
   } else {
     stateText.textContent = "(logs need a tenant-admin key or an operator token)";
