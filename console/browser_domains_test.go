@@ -6,11 +6,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cassandranet/cassnet/testnet"
 	"github.com/chromedp/chromedp"
@@ -63,6 +65,14 @@ func noMarkup(t *testing.T, b *browser, where string) {
 func text(t *testing.T, b *browser, css string) string {
 	t.Helper()
 	return eval[string](t, b, `(document.querySelector(`+jsString(css)+`)||{}).textContent||""`)
+}
+
+// waitBriefly polls cond for up to 8 s, for what only makes a screenshot
+// nicer.
+func waitBriefly(ctx context.Context, cond func() bool) {
+	for end := time.Now().Add(8 * time.Second); time.Now().Before(end) && ctx.Err() == nil && !cond(); {
+		time.Sleep(250 * time.Millisecond)
+	}
 }
 
 func jsString(s string) string { return fmt.Sprintf("%q", s) }
@@ -129,14 +139,15 @@ func exerciseDomains(t *testing.T, ctx context.Context, b *browser, base string,
 		t.Errorf("the server's log lines rendered as %q, want the text %q among them", got, xssLogLine)
 	}
 	waitText(t, ctx, b, "#proc-stats", "Memory")
+	waitBriefly(ctx, func() bool { return !strings.Contains(text(t, b, "#proc-stats"), "0 B") }) // the node samples every 2 s
+	noMarkup(t, b, "fleet server")
+	b.screenshot(t, "fleet-server")
 	b.do(t, "restart from the console", chromedp.Click(chromedp.ID("power-restart")))
 	waitText(t, ctx, b, "#status", "restart sent to "+serverID)
 	b.do(t, "arm kill", chromedp.Click(chromedp.CSS("#power button.danger:last-child")))
 	if got := text(t, b, "#power button.danger:last-child"); got != "Confirm kill" {
 		t.Errorf("kill asks no confirmation: its button reads %q", got)
 	}
-	noMarkup(t, b, "fleet server")
-	b.screenshot(t, "fleet-server")
 	b.check(t, "fleet server")
 
 	// A hostile UGC item with a report, rejected from the console.
@@ -231,18 +242,59 @@ func exerciseDomains(t *testing.T, ctx context.Context, b *browser, base string,
 	}
 	b.openHash(t, base, "#/webhooks?webhook="+whs.Webhooks[0].ID, "webhooks")
 	waitText(t, ctx, b, "#webhook-deliveries", "delivered 204")
+	waitBriefly(ctx, func() bool { return eval[int](t, b, `document.querySelectorAll(".redeliver").length`) >= 2 }) // the redelivery's attempt
 	b.screenshot(t, "webhook-deliveries")
 	b.openHash(t, base, "#/webhooks", "webhooks")
 	b.do(t, "disable", chromedp.Click(chromedp.CSS(".webhook-toggle")))
 	waitText(t, ctx, b, "#webhooks-list", "disabled")
 	b.check(t, "webhooks")
 
-	// Plugins: the list page (uploading a module is covered by
-	// testnet/plugintest; building one here costs a wasm build).
+	// Plugins: upload examples/plugins/hello-rpc from the file input,
+	// edit its config, and read both back through REST.
+	wasm := filepath.Join(t.TempDir(), "hello-rpc.wasm")
+	build := exec.CommandContext(ctx, "go", "build", "-buildmode=c-shared", "-o", wasm, "../examples/plugins/hello-rpc")
+	build.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the hello-rpc plugin: %v\n%s", err, out)
+	}
 	b.openPage(t, base, "plugins")
 	if got := text(t, b, "#plugins-list"); !strings.Contains(got, "No plugins") {
-		t.Errorf("the plugins page shows %q", got)
+		t.Errorf("the plugins page shows %q before an upload", got)
 	}
+	b.do(t, "upload a plugin",
+		chromedp.SendKeys(chromedp.ID("plugin-name"), "hello-rpc"),
+		chromedp.SetUploadFiles(chromedp.ID("plugin-file"), []string{wasm}),
+		chromedp.Click(chromedp.ID("plugin-upload")))
+	waitText(t, ctx, b, "#plugins-list", "rpc hello")
+	b.do(t, "edit its config",
+		chromedp.Click(chromedp.CSS(".plugin-edit")),
+		chromedp.WaitVisible(chromedp.ID("plugin-config")),
+		chromedp.SetValue(chromedp.ID("plugin-config"), `{"greeting": "<b>hi</b>"}`),
+		chromedp.Click(chromedp.ID("plugin-config-save")))
+	if err := testnet.WaitFor(ctx, func() error {
+		var pl struct {
+			SHA256 string
+			Config map[string]string
+		}
+		if err := rest(t, ctx, cl, "GET", n, "/v1/tenants/studio/plugins/hello-rpc", nil, http.StatusOK).JSON(&pl); err != nil {
+			return err
+		}
+		if pl.Config["greeting"] != "<b>hi</b>" || len(pl.SHA256) != 64 {
+			return fmt.Errorf("the plugin is %+v", pl)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	b.do(t, "reopen the editor", chromedp.Click(chromedp.CSS(".plugin-edit")), chromedp.WaitVisible(chromedp.ID("plugin-config")))
+	noMarkup(t, b, "plugins")
 	b.screenshot(t, "plugins")
+	// Delete it from the console (it has a before_ban_create hook, and
+	// the screenshots' traffic creates bans).
+	b.do(t, "delete the plugin",
+		chromedp.Click(chromedp.CSS("#plugins-list button.danger")),
+		chromedp.Click(chromedp.CSS("#plugins-list button.danger.armed")))
+	waitText(t, ctx, b, "#plugins-list", "No plugins")
+	rest(t, ctx, cl, "GET", n, "/v1/tenants/studio/plugins/hello-rpc", nil, http.StatusNotFound)
 	b.check(t, "plugins")
 }

@@ -116,7 +116,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	fleetDir, script := fleetScript(t)
-	c, cl := startCluster(t, ctx, "--fleet-allow", fleetDir, "--webhook-allow-private", "--webhook-allow-http")
+	c, cl := startCluster(t, ctx, "--fleet-allow", fleetDir, "--webhook-allow-private", "--webhook-allow-http", "--plugin-interpreter")
 	nodes := c.Nodes()
 	n1, n2, n3 := nodes[0], nodes[1], nodes[2]
 	base := "http://" + n1.HTTPAddr()

@@ -71,7 +71,7 @@ async function itemDetail(ctx, root, base, project, id) {
     clear(box).append(
       h("h2", { class: "ugc-item-title", text: it.title || it.id }),
       h("p", { class: "ugc-desc", text: it.description || "" }),
-      h("div", { class: "row" }, badge(it.state, kind(it.state)), badge(it.visibility), badge(it.reports + " reports", it.reports ? "bad" : ""),
+      h("div", { class: "row" }, badge(it.state, kind(it.state)), badge(it.visibility), badge(it.reports + (it.reports === 1 ? " report" : " reports"), it.reports ? "bad" : ""),
         h("span", { class: "small muted", text: "owner " + it.owner + " · " + it.downloads + " downloads · id " + it.id })),
       it.reason ? h("p", {}, "Moderation reason: ", h("span", { class: "ugc-reason", text: it.reason })) : null,
       h("div", {}, (it.tags || []).map((t) => h("span", { class: "chip", text: t })),
