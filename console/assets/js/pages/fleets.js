@@ -64,7 +64,7 @@ async function fleetDetail(ctx, root, base, project, name) {
   const res = await get("/v1/tenants/" + seg(ctx.tenant) + "/servers");
   const mine = res.servers.filter((g) => g.fleet === f.name && g.project_id === project);
   servers.append(table([
-    { title: "Server", cls: "nowrap", cell: (g) => h("a", { class: "mono server-link", href: "#/fleets?server=" + encodeURIComponent(g.id), text: g.id }) },
+    { title: "Server", cls: "nowrap", cell: (g) => h("a", { class: "mono server-link", href: "#/fleets?" + new URLSearchParams({ project, fleet: f.name, server: g.id }), text: g.id }) },
     { title: "State", cell: (g) => badge(g.state, stateKind(g.state)) },
     { title: "Node", cell: (g) => g.node },
     { title: "Players", cell: (g) => g.player_count + " / " + g.capacity },
@@ -79,7 +79,8 @@ async function serverDetail(ctx, root, id) {
   const procNote = h("p", { class: "small muted", id: "proc-note" });
   const tail = h("div", { class: "tail", id: "server-logs", role: "log", "aria-live": "off" });
   const stateText = h("span", { id: "logs-state", class: "small muted", text: "connecting…" });
-  root.append(h("p", {}, h("a", { href: "#/fleets", text: "← fleets" })), h("h2", { class: "mono", text: id }));
+  const back = ctx.params.get("fleet") ? "#/fleets?" + new URLSearchParams({ project: ctx.params.get("project") || "", fleet: ctx.params.get("fleet") }) : "#/fleets";
+  root.append(h("p", {}, h("a", { href: back, text: ctx.params.get("fleet") ? "← fleet " + ctx.params.get("fleet") : "← fleets" })), h("h2", { class: "mono", text: id }));
   if (ctx.canAdmin) {
     const power = (action) => async () => {
       const r = await post(sbase + "/power", { action });
@@ -87,7 +88,7 @@ async function serverDetail(ctx, root, id) {
       await proc();
     };
     root.append(h("div", { class: "row power", id: "power" },
-      h("button", { type: "button", id: "power-start", text: "Start", onclick: () => power("start")().catch((e) => toast(e.message, true)) }),
+      h("button", { type: "button", class: "secondary", id: "power-start", text: "Start", onclick: () => power("start")().catch((e) => toast(e.message, true)) }),
       h("button", { type: "button", class: "secondary", id: "power-restart", text: "Restart", onclick: () => power("restart")().catch((e) => toast(e.message, true)) }),
       confirmButton("Stop", power("stop")),
       confirmButton("Kill", power("kill"))));
@@ -100,6 +101,8 @@ async function serverDetail(ctx, root, id) {
       procNote.textContent = e.status === 403 ? "This credential may not read the process (403)." : "No process: " + e.message;
       return;
     }
+    const start = document.getElementById("power-start");
+    if (start) start.disabled = p.state === "running" || p.state === "starting";
     clear(stats).append(card("State", p.state), card("CPU", num(p.cpu_percent) + " %"), card("Memory", bytes(p.memory_bytes)),
       card("PID", String(p.pid)), card("Restarts", String(p.restarts)), card("Node", p.node));
     procNote.textContent = "Started " + when(p.started_at) + " · ports " + (Object.entries(p.ports || {}).map(([k, v]) => k + "=" + v).join(", ") || "none") +

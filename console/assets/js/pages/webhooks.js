@@ -47,8 +47,9 @@ async function list(ctx, root, base) {
       { title: "Events", cls: "events", cell: (w) => (w.events || []).map((e) => h("span", { class: "chip", text: e })) },
       { title: "State", cell: (w) => [badge(w.enabled ? "enabled" : "disabled", w.enabled ? "ok" : "bad"),
         w.disabled_reason ? h("div", { class: "small muted", text: w.disabled_reason }) : null] },
-      { title: "Delivered · pending · failures", cell: (w) => w.delivered + " · " + w.pending + " · " + w.failures },
-      { title: "", cls: "nowrap", cell: (w) => [
+      { title: "Deliveries", cell: (w) => [h("div", { text: w.delivered + " delivered" }),
+        h("div", { class: "small muted", text: w.pending + " pending · " + w.failures + " failures" })] },
+      { title: "", cls: "actions", cell: (w) => [
         h("button", { type: "button", class: "secondary webhook-toggle", text: w.enabled ? "Disable" : "Enable", onclick: async () => {
           try { await request("PATCH", base + "/" + seg(w.id), { enabled: !w.enabled }); toast((w.enabled ? "Disabled " : "Enabled ") + w.id); await load(); } catch (e) { toast(e.message, true); }
         } }), " ",
