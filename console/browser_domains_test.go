@@ -97,7 +97,9 @@ func waitText(t *testing.T, ctx context.Context, b *browser, css, want string) {
 func exerciseDomains(t *testing.T, ctx context.Context, b *browser, base string, cl *testnet.Client, n *testnet.Node, script string) {
 	t.Helper()
 	start := time.Now()
-	defer func() { t.Logf("the fleets, UGC, webhooks and plugins steps took %v", time.Since(start).Round(100*time.Millisecond)) }()
+	defer func() {
+		t.Logf("the fleets, UGC, webhooks and plugins steps took %v", time.Since(start).Round(100*time.Millisecond))
+	}()
 	// A fleet with a secret env value: the API redacts it.
 	rest(t, ctx, cl, "PUT", n, "/v1/tenants/studio/projects/rocket/fleets/arena", map[string]any{
 		"command": []string{script, "-batchmode"}, "env": map[string]string{"API_SECRET": envSecret},
