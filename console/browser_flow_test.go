@@ -29,7 +29,7 @@ const (
 )
 
 // pages are the console's pages, in navigation order.
-var pages = []string{"overview", "servers", "players", "bans", "audit", "topics", "keys", "cluster", "tenants"}
+var pages = []string{"overview", "servers", "fleets", "players", "bans", "ugc", "audit", "topics", "webhooks", "plugins", "keys", "cluster", "tenants"}
 
 // rest calls the REST API and checks the status.
 func rest(t *testing.T, ctx context.Context, cl *testnet.Client, method string, n *testnet.Node, path string, body any, want int) *testnet.Response {
@@ -115,7 +115,8 @@ func seed(t *testing.T, ctx context.Context, cl *testnet.Client, n *testnet.Node
 func TestConsoleInBrowser(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	c, cl := startCluster(t, ctx)
+	fleetDir, script := fleetScript(t)
+	c, cl := startCluster(t, ctx, "--fleet-allow", fleetDir, "--webhook-allow-private", "--webhook-allow-http", "--plugin-interpreter")
 	nodes := c.Nodes()
 	n1, n2, n3 := nodes[0], nodes[1], nodes[2]
 	base := "http://" + n1.HTTPAddr()
@@ -247,11 +248,13 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.screenshot(t, "topics")
 	b.check(t, "topics")
 
+	exerciseDomains(t, ctx, b, base, cl, n1, script)
+
 	// The screenshots of docs/console.md, and the API reference.
 	if *screenshots != "" {
 		makeTraffic(t, ctx, cl, nodes, 80*time.Second) // so that the charts have a shape
 		for _, id := range pages {
-			if id == "players" || id == "topics" {
+			if id == "players" || id == "topics" || id == "fleets" || id == "ugc" || id == "webhooks" || id == "plugins" {
 				continue // taken above, with data in them
 			}
 			b.openPage(t, base, id)
@@ -301,8 +304,8 @@ func TestConsoleInBrowser(t *testing.T) {
 		name, cred string
 		pages      []string
 	}{
-		{"tenant-admin", adminKey, []string{"overview", "servers", "players", "bans", "audit", "topics", "keys", "tenants"}},
-		{"read-only", readKey, []string{"overview", "servers", "players", "bans", "audit"}},
+		{"tenant-admin", adminKey, []string{"overview", "servers", "fleets", "players", "bans", "ugc", "audit", "topics", "webhooks", "plugins", "keys", "tenants"}},
+		{"read-only", readKey, []string{"overview", "servers", "fleets", "players", "bans", "ugc", "audit"}},
 	} {
 		b.do(t, "log in as "+k.name,
 			chromedp.Navigate(base+"/ui/"),

@@ -83,7 +83,7 @@ func chromiumPath() string {
 
 // startCluster starts three agents on 127.0.0.1-3 and waits for three
 // voters and a leader.
-func startCluster(t *testing.T, ctx context.Context) (*testnet.Cluster, *testnet.Client) {
+func startCluster(t *testing.T, ctx context.Context, agentArgs ...string) (*testnet.Cluster, *testnet.Client) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts real agent processes and a browser")
@@ -94,7 +94,7 @@ func startCluster(t *testing.T, ctx context.Context) (*testnet.Cluster, *testnet
 	buildBinary(t)
 	dir := t.TempDir()
 	c, err := testnet.NewCluster(testnet.Config{Bin: binPath, Dir: dir,
-		AgentArgs: []string{"--stabilization-time", "2s"}})
+		AgentArgs: append([]string{"--stabilization-time", "2s"}, agentArgs...)})
 	if err != nil {
 		t.Fatal(err)
 	}

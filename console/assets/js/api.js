@@ -19,7 +19,7 @@ export class APIError extends Error {
 export async function request(method, path, body, opts = {}) {
   const init = { method, credentials: "same-origin", headers: {} };
   if (body !== undefined) {
-    if (typeof body === "string" && opts.contentType) {
+    if ((typeof body === "string" || body instanceof Blob) && opts.contentType) {
       init.headers["Content-Type"] = opts.contentType;
       init.body = body;
     } else {
@@ -49,7 +49,7 @@ export async function request(method, path, body, opts = {}) {
 
 export const get = (path, opts) => request("GET", path, undefined, opts);
 export const post = (path, body, opts) => request("POST", path, body === undefined ? {} : body, opts);
-export const put = (path, body) => request("PUT", path, body);
+export const put = (path, body, opts) => request("PUT", path, body, opts);
 export const del = (path) => request("DELETE", path);
 
 // seg escapes one path segment (tenant, player and server ids are typed by

@@ -29,7 +29,9 @@ export async function render(ctx, root) {
     page = Math.min(page, pages - 1);
     const rows = shown.slice(page * PAGE, page * PAGE + PAGE);
     clear(list).append(table([
-      { title: "Server", cls: "nowrap", cell: (g) => h("span", { class: "mono", text: g.id }) },
+      { title: "Server", cls: "nowrap", cell: (g) => (g.fleet && ctx.canRead
+        ? h("a", { class: "mono", title: "fleet " + g.fleet, href: "#/fleets?" + new URLSearchParams({ project: g.project_id || "", fleet: g.fleet, server: g.id }), text: g.id })
+        : h("span", { class: "mono", text: g.id })) },
       { title: "State", cell: (g) => badge(g.state, g.state === "ready" ? "ok" : g.state === "draining" ? "warn" : "") },
       { title: "Health", cell: (g) => badge(g.healthy ? "healthy" : "unhealthy", g.healthy ? "ok" : "bad") },
       { title: "Players", cell: (g) => g.player_count + " / " + g.capacity },
