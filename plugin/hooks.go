@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -30,6 +31,9 @@ const (
 func (r *Runtime) Before(ctx context.Context, hook string, caller hooks.Caller, req []byte) ([]byte, error) {
 	view := r.cfg.Source.View()
 	for _, p := range view.Tenant(caller.Tenant) {
+		if !mayImplement(p, hook) {
+			continue
+		}
 		v, err := r.version(ctx, view, p)
 		if err != nil {
 			r.failed(p, hook, kindLoad, err)
@@ -71,6 +75,9 @@ func (r *Runtime) After(ctx context.Context, hook string, caller hooks.Caller, r
 	ctx = context.WithoutCancel(ctx)
 	view := r.cfg.Source.View()
 	for _, p := range view.Tenant(caller.Tenant) {
+		if !mayImplement(p, hook) {
+			continue
+		}
 		v, err := r.version(ctx, view, p)
 		if err != nil || !v.c.manifest.Has(hook) {
 			continue
@@ -218,4 +225,15 @@ func (r *Runtime) failed(p plugins.Plugin, hook, kind string, err error) {
 	r.log.Warn("plugin call failed", "tenant", p.Tenant, "plugin", p.Name, "sha256", short(p.SHA256),
 		"hook", hook, "kind", kind, "err", err)
 	r.rep.note(p, hook, kind, err.Error())
+}
+
+// mayImplement reports whether p's replicated manifest (validated when the
+// module was uploaded) may name hook, without loading the module: a
+// request must never wait for a module to compile, or fail closed on one
+// that does not load, when that plugin does not implement the hook at all.
+// It looks for the quoted hook name in the manifest's JSON, so a false
+// positive (an RPC of the same name) only costs the load that follows,
+// which checks the compiled manifest exactly.
+func mayImplement(p plugins.Plugin, hook string) bool {
+	return bytes.Contains(p.Manifest, []byte(`"`+hook+`"`))
 }

@@ -289,3 +289,22 @@ func TestABI1(t *testing.T) {
 		t.Fatalf("Before = %s, %v", out, err)
 	}
 }
+
+// TestHookNotInManifestNeverWaits: a request never waits for, or fails on,
+// a plugin whose manifest does not name its hook, even when that module
+// cannot load on this node; the hook it does name still fails closed.
+func TestHookNotInManifestNeverWaits(t *testing.T) {
+	reg := newRegistry(t, "acme")
+	rt := newRuntime(t, reg, nil)
+	reg.put("acme", "broken", []byte("\x00asm not really a module"),
+		`{"name":"broken","version":"1","hooks":["before_session_create"],"rpcs":[]}`, false)
+	caller := hooks.Caller{Tenant: "acme", Kind: "api_key", ID: "k1"}
+	req := []byte(`{"player_id":"p1","reason":"long enough"}`)
+	out, err := rt.Before(context.Background(), hooks.BeforeBanCreate, caller, req)
+	if err != nil || string(out) != string(req) {
+		t.Fatalf("hook the plugin does not name: %q %v", out, err)
+	}
+	if _, err := rt.Before(context.Background(), hooks.BeforeSessionCreate, caller, req); err == nil {
+		t.Fatal("the hook the broken plugin names did not fail closed")
+	}
+}
