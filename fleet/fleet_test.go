@@ -124,6 +124,32 @@ func TestPlanRetiresOnlyReady(t *testing.T) {
 	}
 }
 
+// TestPlanLost: a lost server (its node failed) does not count toward the
+// buffer, so the buffer refills elsewhere; its record stays while its node
+// is failed (the reaper removes it) and goes after the grace once the
+// node is alive again without having re-asserted it.
+func TestPlanLost(t *testing.T) {
+	d := domains(t, `{"command":["/opt/gs"],"buffer":{"ready":2},"max_servers":10}`, "a1@n1")
+	f, _ := d.Fleets.Fleet("acme", "arena", "ctf")
+	old := time.Now().Add(-time.Hour)
+	recs := []servers.Server{
+		{ID: "l1", Node: "n2", State: servers.StateLost, UpdatedAt: old},
+		{ID: "l2", Node: "n2", State: servers.StateLost, UpdatedAt: old},
+	}
+	failed := mesh.Member{Meta: mesh.Meta{Name: "n2", Fleets: true}, Status: mesh.StatusFailed}
+	members := []mesh.Member{member("n1", true, "", 0), failed}
+	cfg := Config{ErrorBackoff: time.Minute, UnhealthyGrace: time.Minute, StartTimeout: time.Hour}
+	p := plan(f, recs, members, func(string) bool { return true }, nil, time.Now(), cfg, func() string { return "x" })
+	if len(p.Place) != 2 || len(p.Remove) != 0 || len(p.Retire) != 0 {
+		t.Fatalf("node failed: plan %+v", p)
+	}
+	members[1].Status = mesh.StatusAlive
+	p = plan(f, recs, members, func(string) bool { return true }, nil, time.Now(), cfg, func() string { return "x" })
+	if len(p.Remove) != 2 {
+		t.Fatalf("node back: plan %+v", p)
+	}
+}
+
 // agentWith is an Agent on node n1 of d that runs the given servers.
 func agentWith(t testing.TB, d *state.Domains, ids ...string) *Agent {
 	t.Helper()

@@ -312,7 +312,7 @@ func (s *Server) repair(ctx context.Context, k key, mu *sync.Mutex) {
 			if rec.State != servers.StateUnhealthy {
 				todo = append(todo, repair{k.tenant, k.id, []*cassnetv1.Command{stateCmd(k.tenant, k.id, servers.StateUnhealthy, 0, "")}})
 			}
-		case e.dirty || rec.State == servers.StateUnhealthy:
+		case e.dirty || rec.State == servers.StateUnhealthy || rec.State == servers.StateLost:
 			if e.state != cassnetv1.ServerState_SERVER_STATE_ALLOCATED || e.dirty {
 				todo = append(todo, repair{k.tenant, k.id, s.assert(e, &rec)})
 			}

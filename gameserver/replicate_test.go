@@ -252,7 +252,7 @@ func TestReaper(t *testing.T) {
 		Tenant: "acme", Id: "far", Node: "node-b", State: "ready"}}})
 	members.set(member("node-a", mesh.StatusAlive), member("node-b", mesh.StatusFailed))
 	start := time.Now()
-	h.eventually("node-b's server is unhealthy", func() bool { return h.record("far").State == "unhealthy" })
+	h.eventually("node-b's server is lost", func() bool { return h.record("far").State == servers.StateLost })
 	h.eventually("node-b's server is removed", func() bool {
 		_, ok := h.store.state.Servers.Server("acme", "far")
 		return !ok
