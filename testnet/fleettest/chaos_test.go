@@ -208,6 +208,17 @@ func TestChaosFleet(t *testing.T) {
 	observe()
 	hist.Marks = readMarks(t, marks)
 	t.Logf("faults: %v", faults)
+	lost, back := map[string]bool{}, map[string]bool{}
+	for _, o := range hist.Observations {
+		for id, st := range o.Servers {
+			if st == "lost" {
+				lost[id] = true
+			} else if lost[id] {
+				back[id] = true // re-asserted by its node after a heal
+			}
+		}
+	}
+	t.Logf("%d servers seen lost, %d of them back in another state later", len(lost), len(back))
 	t.Logf("%d allocations (%d no_capacity), %d observations, %d clean exits; buffer back %v after healing",
 		allocs, noCapacity, len(hist.Observations), len(hist.Marks), time.Since(healed).Round(time.Millisecond))
 	for _, v := range Check(hist) {
