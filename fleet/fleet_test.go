@@ -1,7 +1,9 @@
 package fleet
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -202,4 +204,34 @@ func FuzzServerKey(f *testing.F) {
 			t.Fatalf("accepted %q", cred)
 		}
 	})
+}
+
+// failingStore refuses every proposal (a node cut off from a quorum) and
+// counts them.
+type failingStore struct{ n int }
+
+func (f *failingStore) Apply(context.Context, *cassnetv1.Command) (uint64, error) {
+	f.n++
+	return 0, raft.ErrNotLeader
+}
+func (f *failingStore) IsLeader() bool { return false }
+
+// TestSyncRetriesExitedRemove: a server that ended its match while its
+// node could not commit keeps its record; every sync proposes the removal
+// again (before, the record waited for the controller's grace).
+func TestSyncRetriesExitedRemove(t *testing.T) {
+	d := domains(t, testSpec, "a1@n1")
+	a := agentWith(t, d, "a1")
+	st := &failingStore{}
+	a.cfg.Store, a.log = st, slog.New(slog.DiscardHandler)
+	a.sync(context.Background())
+	if st.n != 0 {
+		t.Fatalf("%d proposals for a running server", st.n)
+	}
+	a.procs["a1"].exited = true
+	a.sync(context.Background())
+	a.sync(context.Background())
+	if st.n != 2 {
+		t.Fatalf("%d proposals, want a removal per sync", st.n)
+	}
 }
