@@ -23,7 +23,7 @@ help:
 	@echo "make chaos-webhooks  webhook chaos test: every acknowledged ban's event delivered, signed"
 
 	@echo "make chaos-ugc   45 s UGC chaos test: lost items, deletes and uploads; published versions download with their sha256"
-	@echo "make chaos-fleet 40 s fleet chaos test: node kills, pauses, partitions (root), process kills; buffer restored, no allocated server killed, no id reused"
+	@echo "make chaos-fleet 40 s fleet chaos test: node kills, pauses, process kills; buffer restored, no allocated server killed, no id reused"
 	@echo "make proto       regenerate Go code from proto/"
 	@echo "make cabi        build the game-server C library into $(CABI_OUT) (cabi/include/cassnet.h)"
 	@echo "make example-gameserver  build examples/simple-gameserver into $(CABI_OUT)"
