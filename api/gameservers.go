@@ -97,7 +97,7 @@ func serverFilter(r *http.Request) (GameServerFilter, error) {
 	q := r.URL.Query()
 	f := GameServerFilter{Project: q.Get("project_id"), Fleet: q.Get("fleet"), Node: q.Get("node"), State: q.Get("state")}
 	switch f.State {
-	case "", "starting", "ready", "reserved", "allocated", "draining", "shutdown", "unhealthy":
+	case "", "starting", "ready", "reserved", "allocated", "draining", "shutdown", "unhealthy", "lost":
 	default:
 		return f, badRequest("state: unknown state %q", f.State)
 	}

@@ -94,6 +94,10 @@ type proc struct {
 	tenant, project, fleet, id string
 	stopped                    bool // by a power action: the record is draining
 	retiring                   bool
+	// exited: the process ended its match (exit 0) and its record is to
+	// go; sync proposes the removal again until it applies (it fails
+	// while the node is cut off from a quorum).
+	exited bool
 }
 
 // Agent is one node's fleet agent and, while the node leads, the fleet

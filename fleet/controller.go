@@ -28,7 +28,7 @@ type candidate struct {
 type Plan struct {
 	Place  []*cassnetv1.PlaceFleetServers_Slot
 	Retire []string // ready servers to retire (compare-and-set)
-	Remove []string // unhealthy or stuck servers to forget
+	Remove []string // unhealthy, lost or stuck servers to forget
 }
 
 // plan decides what f needs: new slots on the eligible nodes (fewest of
@@ -47,7 +47,7 @@ func plan(f fleets.Fleet, recs []servers.Server, members []mesh.Member, schedula
 	var ready []servers.Server
 	for _, r := range recs {
 		switch {
-		case r.State == servers.StateUnhealthy && alive[r.Node] && now.Sub(r.UpdatedAt) >= cfg.UnhealthyGrace,
+		case (r.State == servers.StateUnhealthy || r.State == servers.StateLost) && alive[r.Node] && now.Sub(r.UpdatedAt) >= cfg.UnhealthyGrace,
 			r.State == servers.StateStarting && now.Sub(r.CreatedAt) >= cfg.StartTimeout:
 			p.Remove = append(p.Remove, r.ID)
 			continue

@@ -1,7 +1,9 @@
 package fleet
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -124,6 +126,32 @@ func TestPlanRetiresOnlyReady(t *testing.T) {
 	}
 }
 
+// TestPlanLost: a lost server (its node failed) does not count toward the
+// buffer, so the buffer refills elsewhere; its record stays while its node
+// is failed (the reaper removes it) and goes after the grace once the
+// node is alive again without having re-asserted it.
+func TestPlanLost(t *testing.T) {
+	d := domains(t, `{"command":["/opt/gs"],"buffer":{"ready":2},"max_servers":10}`, "a1@n1")
+	f, _ := d.Fleets.Fleet("acme", "arena", "ctf")
+	old := time.Now().Add(-time.Hour)
+	recs := []servers.Server{
+		{ID: "l1", Node: "n2", State: servers.StateLost, UpdatedAt: old},
+		{ID: "l2", Node: "n2", State: servers.StateLost, UpdatedAt: old},
+	}
+	failed := mesh.Member{Meta: mesh.Meta{Name: "n2", Fleets: true}, Status: mesh.StatusFailed}
+	members := []mesh.Member{member("n1", true, "", 0), failed}
+	cfg := Config{ErrorBackoff: time.Minute, UnhealthyGrace: time.Minute, StartTimeout: time.Hour}
+	p := plan(f, recs, members, func(string) bool { return true }, nil, time.Now(), cfg, func() string { return "x" })
+	if len(p.Place) != 2 || len(p.Remove) != 0 || len(p.Retire) != 0 {
+		t.Fatalf("node failed: plan %+v", p)
+	}
+	members[1].Status = mesh.StatusAlive
+	p = plan(f, recs, members, func(string) bool { return true }, nil, time.Now(), cfg, func() string { return "x" })
+	if len(p.Remove) != 2 {
+		t.Fatalf("node back: plan %+v", p)
+	}
+}
+
 // agentWith is an Agent on node n1 of d that runs the given servers.
 func agentWith(t testing.TB, d *state.Domains, ids ...string) *Agent {
 	t.Helper()
@@ -176,4 +204,34 @@ func FuzzServerKey(f *testing.F) {
 			t.Fatalf("accepted %q", cred)
 		}
 	})
+}
+
+// failingStore refuses every proposal (a node cut off from a quorum) and
+// counts them.
+type failingStore struct{ n int }
+
+func (f *failingStore) Apply(context.Context, *cassnetv1.Command) (uint64, error) {
+	f.n++
+	return 0, raft.ErrNotLeader
+}
+func (f *failingStore) IsLeader() bool { return false }
+
+// TestSyncRetriesExitedRemove: a server that ended its match while its
+// node could not commit keeps its record; every sync proposes the removal
+// again (before, the record waited for the controller's grace).
+func TestSyncRetriesExitedRemove(t *testing.T) {
+	d := domains(t, testSpec, "a1@n1")
+	a := agentWith(t, d, "a1")
+	st := &failingStore{}
+	a.cfg.Store, a.log = st, slog.New(slog.DiscardHandler)
+	a.sync(context.Background())
+	if st.n != 0 {
+		t.Fatalf("%d proposals for a running server", st.n)
+	}
+	a.procs["a1"].exited = true
+	a.sync(context.Background())
+	a.sync(context.Background())
+	if st.n != 2 {
+		t.Fatalf("%d proposals, want a removal per sync", st.n)
+	}
 }

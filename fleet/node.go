@@ -25,6 +25,14 @@ func (a *Agent) sync(ctx context.Context) {
 		p := a.procs[rec.ID]
 		a.mu.Unlock()
 		if p != nil {
+			a.mu.Lock()
+			exited := p.exited && !p.retiring
+			a.mu.Unlock()
+			if exited {
+				if err := a.propose(ctx, removeCmd(rec.Tenant, rec.ID)); err != nil {
+					a.log.Debug("fleet: remove an exited server (again)", "server", rec.ID, "err", err)
+				}
+			}
 			continue
 		}
 		if rec.State == servers.StateStarting && time.Since(rec.CreatedAt) < a.cfg.StartTimeout {
@@ -195,6 +203,9 @@ func (a *Agent) events(ctx context.Context) {
 		switch {
 		case ev.Kind == supervisor.EventExited && ev.ExitCode == 0:
 			a.log.Info("fleet: server exited (match over)", "server", p.id, "fleet", p.fleet)
+			a.mu.Lock()
+			p.exited = true
+			a.mu.Unlock()
 			if err := a.propose(ctx, removeCmd(p.tenant, p.id)); err != nil {
 				a.log.Warn("fleet: remove an exited server", "server", p.id, "err", err)
 			}

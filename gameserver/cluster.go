@@ -46,7 +46,7 @@ func (s *Server) List(ctx context.Context, cred, tenant string, local bool) api.
 		if ok && rec.Node == s.node {
 			delete(byID, rec.ID)
 		} else {
-			in = Info{ID: rec.ID, Tenant: rec.Tenant, Players: []string{}, Healthy: rec.State != servers.StateUnhealthy,
+			in = Info{ID: rec.ID, Tenant: rec.Tenant, Players: []string{}, Healthy: rec.State != servers.StateUnhealthy && rec.State != servers.StateLost,
 				RegisteredAt: rec.CreatedAt, PlayerCount: int(rec.Players)}
 		}
 		in.ProjectID, in.Fleet, in.Node, in.Address = rec.Project, rec.Fleet, rec.Node, rec.Address

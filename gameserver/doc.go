@@ -42,7 +42,7 @@
 //   - reconcile (every ReconcileInterval): a record that is missing (never
 //     replicated because no leader, or the cluster not yet at state
 //     version 2; or removed after the mesh wrongly declared this node
-//     failed), marked unhealthy while the server pings, or behind a local
+//     failed), marked unhealthy or lost while the server pings, or behind a local
 //     change that failed to replicate, is re-asserted; otherwise the local
 //     state follows the record (REST allocations, reservations running
 //     out, drains).
@@ -54,7 +54,7 @@
 // replicated: an allocation id is never handed out unrecorded.
 //
 // On the leader, a reaper (reaper.go) watches the mesh: a member declared
-// failed has its servers marked unhealthy at once (MarkNodeServers) and
+// failed has its servers marked lost at once (MarkNodeServers "lost") and
 // removed after Config.ReapGrace (default 60 s).
 //
 // WatchEvents compares the record with what it told the server on every

@@ -13,7 +13,7 @@ const reapInterval = time.Second
 
 // reapLoop runs on every node and acts only while this node leads: a
 // member the mesh declared failed gets its servers marked unhealthy at
-// once (MarkNodeServers "unhealthy"), and removed ("remove") if it is
+// once (MarkNodeServers "lost"), and removed ("remove") if it is
 // still failed after the grace period. A new leader starts the grace
 // period again from when it first sees the member failed, which only
 // delays removal.
@@ -41,8 +41,8 @@ func (s *Server) reapLoop() {
 					action = "remove"
 					break
 				}
-				if srv.State != servers.StateUnhealthy {
-					action = servers.StateUnhealthy
+				if srv.State != servers.StateLost {
+					action = servers.StateLost
 				}
 			}
 			if action == "" {

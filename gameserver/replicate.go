@@ -312,8 +312,12 @@ func (s *Server) repair(ctx context.Context, k key, mu *sync.Mutex) {
 			if rec.State != servers.StateUnhealthy {
 				todo = append(todo, repair{k.tenant, k.id, []*cassnetv1.Command{stateCmd(k.tenant, k.id, servers.StateUnhealthy, 0, "")}})
 			}
-		case e.dirty || rec.State == servers.StateUnhealthy:
-			if e.state != cassnetv1.ServerState_SERVER_STATE_ALLOCATED || e.dirty {
+		case e.dirty || rec.State == servers.StateUnhealthy || rec.State == servers.StateLost:
+			// A lost record whose game server is in a match here (its node
+			// was cut off, not dead) is re-asserted too, as draining: the
+			// match goes on out of the pool, and nothing retires or
+			// removes it (a lost record on an alive node would be).
+			if e.state != cassnetv1.ServerState_SERVER_STATE_ALLOCATED || e.dirty || rec.State == servers.StateLost {
 				todo = append(todo, repair{k.tenant, k.id, s.assert(e, &rec)})
 			}
 		default:

@@ -252,7 +252,7 @@ func TestReaper(t *testing.T) {
 		Tenant: "acme", Id: "far", Node: "node-b", State: "ready"}}})
 	members.set(member("node-a", mesh.StatusAlive), member("node-b", mesh.StatusFailed))
 	start := time.Now()
-	h.eventually("node-b's server is unhealthy", func() bool { return h.record("far").State == "unhealthy" })
+	h.eventually("node-b's server is lost", func() bool { return h.record("far").State == servers.StateLost })
 	h.eventually("node-b's server is removed", func() bool {
 		_, ok := h.store.state.Servers.Server("acme", "far")
 		return !ok
@@ -260,4 +260,49 @@ func TestReaper(t *testing.T) {
 	if d := time.Since(start); d < 1500*time.Millisecond {
 		t.Fatalf("removed after %v, before the grace period", d)
 	}
+}
+
+// TestLostComesBack: the reaper marked this node's servers lost (the node
+// was cut off, not dead); reconcile re-asserts them when the node sees
+// the records again: a ready one as ready, one in a match as draining,
+// so the match goes on and nothing retires or removes it.
+func TestLostComesBack(t *testing.T) {
+	h := newReplicated(t, nil, 0)
+	key := h.key("acme", "game-server", "")
+	ctx := h.ctx(key)
+	h.register(key, "idle", "")
+	h.register(key, "match", "")
+	for _, id := range []string{"idle", "match"} {
+		if _, err := h.client.Ready(ctx, &cassnetv1.ReadyRequest{ServerId: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ping, err := h.client.Health(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			for _, id := range []string{"idle", "match"} {
+				if ping.Send(&cassnetv1.HealthPing{ServerId: id}) != nil {
+					return
+				}
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(30 * time.Millisecond):
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	if _, err := h.client.Allocate(ctx, &cassnetv1.AllocateRequest{ServerId: "match"}); err != nil {
+		t.Fatal(err)
+	}
+	h.eventually("match is allocated", func() bool { return h.record("match").State == servers.StateAllocated })
+	h.apply(&cassnetv1.Command{Op: &cassnetv1.Command_MarkNodeServers{MarkNodeServers: &cassnetv1.MarkNodeServers{Node: "node-a", Action: servers.StateLost}}})
+	h.eventually("idle is ready again", func() bool { return h.record("idle").State == servers.StateReady })
+	h.eventually("match is draining (its match goes on)", func() bool { return h.record("match").State == servers.StateDraining })
 }

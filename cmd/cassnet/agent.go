@@ -99,7 +99,7 @@ func parseAgent(args []string) (*agentCommand, error) {
 	fs.StringVar(&cfg.FleetUser, "fleet-user", "", "run fleet servers as this user (the node must run as root; default: the node's own user)")
 	fs.BoolVar(&cfg.WebhookAllowPrivate, "webhook-allow-private", false, "let webhooks target loopback, private (RFC 1918, ULA, CGNAT) and link-local addresses (set it on every node)")
 	fs.BoolVar(&cfg.WebhookAllowHTTP, "webhook-allow-http", false, "let webhooks use plain http instead of https (set it on every node)")
-	fs.DurationVar(&cfg.GameServerReapGrace, "gameserver-reap-grace", 0, "how long the game servers of a failed node stay unhealthy before they are removed (0: 60s)")
+	fs.DurationVar(&cfg.GameServerReapGrace, "gameserver-reap-grace", 0, "how long the game servers of a failed node stay lost before they are removed (0: 60s)")
 	var auditRetention uint
 	fs.UintVar(&auditRetention, "audit-retention", uint(cfg.AuditRetention), "audit entries kept, written when the cluster is bootstrapped")
 	fs.Uint64Var(&cfg.SnapshotThreshold, "raft-snapshot-threshold", 0, "log entries between snapshots (0: raft default 8192)")

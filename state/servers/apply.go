@@ -202,7 +202,8 @@ func (s *Store) removeServer(tx *consensus.Tx, op *cassnetv1.RemoveServer) error
 	return nil
 }
 
-// markNode marks every server of a failed node unhealthy, or removes them.
+// markNode marks every server of a failed node unhealthy or lost (the
+// action names the state), or removes them.
 func (s *Store) markNode(tx *consensus.Tx, op *cassnetv1.MarkNodeServers) error {
 	w := s.write(tx)
 	var keys []string
@@ -220,11 +221,12 @@ func (s *Store) markNode(tx *consensus.Tx, op *cassnetv1.MarkNodeServers) error 
 			tx.Emit(stateEvent(srv, old.State))
 			continue
 		}
-		if old.State == StateUnhealthy {
+		to := op.GetAction()
+		if old.State == to {
 			continue
 		}
 		srv := old.clone()
-		srv.State, srv.UpdatedAt, srv.ReservedUntil, srv.AllocationID, srv.Annotations = StateUnhealthy, tx.Time, nil, "", nil
+		srv.State, srv.UpdatedAt, srv.ReservedUntil, srv.AllocationID, srv.Annotations = to, tx.Time, nil, "", nil
 		w.put(old, srv)
 		tx.Emit(stateEvent(srv, old.State))
 	}

@@ -595,6 +595,13 @@ func TestMarkNodeServers(t *testing.T) {
 			t.Errorf("after unhealthy: %+v", s)
 		}
 	}
+	// "lost" (what the reaper proposes since fleets) is its own state.
+	h.mustApply(markNode("n1", servers.StateLost))
+	for _, s := range h.srv().OnNode("n1") {
+		if s.State != servers.StateLost || s.AllocationID != "" {
+			t.Errorf("after lost: %+v", s)
+		}
+	}
 	if len(h.srv().OnNode("n1")) != 3 || h.state("acme", "c") != servers.StateReady || h.state("acme", "d") != servers.StateReady {
 		t.Fatal("MarkNodeServers touched another node")
 	}

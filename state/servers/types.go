@@ -25,6 +25,14 @@ const (
 	StateDraining  = "draining"
 	StateShutdown  = "shutdown"
 	StateUnhealthy = "unhealthy"
+	// StateLost is a server of a node the mesh declared failed (killed,
+	// crashed or cut off by a partition): MarkNodeServers "lost" sets it,
+	// and only that command does. A lost server is never allocated and
+	// does not count toward a fleet's ready buffer, so the buffer refills
+	// on other nodes; its record is removed after the dead-server grace,
+	// or, if its node comes back first with the process still running,
+	// the node re-asserts the record (package gameserver).
+	StateLost = "lost"
 )
 
 // Strategies.

@@ -221,8 +221,8 @@ func validateMarkNode(op *cassnetv1.MarkNodeServers) error {
 	if op.GetNode() == "" {
 		return invalid("node: is required")
 	}
-	if a := op.GetAction(); a != StateUnhealthy && a != "remove" {
-		return invalid("action: must be unhealthy or remove")
+	if a := op.GetAction(); a != StateUnhealthy && a != StateLost && a != "remove" {
+		return invalid("action: must be unhealthy, lost or remove")
 	}
 	return consensus.ValidateText("node", op.GetNode(), maxIDLen)
 }

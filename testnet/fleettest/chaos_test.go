@@ -2,6 +2,7 @@ package fleettest
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -17,12 +18,17 @@ import (
 
 // TestChaosFleet runs a fleet (buffer 3, matches of 3 s) under
 // allocations while a nemesis kills nodes (kill -9, restarted 5 s later),
-// pauses them (SIGSTOP for 5 s: the node is cut off, as in a partition,
-// and heals; also the leader, which is deposed and comes back with a stale
-// controller) and kills game-server processes; then it heals everything
-// and checks the history (Check). Off by default: CASSNET_CHAOS_FLEET=1
-// (make chaos-fleet); CASSNET_CHAOS_FLEET_SECONDS sets the fault phase
-// (default 40).
+// pauses them (SIGSTOP for 5 s; also the leader, which is deposed and
+// comes back with a stale controller), kills game-server processes and,
+// where network namespaces work (root), partitions the cluster for real
+// (nftables DROP rules: one node isolated, or the leader isolated, for
+// 4-12 s; the isolated node keeps its processes running while the
+// majority marks them lost and refills the buffer); then it heals
+// everything and checks the history (Check), and that the cluster
+// settles back to exactly the buffer with one process per record (the
+// extras a healed partition leaves are retired, never an allocated
+// one). Off by default: CASSNET_CHAOS_FLEET=1 (make chaos-fleet);
+// CASSNET_CHAOS_FLEET_SECONDS sets the fault phase (default 40).
 func TestChaosFleet(t *testing.T) {
 	if os.Getenv("CASSNET_CHAOS_FLEET") == "" {
 		t.Skip("set CASSNET_CHAOS_FLEET=1 (make chaos-fleet)")
@@ -33,7 +39,15 @@ func TestChaosFleet(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), dur+3*time.Minute)
 	defer cancel()
-	e := startCluster(t, ctx, 3)
+	var net *testnet.Netns
+	if err := testnet.NetnsAvailable(); err == nil {
+		if net, err = testnet.NewNetns(ctx, false); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		t.Logf("network namespaces unavailable (%v): no partitions, kills and pauses only", err)
+	}
+	e := startClusterOn(t, ctx, 3, net)
 	e.do(ctx, 0, "POST", "/v1/tenants", map[string]string{"name": "acme"}, 201, nil)
 	e.do(ctx, 0, "POST", "/v1/tenants/acme/projects", map[string]string{"name": "arena"}, 201, nil)
 	marks := t.TempDir()
@@ -102,7 +116,13 @@ func TestChaosFleet(t *testing.T) {
 	}
 	t.Logf("seed %d (CASSNET_CHAOS_FLEET_SEED replays it)", seed)
 	rng := rand.New(rand.NewPCG(seed, 7))
-	kind := rng.IntN(4) // the kinds take turns, so a run of 4 faults has each
+	kinds := 4
+	if net != nil {
+		kinds = 5
+	}
+	kind := rng.IntN(kinds) // the kinds take turns, so a run of kinds faults has each
+	fenv := &testnet.FaultEnv{Cluster: e.c, Client: e.cl, Net: net, Rand: rng}
+	partitions := 0
 	loop(6*time.Second, func() {
 		// n1 (the bootstrap leader, which the observer reads) is only
 		// paused, never killed: a paused leader is deposed and, when it
@@ -110,8 +130,33 @@ func TestChaosFleet(t *testing.T) {
 		// which is the stale-controller race Apply must win. Its replica
 		// stays monotonic for the observer.
 		nd := e.nodes[1+rng.IntN(2)]
-		kind = (kind + 1) % 4
+		kind = (kind + 1) % kinds
 		switch kind {
+		case 4:
+			name := "partition-one"
+			if partitions%2 == 1 {
+				name = "partition-leader"
+			}
+			partitions++
+			f, err := testnet.NewFault(name)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			hold := 4*time.Second + time.Duration(rng.IntN(8000))*time.Millisecond
+			if err := f.Inject(fctx, fenv); err != nil {
+				faults = append(faults, name+" failed: "+err.Error())
+				return
+			}
+			desc := name
+			if d, ok := f.(testnet.Describer); ok {
+				desc = d.Describe()
+			}
+			faults = append(faults, fmt.Sprintf("partition %s for %v", desc, hold.Round(100*time.Millisecond)))
+			time.Sleep(hold)
+			if err := f.Heal(context.WithoutCancel(fctx), fenv); err != nil {
+				t.Errorf("heal %s: %v", desc, err)
+			}
 		case 3:
 			faults = append(faults, "pause leader n1")
 			_ = e.nodes[0].Signal(syscall.SIGSTOP)
@@ -163,11 +208,51 @@ func TestChaosFleet(t *testing.T) {
 	observe()
 	hist.Marks = readMarks(t, marks)
 	t.Logf("faults: %v", faults)
+	lost, back := map[string]bool{}, map[string]bool{}
+	for _, o := range hist.Observations {
+		for id, st := range o.Servers {
+			if st == "lost" {
+				lost[id] = true
+			} else if lost[id] {
+				back[id] = true // re-asserted by its node after a heal
+			}
+		}
+	}
+	t.Logf("%d servers seen lost, %d of them back in another state later", len(lost), len(back))
 	t.Logf("%d allocations (%d no_capacity), %d observations, %d clean exits; buffer back %v after healing",
 		allocs, noCapacity, len(hist.Observations), len(hist.Marks), time.Since(healed).Round(time.Millisecond))
 	for _, v := range Check(hist) {
 		t.Error(v)
 	}
+	// With allocations stopped, the cluster settles to exactly the buffer
+	// and one running process per record: the extras a healed partition
+	// left (its node kept its processes while the majority refilled the
+	// buffer) are retired, and no process outlives its record.
+	sctx, scancel := context.WithTimeout(ctx, 60*time.Second)
+	defer scancel()
+	var settled string
+	if err := testnet.WaitFor(sctx, func() error {
+		recs := e.servers(ctx)
+		procs := map[string]bool{}
+		for _, p := range gameProcs(gsPath) {
+			procs[p.server] = true
+		}
+		st := byState(recs)
+		settled = fmt.Sprintf("records by state %v, %d processes", st, len(procs))
+		avail := st["ready"] + st["starting"] + st["reserved"]
+		if avail != hist.Buffer || st["allocated"] != 0 || len(procs) != len(recs) {
+			return errString(settled)
+		}
+		for _, r := range recs {
+			if !procs[r.ID] {
+				return errString(settled + ": " + r.ID + " has no process")
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Errorf("did not settle to the buffer with one process per record: %s", settled)
+	}
+	t.Logf("settled %v after healing: %s", time.Since(healed).Round(time.Millisecond), settled)
 }
 
 type errString string

@@ -32,16 +32,27 @@ type env struct {
 
 func startCluster(t testing.TB, ctx context.Context, n int) *env {
 	t.Helper()
+	return startClusterOn(t, ctx, n, nil)
+}
+
+// startClusterOn is startCluster with every node in its own network
+// namespace on net (so that partitions can cut them), or on loopback
+// addresses when net is nil.
+func startClusterOn(t testing.TB, ctx context.Context, n int, net *testnet.Netns) *env {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("starts real agent processes")
 	}
 	dir := t.TempDir()
-	c, err := testnet.NewCluster(testnet.Config{Bin: binPath, Dir: dir, AgentArgs: fastArgs})
+	c, err := testnet.NewCluster(testnet.Config{Bin: binPath, Dir: dir, AgentArgs: fastArgs, Net: net})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		_ = c.Shutdown()
+		if net != nil {
+			_ = net.Close(context.Background())
+		}
 		if t.Failed() {
 			for _, nd := range c.Nodes() {
 				if b, err := os.ReadFile(nd.LogPath()); err == nil {
@@ -60,8 +71,13 @@ func startCluster(t testing.TB, ctx context.Context, n int) *env {
 		}
 	})
 	for i := 1; i <= n; i++ {
-		if _, err := c.AddNode(ctx, fmt.Sprintf("n%d", i), fmt.Sprintf("127.0.0.%d", i),
-			"--fleet-allow", filepath.Dir(gsPath), "--node-label", "region=eu", "--node-label", fmt.Sprintf("slot=s%d", i)); err != nil {
+		args := []string{"--fleet-allow", filepath.Dir(gsPath), "--node-label", "region=eu", "--node-label", fmt.Sprintf("slot=s%d", i)}
+		if net != nil {
+			_, err = c.Spawn(ctx, args...) // n<i> in its namespace
+		} else {
+			_, err = c.AddNode(ctx, fmt.Sprintf("n%d", i), fmt.Sprintf("127.0.0.%d", i), args...)
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -321,6 +337,10 @@ func TestFleetOnRealNodes(t *testing.T) {
 	}
 	killed := time.Now()
 	e.nodes = e.nodes[:2]
+	// Its servers show as lost, in GET servers and in the fleet's status
+	// (seen before the reaper's grace removes them), and the buffer
+	// refills on the others.
+	var lostSeen, lostInStatus bool
 	wctx, wcancel = context.WithTimeout(ctx, 40*time.Second)
 	if err := testnet.WaitFor(wctx, func() error {
 		ready := 0
@@ -328,9 +348,22 @@ func TestFleetOnRealNodes(t *testing.T) {
 			if s.State == "ready" && s.Node != dead.Name {
 				ready++
 			}
+			if s.Node == dead.Name && s.State == "lost" {
+				lostSeen = true
+			}
 		}
-		if ready < 4 {
-			return fmt.Errorf("%d ready on live nodes", ready)
+		if !lostInStatus {
+			var f struct {
+				Status struct {
+					ByNode  map[string]map[string]int `json:"by_node"`
+					ByState map[string]int            `json:"by_state"`
+				} `json:"status"`
+			}
+			e.do(ctx, 0, "GET", "/v1/tenants/acme/projects/arena/fleets/ctf", nil, 200, &f)
+			lostInStatus = f.Status.ByState["lost"] > 0 && f.Status.ByNode[dead.Name]["lost"] > 0
+		}
+		if ready < 4 || !lostSeen || !lostInStatus {
+			return fmt.Errorf("%d ready on live nodes; lost seen in servers %v, in the fleet status %v", ready, lostSeen, lostInStatus)
 		}
 		return nil
 	}); err != nil {

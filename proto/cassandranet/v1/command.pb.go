@@ -2732,7 +2732,8 @@ func (x *RemoveServer) GetId() string {
 }
 
 // MarkNodeServers acts on every server of a node the mesh declared
-// failed: "unhealthy" at once, or "remove" after the grace period.
+// failed: "lost" at once (older nodes proposed "unhealthy", still
+// accepted), or "remove" after the grace period.
 type MarkNodeServers struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
