@@ -62,27 +62,39 @@ func (s *Server) scoreAllocation(ctx context.Context, caller hooks.Caller, req a
 	if bytes.Equal(out, body) {
 		return nil // allowed unchanged: the default choice
 	}
-	var ans scoreAnswer
-	if err := json.Unmarshal(out, &ans); err != nil {
-		return errorf(http.StatusBadGateway, codePluginFailed, "a plugin answered score_allocation with JSON this route cannot read")
-	}
-	offered := make(map[string]bool, len(cands))
-	for _, c := range cands {
-		offered[c.ID] = true
-	}
-	var ids []string
-	for _, c := range ans.Candidates {
-		if offered[c.ID] && len(ids) < servers.MaxPreferred {
-			offered[c.ID] = false // a server named twice counts once; unknown ids are dropped
-			ids = append(ids, c.ID)
-		}
+	ids, only, err := preferredIDs(cands, out)
+	if err != nil {
+		return err
 	}
 	if len(ids) == 0 {
-		if ans.Only {
+		if only {
 			return consensus.NewError(servers.ErrNoCapacity, "an add-on filtered out every candidate server")
 		}
 		return nil
 	}
-	op.PreferredServerIds, op.PreferredOnly = ids, ans.Only
+	op.PreferredServerIds, op.PreferredOnly = ids, only
 	return servers.ValidateAllocate(op)
+}
+
+// preferredIDs reads a score_allocation answer: the ids of the offered
+// candidates in the plugin's order (ids not offered, and repeats,
+// dropped; at most MaxPreferred) and the only flag. A plugin's answer is
+// as hostile as a client's body.
+func preferredIDs(offered []servers.Candidate, out []byte) ([]string, bool, error) {
+	var ans scoreAnswer
+	if err := json.Unmarshal(out, &ans); err != nil {
+		return nil, false, errorf(http.StatusBadGateway, codePluginFailed, "a plugin answered score_allocation with JSON this route cannot read")
+	}
+	left := make(map[string]bool, len(offered))
+	for _, c := range offered {
+		left[c.ID] = true
+	}
+	var ids []string
+	for _, c := range ans.Candidates {
+		if left[c.ID] && len(ids) < servers.MaxPreferred {
+			left[c.ID] = false
+			ids = append(ids, c.ID)
+		}
+	}
+	return ids, ans.Only, nil
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/cassandranet/cassnet/hooks"
+	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
 	"github.com/cassandranet/cassnet/state/servers"
 )
 
@@ -116,4 +117,32 @@ func TestScoreAllocationFailures(t *testing.T) {
 	if !strings.Contains(rec.Body.String(), "no_capacity") {
 		t.Fatalf("body %s", rec.Body)
 	}
+}
+
+// FuzzScoreAnswer: any answer yields only offered ids, each once, at
+// most MaxPreferred, and a command that validates.
+func FuzzScoreAnswer(f *testing.F) {
+	f.Add([]byte(`{"candidates":[{"id":"gs-2"},{"id":"gs-1"},{"id":"gs-2"},{"id":"x"}],"only":true}`))
+	f.Add([]byte(`{"candidates":null}`))
+	f.Add([]byte(`[`))
+	offered := []servers.Candidate{{ID: "gs-1"}, {ID: "gs-2"}, {ID: "gs-3"}}
+	f.Fuzz(func(t *testing.T, out []byte) {
+		ids, only, err := preferredIDs(offered, out)
+		if err != nil {
+			return
+		}
+		seen := map[string]bool{}
+		for _, id := range ids {
+			if seen[id] || !slices.ContainsFunc(offered, func(c servers.Candidate) bool { return c.ID == id }) {
+				t.Fatalf("ids %v from %s", ids, out)
+			}
+			seen[id] = true
+		}
+		if len(ids) > 0 {
+			op := &cassnetv1.Allocate{Tenant: "acme", AllocationId: "alloc_1", PreferredServerIds: ids, PreferredOnly: only}
+			if err := servers.ValidateAllocate(op); err != nil {
+				t.Fatalf("ids %v: %v", ids, err)
+			}
+		}
+	})
 }
