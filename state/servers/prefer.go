@@ -1,8 +1,10 @@
 package servers
 
 import (
+	"cmp"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/cassandranet/cassnet/consensus"
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
@@ -71,48 +73,111 @@ func (w *write) pickPreferred(op *cassnetv1.Allocate) *Server {
 
 // Candidates returns, from this replica, up to limit (at most
 // MaxPreferred) servers that op could be given, in the order the default
-// choice would prefer them (the strategy's node order, then node name,
-// then id). It is what a node offers the score_allocation hook; Apply
-// checks every preferred server again, since this replica may be behind.
-// It reads every server of the request's project (of the tenant without
-// one), so it costs O(servers) on the request path, never in Apply.
+// choice would try them: selector by selector, each in the strategy's
+// node order, then node name, then id (so the first candidate is the
+// server Apply would pick without a preference). It is what a node offers
+// the score_allocation hook; Apply checks every preferred server again,
+// since this replica may be behind. With a project it visits only the
+// servers in each selector's state, node by node, and stops at limit;
+// without one it walks the tenant's servers. Never called in Apply.
 func (s *Store) Candidates(op *cassnetv1.Allocate, limit int) []Candidate {
 	limit = min(max(limit, 0), MaxPreferred)
 	d := s.cur.Load()
 	drained := func(node string) bool { _, ok := d.nodes.Get(node); return ok }
-	prefix := table.Prefix(op.GetTenant())
-	if op.GetProject() != "" {
-		prefix = table.Prefix(op.GetTenant(), op.GetProject())
+	out := make([]Candidate, 0, limit)
+	seen := map[string]bool{}
+	add := func(srv *Server) bool {
+		if !seen[srv.ID] {
+			seen[srv.ID] = true
+			out = append(out, Candidate{
+				ID: srv.ID, Project: srv.Project, Fleet: srv.Fleet, Node: srv.Node, State: srv.State,
+				Labels: maps.Clone(srv.Labels), Players: srv.Players, Capacity: srv.Capacity,
+			})
+		}
+		return len(out) < limit
 	}
-	type scored struct {
-		srv  *Server
+	for _, sel := range selectorsOf(op) {
+		if len(out) >= limit {
+			break
+		}
+		state := sel.GetState()
+		if state == "" {
+			state = StateReady
+		}
+		match := func(srv *Server) bool { return srv.State == state && candidate(op, sel, srv) && !drained(srv.Node) }
+		for _, srv := range d.ordered(op, state, limit-len(out), match) {
+			if !add(srv) {
+				break
+			}
+		}
+	}
+	return out
+}
+
+// ordered returns up to n servers of op's tenant (and project, if named)
+// in state that pass match, in the default choice's order.
+func (d *data) ordered(op *cassnetv1.Allocate, state string, n int, match func(*Server) bool) []*Server {
+	distributed := op.GetStrategy() == StrategyDistributed
+	if op.GetProject() == "" {
+		type scored struct {
+			srv  *Server
+			busy int
+		}
+		var all []scored
+		d.byProject.Walk(table.Prefix(op.GetTenant()), func(k string, _ struct{}) bool {
+			if srv, ok := d.servers.Get(serverKey(op.GetTenant(), k[len(k)-idLen(k):])); ok && match(srv) {
+				busy, _ := d.busy.Get(srv.Node)
+				all = append(all, scored{srv, busy})
+			}
+			return true
+		})
+		slices.SortFunc(all, func(a, b scored) int {
+			switch {
+			case better(a.srv, a.busy, b.srv, b.busy, distributed):
+				return -1
+			case better(b.srv, b.busy, a.srv, a.busy, distributed):
+				return 1
+			}
+			return 0
+		})
+		var out []*Server
+		for _, c := range all[:min(len(all), n)] {
+			out = append(out, c.srv)
+		}
+		return out
+	}
+	type nodeBusy struct {
+		node string
 		busy int
 	}
-	var all []scored
-	d.byProject.Walk(prefix, func(k string, _ struct{}) bool {
-		srv, ok := d.servers.Get(serverKey(op.GetTenant(), k[len(k)-idLen(k):]))
-		if ok && eligible(op, srv, drained) {
-			busy, _ := d.busy.Get(srv.Node)
-			all = append(all, scored{srv, busy})
-		}
+	var order []nodeBusy
+	prefix := table.Prefix(op.GetTenant(), op.GetProject(), state)
+	d.stateNodes.Walk(prefix, func(k string, _ int) bool {
+		busy, _ := d.busy.Get(k[len(prefix):])
+		order = append(order, nodeBusy{k[len(prefix):], busy})
 		return true
 	})
-	distributed := op.GetStrategy() == StrategyDistributed
-	slices.SortFunc(all, func(a, b scored) int {
-		switch {
-		case better(a.srv, a.busy, b.srv, b.busy, distributed):
-			return -1
-		case better(b.srv, b.busy, a.srv, a.busy, distributed):
-			return 1
+	slices.SortFunc(order, func(a, b nodeBusy) int {
+		if a.busy != b.busy {
+			if distributed {
+				return cmp.Compare(a.busy, b.busy)
+			}
+			return cmp.Compare(b.busy, a.busy)
 		}
-		return 0
+		return strings.Compare(a.node, b.node)
 	})
-	out := make([]Candidate, 0, min(len(all), limit))
-	for _, c := range all[:min(len(all), limit)] {
-		out = append(out, Candidate{
-			ID: c.srv.ID, Project: c.srv.Project, Fleet: c.srv.Fleet, Node: c.srv.Node, State: c.srv.State,
-			Labels: maps.Clone(c.srv.Labels), Players: c.srv.Players, Capacity: c.srv.Capacity,
+	var out []*Server
+	for _, nb := range order {
+		np := table.Prefix(op.GetTenant(), op.GetProject(), state, nb.node)
+		d.byState.Walk(np, func(k string, _ struct{}) bool {
+			if srv, ok := d.servers.Get(serverKey(op.GetTenant(), k[len(np):])); ok && match(srv) {
+				out = append(out, srv)
+			}
+			return len(out) < n
 		})
+		if len(out) >= n {
+			break
+		}
 	}
 	return out
 }
