@@ -3,10 +3,14 @@ package plugin_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/cassandranet/cassnet/hooks"
+	"github.com/cassandranet/cassnet/plugin"
 )
 
 // TestAllocPrefer: the alloc-prefer example orders the candidates of
@@ -57,4 +61,56 @@ func TestAllocPrefer(t *testing.T) {
 	if out, err := rt.Before(ctx, hooks.ScoreAllocation, caller, req); err != nil || string(out) != string(req) {
 		t.Fatalf("no config: %s %v, want the request unchanged", out, err)
 	}
+}
+
+// BenchmarkScoreAllocation: one score_allocation call of alloc-prefer
+// (compiled) over 16 and 64 (the most a node offers) candidates, as a
+// node makes it for an allocation.
+func BenchmarkScoreAllocation(b *testing.B) {
+	for _, n := range []int{16, 64} {
+		b.Run(fmt.Sprintf("candidates=%d", n), func(b *testing.B) { benchScore(b, n) })
+	}
+}
+
+func benchScore(b *testing.B, n int) {
+	reg := newRegistry(b, "acme")
+	rt, err := plugin.New(context.Background(), plugin.Config{Source: reg, Instances: 2})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rt.Close(context.Background())
+	install(b, rt, reg, "acme", "alloc-prefer", module(b, "alloc-prefer", ""), false)
+	reg.config("acme", "alloc-prefer", `{"value":"eu","fullest_first":true}`)
+	var sb strings.Builder
+	sb.WriteString(`{"allocation":{"project_id":"arena"},"only":false,"candidates":[`)
+	for i := range n {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		fmt.Fprintf(&sb, `{"id":"gs-%02d","node":"n%d","state":"ready","labels":{"region":"%s","mode":"ctf"},"players":%d,"capacity":10}`,
+			i, i%8, []string{"eu", "us"}[i%2], i%10)
+	}
+	sb.WriteString(`]}`)
+	req := []byte(sb.String())
+	ctx := context.Background()
+	caller := hooks.Caller{Tenant: "acme", Kind: "operator", ID: "op"}
+	for range 50 {
+		if _, err := rt.Before(ctx, hooks.ScoreAllocation, caller, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+	times := make([]time.Duration, 0, b.N)
+	cpu0 := cpuTime()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		start := time.Now()
+		if _, err := rt.Before(ctx, hooks.ScoreAllocation, caller, req); err != nil {
+			b.Fatal(err)
+		}
+		times = append(times, time.Since(start))
+	}
+	b.StopTimer()
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(len(times)), "cpu-µs/op")
+	reportPercentiles(b, times)
 }
