@@ -8,7 +8,7 @@ NAME      ?= local
 
 PROTO_SRC := $(wildcard proto/cassandranet/v1/*.proto)
 
-.PHONY: all build run test test-short vet proto proto-check bench chaos chaos-alloc chaos-webhooks fuzz clean help cabi example-gameserver soak-supervisor chaos-ugc plugins chaos-fleet \
+.PHONY: all build run test test-short vet proto proto-check bench chaos chaos-alloc chaos-webhooks fuzz clean help cabi example-gameserver soak-supervisor chaos-ugc plugins chaos-plugins chaos-fleet \
 	image compose-up compose-down compose-test
 
 all: build
@@ -23,6 +23,7 @@ help:
 	@echo "make chaos-webhooks  webhook chaos test: every acknowledged ban's event delivered, signed"
 
 	@echo "make chaos-ugc   45 s UGC chaos test: lost items, deletes and uploads; published versions download with their sha256"
+	@echo "make chaos-plugins 60 s plugins chaos test: replaced plugins and configs converge by sha256, no policy-refused ban in the state"
 	@echo "make chaos-fleet 40 s fleet chaos test: node kills, pauses, process kills; buffer restored, no allocated server killed, no id reused"
 	@echo "make proto       regenerate Go code from proto/"
 	@echo "make cabi        build the game-server C library into $(CABI_OUT) (cabi/include/cassnet.h)"
@@ -155,7 +156,8 @@ FUZZ_TARGETS := \
 	./ugc/blob/:FuzzParseBlobPath \
 	./ugc/blob/:FuzzUploadRequest \
 	./plugin/:FuzzParseManifest \
-	./plugin/:FuzzDecodeResult
+	./plugin/:FuzzDecodeResult \
+	./pluginsdk/:FuzzGet
 
 # A longer chaos run than the one in `make test` (docs/testnet.md).
 # Override CHAOS_NODES, CHAOS_DURATION, CHAOS_FAULTS, CHAOS_SEED, CHAOS_OUT.
@@ -189,6 +191,9 @@ soak-supervisor:
 
 chaos-ugc:
 	CASSNET_CHAOS_UGC=1 $(GO) test -race -count=1 -timeout 6m -run '^TestChaosUGC$$' -v ./testnet/
+
+chaos-plugins:
+	CASSNET_CHAOS_PLUGINS=1 $(GO) test -race -count=1 -timeout 7m -run '^TestChaosPlugins$$' -v ./testnet/
 
 chaos-fleet:
 	CASSNET_CHAOS_FLEET=1 $(GO) test -race -count=1 -timeout 6m -run '^TestChaosFleet$$' -v ./testnet/fleettest/

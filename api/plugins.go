@@ -83,7 +83,7 @@ func (s *Server) handlePutPlugin(w http.ResponseWriter, r *http.Request, p Princ
 	if err != nil {
 		s.log.Info("plugin upload refused", "tenant", tenant, "plugin", name, "err", err)
 		s.fail(w, r, errorf(http.StatusUnprocessableEntity, codeInvalidPlugin,
-			"the module does not load as a plugin (it must be a wasip1 module exporting cn_alloc, cn_manifest and cn_call, with a valid manifest; see docs/addons.md)"))
+			"the module does not load as a plugin (it must be a wasip1 module exporting cn_alloc, cn_manifest and cn_hook (or cn_call), with a valid manifest; see docs/addons.md)"))
 		return
 	}
 	mj, err := json.Marshal(manifest)

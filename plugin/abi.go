@@ -11,11 +11,19 @@ import (
 	"github.com/cassandranet/cassnet/hooks"
 )
 
-// The ABI a module implements (docs/addons.md):
+// The ABI a module implements (docs/addons.md), version 2:
 //
 //	cn_alloc(size i32) -> ptr i32                    a buffer the host writes into
 //	cn_manifest() -> i64                             ptr<<32 | len of the manifest JSON
-//	cn_call(hook_ptr, hook_len, in_ptr, in_len i32) -> i64   ptr<<32 | len of the answer JSON
+//	cn_hook(hook_ptr, hook_len, caller_ptr, caller_len, config_ptr, config_len,
+//	        req_ptr, req_len, result_ptr, result_len i32) -> i64   ptr<<32 | len of the answer JSON
+//
+// The caller is its five fields (tenant, project, kind, id, role)
+// separated by NUL bytes; config, request and result are JSON (result
+// empty except for after-hooks). The host calls cn_alloc once per call
+// and writes the five parts there back to back. A module of version 1
+// exports cn_call(hook_ptr, hook_len, in_ptr, in_len) instead, whose
+// input is one JSON object; the host still runs those.
 //
 // and may import, from module "cassnet":
 //
@@ -30,6 +38,7 @@ const (
 	exportAlloc    = "cn_alloc"
 	exportManifest = "cn_manifest"
 	exportCall     = "cn_call"
+	exportHook     = "cn_hook"
 	hostModule     = "cassnet"
 )
 
@@ -143,7 +152,61 @@ func (m *Manifest) Has(hook string) bool { return slices.Contains(m.Hooks, hook)
 // HasRPC reports whether the manifest names the RPC.
 func (m *Manifest) HasRPC(name string) bool { return slices.Contains(m.RPCs, name) }
 
-// input is what cn_call receives.
+// callInput is one call's five parts.
+type callInput struct {
+	hook                    string
+	caller                  hooks.Caller
+	config, request, result []byte
+}
+
+// frame appends the parts, back to back, to b: what cn_hook receives.
+func (c *callInput) frame(b []byte) []byte {
+	b = append(b, c.hook...)
+	b = appendCaller(b, c.caller)
+	b = append(b, c.config...)
+	b = append(b, c.request...)
+	return append(b, c.result...)
+}
+
+// lens are the parts' lengths in frame's order.
+func (c *callInput) lens() [5]int {
+	return [5]int{len(c.hook), callerLen(c.caller), len(c.config), len(c.request), len(c.result)}
+}
+
+// appendCaller appends tenant, project, kind, id and role separated by
+// NUL bytes (dropping any NUL inside a field; none is valid in an id).
+func appendCaller(b []byte, c hooks.Caller) []byte {
+	for i, f := range [5]string{c.Tenant, c.Project, c.Kind, c.ID, c.Role} {
+		if i > 0 {
+			b = append(b, 0)
+		}
+		for j := 0; j < len(f); j++ {
+			if f[j] != 0 {
+				b = append(b, f[j])
+			}
+		}
+	}
+	return b
+}
+
+func callerLen(c hooks.Caller) int {
+	n := 4
+	for _, f := range [5]string{c.Tenant, c.Project, c.Kind, c.ID, c.Role} {
+		n += len(f) - strings.Count(f, "\x00")
+	}
+	return n
+}
+
+// json is the ABI 1 input: one JSON object.
+func (c *callInput) json() ([]byte, error) {
+	b, err := json.Marshal(input{Hook: c.hook, Caller: c.caller, Config: c.config, Request: c.request, Result: c.result})
+	if err != nil {
+		return nil, fmt.Errorf("plugin: encode the input: %w", err)
+	}
+	return b, nil
+}
+
+// input is what cn_call receives (ABI 1).
 type input struct {
 	Hook    string          `json:"hook"`
 	Caller  hooks.Caller    `json:"caller"`

@@ -90,3 +90,7 @@ func reportPercentiles(b *testing.B, times []time.Duration) {
 	b.ReportMetric(at(0.50), "p50-µs")
 	b.ReportMetric(at(0.99), "p99-µs")
 }
+
+// BenchmarkBeforeRawPlugin is the floor below the SDK: a module written
+// against the ABI directly, answering from static buffers.
+func BenchmarkBeforeRawPlugin(b *testing.B) { benchBefore(b, "testdata/raw") }

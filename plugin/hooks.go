@@ -2,7 +2,6 @@ package plugin
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -131,26 +130,22 @@ func (r *Runtime) hook(ctx context.Context, v *version, p plugins.Plugin, hook s
 // run makes one call on an instance of v, under the call timeout. A
 // failed call discards its instance and is reported.
 func (r *Runtime) run(ctx context.Context, v *version, p plugins.Plugin, hook string, caller hooks.Caller, req, result []byte) ([]byte, error) {
-	in := input{Hook: hook, Caller: caller, Config: p.Config, Request: req, Result: result}
-	if len(in.Config) == 0 {
-		in.Config = json.RawMessage("{}")
+	in := &callInput{hook: hook, caller: caller, config: p.Config, request: req, result: result}
+	if len(in.config) == 0 {
+		in.config = emptyConfig
 	}
-	if len(in.Request) == 0 {
-		in.Request = json.RawMessage("null")
-	}
-	body, err := json.Marshal(in)
-	if err != nil {
-		return nil, fmt.Errorf("plugin: encode the input: %w", err)
+	if len(in.request) == 0 {
+		in.request = nullJSON
 	}
 	start := time.Now()
 	inst, err := v.acquire(ctx)
 	for try := 0; errors.Is(err, errRetired) && try < 3; try++ {
 		// Replaced since this call looked: run on the current version.
 		if v, p, err = r.current(ctx, p, hook); err == nil {
-			in.Config = p.Config
-			if body, err = json.Marshal(in); err == nil {
-				inst, err = v.acquire(ctx)
+			if in.config = p.Config; len(in.config) == 0 {
+				in.config = emptyConfig
 			}
+			inst, err = v.acquire(ctx)
 		}
 	}
 	if errors.Is(err, errGone) || err != nil && ctx.Err() != nil {
@@ -161,7 +156,7 @@ func (r *Runtime) run(ctx context.Context, v *version, p plugins.Plugin, hook st
 		return nil, err
 	}
 	cctx, cancel := context.WithTimeout(ctx, r.cfg.CallTimeout)
-	out, err := inst.invoke(cctx, hook, body)
+	out, err := inst.invoke(cctx, in)
 	timedOut := cctx.Err() != nil
 	cancel()
 	v.release(ctx, inst, err == nil)
@@ -185,6 +180,11 @@ func (r *Runtime) run(ctx context.Context, v *version, p plugins.Plugin, hook st
 	}
 	return out, nil
 }
+
+var (
+	emptyConfig = []byte("{}")
+	nullJSON    = []byte("null")
+)
 
 // errGone means the plugin was deleted, or its new version no longer
 // implements the hook, while the call was starting: the call is skipped.

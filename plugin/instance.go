@@ -134,7 +134,11 @@ func (v *version) retire(ctx context.Context) {
 type instance struct {
 	mod              api.Module
 	alloc, call, man api.Function
-	out              *logWriter
+	// hook is cn_hook, the framed entry point (ABI 2); nil for a module
+	// that only exports cn_call (ABI 1, one JSON input).
+	hook api.Function
+	buf  []byte // the framed input, reused from call to call
+	out  *logWriter
 }
 
 func (r *Runtime) instantiate(ctx context.Context, c wazero.CompiledModule, log *slog.Logger) (*instance, error) {
@@ -150,10 +154,11 @@ func (r *Runtime) instantiate(ctx context.Context, c wazero.CompiledModule, log 
 		return nil, fmt.Errorf("plugin: instantiate: %w", err)
 	}
 	in := &instance{mod: mod, out: w,
-		alloc: mod.ExportedFunction(exportAlloc), call: mod.ExportedFunction(exportCall), man: mod.ExportedFunction(exportManifest)}
-	if in.alloc == nil || in.call == nil || in.man == nil {
+		alloc: mod.ExportedFunction(exportAlloc), call: mod.ExportedFunction(exportCall),
+		man: mod.ExportedFunction(exportManifest), hook: mod.ExportedFunction(exportHook)}
+	if in.alloc == nil || in.call == nil && in.hook == nil || in.man == nil {
 		_ = mod.Close(ctx)
-		return nil, errors.New("plugin: the module lacks cn_alloc, cn_call or cn_manifest")
+		return nil, errors.New("plugin: the module lacks cn_alloc, cn_hook (or cn_call) or cn_manifest")
 	}
 	return in, nil
 }
@@ -195,10 +200,39 @@ func (in *instance) manifest(ctx context.Context) ([]byte, error) {
 	return in.read(res[0], maxManifest)
 }
 
-// invoke runs cn_call(hook, input) and returns the answer.
-func (in *instance) invoke(ctx context.Context, hook string, input []byte) ([]byte, error) {
+// invoke runs one call and returns the answer: cn_hook on the five
+// parts written into one buffer (ABI 2), or, for a module that only has
+// cn_call, cn_call on their JSON encoding (ABI 1).
+func (in *instance) invoke(ctx context.Context, c *callInput) ([]byte, error) {
 	in.out.reset()
 	ctx = withLog(ctx, in.out)
+	if in.hook == nil {
+		body, err := c.json()
+		if err != nil {
+			return nil, err
+		}
+		return in.invokeJSON(ctx, c.hook, body)
+	}
+	in.buf = c.frame(in.buf[:0])
+	ptr, err := in.write(ctx, in.buf)
+	if err != nil {
+		return nil, err
+	}
+	var params [10]uint64
+	off := uint64(ptr)
+	for i, n := range c.lens() {
+		params[2*i], params[2*i+1] = off, uint64(n)
+		off += uint64(n)
+	}
+	res, err := in.hook.Call(ctx, params[:]...)
+	if err != nil {
+		return nil, err
+	}
+	return in.read(res[0], maxOutput)
+}
+
+// invokeJSON runs cn_call(hook, input), ABI 1.
+func (in *instance) invokeJSON(ctx context.Context, hook string, input []byte) ([]byte, error) {
 	hp, err := in.write(ctx, []byte(hook))
 	if err != nil {
 		return nil, err

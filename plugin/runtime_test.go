@@ -276,3 +276,16 @@ func TestHotSwap(t *testing.T) {
 	}
 	t.Logf("%d calls, %d by v2", calls.Load(), sawV2.Load())
 }
+
+// TestABI1 runs a module of the first ABI (cn_call with one JSON input,
+// no cn_hook): the host still calls it.
+func TestABI1(t *testing.T) {
+	reg := newRegistry(t, "acme")
+	rt := newRuntime(t, reg, nil)
+	install(t, rt, reg, "acme", "raw", module(t, "testdata/raw", ""), false)
+	req := []byte(`{"player_id":"p1","reason":"aimbot detected"}`)
+	out, err := rt.Before(context.Background(), hooks.BeforeBanCreate, admin, req)
+	if err != nil || string(out) != string(req) {
+		t.Fatalf("Before = %s, %v", out, err)
+	}
+}

@@ -4,38 +4,78 @@ package pluginsdk
 
 import "unsafe"
 
-// The ABI (docs/addons.md): the host writes inputs into buffers it gets
-// from cn_alloc, calls cn_call or cn_manifest, and reads the answer at the
-// packed (ptr<<32 | len) they return before its next call.
+// The ABI (docs/addons.md), version 2: the host writes a call's parts
+// into a buffer it gets from cn_alloc, calls cn_hook (or, an older host,
+// cn_call with one JSON input) or cn_manifest, and reads the answer at
+// the packed (ptr<<32 | len) they return before its next call.
+//
+// Memory is reused from call to call: cn_alloc carves from one arena that
+// a call's end resets, and the answer is encoded into one buffer, so a
+// call allocates only what the handler does.
 
-// pinned keeps the buffers handed to the host alive (Go's GC does not move
-// memory, so a referenced buffer stays where the host wrote it).
-var pinned [][]byte
-
-// out is the last answer, kept alive until the next call.
-var out []byte
+var (
+	arena []byte   // cn_alloc's buffers, reset after each call
+	used  int      // bytes of arena handed out since the last reset
+	extra [][]byte // buffers that did not fit, kept until the reset
+	need  int      // what this call asked for in all
+	out   []byte   // the last answer, kept until the next call
+)
 
 //go:wasmexport cn_alloc
 func cnAlloc(size uint32) uint32 {
-	if size == 0 {
-		size = 1
+	n := (int(size) + 7) &^ 7
+	if n == 0 {
+		n = 8
 	}
-	b := make([]byte, size)
-	pinned = append(pinned, b)
-	return uint32(uintptr(unsafe.Pointer(&b[0])))
+	need += n
+	if used+n > len(arena) {
+		if used > 0 {
+			b := make([]byte, n)
+			extra = append(extra, b)
+			return addr(b)
+		}
+		arena = make([]byte, max(n, 4096, 2*len(arena)))
+	}
+	b := arena[used : used+n]
+	used += n
+	return addr(b)
+}
+
+// reset releases cn_alloc's buffers; the next call gets an arena big
+// enough for this one's.
+func reset() {
+	if len(extra) > 0 {
+		arena = make([]byte, need)
+		extra = nil
+	}
+	used, need = 0, 0
 }
 
 //go:wasmexport cn_manifest
 func cnManifest() uint64 { return keep(ManifestJSON()) }
 
+//go:wasmexport cn_hook
+func cnHook(hookPtr, hookLen, callerPtr, callerLen, configPtr, configLen, reqPtr, reqLen, resPtr, resLen uint32) uint64 {
+	c := Call{
+		Hook:    string(view(hookPtr, hookLen)),
+		Caller:  parseCaller(view(callerPtr, callerLen)),
+		Config:  view(configPtr, configLen),
+		Request: view(reqPtr, reqLen),
+		Result:  view(resPtr, resLen),
+	}
+	out = DispatchCall(c, out[:0])
+	reset()
+	return keep(out)
+}
+
 //go:wasmexport cn_call
 func cnCall(hookPtr, hookLen, inPtr, inLen uint32) uint64 {
-	hook := string(view(hookPtr, hookLen))
-	input := view(inPtr, inLen)
-	res := Dispatch(hook, input)
-	pinned = pinned[:0] // the inputs are consumed
+	res := Dispatch(string(view(hookPtr, hookLen)), view(inPtr, inLen))
+	reset()
 	return keep(res)
 }
+
+func addr(b []byte) uint32 { return uint32(uintptr(unsafe.Pointer(&b[0]))) }
 
 func view(ptr, n uint32) []byte {
 	if n == 0 {
@@ -45,7 +85,6 @@ func view(ptr, n uint32) []byte {
 }
 
 func keep(b []byte) uint64 {
-	out = b
 	if len(b) == 0 {
 		return 0
 	}

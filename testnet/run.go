@@ -162,6 +162,12 @@ func Run(ctx context.Context, cfg RunConfig) (*Report, error) {
 			cfg.Checkers = slices.Insert(cfg.Checkers, 1, Checker(&WebhookChecker{}))
 		}
 	}
+	if slices.ContainsFunc(gens, func(g Generator) bool { _, ok := g.(*PluginWorkload); return ok }) {
+		agentArgs = append(agentArgs, pluginAgentArgs...)
+		if !slices.ContainsFunc(cfg.Checkers, func(c Checker) bool { _, ok := c.(*PluginChecker); return ok }) {
+			cfg.Checkers = slices.Insert(cfg.Checkers, 1, Checker(&PluginChecker{}))
+		}
+	}
 	nodesDir := filepath.Join(cfg.OutDir, "nodes")
 	if ents, _ := os.ReadDir(nodesDir); len(ents) > 0 {
 		return nil, fmt.Errorf("chaos: %s holds an earlier run's nodes; use a fresh output dir", nodesDir)
@@ -287,7 +293,7 @@ var WorkloadNames = []string{BanWorkloadName, SessionWorkloadName, PubSubWorkloa
 // OptionalWorkloads run only when named. The allocation workload needs
 // game servers registered over gRPC to reach the replicated state
 // (issue 11), and has its own chaos test (TestChaosAlloc).
-var OptionalWorkloads = []string{AllocWorkloadName, WebhookWorkloadName, UGCWorkloadName}
+var OptionalWorkloads = []string{AllocWorkloadName, WebhookWorkloadName, UGCWorkloadName, PluginWorkloadName}
 
 // hasAlloc reports whether gens include the allocation workload.
 func hasAlloc(gens []Generator) bool {
@@ -322,6 +328,8 @@ func NewGenerators(names []string) ([]Generator, error) {
 
 		case UGCWorkloadName:
 			gens = append(gens, &UGCWorkload{Tenant: UGCTenant})
+		case PluginWorkloadName:
+			gens = append(gens, &PluginWorkload{Tenant: PluginTenant})
 		default:
 			return nil, fmt.Errorf("chaos: unknown workload %q (want %s or all)", n, strings.Join(append(slices.Clone(WorkloadNames), OptionalWorkloads...), ", "))
 		}
