@@ -31,6 +31,9 @@ func init() {
 	pluginsdk.Handle(pluginsdk.ScoreAllocation, score)
 }
 
+// score reads the candidates with the SDK's scanner (no encoding/json:
+// reflection is slow inside wasm) and answers them reordered, as the raw
+// objects they came as.
 func score(c pluginsdk.Call) pluginsdk.Result {
 	var cfg config
 	if err := c.DecodeConfig(&cfg); err != nil {
@@ -42,29 +45,50 @@ func score(c pluginsdk.Call) pluginsdk.Result {
 	if cfg.Value == "" && !cfg.FullestFirst {
 		return pluginsdk.Allow()
 	}
-	var req pluginsdk.ScoreRequest
-	if err := c.Decode(&req); err != nil {
+	raw, ok := c.Field("candidates")
+	if !ok {
 		return pluginsdk.Reject(400, "alloc-prefer: unreadable request")
 	}
-	rank := func(s pluginsdk.Candidate) int {
-		if cfg.Value == "" || s.Labels[cfg.Label] == cfg.Value {
-			return 0
-		}
-		return 1
+	elems, ok := pluginsdk.Elements(raw)
+	if !ok {
+		return pluginsdk.Reject(400, "alloc-prefer: unreadable candidates")
 	}
-	out := make([]pluginsdk.Candidate, 0, len(req.Candidates))
-	for _, s := range req.Candidates {
-		if !cfg.Only || rank(s) == 0 {
-			out = append(out, s)
+	type cand struct {
+		raw     []byte
+		rank    int
+		players int64
+	}
+	out := make([]cand, 0, len(elems))
+	for _, e := range elems {
+		k := cand{raw: e}
+		if cfg.Value != "" {
+			k.rank = 1
+			if labels, ok := pluginsdk.Get(e, "labels"); ok {
+				if v, ok := pluginsdk.Get(labels, cfg.Label); ok {
+					if s, ok := pluginsdk.Str(v); ok && s == cfg.Value {
+						k.rank = 0
+					}
+				}
+			}
+		}
+		if v, ok := pluginsdk.Get(e, "players"); ok {
+			k.players, _ = pluginsdk.Int(v)
+		}
+		if !cfg.Only || k.rank == 0 {
+			out = append(out, k)
 		}
 	}
-	slices.SortStableFunc(out, func(a, b pluginsdk.Candidate) int {
-		if r := cmp.Compare(rank(a), rank(b)); r != 0 || !cfg.FullestFirst {
+	slices.SortStableFunc(out, func(a, b cand) int {
+		if r := cmp.Compare(a.rank, b.rank); r != 0 || !cfg.FullestFirst {
 			return r
 		}
-		return cmp.Compare(b.Players, a.Players)
+		return cmp.Compare(b.players, a.players)
 	})
-	return pluginsdk.Prefer(req, out, cfg.Only)
+	ordered := make([][]byte, len(out))
+	for i, k := range out {
+		ordered[i] = k.raw
+	}
+	return pluginsdk.PreferRaw(c.Request, ordered, cfg.Only)
 }
 
 func main() {}
