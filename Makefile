@@ -133,6 +133,7 @@ FUZZ_TARGETS := \
 	./api/:FuzzDecodeVerify \
 	./api/:FuzzParseCredential \
 	./api/:FuzzDecodeCreateBan \
+	./api/:FuzzScoreAnswer \
 	./api/:FuzzDecodeCreateTenant \
 	./api/:FuzzDecodeCreateWebhook \
 	./webhook/:FuzzParseSignature \

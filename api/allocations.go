@@ -94,6 +94,10 @@ func (s *Server) handleAllocate(w http.ResponseWriter, r *http.Request, p Princi
 			return
 		}
 	}
+	if err := s.scoreAllocation(r.Context(), caller, req, op); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	idx, err := s.apply(r.Context(), p, &cassnetv1.Command{Op: &cassnetv1.Command_Allocate{Allocate: op}})
 	if err != nil {
 		s.fail(w, r, err)

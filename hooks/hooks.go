@@ -26,7 +26,24 @@ const (
 	AfterUGCItemCreate  = "after_ugc_item_create"
 	BeforeAllocation    = "before_allocation"
 	AfterAllocation     = "after_allocation"
+	// ScoreAllocation is a before-hook with its own request: the node's
+	// candidate servers for an allocation, which the hook may reorder or
+	// filter (docs/addons.md). Its answer is advisory: Apply re-checks
+	// every preferred server.
+	ScoreAllocation = "score_allocation"
 )
+
+// Implementer is implemented by runners that can say cheaply whether a
+// tenant has a hook at all, so a request path can skip preparing an
+// expensive hook request (score_allocation's candidate list).
+//
+// Concurrency: as Runner.
+type Implementer interface {
+	// Implements reports whether some add-on of tenant may run hook. It
+	// may answer true when unsure (a module not loaded yet); Before then
+	// decides.
+	Implements(ctx context.Context, tenant, hook string) bool
+}
 
 // Caller is the authenticated identity a request carries, as a hook sees it.
 type Caller struct {

@@ -65,6 +65,7 @@ type Manifest struct {
 var KnownHooks = []string{
 	hooks.BeforeBanCreate, hooks.AfterBanCreate, hooks.BeforeSessionCreate, hooks.AfterSessionCreate,
 	hooks.BeforeUGCItemCreate, hooks.AfterUGCItemCreate, hooks.BeforeAllocation, hooks.AfterAllocation,
+	hooks.ScoreAllocation,
 }
 
 // ParseManifest decodes and validates a manifest: a JSON object of at

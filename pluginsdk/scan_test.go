@@ -106,3 +106,20 @@ func FuzzGet(f *testing.F) {
 		}
 	})
 }
+
+func TestElements(t *testing.T) {
+	for in, want := range map[string]int{`[]`: 0, ` [ {"a":[1,2]} , "x,]" ,3 ]`: 3, `[{"id":"a"}]`: 1} {
+		if got, ok := Elements([]byte(in)); !ok || len(got) != want {
+			t.Errorf("Elements(%s) = %q %v, want %d", in, got, ok, want)
+		}
+	}
+	for _, in := range []string{``, `{}`, `[1,`, `[1 2]`, `[`} {
+		if _, ok := Elements([]byte(in)); ok {
+			t.Errorf("Elements(%s) ok", in)
+		}
+	}
+	r := PreferRaw([]byte(`{"allocation":{"project_id":"p"},"candidates":[{"id":"a"},{"id":"b"}]}`), [][]byte{[]byte(`{"id":"b"}`)}, true)
+	if string(r.Request) != `{"allocation":{"project_id":"p"},"candidates":[{"id":"b"}],"only":true}` || r.Action != "amend" {
+		t.Fatalf("PreferRaw = %+v %s", r, r.Request)
+	}
+}

@@ -51,15 +51,18 @@ func (s *Store) allocate(tx *consensus.Tx, op *cassnetv1.Allocate) error {
 	if _, dup := w.allocations.Get(table.Key(op.GetTenant(), op.GetAllocationId())); dup {
 		return consensus.NewError(consensus.ErrConflict, "allocation %q already exists", op.GetAllocationId())
 	}
-	sels := op.GetSelectors()
-	if len(sels) == 0 {
-		sels = []*cassnetv1.Allocate_Selector{{State: StateReady}}
-	}
 	var old *Server
-	for _, sel := range sels {
-		if old = w.pick(op, sel); old != nil {
+	if len(op.GetPreferredServerIds()) > 0 {
+		old = w.pickPreferred(op)
+		if old == nil && op.GetPreferredOnly() {
+			return errNoPreferred(op)
+		}
+	}
+	for _, sel := range selectorsOf(op) {
+		if old != nil {
 			break
 		}
+		old = w.pick(op, sel)
 	}
 	if old == nil {
 		return consensus.NewError(ErrNoCapacity, "no server of tenant %q matches any selector", op.GetTenant())
@@ -131,7 +134,7 @@ func (w *write) pick(op *cassnetv1.Allocate, sel *cassnetv1.Allocate_Selector) *
 		np := table.Prefix(op.GetTenant(), op.GetProject(), state, n.node)
 		w.byState.Walk(np, func(k string, _ struct{}) bool {
 			srv, ok := w.servers.Get(serverKey(op.GetTenant(), k[len(np):]))
-			if ok && srv.State == state && w.candidate(op, sel, srv) {
+			if ok && srv.State == state && candidate(op, sel, srv) {
 				found = srv
 				return false
 			}
@@ -146,7 +149,7 @@ func (w *write) pick(op *cassnetv1.Allocate, sel *cassnetv1.Allocate_Selector) *
 
 // candidate reports whether srv, already in the selector's state, passes
 // the request's fleet and the selector's labels and free players.
-func (w *write) candidate(op *cassnetv1.Allocate, sel *cassnetv1.Allocate_Selector, srv *Server) bool {
+func candidate(op *cassnetv1.Allocate, sel *cassnetv1.Allocate_Selector, srv *Server) bool {
 	if op.GetFleet() != "" && srv.Fleet != op.GetFleet() {
 		return false
 	}
@@ -175,7 +178,7 @@ func (w *write) pickAll(op *cassnetv1.Allocate, sel *cassnetv1.Allocate_Selector
 	w.byProject.Walk(prefix, func(k string, _ struct{}) bool {
 		id := k[len(k)-idLen(k):]
 		srv, ok := w.servers.Get(serverKey(op.GetTenant(), id))
-		if !ok || srv.State != state || !w.candidate(op, sel, srv) {
+		if !ok || srv.State != state || !candidate(op, sel, srv) {
 			return true
 		}
 		if _, drained := w.nodes.Get(srv.Node); drained {

@@ -249,6 +249,9 @@ func ValidateAllocate(op *cassnetv1.Allocate) error {
 	default:
 		return invalid("strategy: must be packed or distributed, got %q", op.GetStrategy())
 	}
+	if err := validatePreferred(op); err != nil {
+		return err
+	}
 	sels := op.GetSelectors()
 	if len(sels) > MaxSelectors {
 		return invalid("selectors: at most %d", MaxSelectors)

@@ -199,7 +199,8 @@ func TestPluginsAcrossNodes(t *testing.T) {
 	swap2 := plugintest.Build(t, "plugin/testdata/swap", buildDir, "-X main.version=v2")
 	loop := plugintest.Build(t, "plugin/testdata/loop", buildDir, "")
 	hog := plugintest.Build(t, "plugin/testdata/hog", buildDir, "")
-	t.Logf("built 7 modules in %v", time.Since(start).Round(time.Millisecond))
+	allocPrefer := plugintest.Build(t, "examples/plugins/alloc-prefer", buildDir, "")
+	t.Logf("built 8 modules in %v", time.Since(start).Round(time.Millisecond))
 	c, cl := startCluster(t, ctx, 3)
 	nodes := c.Nodes()
 	n1, n2, n3 := nodes[0], nodes[1], nodes[2]
@@ -249,6 +250,8 @@ func TestPluginsAcrossNodes(t *testing.T) {
 		}
 		must(t, ctx, cl, n2, "POST", items, map[string]any{"title": "A good map"}, 201)
 	})
+
+	t.Run("allocation preference", func(t *testing.T) { allocPreferStep(t, ctx, cl, nodes, allocPrefer) })
 
 	t.Run("hot swap under load", func(t *testing.T) {
 		upload(t, ctx, cl, n1, "studio", "swap", swap1, "")

@@ -2801,9 +2801,15 @@ type Allocate struct {
 	Annotations    map[string]string `protobuf:"bytes,7,rep,name=annotations,proto3" json:"annotations,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	IdempotencyKey string            `protobuf:"bytes,8,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
 	// Chosen by the node that accepted the request.
-	AllocationId  string `protobuf:"bytes,9,opt,name=allocation_id,json=allocationId,proto3" json:"allocation_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	AllocationId string `protobuf:"bytes,9,opt,name=allocation_id,json=allocationId,proto3" json:"allocation_id,omitempty"`
+	// An add-on's advisory preference (the score_allocation hook, run on
+	// the node that took the request): Apply picks the first of these
+	// servers that is still eligible under some selector; when none is, it
+	// picks as without them, or fails with no_capacity if preferred_only.
+	PreferredServerIds []string `protobuf:"bytes,10,rep,name=preferred_server_ids,json=preferredServerIds,proto3" json:"preferred_server_ids,omitempty"`
+	PreferredOnly      bool     `protobuf:"varint,11,opt,name=preferred_only,json=preferredOnly,proto3" json:"preferred_only,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Allocate) Reset() {
@@ -2897,6 +2903,20 @@ func (x *Allocate) GetAllocationId() string {
 		return x.AllocationId
 	}
 	return ""
+}
+
+func (x *Allocate) GetPreferredServerIds() []string {
+	if x != nil {
+		return x.PreferredServerIds
+	}
+	return nil
+}
+
+func (x *Allocate) GetPreferredOnly() bool {
+	if x != nil {
+		return x.PreferredOnly
+	}
+	return false
 }
 
 // SetNodeSchedulable drains (schedulable false) or uncordons a node: a
@@ -3280,7 +3300,7 @@ const file_proto_cassandranet_v1_command_proto_rawDesc = "" +
 	"\x02id\x18\x02 \x01(\tR\x02id\"=\n" +
 	"\x0fMarkNodeServers\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x16\n" +
-	"\x06action\x18\x02 \x01(\tR\x06action\"\xd6\x05\n" +
+	"\x06action\x18\x02 \x01(\tR\x06action\"\xaf\x06\n" +
 	"\bAllocate\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x18\n" +
 	"\aproject\x18\x02 \x01(\tR\aproject\x12\x14\n" +
@@ -3290,7 +3310,10 @@ const file_proto_cassandranet_v1_command_proto_rawDesc = "" +
 	"\x06labels\x18\x06 \x03(\v2%.cassandranet.v1.Allocate.LabelsEntryR\x06labels\x12L\n" +
 	"\vannotations\x18\a \x03(\v2*.cassandranet.v1.Allocate.AnnotationsEntryR\vannotations\x12'\n" +
 	"\x0fidempotency_key\x18\b \x01(\tR\x0eidempotencyKey\x12#\n" +
-	"\rallocation_id\x18\t \x01(\tR\fallocationId\x1a\xcd\x01\n" +
+	"\rallocation_id\x18\t \x01(\tR\fallocationId\x120\n" +
+	"\x14preferred_server_ids\x18\n" +
+	" \x03(\tR\x12preferredServerIds\x12%\n" +
+	"\x0epreferred_only\x18\v \x01(\bR\rpreferredOnly\x1a\xcd\x01\n" +
 	"\bSelector\x12F\n" +
 	"\x06labels\x18\x01 \x03(\v2..cassandranet.v1.Allocate.Selector.LabelsEntryR\x06labels\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12(\n" +
