@@ -19,8 +19,13 @@ const (
 	// StateVersionDomains adds ban pruning and operations that need every
 	// server to run the domain-state release.
 	StateVersionDomains = 2
+	// StateVersionManagement adds the management domains (fleets, UGC,
+	// webhooks, plugins), lost game servers and allocation preferences: a
+	// node of the domain-state release would refuse or ignore them, so
+	// they wait until every server runs this release.
+	StateVersionManagement = 3
 	// SupportedStateVersion is the highest version this binary applies.
-	SupportedStateVersion = StateVersionDomains
+	SupportedStateVersion = StateVersionManagement
 )
 
 // engineModule is the engine's own replicated data: the state version. It

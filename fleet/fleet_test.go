@@ -52,7 +52,7 @@ func domains(t testing.TB, spec string, slots ...string) *state.Domains {
 			t.Fatalf("apply %v: %v", c, res.Err)
 		}
 	}
-	apply(&cassnetv1.Command_SetStateVersion{SetStateVersion: &cassnetv1.SetStateVersion{Version: 2}})
+	apply(&cassnetv1.Command_SetStateVersion{SetStateVersion: &cassnetv1.SetStateVersion{Version: 3}})
 	apply(&cassnetv1.Command_CreateTenant{CreateTenant: &cassnetv1.CreateTenant{Name: "acme"}})
 	apply(&cassnetv1.Command_CreateProject{CreateProject: &cassnetv1.CreateProject{Tenant: "acme", Name: "arena"}})
 	apply(&cassnetv1.Command_PutFleet{PutFleet: &cassnetv1.PutFleet{Tenant: "acme", Project: "arena", Name: "ctf", SpecJson: []byte(spec)}})

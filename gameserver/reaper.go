@@ -1,8 +1,10 @@
 package gameserver
 
 import (
+	"errors"
 	"time"
 
+	"github.com/cassandranet/cassnet/consensus"
 	"github.com/cassandranet/cassnet/mesh"
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
 	"github.com/cassandranet/cassnet/state/servers"
@@ -49,7 +51,24 @@ func (s *Server) reapLoop() {
 				continue
 			}
 			cmd := &cassnetv1.Command{Op: &cassnetv1.Command_MarkNodeServers{MarkNodeServers: &cassnetv1.MarkNodeServers{Node: m.Name, Action: action}}}
-			if err := s.propose(s.ctx, s.actor(), cmd); err != nil {
+			err := s.propose(s.ctx, s.actor(), cmd)
+			if action == servers.StateLost && errors.Is(err, consensus.ErrStateVersion) {
+				// A cluster still at state version 2 (a rolling upgrade from
+				// the release before lost existed): mark them unhealthy, as
+				// that release does.
+				action = ""
+				for _, srv := range s.records.OnNode(m.Name) {
+					if srv.State != servers.StateUnhealthy {
+						action = servers.StateUnhealthy
+					}
+				}
+				if action == "" {
+					continue
+				}
+				cmd.GetMarkNodeServers().Action = action
+				err = s.propose(s.ctx, s.actor(), cmd)
+			}
+			if err != nil {
 				s.log.Warn("game servers of a failed node: mark failed", "node", m.Name, "action", action, "err", err)
 				continue
 			}

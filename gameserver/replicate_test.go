@@ -39,7 +39,7 @@ func member(name string, st mesh.Status) mesh.Member {
 func newReplicated(t *testing.T, members *fakeMembers, grace time.Duration) *harness {
 	t.Helper()
 	return newHarnessWith(t, func(h *harness, c *Config) {
-		h.apply(&cassnetv1.Command{Op: &cassnetv1.Command_SetStateVersion{SetStateVersion: &cassnetv1.SetStateVersion{Version: 2}}})
+		h.apply(&cassnetv1.Command{Op: &cassnetv1.Command_SetStateVersion{SetStateVersion: &cassnetv1.SetStateVersion{Version: 3}}})
 		c.Store, c.Records, c.ReapGrace = h.store, h.store.state.Servers, grace
 		if members != nil {
 			c.Members = members

@@ -70,7 +70,7 @@ func newRegistry(tb testing.TB, tenants ...string) *registry {
 		tb.Fatal(err)
 	}
 	r := &registry{tb: tb, fsm: fsm, store: st}
-	r.apply(&cassnetv1.Command{Op: &cassnetv1.Command_SetStateVersion{SetStateVersion: &cassnetv1.SetStateVersion{Version: consensus.StateVersionDomains}}})
+	r.apply(&cassnetv1.Command{Op: &cassnetv1.Command_SetStateVersion{SetStateVersion: &cassnetv1.SetStateVersion{Version: consensus.SupportedStateVersion}}})
 	for _, t := range tenants {
 		r.apply(&cassnetv1.Command{Op: &cassnetv1.Command_CreateTenant{CreateTenant: &cassnetv1.CreateTenant{Name: t}}})
 	}

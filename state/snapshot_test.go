@@ -279,7 +279,7 @@ func TestRestoreRejectsBadSnapshots(t *testing.T) {
 		{"short gossip key", `{"version":2,"index":5,"gossip_keys":["AAAA"]}`, "key of 3 bytes"},
 		{"malformed join token", `{"version":2,"index":5,"join_tokens":[{"id":"x","secret_sha256":"AAAA"}]}`, "join token"},
 		{"list of the wrong type", `{"version":2,"index":5,"tenants":{"name":"x"}}`, "snapshot key \"tenants\""},
-		{"unsupported state version", `{"version":3,"index":5,"sections":{"engine":{"state_version":3}}}`, "state version 3"},
+		{"unsupported state version", `{"version":3,"index":5,"sections":{"engine":{"state_version":4}}}`, "state version 4"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

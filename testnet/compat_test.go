@@ -22,6 +22,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cassandranet/cassnet/consensus"
 )
 
 // compatDir is the testdata of the data dir made by commit e8364f0.
@@ -523,12 +525,12 @@ func checkUpgradeIndex(t *testing.T, pass string, info RaftInfo, m compatManifes
 	}
 	switch {
 	case info.AppliedIndex == m.AppliedIndex && info.StateVersion <= 1:
-	case info.AppliedIndex > m.AppliedIndex && info.StateVersion == 2:
+	case info.AppliedIndex > m.AppliedIndex && info.StateVersion == consensus.SupportedStateVersion:
 		// The SetStateVersion entry's Raft index (after the new leader's
 		// no-op and configuration entries); the hash and the reads prove
 		// it changed no data.
 	default:
-		t.Errorf("%s: applied index %d at state version %d, want %d at version 1, or more at version 2",
-			pass, info.AppliedIndex, info.StateVersion, m.AppliedIndex)
+		t.Errorf("%s: applied index %d at state version %d, want %d at version 1, or more at version %d",
+			pass, info.AppliedIndex, info.StateVersion, m.AppliedIndex, consensus.SupportedStateVersion)
 	}
 }

@@ -38,7 +38,7 @@ func newStore(t testing.TB) *fsmStore {
 	}
 	s := &fsmStore{t: t, fsm: fsm, d: d, now: time.Now}
 	s.leader.Store(true)
-	s.must(&cassnetv1.Command{Op: &cassnetv1.Command_SetStateVersion{SetStateVersion: &cassnetv1.SetStateVersion{Version: 2}}},
+	s.must(&cassnetv1.Command{Op: &cassnetv1.Command_SetStateVersion{SetStateVersion: &cassnetv1.SetStateVersion{Version: 3}}},
 		&cassnetv1.Command{Op: &cassnetv1.Command_CreateTenant{CreateTenant: &cassnetv1.CreateTenant{Name: "acme"}}})
 	return s
 }

@@ -24,7 +24,7 @@ const MaxSlots = 256
 
 // Register implements consensus.Module.
 func (s *Store) Register(r *consensus.Router) {
-	v := uint32(consensus.StateVersionDomains)
+	v := uint32(consensus.StateVersionManagement)
 	consensus.Handle(r, s, consensus.Handler[*cassnetv1.PutFleet]{Validate: validatePut, Apply: s.put, MinStateVersion: v})
 	consensus.Handle(r, s, consensus.Handler[*cassnetv1.DeleteFleet]{
 		Validate: func(op *cassnetv1.DeleteFleet) error {

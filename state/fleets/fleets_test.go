@@ -34,7 +34,7 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, fsm: fsm, d: d, now: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}
-	h.must(cmd(&cassnetv1.Command_SetStateVersion{SetStateVersion: &cassnetv1.SetStateVersion{Version: 2}}),
+	h.must(cmd(&cassnetv1.Command_SetStateVersion{SetStateVersion: &cassnetv1.SetStateVersion{Version: 3}}),
 		cmd(&cassnetv1.Command_CreateTenant{CreateTenant: &cassnetv1.CreateTenant{Name: "acme"}}),
 		cmd(&cassnetv1.Command_CreateProject{CreateProject: &cassnetv1.CreateProject{Tenant: "acme", Name: "arena"}}))
 	return h

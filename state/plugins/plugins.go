@@ -163,7 +163,7 @@ func (w *write) remove(p *Plugin) {
 
 // Register implements consensus.Module.
 func (s *Store) Register(r *consensus.Router) {
-	v := uint32(consensus.StateVersionDomains)
+	v := uint32(consensus.StateVersionManagement)
 	consensus.Handle(r, s, consensus.Handler[*cassnetv1.PutPlugin]{Validate: ValidatePut, Apply: s.put, MinStateVersion: v})
 	consensus.Handle(r, s, consensus.Handler[*cassnetv1.SetPluginConfig]{Validate: validateConfig, Apply: s.setConfig, MinStateVersion: v})
 	consensus.Handle(r, s, consensus.Handler[*cassnetv1.DeletePlugin]{Validate: func(op *cassnetv1.DeletePlugin) error {

@@ -25,7 +25,7 @@ func newAuditedHarness(t testing.TB) (*harness, *plugins.Store, *audit.Store) {
 	ten, set := tenancy.New(), settings.New()
 	p, aud := plugins.New(ten), audit.New(set)
 	h := newHarnessOver(t, []consensus.Module{ten, set, aud, p})
-	h.mustApply(setStateVersion(consensus.StateVersionDomains), createTenant("acme"), createTenant("other"))
+	h.mustApply(setStateVersion(consensus.SupportedStateVersion), createTenant("acme"), createTenant("other"))
 	return h, p, aud
 }
 

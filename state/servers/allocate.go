@@ -52,7 +52,9 @@ func (s *Store) allocate(tx *consensus.Tx, op *cassnetv1.Allocate) error {
 		return consensus.NewError(consensus.ErrConflict, "allocation %q already exists", op.GetAllocationId())
 	}
 	var old *Server
-	if len(op.GetPreferredServerIds()) > 0 {
+	// Before state version 3 a preference is ignored, as the previous
+	// release (which does not know the fields) ignores it on its replicas.
+	if len(op.GetPreferredServerIds()) > 0 && tx.StateVersion() >= consensus.StateVersionManagement {
 		old = w.pickPreferred(op)
 		if old == nil && op.GetPreferredOnly() {
 			return errNoPreferred(op)

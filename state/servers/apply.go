@@ -205,6 +205,10 @@ func (s *Store) removeServer(tx *consensus.Tx, op *cassnetv1.RemoveServer) error
 // markNode marks every server of a failed node unhealthy or lost (the
 // action names the state), or removes them.
 func (s *Store) markNode(tx *consensus.Tx, op *cassnetv1.MarkNodeServers) error {
+	if op.GetAction() == StateLost && tx.StateVersion() < consensus.StateVersionManagement {
+		return consensus.NewError(consensus.ErrStateVersion, "marking servers lost needs state version %d; the cluster is at %d until every server is upgraded",
+			consensus.StateVersionManagement, tx.StateVersion())
+	}
 	w := s.write(tx)
 	var keys []string
 	w.byNode.Walk(table.Prefix(op.GetNode()), func(k string, _ struct{}) bool { keys = append(keys, k); return true })

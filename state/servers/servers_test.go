@@ -57,7 +57,7 @@ func newBare(t testing.TB) *harness {
 func newHarness(t testing.TB) *harness {
 	t.Helper()
 	h := newBare(t)
-	h.mustApply(setStateVersion(2), createTenant("acme"), createProject("acme", "arena"),
+	h.mustApply(setStateVersion(3), createTenant("acme"), createProject("acme", "arena"),
 		createProject("acme", "lobby"), createTenant("other"), createProject("other", "arena"))
 	return h
 }
@@ -823,7 +823,7 @@ func TestDropTenant(t *testing.T) {
 }
 
 func TestHashEmptyWhileUnused(t *testing.T) {
-	setup := []*cassnetv1.Command{setStateVersion(2), createTenant("acme"), createProject("acme", "arena")}
+	setup := []*cassnetv1.Command{setStateVersion(3), createTenant("acme"), createProject("acme", "arena")}
 	ten := tenancy.New()
 	without := newHarnessOver(t, []consensus.Module{ten})
 	ten2 := tenancy.New()

@@ -14,7 +14,7 @@ import (
 // Register implements consensus.Module. Every operation needs state
 // version 2: nodes of the first release would skip them.
 func (s *Store) Register(r *consensus.Router) {
-	v := uint32(consensus.StateVersionDomains)
+	v := uint32(consensus.StateVersionManagement)
 	consensus.Handle(r, s, consensus.Handler[*cassnetv1.PutUGCSettings]{Validate: validateSettings, Apply: s.putSettings, MinStateVersion: v})
 	consensus.Handle(r, s, consensus.Handler[*cassnetv1.CreateUGCItem]{Validate: validateCreateItem, Apply: s.createItem, MinStateVersion: v})
 	consensus.Handle(r, s, consensus.Handler[*cassnetv1.UpdateUGCItem]{Validate: validateUpdateItem, Apply: s.updateItem, MinStateVersion: v})

@@ -68,7 +68,7 @@ func buildBench(b *testing.B) {
 		ten := tenancy.New()
 		u := ugc.New(ten)
 		h := newHarnessOver(b, []consensus.Module{ten, u})
-		h.mustApply(setStateVersion(2), createTenant("acme"), createProject("acme", "game"))
+		h.mustApply(setStateVersion(3), createTenant("acme"), createProject("acme", "game"))
 		before := heap()
 		for _, c := range cmds {
 			h.mustApply(c)
@@ -163,7 +163,7 @@ func BenchmarkUGCCreateItem(b *testing.B) {
 	ten := tenancy.New()
 	u := ugc.New(ten)
 	h := newHarnessOver(b, []consensus.Module{ten, u})
-	h.mustApply(setStateVersion(2), createTenant("acme"), createProject("acme", "game"))
+	h.mustApply(setStateVersion(3), createTenant("acme"), createProject("acme", "game"))
 	v := vocab()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

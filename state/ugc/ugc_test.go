@@ -58,7 +58,7 @@ func newEnv(t *testing.T) *env {
 	ten := tenancy.New()
 	u := ugc.New(ten)
 	e := &env{harness: newHarnessOver(t, []consensus.Module{ten, u}), ten: ten, u: u}
-	e.mustApply(setStateVersion(2), createTenant("acme"), createProject("acme", "game"), createTenant("other"), createProject("other", "game"))
+	e.mustApply(setStateVersion(3), createTenant("acme"), createProject("acme", "game"), createTenant("other"), createProject("other", "game"))
 	return e
 }
 

@@ -14,7 +14,7 @@ import (
 // Register implements consensus.Module. Every operation needs state
 // version 2.
 func (s *Store) Register(r *consensus.Router) {
-	v := uint32(consensus.StateVersionDomains)
+	v := uint32(consensus.StateVersionManagement)
 	consensus.Handle(r, s, consensus.Handler[*cassnetv1.CreateWebhook]{Validate: validateCreate, Apply: s.create, MinStateVersion: v})
 	consensus.Handle(r, s, consensus.Handler[*cassnetv1.UpdateWebhook]{Validate: validateUpdate, Apply: s.update, MinStateVersion: v})
 	consensus.Handle(r, s, consensus.Handler[*cassnetv1.DeleteWebhook]{

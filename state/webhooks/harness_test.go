@@ -36,7 +36,7 @@ func newHarness(t testing.TB) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, fsm: fsm, d: d, now: testEpoch}
-	h.must(op(&cassnetv1.Command{Op: &cassnetv1.Command_SetStateVersion{SetStateVersion: &cassnetv1.SetStateVersion{Version: 2}}}),
+	h.must(op(&cassnetv1.Command{Op: &cassnetv1.Command_SetStateVersion{SetStateVersion: &cassnetv1.SetStateVersion{Version: 3}}}),
 		op(&cassnetv1.Command{Op: &cassnetv1.Command_CreateTenant{CreateTenant: &cassnetv1.CreateTenant{Name: "acme"}}}),
 		op(&cassnetv1.Command{Op: &cassnetv1.Command_CreateProject{CreateProject: &cassnetv1.CreateProject{Tenant: "acme", Name: "arena"}}}),
 		op(&cassnetv1.Command{Op: &cassnetv1.Command_CreateTenant{CreateTenant: &cassnetv1.CreateTenant{Name: "other"}}}))
