@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cassandranet/cassnet/consensus"
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
 	"github.com/cassandranet/cassnet/state/servers"
 )
@@ -118,5 +119,25 @@ func TestValidatePreferred(t *testing.T) {
 		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("ValidateAllocate(%v) = %v, want %q", tc.op.GetPreferredServerIds(), err, tc.want)
 		}
+	}
+}
+
+// TestVersion3BehaviourWaits: at state version 2 (a cluster still running
+// servers of the previous release, which does not know these fields) a
+// preference is ignored and marking servers lost is refused, exactly as
+// that release would apply them, so replicas never diverge.
+func TestVersion3BehaviourWaits(t *testing.T) {
+	h := newBare(t)
+	h.mustApply(setStateVersion(2), createTenant("acme"), createProject("acme", "arena"),
+		register(gs{id: "a", node: "n1"}), register(gs{id: "b", node: "n2"}))
+	if a := h.mustAllocate(preferred(true, "b")); a.ServerID != "a" {
+		t.Fatalf("at state version 2 allocated %s, want the default a (preference ignored)", a.ServerID)
+	}
+	if err := h.apply(markNode("n2", servers.StateLost)); !errors.Is(err, consensus.ErrStateVersion) {
+		t.Fatalf("mark lost at state version 2: %v, want state_version", err)
+	}
+	h.mustApply(markNode("n2", servers.StateUnhealthy), setStateVersion(3), markNode("n2", servers.StateLost))
+	if s, _ := h.srv().Server("acme", "b"); s.State != servers.StateLost {
+		t.Fatalf("b is %s at state version 3, want lost", s.State)
 	}
 }

@@ -52,7 +52,7 @@ func newBare(t testing.TB) *harness {
 	return h
 }
 
-// newHarness is a harness over every domain at state version 2, with
+// newHarness is a harness over every domain at state version 3, with
 // tenants acme (projects arena, lobby) and other (project arena).
 func newHarness(t testing.TB) *harness {
 	t.Helper()
