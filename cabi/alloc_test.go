@@ -131,7 +131,7 @@ func TestAllocationProof(t *testing.T) {
 			}
 			var unhealthy, removed time.Duration
 			for time.Since(killed) < time.Minute && (unhealthy == 0 || removed == 0) {
-				if unhealthy == 0 && onN3("&state=unhealthy") == 10 {
+				if unhealthy == 0 && onN3("&state=lost") == 10 {
 					unhealthy = time.Since(killed)
 				}
 				if unhealthy != 0 && onN3("") == 0 {
@@ -140,13 +140,13 @@ func TestAllocationProof(t *testing.T) {
 				time.Sleep(100 * time.Millisecond)
 			}
 			if unhealthy == 0 || removed == 0 {
-				t.Errorf("n3 killed %v ago: its servers unhealthy after %v, removed after %v", time.Since(killed), unhealthy, removed)
+				t.Errorf("n3 killed %v ago: its servers lost after %v, removed after %v", time.Since(killed), unhealthy, removed)
 				return
 			}
-			t.Logf("n3 killed: its 10 servers unhealthy after %v, removed after %v (grace 5 s)",
+			t.Logf("n3 killed: its 10 servers lost after %v, removed after %v (grace 5 s)",
 				unhealthy.Round(time.Millisecond), removed.Round(time.Millisecond))
 			if removed < unhealthy+4*time.Second {
-				t.Errorf("removed %v after unhealthy, before the grace period", removed-unhealthy)
+				t.Errorf("removed %v after lost, before the grace period", removed-unhealthy)
 			}
 		},
 	}
