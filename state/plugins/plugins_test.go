@@ -88,9 +88,9 @@ func TestModulesAreStoredOncePerSHA256(t *testing.T) {
 	// Snapshot round trip gives the same hash; deleting everything gives
 	// the empty hash back.
 	before := h.freshHash()
-	data := persist(t, h.fsm)
+	data := persist(t, h.FSM)
 	h2, s2 := newHarness(t)
-	restore(t, h2.fsm, data)
+	restore(t, h2.FSM, data)
 	if h2.freshHash() != before {
 		t.Fatal("restored hash differs")
 	}

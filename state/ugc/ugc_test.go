@@ -69,7 +69,7 @@ func item(id, owner, title string, tags ...string) *cassnetv1.Command {
 func (e *env) version(item, id, sha string, size int64) *cassnetv1.Command {
 	return op(&cassnetv1.CreateUGCVersion{Tenant: "acme", Project: "game", Item: item, Id: id, Filename: "map.zip",
 		Size: size, Sha256: sha, ContentType: "application/zip", Store: "local",
-		ExpiresUnixNano: e.now.Add(time.Hour).UnixNano()})
+		ExpiresUnixNano: e.Now.Add(time.Hour).UnixNano()})
 }
 
 func publish(item, id, holder string) *cassnetv1.Command {
@@ -77,10 +77,10 @@ func publish(item, id, holder string) *cassnetv1.Command {
 }
 
 func (e *env) wantErr(c *cassnetv1.Command, code *consensus.Error, contains string) {
-	e.t.Helper()
+	e.T.Helper()
 	res := e.apply(c)
 	if !errors.Is(res.Err, code) || !strings.Contains(fmt.Sprint(res.Err), contains) {
-		e.t.Fatalf("got %v, want %s containing %q", res.Err, code.Code, contains)
+		e.T.Fatalf("got %v, want %s containing %q", res.Err, code.Code, contains)
 	}
 }
 
@@ -160,7 +160,7 @@ func TestQuotasAndLimits(t *testing.T) {
 	e.mustApply(e.version("s", "v3", sha2, 10))
 	e.wantErr(e.version("s", "v9", sha2, 10), ugc.ErrQuota, "uploads open")
 	// Expired uploads free their bytes.
-	e.now = e.now.Add(2 * time.Hour)
+	e.Now = e.Now.Add(2 * time.Hour)
 	e.mustApply(item("t", "studio", "tick"))
 	for _, v := range e.u.Versions("acme", "game", "s") {
 		if v.State != ugc.VersionExpired || !strings.Contains(v.Reason, "not completed") {
@@ -305,11 +305,11 @@ func TestSnapshotRestoreAndDrop(t *testing.T) {
 	e.mustApply(item("a", "p1", "Castle", "map"), e.version("a", "v1", sha1, 10), publish("a", "v1", "n1"),
 		e.version("a", "v2", sha2, 10), item("b", "p1", "Other"))
 	before := e.freshHash()
-	data := persist(t, e.fsm)
+	data := persist(t, e.FSM)
 	ten := tenancy.New()
 	u := ugc.New(ten)
 	h2 := newHarnessOver(t, []consensus.Module{ten, u})
-	restore(t, h2.fsm, data)
+	restore(t, h2.FSM, data)
 	if h2.freshHash() != before {
 		t.Fatal("hash differs after restore")
 	}
