@@ -22,6 +22,9 @@ const maxPublishBatch = 1000
 type TopicMessage struct {
 	ContentType string
 	Payload     []byte
+	// Owned says Payload was allocated for this publish alone and is
+	// never modified: the topics may keep it without a copy.
+	Owned bool
 }
 
 // BatchPublisher is optionally implemented by Topics: PublishBatch

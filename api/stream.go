@@ -41,6 +41,12 @@ const (
 	// message the writer sends.
 	streamCoalesce      = 1024
 	streamCoalesceBytes = 128 << 10
+	// streamPumpBatch bounds the events a pump takes and queues at once.
+	streamPumpBatch = 256
+	// streamProtocolV2 is the WebSocket subprotocol with which a client
+	// accepts acknowledgements of runs of publishes (StreamPublished.count).
+	// A client that offers none gets one acknowledgement per publish.
+	streamProtocolV2 = "cassnet.stream.v2"
 	// streamPing is how often the node pings; a client silent (no
 	// message, no pong) for streamIdle is dropped.
 	streamPing  = 15 * time.Second
@@ -99,8 +105,11 @@ type streamConn struct {
 	p      Principal
 	ctx    context.Context
 	cancel context.CancelFunc
-	out    chan *cassnetv1.StreamReply
+	out    chan []*cassnetv1.StreamReply
 	wg     sync.WaitGroup
+	// rangeAcks: the client negotiated streamProtocolV2, so one
+	// published reply may acknowledge a run of consecutive refs.
+	rangeAcks bool
 
 	mu   sync.Mutex
 	subs map[uint64]*streamSub
@@ -118,6 +127,7 @@ func (s *Server) streamUpgrader() *websocket.Upgrader {
 	return &websocket.Upgrader{
 		ReadBufferSize: 64 << 10, WriteBufferSize: 64 << 10,
 		HandshakeTimeout: 10 * time.Second,
+		Subprotocols:     []string{streamProtocolV2},
 		// CheckOrigin is gorilla's default: a browser page may only open
 		// a stream to its own origin.
 	}
@@ -146,7 +156,8 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request, p Principa
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	c := &streamConn{
 		s: s, ws: ws, topics: topics, tenant: tenant, p: p, ctx: ctx, cancel: cancel,
-		out: make(chan *cassnetv1.StreamReply, streamOutQueue), subs: make(map[uint64]*streamSub),
+		out: make(chan []*cassnetv1.StreamReply, streamOutQueue), subs: make(map[uint64]*streamSub),
+		rangeAcks: ws.Subprotocol() == streamProtocolV2,
 	}
 	if !s.streams.add(c) {
 		cancel()
@@ -257,16 +268,39 @@ func (c *streamConn) publish(run []*cassnetv1.StreamCommand) {
 	}
 	msgs := make([]TopicMessage, len(cmds))
 	for i, cmd := range cmds {
-		msgs[i] = TopicMessage{ContentType: cmd.GetPublish().GetContentType(), Payload: cmd.GetPublish().GetPayload()}
+		// The decoder gives every payload its own allocation
+		// (decodeStreamRequest), which nothing else keeps or modifies.
+		msgs[i] = TopicMessage{ContentType: cmd.GetPublish().GetContentType(), Payload: cmd.GetPublish().GetPayload(), Owned: true}
 	}
 	res, err := publishBatch(c.ctx, c.topics, c.tenant, cmds[0].GetPublish().GetTopic(), msgs)
 	if err != nil {
 		fail(c.s.topicErrorCode(err))
 		return
 	}
-	for i, cmd := range cmds {
-		c.send(streamPublished(cmd.GetPublish().GetRef(), res[i]))
+	c.sendAll(c.acknowledge(cmds, res))
+}
+
+// acknowledge renders the acknowledgements of cmds, sequenced as res: one
+// reply per publish, or with rangeAcks one per run of consecutive refs.
+func (c *streamConn) acknowledge(cmds []*cassnetv1.StreamCommand, res []PublishedMessage) []*cassnetv1.StreamReply {
+	if !c.rangeAcks {
+		out := make([]*cassnetv1.StreamReply, len(cmds))
+		for i, cmd := range cmds {
+			out[i] = streamPublished(cmd.GetPublish().GetRef(), res[i], 1)
+		}
+		return out
 	}
+	var out []*cassnetv1.StreamReply
+	for i := 0; i < len(cmds); {
+		j := i + 1
+		for j < len(cmds) && cmds[j].GetPublish().GetRef() == cmds[j-1].GetPublish().GetRef()+1 &&
+			res[j].Seq == res[j-1].Seq+1 && res[j].Epoch == res[i].Epoch && res[j].Origin == res[i].Origin {
+			j++
+		}
+		out = append(out, streamPublished(cmds[i].GetPublish().GetRef(), res[i], uint32(j-i)))
+		i = j
+	}
+	return out
 }
 
 // subscribe opens a subscription; its pump subscribes (which may block
@@ -323,7 +357,8 @@ func (c *streamConn) ack(cmd *cassnetv1.StreamAck) {
 	}
 }
 
-// pump feeds one subscription's events to the writer within its window.
+// pump feeds one subscription's events to the writer within its window,
+// as many at once as are ready (up to streamPumpBatch).
 func (c *streamConn) pump(ctx context.Context, sub *streamSub, topic, last string) {
 	defer c.unsubscribe(sub.id)
 	stream, err := c.topics.Subscribe(ctx, c.tenant, topic, last)
@@ -336,23 +371,29 @@ func (c *streamConn) pump(ctx context.Context, sub *streamSub, topic, last strin
 	}
 	defer stream.Close()
 	c.send(&cassnetv1.StreamReply{Reply: &cassnetv1.StreamReply_Subscribed{Subscribed: &cassnetv1.StreamSubscribed{Sub: sub.id}}})
+	evs := make([]TopicEvent, 0, streamPumpBatch)
 	for {
-		for sub.credit.Load() <= 0 {
+		credit := sub.credit.Load()
+		for credit <= 0 {
 			select {
 			case <-ctx.Done():
 				return
 			case <-sub.wake:
 			}
+			credit = sub.credit.Load()
 		}
-		ev, err := stream.Next(ctx)
+		evs, err = nextEvents(ctx, stream, evs[:0], int(min(credit, streamPumpBatch)))
+		if len(evs) > 0 {
+			sub.credit.Add(-int64(len(evs)))
+			if !c.sendAll(streamEvents(sub.id, evs)) {
+				return
+			}
+			clear(evs) // the payloads are the history's: do not pin them here
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				c.send(&cassnetv1.StreamReply{Reply: &cassnetv1.StreamReply_Ended{Ended: &cassnetv1.StreamEnded{Sub: sub.id, Reason: err.Error()}}})
 			}
-			return
-		}
-		sub.credit.Add(-1)
-		if !c.send(streamEvent(sub.id, ev)) {
 			return
 		}
 	}
@@ -360,8 +401,17 @@ func (c *streamConn) pump(ctx context.Context, sub *streamSub, topic, last strin
 
 // send queues a reply for the writer; false once the connection is gone.
 func (c *streamConn) send(r *cassnetv1.StreamReply) bool {
+	return c.sendAll([]*cassnetv1.StreamReply{r})
+}
+
+// sendAll queues replies, in order, for the writer; false once the
+// connection is gone. The writer owns rs from then on.
+func (c *streamConn) sendAll(rs []*cassnetv1.StreamReply) bool {
+	if len(rs) == 0 {
+		return true
+	}
 	select {
-	case c.out <- r:
+	case c.out <- rs:
 		return true
 	case <-c.ctx.Done():
 		return false
@@ -387,16 +437,16 @@ func (c *streamConn) writeLoop() {
 				return
 			}
 			continue
-		case r := <-c.out:
-			resp.Replies = append(resp.Replies[:0], r)
+		case rs := <-c.out:
+			resp.Replies = append(resp.Replies[:0], rs...)
 		}
-		size := proto.Size(resp.Replies[0])
+		size := repliesSize(resp.Replies)
 	drain:
 		for len(resp.Replies) < streamCoalesce && size < streamCoalesceBytes {
 			select {
-			case r := <-c.out:
-				resp.Replies = append(resp.Replies, r)
-				size += proto.Size(r)
+			case rs := <-c.out:
+				resp.Replies = append(resp.Replies, rs...)
+				size += repliesSize(rs)
 			default:
 				break drain
 			}

@@ -41,7 +41,9 @@ func streamReadLimit(maxPayload int) int64 {
 }
 
 // decodeStreamRequest parses and checks one client WebSocket message. A
-// malformed one ends the connection.
+// malformed one ends the connection. Every payload it returns has its
+// own allocation, not shared with b or anything else: publish hands them
+// to the topics as Owned (no second copy). b may be reused afterwards.
 func decodeStreamRequest(b []byte, maxPayload int) (*cassnetv1.StreamRequest, error) {
 	if int64(len(b)) > streamReadLimit(maxPayload) {
 		return nil, fmt.Errorf("%w: %d bytes", errStreamDecode, len(b))
@@ -117,20 +119,49 @@ func visibleASCII(s string) bool {
 
 // streamEvent renders a subscription event for the wire.
 func streamEvent(sub uint64, ev TopicEvent) *cassnetv1.StreamReply {
-	e := &cassnetv1.StreamEvent{
-		Sub: sub, Kind: ev.Kind, Id: ev.ID, Origin: ev.Origin, Epoch: ev.Epoch,
-		Seq: ev.Seq, ContentType: ev.ContentType, Payload: ev.Payload,
-		From: ev.From, To: ev.To, Reason: ev.Reason,
-	}
-	if !ev.Published.IsZero() {
-		e.PublishedUnixNano = ev.Published.UnixNano()
-	}
-	return &cassnetv1.StreamReply{Reply: &cassnetv1.StreamReply_Event{Event: e}}
+	return streamEvents(sub, []TopicEvent{ev})[0]
 }
 
-func streamPublished(ref uint64, m PublishedMessage) *cassnetv1.StreamReply {
-	return &cassnetv1.StreamReply{Reply: &cassnetv1.StreamReply_Published{Published: &cassnetv1.StreamPublished{
-		Ref: ref, Id: m.ID, Origin: m.Origin, Epoch: m.Epoch, Seq: m.Seq}}}
+// streamEvents renders events of one subscription for the wire, with
+// three allocations for the lot rather than three per event.
+func streamEvents(sub uint64, evs []TopicEvent) []*cassnetv1.StreamReply {
+	events := make([]cassnetv1.StreamEvent, len(evs))
+	wraps := make([]cassnetv1.StreamReply_Event, len(evs))
+	replies := make([]cassnetv1.StreamReply, len(evs))
+	out := make([]*cassnetv1.StreamReply, len(evs))
+	for i := range evs {
+		ev := &evs[i]
+		e := &events[i]
+		e.Sub, e.Kind, e.Id, e.Origin, e.Epoch = sub, ev.Kind, ev.ID, ev.Origin, ev.Epoch
+		e.Seq, e.ContentType, e.Payload = ev.Seq, ev.ContentType, ev.Payload
+		e.From, e.To, e.Reason = ev.From, ev.To, ev.Reason
+		if !ev.Published.IsZero() {
+			e.PublishedUnixNano = ev.Published.UnixNano()
+		}
+		wraps[i].Event = e
+		replies[i].Reply = &wraps[i]
+		out[i] = &replies[i]
+	}
+	return out
+}
+
+// repliesSize is the encoded size of rs (what the writer coalesces by).
+func repliesSize(rs []*cassnetv1.StreamReply) int {
+	n := 0
+	for _, r := range rs {
+		n += proto.Size(r)
+	}
+	return n
+}
+
+// streamPublished acknowledges count (≥ 1) consecutive publishes from
+// ref, sequenced from m.
+func streamPublished(ref uint64, m PublishedMessage, count uint32) *cassnetv1.StreamReply {
+	p := &cassnetv1.StreamPublished{Ref: ref, Id: m.ID, Origin: m.Origin, Epoch: m.Epoch, Seq: m.Seq}
+	if count > 1 {
+		p.Count = count
+	}
+	return &cassnetv1.StreamReply{Reply: &cassnetv1.StreamReply_Published{Published: p}}
 }
 
 func streamError(ref, sub uint64, code, msg string) *cassnetv1.StreamReply {

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
 	"github.com/cassandranet/cassnet/streamclient"
+	"github.com/gorilla/websocket"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -194,4 +196,117 @@ func FuzzDecodeStreamRequest(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDecodeStreamRequestOwnsPayloads holds decodeStreamRequest to what
+// publish relies on when it marks payloads Owned: they survive the reuse
+// of the input buffer, and no two share memory.
+func TestDecodeStreamRequestOwnsPayloads(t *testing.T) {
+	req := &cassnetv1.StreamRequest{}
+	for i := range 3 {
+		req.Commands = append(req.Commands, &cassnetv1.StreamCommand{Command: &cassnetv1.StreamCommand_Publish{
+			Publish: &cassnetv1.StreamPublish{Ref: uint64(i + 1), Topic: "t", Payload: []byte{byte('a' + i), 'x'}}}})
+	}
+	b := mustMarshal(t, req)
+	got, err := decodeStreamRequest(b, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clear(b) // the read loop reuses its buffer
+	for i, c := range got.GetCommands() {
+		p := c.GetPublish().GetPayload()
+		if string(p) != string([]byte{byte('a' + i), 'x'}) {
+			t.Fatalf("payload %d = %q after the buffer was reused", i, p)
+		}
+		p[1] = 'y'
+	}
+	for i, c := range got.GetCommands() {
+		if p := c.GetPublish().GetPayload(); p[0] != byte('a'+i) {
+			t.Fatalf("payload %d shares memory with another: %q", i, p)
+		}
+	}
+}
+
+// TestStreamRangeAcks: a client that negotiates streamProtocolV2 gets one
+// acknowledgement per run of consecutive refs; one that does not gets
+// one per publish, as before.
+func TestStreamRangeAcks(t *testing.T) {
+	h := newHarness(t)
+	h.createTenant("acme")
+	srv := httptest.NewServer(h.h)
+	t.Cleanup(srv.Close)
+	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/v1/tenants/acme/stream"
+	pub := func(ref uint64) *cassnetv1.StreamCommand {
+		return &cassnetv1.StreamCommand{Command: &cassnetv1.StreamCommand_Publish{Publish: &cassnetv1.StreamPublish{
+			Ref: ref, Topic: "chat", Payload: []byte("x")}}}
+	}
+	for _, tt := range []struct {
+		name      string
+		protocols []string
+		want      []string // ref/count/seq of each acknowledgement
+	}{
+		{"v1", nil, []string{"1/0/1", "2/0/2", "3/0/3", "7/0/4"}},
+		{"v2", []string{streamProtocolV2}, []string{"1/3/5", "7/0/8"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d := websocket.Dialer{Subprotocols: tt.protocols}
+			ws, _, err := d.DialContext(t.Context(), url, http.Header{"Authorization": {"Bearer " + h.token}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ws.Close()
+			req := &cassnetv1.StreamRequest{Commands: []*cassnetv1.StreamCommand{pub(1), pub(2), pub(3), pub(7)}}
+			if err := ws.WriteMessage(websocket.BinaryMessage, mustMarshal(t, req)); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			covered := 0
+			_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+			for covered < 4 {
+				_, b, err := ws.ReadMessage()
+				if err != nil {
+					t.Fatalf("after %v: %v", got, err)
+				}
+				var resp cassnetv1.StreamResponse
+				if err := proto.Unmarshal(b, &resp); err != nil {
+					t.Fatal(err)
+				}
+				for _, r := range resp.GetReplies() {
+					p := r.GetPublished()
+					if p == nil {
+						t.Fatalf("reply %v, want published", r)
+					}
+					got = append(got, fmt.Sprintf("%d/%d/%d", p.GetRef(), p.GetCount(), p.GetSeq()))
+					covered += int(max(p.GetCount(), 1))
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Fatalf("acknowledgements %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestStreamClientRangeAcks: streamclient resolves every publish of a
+// run acknowledged at once, with the ids the node would give each.
+func TestStreamClientRangeAcks(t *testing.T) {
+	h := newHarness(t)
+	h.createTenant("acme")
+	c, err := dialStream(t, h, h.token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	var pend []*streamclient.Pending
+	for range 200 { // queued faster than written: runs form
+		pend = append(pend, c.PublishAsync(ctx, "chat", "", []byte("x")))
+	}
+	for i, p := range pend {
+		res, err := p.Wait(ctx)
+		want := fmt.Sprintf("node-a:00000000000000ab:%d", i+1)
+		if err != nil || res.Seq != uint64(i+1) || res.ID != want || res.Epoch != "00000000000000ab" {
+			t.Fatalf("publish %d: %+v %v, want id %s", i, res, err, want)
+		}
+	}
 }

@@ -37,6 +37,38 @@ type TopicStream interface {
 	Close()
 }
 
+// BatchTopicStream is optionally implemented by a TopicStream: NextBatch
+// appends to dst the events that are ready, at most max (≥ 1), blocking
+// like Next until there is at least one, and returns it. When an error
+// ends a batch early, the events appended so far come with a nil error
+// and the next call returns the error. Like Next, it is called from one
+// goroutine.
+type BatchTopicStream interface {
+	NextBatch(ctx context.Context, dst []TopicEvent, max int) ([]TopicEvent, error)
+}
+
+// nextEvents is NextBatch when stream has it, else Next for the first
+// event and then while Ready.
+func nextEvents(ctx context.Context, stream TopicStream, dst []TopicEvent, max int) ([]TopicEvent, error) {
+	if bs, ok := stream.(BatchTopicStream); ok {
+		return bs.NextBatch(ctx, dst, max)
+	}
+	for n := 0; n < max; n++ {
+		if n > 0 && !stream.Ready() {
+			break
+		}
+		ev, err := stream.Next(ctx)
+		if err != nil {
+			if n == 0 {
+				return dst, err
+			}
+			return dst, nil
+		}
+		dst = append(dst, ev)
+	}
+	return dst, nil
+}
+
 // Errors of the Topics contract. Their messages are shown to clients.
 var (
 	ErrTopicInvalid      = errors.New("invalid topic request")

@@ -51,15 +51,16 @@ func (t topics) Publish(ctx context.Context, tenant, topic, contentType string, 
 func (t topics) PublishBatch(ctx context.Context, tenant, topic string, msgs []api.TopicMessage) ([]api.PublishedMessage, error) {
 	in := make([]pubsub.Message, len(msgs))
 	for i, m := range msgs {
-		in[i] = pubsub.Message{ContentType: m.ContentType, Payload: m.Payload}
+		in[i] = pubsub.Message{ContentType: m.ContentType, Payload: m.Payload, Owned: m.Owned}
 	}
 	res, err := t.ps.PublishBatch(ctx, tenant, topic, in)
 	if err != nil {
 		return nil, topicErr(err)
 	}
 	out := make([]api.PublishedMessage, len(res))
+	var epochs epochCache // a batch is one stream: one hex string
 	for i, r := range res {
-		out[i] = api.PublishedMessage{ID: r.ID, Seq: r.Seq, Origin: r.Origin, Epoch: epochHex(r.Epoch)}
+		out[i] = api.PublishedMessage{ID: r.ID, Seq: r.Seq, Origin: r.Origin, Epoch: epochs.hexOf(r.Epoch)}
 	}
 	return out, nil
 }
@@ -70,7 +71,7 @@ func (t topics) Subscribe(ctx context.Context, tenant, topic, lastEventID string
 	if err != nil {
 		return nil, topicErr(err)
 	}
-	return topicStream{sub}, nil
+	return &topicStream{sub: sub, epoch: &epochCache{}}, nil
 }
 
 // Peers implements api.Topics.
@@ -86,25 +87,63 @@ func (t topics) Peers() []api.TopicPeer {
 // MaxMessageSize implements api.Topics.
 func (t topics) MaxMessageSize() int { return t.ps.MaxMessageSize() }
 
-// topicStream adapts pubsub.Subscription to api.TopicStream.
-type topicStream struct{ sub *pubsub.Subscription }
+// topicStream adapts pubsub.Subscription to api.TopicStream and
+// api.BatchTopicStream.
+type topicStream struct {
+	sub *pubsub.Subscription
+	// batch is NextBatch's buffer; epoch caches the hex of the last
+	// epoch seen (events come in runs of one stream).
+	batch []pubsub.Event
+	epoch *epochCache
+}
+
+// epochCache remembers one epoch's hex form.
+type epochCache struct {
+	epoch uint64
+	hex   string
+}
+
+func (c *epochCache) hexOf(e uint64) string {
+	if e == 0 {
+		return epochHex(0)
+	}
+	if c.epoch != e || c.hex == "" {
+		c.epoch, c.hex = e, epochHex(e)
+	}
+	return c.hex
+}
 
 // Next implements api.TopicStream.
-func (s topicStream) Next(ctx context.Context) (api.TopicEvent, error) {
+func (s *topicStream) Next(ctx context.Context) (api.TopicEvent, error) {
 	ev, err := s.sub.Next(ctx)
 	if err != nil {
 		return api.TopicEvent{}, err
 	}
-	return api.TopicEvent{Kind: ev.Kind.String(), ID: ev.ID, Origin: ev.Origin, Epoch: epochHex(ev.Epoch),
+	return s.event(ev), nil
+}
+
+// NextBatch implements api.BatchTopicStream.
+func (s *topicStream) NextBatch(ctx context.Context, dst []api.TopicEvent, max int) ([]api.TopicEvent, error) {
+	var err error
+	s.batch, err = s.sub.NextBatch(ctx, s.batch[:0], max)
+	for _, ev := range s.batch {
+		dst = append(dst, s.event(ev))
+	}
+	clear(s.batch) // do not pin the history's payloads
+	return dst, err
+}
+
+func (s *topicStream) event(ev pubsub.Event) api.TopicEvent {
+	return api.TopicEvent{Kind: ev.Kind.String(), ID: ev.ID, Origin: ev.Origin, Epoch: s.epoch.hexOf(ev.Epoch),
 		Seq: ev.Seq, Published: ev.Published, ContentType: ev.ContentType, Payload: ev.Payload,
-		From: ev.From, To: ev.To, Reason: ev.Reason}, nil
+		From: ev.From, To: ev.To, Reason: ev.Reason}
 }
 
 // Ready implements api.TopicStream.
-func (s topicStream) Ready() bool { return s.sub.Ready() }
+func (s *topicStream) Ready() bool { return s.sub.Ready() }
 
 // Close implements api.TopicStream.
-func (s topicStream) Close() { s.sub.Close() }
+func (s *topicStream) Close() { s.sub.Close() }
 
 func epochHex(e uint64) string {
 	var b [16]byte

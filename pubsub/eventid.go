@@ -86,18 +86,26 @@ func (p position) clone() position {
 
 // encode renders p as an event id.
 func (p position) encode() string {
-	epochs := make([]uint64, 0, len(p.streams))
+	// Made for every event delivered (issue 17 profiles): sorted and
+	// encoded in stack buffers when there are few streams, one allocation
+	// for the result.
+	var epochArr [16]uint64
+	epochs := epochArr[:0]
 	for e := range p.streams {
 		epochs = append(epochs, e)
 	}
 	slices.Sort(epochs)
-	b := make([]byte, 0, binary.MaxVarintLen64+len(epochs)*12)
+	var rawArr [binary.MaxVarintLen64 + 16*(8+binary.MaxVarintLen64)]byte
+	b := rawArr[:0]
 	b = binary.AppendUvarint(b, uint64(max(p.since, 0)))
 	for _, e := range epochs {
 		b = binary.BigEndian.AppendUint64(b, e)
 		b = binary.AppendUvarint(b, p.streams[e].seq)
 	}
-	return string(eventIDVersion) + base64.RawURLEncoding.EncodeToString(b)
+	var outArr [1 + (len(rawArr)+2)/3*4]byte
+	out := append(outArr[:0], eventIDVersion)
+	out = base64.RawURLEncoding.AppendEncode(out, b)
+	return string(out)
 }
 
 // decodeEventID parses an event id produced by encode. It reads untrusted

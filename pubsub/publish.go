@@ -50,6 +50,9 @@ type Message struct {
 	// application/octet-stream).
 	ContentType string
 	Payload     []byte
+	// Owned says Payload was allocated for this publish alone and nothing
+	// will modify it: PublishBatch keeps it instead of copying it.
+	Owned bool
 }
 
 // Publish publishes payload on tenant's topic. It returns once the
@@ -69,7 +72,8 @@ func (s *Service) Publish(ctx context.Context, tenant, topicName, contentType st
 // PublishBatch publishes msgs on tenant's topic as consecutive sequence
 // numbers of this node's stream, with the guarantees of Publish. It is
 // all or nothing: if one message is invalid (too large, a bad content
-// type) none is published. It copies the payloads.
+// type) none is published. It copies the payloads, except those marked
+// Owned.
 func (s *Service) PublishBatch(ctx context.Context, tenant, topicName string, msgs []Message) ([]Published, error) {
 	name, err := TopicName(tenant, topicName)
 	if err != nil {
@@ -109,10 +113,14 @@ func (s *Service) PublishBatch(ctx context.Context, tenant, topicName string, ms
 		if ct == "" {
 			ct = defaultContentType
 		}
+		payload := m.Payload
+		if !m.Owned {
+			payload = append([]byte(nil), payload...)
+		}
 		env := &cassnetv1.Envelope{
 			Origin: s.cfg.NodeID, Epoch: st.epoch, Seq: st.ord.next + uint64(i),
 			PublishUnixNano: now.UnixNano(), PrevUnixNano: prev,
-			ContentType: ct, Payload: append([]byte(nil), m.Payload...),
+			ContentType: ct, Payload: payload,
 		}
 		prev = env.PublishUnixNano
 		envs[i] = env

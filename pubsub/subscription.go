@@ -1,6 +1,7 @@
 package pubsub
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sync"
@@ -98,23 +99,63 @@ type Subscription struct {
 // the subscription ends. Errors: ctx's error, ErrClosed (closed, or the
 // node is stopping), or an error wrapping ErrLagged with the reason.
 func (sub *Subscription) Next(ctx context.Context) (Event, error) {
+	ev, _, err := sub.next(ctx, true, 1)
+	return ev, err
+}
+
+// NextBatch appends to dst the events that are ready, at most max (at
+// least 1), and returns it. It blocks like Next until there is at least
+// one event; past the first it takes only what needs no waiting, so a
+// subscriber that keeps up gets what arrived meanwhile in one call (one
+// topic lock per history read, one wake-up per batch). Errors are Next's;
+// when one ends a batch early the events already appended are returned
+// with a nil error, and the next call meets the error again (a lagged or
+// closed subscription stays so; an interrupted fill is retried).
+func (sub *Subscription) NextBatch(ctx context.Context, dst []Event, max int) ([]Event, error) {
+	max = cmp.Or(max, 1)
+	for n := 0; n < max; n++ {
+		ev, ok, err := sub.next(ctx, n == 0, max-n)
+		if err != nil {
+			if n == 0 {
+				return dst, err
+			}
+			return dst, nil
+		}
+		if !ok {
+			break
+		}
+		dst = append(dst, ev)
+	}
+	return dst, nil
+}
+
+// readAhead bounds how many history entries one read takes under one
+// topic lock.
+const readAhead = 256
+
+// next returns the next event, reading up to want entries ahead (what the
+// caller will consume now: entries read ahead no longer count towards the
+// lag bound). Without block, it returns ok false instead of waiting.
+func (sub *Subscription) next(ctx context.Context, block bool, want int) (Event, bool, error) {
 	for {
 		if len(sub.pending) == 0 {
-			it, wake, err := sub.read()
+			wake, err := sub.read(min(want, readAhead))
 			if err != nil {
-				return Event{}, err
+				return Event{}, false, err
 			}
 			if wake != nil {
+				if !block {
+					return Event{}, false, nil
+				}
 				select {
 				case <-ctx.Done():
-					return Event{}, ctx.Err()
+					return Event{}, false, ctx.Err()
 				case <-sub.done:
-					return Event{}, ErrClosed
+					return Event{}, false, ErrClosed
 				case <-wake:
 				}
 				continue
 			}
-			sub.pending = append(sub.pending, it)
 		}
 		it := sub.pending[0]
 		sub.pending[0] = item{}
@@ -128,14 +169,14 @@ func (sub *Subscription) Next(ctx context.Context) (Event, error) {
 					// Interrupted (a heartbeat deadline, say): what could
 					// not be fetched is not lost. Retry on the next call.
 					sub.pending = append([]item{it}, sub.pending...)
-					return Event{}, err
+					return Event{}, false, err
 				}
 				sub.pending = append(append(fill, it), sub.pending...)
 				continue
 			}
 		}
 		if ev, ok := sub.emit(it); ok {
-			return ev, nil
+			return ev, true, nil
 		}
 	}
 }
@@ -152,7 +193,7 @@ func (sub *Subscription) Ready() bool {
 			sub.pending[0] = item{}
 			sub.pending = sub.pending[1:]
 		}
-		it, wake, err := sub.read()
+		wake, err := sub.read(1)
 		if err != nil {
 			sub.err = err
 			return true
@@ -160,7 +201,6 @@ func (sub *Subscription) Ready() bool {
 		if wake != nil {
 			return false
 		}
-		sub.pending = append(sub.pending, it)
 	}
 }
 
@@ -176,14 +216,15 @@ func (sub *Subscription) dup(it item) bool {
 	return false
 }
 
-// read takes the entry at the cursor, or returns a channel to wait on.
-func (sub *Subscription) read() (item, chan struct{}, error) {
+// read appends up to n entries from the cursor to pending, under one
+// topic lock, or returns a channel to wait on when there is none.
+func (sub *Subscription) read(n int) (chan struct{}, error) {
 	if sub.err != nil {
-		return item{}, nil, sub.err
+		return nil, sub.err
 	}
 	select {
 	case <-sub.done:
-		return item{}, nil, ErrClosed
+		return nil, ErrClosed
 	default:
 	}
 	t := sub.t
@@ -191,25 +232,28 @@ func (sub *Subscription) read() (item, chan struct{}, error) {
 	defer t.mu.Unlock()
 	switch {
 	case t.closed:
-		return item{}, nil, ErrClosed
+		return nil, ErrClosed
 	case sub.cursor < t.hist.first:
 		sub.err = sub.lagged("its position was evicted from the history")
-		return item{}, nil, sub.err
+		return nil, sub.err
 	case t.hist.next-sub.cursor > sub.lag:
 		sub.err = sub.lagged(fmt.Sprintf("it is %d events behind (limit %d)", t.hist.next-sub.cursor, sub.lag))
-		return item{}, nil, sub.err
+		return nil, sub.err
 	case sub.cursor == t.hist.next:
-		return item{}, t.wake, nil
+		return t.wake, nil
 	}
-	e := t.hist.get(sub.cursor)
-	sub.cursor++
-	it := item{origin: e.st.origin, epoch: e.st.epoch}
-	if e.kind == entryMessage {
-		it.kind, it.env = EventMessage, e.env
-	} else {
-		it.kind, it.from, it.to = EventGap, e.from, e.to
+	for ; n > 0 && sub.cursor < t.hist.next; n-- {
+		e := t.hist.get(sub.cursor)
+		sub.cursor++
+		it := item{origin: e.st.origin, epoch: e.st.epoch}
+		if e.kind == entryMessage {
+			it.kind, it.env = EventMessage, e.env
+		} else {
+			it.kind, it.from, it.to = EventGap, e.from, e.to
+		}
+		sub.pending = append(sub.pending, it)
 	}
-	return it, nil, nil
+	return nil, nil
 }
 
 func (sub *Subscription) lagged(reason string) error {

@@ -34,6 +34,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -119,6 +120,9 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	d := websocket.Dialer{
 		TLSClientConfig: cfg.TLS, HandshakeTimeout: 10 * time.Second,
 		ReadBufferSize: 64 << 10, WriteBufferSize: 64 << 10,
+		// v2 lets the node acknowledge a run of publishes in one reply; a
+		// node that does not know it answers each publish (v1).
+		Subprotocols: []string{protocolV2},
 	}
 	h := http.Header{}
 	if cfg.Credential != "" {
@@ -289,10 +293,7 @@ func (c *Conn) readLoop() {
 func (c *Conn) dispatch(r *cassnetv1.StreamReply) error {
 	switch r := r.GetReply().(type) {
 	case *cassnetv1.StreamReply_Published:
-		p := r.Published
-		if pd := c.takePending(p.GetRef()); pd != nil {
-			pd.finish(Published{ID: p.GetId(), Origin: p.GetOrigin(), Epoch: p.GetEpoch(), Seq: p.GetSeq()}, nil)
-		}
+		c.acknowledged(r.Published)
 	case *cassnetv1.StreamReply_Error:
 		e := r.Error
 		nerr := &Error{Code: e.GetCode(), Message: e.GetMessage()}
@@ -322,6 +323,41 @@ func (c *Conn) dispatch(r *cassnetv1.StreamReply) error {
 		}
 	}
 	return nil
+}
+
+// protocolV2 is the WebSocket subprotocol that allows acknowledgements
+// of runs of publishes (StreamPublished.count).
+const protocolV2 = "cassnet.stream.v2"
+
+// acknowledged finishes the publishes a published reply acknowledges:
+// one, or count consecutive refs sequenced as consecutive seqs.
+func (c *Conn) acknowledged(p *cassnetv1.StreamPublished) {
+	n := uint64(max(p.GetCount(), 1))
+	pds := make([]*Pending, n)
+	c.mu.Lock()
+	for i := range n {
+		pds[i] = c.pending[p.GetRef()+i]
+		delete(c.pending, p.GetRef()+i)
+	}
+	c.mu.Unlock()
+	for i, pd := range pds {
+		if pd == nil {
+			continue
+		}
+		res := Published{ID: p.GetId(), Origin: p.GetOrigin(), Epoch: p.GetEpoch(), Seq: p.GetSeq() + uint64(i)}
+		if i > 0 {
+			res.ID = messageID(res.Origin, res.Epoch, res.Seq)
+		}
+		pd.finish(res, nil)
+	}
+}
+
+// messageID formats "<origin>:<epoch>:<seq>" as the node does.
+func messageID(origin, epoch string, seq uint64) string {
+	b := make([]byte, 0, len(origin)+len(epoch)+22)
+	b = append(append(append(b, origin...), ':'), epoch...)
+	b = strconv.AppendUint(append(b, ':'), seq, 10)
+	return string(b)
 }
 
 func (c *Conn) takePending(ref uint64) *Pending {

@@ -258,6 +258,9 @@ func (s *Subscription) Close() error {
 const (
 	maxReplies     = 1 << 16
 	maxStringField = 8192
+	// maxAckRun bounds one acknowledgement's count (a node sequences at
+	// most 4,096 publishes of one request together).
+	maxAckRun = 1 << 16
 )
 
 // decodeResponse parses and checks one node WebSocket message.
@@ -273,6 +276,9 @@ func decodeResponse(b []byte) (*cassnetv1.StreamResponse, error) {
 		var strs []string
 		switch r := r.GetReply().(type) {
 		case *cassnetv1.StreamReply_Published:
+			if r.Published.GetCount() > maxAckRun {
+				return nil, fmt.Errorf("%w: an acknowledgement of %d publishes", ErrProtocol, r.Published.GetCount())
+			}
 			strs = []string{r.Published.GetId(), r.Published.GetOrigin(), r.Published.GetEpoch()}
 		case *cassnetv1.StreamReply_Error:
 			strs = []string{r.Error.GetCode(), r.Error.GetMessage()}

@@ -71,6 +71,10 @@ type MsgPhase struct {
 	Errors      map[string]int `json:"errors,omitempty"`
 	// Rate is the achieved publish rate of a paced phase.
 	Rate float64 `json:"rate,omitempty"`
+	// CPUMicrosPerMsg is the CPU time (user + system) the system's
+	// processes and the load generator spent per delivered message, in
+	// µs (benchcpu.go); 0 if it could not be read.
+	CPUMicrosPerMsg float64 `json:"cpu_us_per_msg,omitempty"`
 }
 
 // msgRun is one phase in progress.
@@ -92,8 +96,9 @@ func (r *msgRun) fail(err error) {
 // runMsgPhase publishes for d through pubs (one goroutine each), paced at
 // rate per second in total if rate > 0, and receives through sub until
 // everything published has arrived or msgDrainWait passes.
-func runMsgPhase(ctx context.Context, pubs []msgPub, sub msgSub, d time.Duration, rate int, sequenced bool) MsgPhase {
+func runMsgPhase(ctx context.Context, pubs []msgPub, sub msgSub, d time.Duration, rate int, sequenced bool, pids []int) MsgPhase {
 	run := &msgRun{}
+	cpu := sampleCPU(pids)
 	window := make(chan struct{}, msgWindow)
 	for range msgWindow {
 		window <- struct{}{}
@@ -191,6 +196,7 @@ recv:
 		_ = p.flush()
 	}
 	res.Published = run.published
+	res.CPUMicrosPerMsg = cpu.microsPerMsg(res.Delivered)
 	if !last.IsZero() {
 		res.PerSec = float64(res.Delivered) / last.Sub(start).Seconds()
 	}
@@ -309,7 +315,7 @@ func benchNATSMessaging(ctx context.Context, bin, dir string, d time.Duration) (
 			return thr, lat, err
 		}
 		time.Sleep(200 * time.Millisecond) // interest reaches the other servers
-		res := runMsgPhase(ctx, []msgPub{natsPub{pc, subject}}, natsSub{sc}, d, rate, false)
+		res := runMsgPhase(ctx, []msgPub{natsPub{pc, subject}}, natsSub{sc}, d, rate, false, n.Pids)
 		sc.c.Close()
 		pc.c.Close()
 		if rate == 0 {

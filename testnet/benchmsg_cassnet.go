@@ -149,7 +149,7 @@ type CassnetMsg struct {
 
 // benchCassnetMessaging runs the four cassnet messaging phases on a
 // running cluster: publishing on the last node, subscribing on the first.
-func benchCassnetMessaging(ctx context.Context, progress io.Writer, addrs []string, token, tenant string, d time.Duration) (CassnetMsg, error) {
+func benchCassnetMessaging(ctx context.Context, progress io.Writer, addrs []string, pids []int, token, tenant string, d time.Duration) (CassnetMsg, error) {
 	var out CassnetMsg
 	pubAddr, subAddr := addrs[len(addrs)-1], addrs[0]
 	hc := NewLoadHTTPClient(pubConcurrencyREST)
@@ -169,7 +169,7 @@ func benchCassnetMessaging(ctx context.Context, progress io.Writer, addrs []stri
 			pubs[j] = restPub{hc: hc, addr: pubAddr, token: token, path: "/v1/tenants/" + tenant + "/topics/" + topic + "/messages"}
 		}
 		fmt.Fprintf(progress, "bench: messaging through REST + SSE, rate %s\n", rateName(rate))
-		res := runMsgPhase(ctx, pubs, sseSub{sse}, d, rate, true)
+		res := runMsgPhase(ctx, pubs, sseSub{sse}, d, rate, true, pids)
 		sse.close()
 		if rate == 0 {
 			out.RESTThroughput = res
@@ -202,7 +202,7 @@ func benchCassnetMessaging(ctx context.Context, progress io.Writer, addrs []stri
 		pub := newStreamPub(pc, topic)
 		run := &msgRun{}
 		pub.run = run
-		res := runMsgPhase(ctx, []msgPub{pub}, streamSub{sub}, d, rate, true)
+		res := runMsgPhase(ctx, []msgPub{pub}, streamSub{sub}, d, rate, true, pids)
 		pub.close()
 		for k, v := range run.errors {
 			if res.Errors == nil {

@@ -171,7 +171,11 @@ func benchCassnet(ctx context.Context, f BenchOptions, dir string, load LoadConf
 		return res, 0, err
 	}
 	if f.Messaging > 0 {
-		m, err := benchCassnetMessaging(ctx, f.Progress, addrs, c.AdminToken(), benchTenant, f.Messaging)
+		var pids []int
+		for _, n := range c.Nodes() {
+			pids = append(pids, n.Pid())
+		}
+		m, err := benchCassnetMessaging(ctx, f.Progress, addrs, pids, c.AdminToken(), benchTenant, f.Messaging)
 		if err != nil {
 			return res, 0, fmt.Errorf("messaging: %w", err)
 		}

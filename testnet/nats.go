@@ -25,7 +25,9 @@ import (
 type NATS struct {
 	// Addrs are the client addresses, one per server.
 	Addrs []string
-	stop  []func()
+	// Pids are the servers' process ids.
+	Pids []int
+	stop []func()
 }
 
 // StartNATS starts three clustered nats-server processes (bin) with their
@@ -68,6 +70,7 @@ func StartNATS(bin, dir string) (*NATS, error) {
 			logf.Close()
 		})
 		n.Addrs = append(n.Addrs, fmt.Sprintf("127.0.0.1:%d", client[i]))
+		n.Pids = append(n.Pids, cmd.Process.Pid)
 	}
 	return n, nil
 }

@@ -194,10 +194,10 @@ func printMessaging(w io.Writer, r *testnet.BenchReport) {
 	}
 	fmt.Fprintf(w, "\nmessaging: 1 KiB, publish on the last node, subscribe on the first, window %d in flight\n", 4096)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\tpublished\tdelivered\tmsgs/s\tp50 ms\tp99 ms\tmax ms\tgapped\tsilent drops\terrors\t")
+	fmt.Fprintln(tw, "phase\tpublished\tdelivered\tmsgs/s\tCPU µs/msg\tp50 ms\tp99 ms\tmax ms\tgapped\tsilent drops\terrors\t")
 	row := func(name string, p testnet.MsgPhase) {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%d\t%d\t%s\t\n", name, p.Published, p.Delivered, p.PerSec,
-			p.P50Ms, p.P99Ms, p.MaxMs, p.Gapped, p.SilentDrops, benchErrors(p.Errors))
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%.1f\t%.2f\t%.2f\t%.2f\t%d\t%d\t%s\t\n", name, p.Published, p.Delivered, p.PerSec,
+			p.CPUMicrosPerMsg, p.P50Ms, p.P99Ms, p.MaxMs, p.Gapped, p.SilentDrops, benchErrors(p.Errors))
 	}
 	row("cassnet REST+SSE, unpaced", m.RESTThroughput)
 	row(fmt.Sprintf("cassnet REST+SSE, %.0f/s", m.RESTLatency.Rate), m.RESTLatency)
@@ -243,6 +243,12 @@ func printRatios(w io.Writer, r *testnet.BenchReport) {
 			nt, nl = r.NATS.Throughput.PerSec, r.NATS.Latency.P99Ms
 		}
 		row("msgs/s stream vs NATS", m.StreamThroughput.PerSec, nt, "%.0f", ">= 0.5")
+		if r.NATS != nil && m.StreamThroughput.CPUMicrosPerMsg > 0 && r.NATS.Throughput.CPUMicrosPerMsg > 0 {
+			// The inverse ratio, so that it reads like msgs/s: NATS's CPU
+			// per message over cassnet's.
+			fmt.Fprintf(tw, "msgs per CPU-s, stream vs NATS\t%.0f\t%.0f\t%.3f\t>= 0.5\t\n", 1e6/m.StreamThroughput.CPUMicrosPerMsg,
+				1e6/r.NATS.Throughput.CPUMicrosPerMsg, r.NATS.Throughput.CPUMicrosPerMsg/m.StreamThroughput.CPUMicrosPerMsg)
+		}
 		row("msgs/s REST vs NATS", m.RESTThroughput.PerSec, nt, "%.0f", "")
 		row("p99 ms at 1000/s, stream vs NATS", m.StreamLatency.P99Ms, nl, "%.2f", "<= 5 ms")
 		row("p99 ms at 1000/s, REST vs NATS", m.RESTLatency.P99Ms, nl, "%.2f", "<= 5 ms")

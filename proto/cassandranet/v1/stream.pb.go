@@ -616,6 +616,12 @@ func (*StreamReply_Ended) isStreamReply_Reply() {}
 
 // StreamPublished acknowledges publish ref: the node sequenced it, put it
 // in its history and handed it to GossipSub (the REST 202).
+//
+// With count > 1 (only on a connection that negotiated the WebSocket
+// subprotocol "cassnet.stream.v2"), it acknowledges count publishes at
+// once: refs ref .. ref+count-1 were sequenced as seq .. seq+count-1 of
+// the same origin and epoch; id is the first one's, and the others' are
+// "<origin>:<epoch>:<seq+i>".
 type StreamPublished struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Ref   uint64                 `protobuf:"varint,1,opt,name=ref,proto3" json:"ref,omitempty"`
@@ -623,8 +629,10 @@ type StreamPublished struct {
 	Id     string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
 	Origin string `protobuf:"bytes,3,opt,name=origin,proto3" json:"origin,omitempty"`
 	// 16 hex digits, as in the REST answers.
-	Epoch         string `protobuf:"bytes,4,opt,name=epoch,proto3" json:"epoch,omitempty"`
-	Seq           uint64 `protobuf:"varint,5,opt,name=seq,proto3" json:"seq,omitempty"`
+	Epoch string `protobuf:"bytes,4,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Seq   uint64 `protobuf:"varint,5,opt,name=seq,proto3" json:"seq,omitempty"`
+	// How many consecutive refs this acknowledges; 0 means 1.
+	Count         uint32 `protobuf:"varint,6,opt,name=count,proto3" json:"count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -690,6 +698,13 @@ func (x *StreamPublished) GetEpoch() string {
 func (x *StreamPublished) GetSeq() uint64 {
 	if x != nil {
 		return x.Seq
+	}
+	return 0
+}
+
+func (x *StreamPublished) GetCount() uint32 {
+	if x != nil {
+		return x.Count
 	}
 	return 0
 }
@@ -1041,13 +1056,14 @@ const file_proto_cassandranet_v1_stream_proto_rawDesc = "" +
 	"subscribed\x18\x04 \x01(\v2!.cassandranet.v1.StreamSubscribedH\x00R\n" +
 	"subscribed\x124\n" +
 	"\x05ended\x18\x05 \x01(\v2\x1c.cassandranet.v1.StreamEndedH\x00R\x05endedB\a\n" +
-	"\x05reply\"s\n" +
+	"\x05reply\"\x89\x01\n" +
 	"\x0fStreamPublished\x12\x10\n" +
 	"\x03ref\x18\x01 \x01(\x04R\x03ref\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x16\n" +
 	"\x06origin\x18\x03 \x01(\tR\x06origin\x12\x14\n" +
 	"\x05epoch\x18\x04 \x01(\tR\x05epoch\x12\x10\n" +
-	"\x03seq\x18\x05 \x01(\x04R\x03seq\"_\n" +
+	"\x03seq\x18\x05 \x01(\x04R\x03seq\x12\x14\n" +
+	"\x05count\x18\x06 \x01(\rR\x05count\"_\n" +
 	"\vStreamError\x12\x10\n" +
 	"\x03ref\x18\x01 \x01(\x04R\x03ref\x12\x10\n" +
 	"\x03sub\x18\x02 \x01(\x04R\x03sub\x12\x12\n" +
