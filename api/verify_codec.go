@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"errors"
+	"io"
 	"net/http"
 	"time"
 )
@@ -28,6 +29,17 @@ func decodeVerify(w http.ResponseWriter, r *http.Request, maxBytes int64) (strin
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer bufPool.Put(buf)
+	if n := r.ContentLength; n >= 0 {
+		// The length is known and within the limit (checked above), and
+		// net/http's body never yields more than it: read exactly that,
+		// without a MaxBytesReader and the read that finds EOF.
+		buf.Grow(int(n))
+		b := buf.AvailableBuffer()[:n]
+		if _, err := io.ReadFull(r.Body, b); err != nil {
+			return "", errorf(http.StatusBadRequest, codeInvalidJSON, "request body is truncated JSON")
+		}
+		return parseVerifyBody(b, maxBytes)
+	}
 	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, maxBytes)); err != nil {
 		var maxErr *http.MaxBytesError
 		if errors.As(err, &maxErr) {
