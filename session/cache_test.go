@@ -2,9 +2,11 @@ package session
 
 import (
 	"crypto/ed25519"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -161,4 +163,15 @@ func BenchmarkCacheMemory(b *testing.B) {
 	}
 	b.ReportMetric(perEntry, "B/entry")
 	b.ReportMetric(float64(len(toks[0])), "B/token")
+}
+
+// TestHashToken: the stack-buffered hash is SHA-256 of the token, on both
+// sides of the buffer's size.
+func TestHashToken(t *testing.T) {
+	for _, n := range []int{0, 1, 32, 33, 366, 1023, 1024, 1025, MaxTokenLen} {
+		tok := strings.Repeat("a.b-", n/4+1)[:n]
+		if got, want := hashToken(tok), sha256.Sum256([]byte(tok)); got != want {
+			t.Fatalf("length %d: %x, want %x", n, got, want)
+		}
+	}
 }
