@@ -134,6 +134,13 @@ func TestDecodeVerifyLengths(t *testing.T) {
 	if _, err := decodeVerify(httptest.NewRecorder(), r, limit); err == nil || !strings.Contains(err.Error(), "truncated") {
 		t.Fatalf("a truncated body: %v", err)
 	}
+	// Over exactBodyMax, a body of known length grows the buffer as it
+	// arrives, as one of unknown length does.
+	big := `{"token":"` + strings.Repeat("a", exactBodyMax) + `"}`
+	r = httptest.NewRequest("POST", "/v1/sessions/verify", strings.NewReader(big))
+	if tok, err := decodeVerify(httptest.NewRecorder(), r, 1<<20); err != nil || len(tok) != exactBodyMax {
+		t.Fatalf("a body over exactBodyMax: %d bytes, %v", len(tok), err)
+	}
 }
 
 // TestIndexValue: the memoised X-Cass-Index value is the index's decimal

@@ -28,8 +28,9 @@ const DefaultCacheSize = 65536
 //
 // Cost (measured in docs/benchmarks.md): a SHA-256 per call, hit or miss;
 // up to size entries of about 330 bytes each (BenchmarkCacheMemory: 328 B
-// an entry with 366-byte tokens; about 21 MB at the default); a hit answers faster than a miss, so the time of a call tells
-// whether the same token was verified recently (the token is the secret,
+// an entry with 366-byte tokens; about 21 MB at the default); a hit
+// answers faster than a miss, so the time of a call tells whether the
+// same token was verified recently (the token is the secret,
 // and whoever has it learns nothing new). Eviction is by two generations:
 // when the current one is full, it becomes the old one and the old one is
 // dropped; a hit in the old generation moves the entry back. So a token
