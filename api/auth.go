@@ -201,13 +201,14 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, rt *route) (P
 	}
 	var p Principal
 	var ae *apiError
-	if _, hasBearer := credential(r); !hasBearer && rt.certRoute() {
+	cred, hasCred := credential(r)
+	if !hasCred && rt.certRoute() {
 		var byCert bool
 		if p, ae, byCert = s.authClientCert(r); !byCert {
-			p, ae = s.authenticate(r)
+			p, ae = s.authenticate(cred, hasCred)
 		}
 	} else {
-		p, ae = s.authenticate(r)
+		p, ae = s.authenticate(cred, hasCred)
 	}
 	if ae != nil {
 		switch ae {
@@ -232,10 +233,31 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, rt *route) (P
 	return p, true
 }
 
+// The credential headers in canonical form (textproto.CanonicalMIMEHeaderKey):
+// net/http canonicalises every received header name, so indexing the map
+// with these finds exactly what Header.Get finds, without canonicalising
+// the name on every request ("X-API-Key" is not canonical, so Get
+// allocated a new string for it each time).
+const (
+	headerAuthorization = "Authorization"
+	headerAPIKey        = "X-Api-Key" // "X-API-Key"
+)
+
+// headerValue is Header.Get for a key already in canonical form.
+func headerValue(h http.Header, canonicalKey string) string {
+	if v := h[canonicalKey]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 // credential extracts the presented credential: "Authorization: Bearer
 // <token-or-key>" first, else "X-API-Key: <key>".
 func credential(r *http.Request) (string, bool) {
-	return ParseCredential(r.Header.Get("Authorization"), r.Header.Get("X-API-Key"))
+	if auth := headerValue(r.Header, headerAuthorization); auth != "" {
+		return ParseCredential(auth, "")
+	}
+	return ParseCredential("", headerValue(r.Header, headerAPIKey))
 }
 
 // UGC ownership: the rules that, after the route's access level, decide

@@ -19,12 +19,12 @@ const (
 // time taken does not tell whether the id exists.
 var zeroHash = make([]byte, 32)
 
-// authenticate identifies the caller from its operator token or API key.
-// Every failure is a 401 that says nothing about which check failed;
-// failures are counted for the audit log (by credential id and reason,
-// never the secret), and nothing about the credential is logged.
-func (s *Server) authenticate(r *http.Request) (Principal, *apiError) {
-	cred, ok := credential(r)
+// authenticate identifies the caller from the credential it presented
+// (credential's answer: ok false if none). Every failure is a 401 that
+// says nothing about which check failed; failures are counted for the
+// audit log (by credential id and reason, never the secret), and nothing
+// about the credential is logged.
+func (s *Server) authenticate(cred string, ok bool) (Principal, *apiError) {
 	if !ok {
 		s.failures.record(authFailure{credential: "anonymous", reason: failMissing})
 		return Principal{}, errMissingCredentials
@@ -56,19 +56,22 @@ func (s *Server) authOperator(cred string) (Principal, *apiError) {
 		want = zeroHash
 	}
 	match := subtle.ConstantTimeCompare(sum[:], want) == 1
-	who := PrincipalOperator + ":" + id
+	var reason string
 	switch {
 	case !found && !s.store.Ready():
 		return Principal{}, errCatchingUp
 	case !found:
-		s.failures.record(authFailure{credential: who, reason: failUnknown})
+		reason = failUnknown
 	case !match:
-		s.failures.record(authFailure{credential: who, reason: failSecret})
+		reason = failSecret
 	case !tok.ActiveAt(s.now()):
-		s.failures.record(authFailure{credential: who, reason: failExpired})
+		reason = failExpired
 	default:
 		return Principal{Kind: PrincipalOperator, ID: id}, nil
 	}
+	// The actor name is built on failures only: every request would pay
+	// for the allocation.
+	s.failures.record(authFailure{credential: PrincipalOperator + ":" + id, reason: reason})
 	return Principal{}, errInvalidToken
 }
 
@@ -85,21 +88,22 @@ func (s *Server) authAPIKey(cred string) (Principal, *apiError) {
 		want = zeroHash
 	}
 	match := subtle.ConstantTimeCompare(sum[:], want) == 1
-	who := PrincipalAPIKey + ":" + id
 	now := s.now()
+	var reason string
 	switch {
 	case !found && !s.store.Ready():
 		return Principal{}, errCatchingUp
 	case !found:
-		s.failures.record(authFailure{credential: who, reason: failUnknown})
+		reason = failUnknown
 	case !match:
-		s.failures.record(authFailure{credential: who, reason: failSecret, tenant: key.Tenant})
+		reason = failSecret
 	case !key.ActiveAt(now):
-		s.failures.record(authFailure{credential: who, reason: failExpired, tenant: key.Tenant})
+		reason = failExpired
 	default:
 		s.touches.record(id, now)
 		return Principal{Kind: PrincipalAPIKey, ID: id, Tenant: key.Tenant, Role: key.Role, Project: key.ProjectID}, nil
 	}
+	s.failures.record(authFailure{credential: PrincipalAPIKey + ":" + id, reason: reason, tenant: key.Tenant})
 	return Principal{}, errInvalidToken
 }
 

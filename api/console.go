@@ -68,7 +68,7 @@ func isConsolePath(path string) bool {
 // a wrong CSRF token is refused with 403 here.
 func (s *Server) sessionBridge(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "" || r.Header.Get("X-API-Key") != "" || isConsolePath(r.URL.Path) {
+		if headerValue(r.Header, headerAuthorization) != "" || headerValue(r.Header, headerAPIKey) != "" || isConsolePath(r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return
 		}

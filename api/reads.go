@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cassandranet/cassnet/consensus"
@@ -113,7 +114,7 @@ func (s *Server) read(ctx context.Context, w http.ResponseWriter, o readOpts) er
 // setReadHeaders reports the freshness of a read.
 func setReadHeaders(w http.ResponseWriter, m consensus.ReadMeta) {
 	h := w.Header()
-	h.Set(headerIndex, strconv.FormatUint(m.Index, 10))
+	h[headerIndex] = indexValue(m.Index)
 	if m.KnownLeader {
 		h[headerKnownLeader] = headerTrue
 	} else {
@@ -124,6 +125,31 @@ func setReadHeaders(w http.ResponseWriter, m consensus.ReadMeta) {
 	} else {
 		h.Set(headerLastContact, strconv.FormatInt(ms, 10))
 	}
+}
+
+// lastIndexValue memoises the X-Cass-Index value of the last index a
+// read answered: under read load the applied index moves far less often
+// than reads are answered, and formatting it afresh cost every read two
+// allocations (the string and its one-element slice). Like the shared
+// values in respond.go, the slice is never written in place. It is a
+// memo of a pure function, not state: any value it holds is correct for
+// its index.
+var lastIndexValue atomic.Pointer[indexHeader]
+
+type indexHeader struct {
+	index uint64
+	value []string
+}
+
+// indexValue is the header value of index, shared while index is the last
+// one asked for.
+func indexValue(index uint64) []string {
+	if c := lastIndexValue.Load(); c != nil && c.index == index {
+		return c.value
+	}
+	c := &indexHeader{index: index, value: []string{strconv.FormatUint(index, 10)}}
+	lastIndexValue.Store(c)
+	return c.value
 }
 
 // queryValue finds key in a raw query string without building a

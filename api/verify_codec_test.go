@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -89,4 +93,62 @@ func FuzzDecodeVerify(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) { sameResult(t, b) })
+}
+
+// TestDecodeVerifyLengths: a body of known length (read exactly, the usual
+// case) and the same body of unknown length (chunked: read through a
+// MaxBytesReader) decode alike, over and under the limit; a body shorter
+// than its Content-Length is a 400.
+func TestDecodeVerifyLengths(t *testing.T) {
+	const limit = 64
+	decode := func(body string, known bool) (string, *apiError) {
+		r := httptest.NewRequest("POST", "/v1/sessions/verify", strings.NewReader(body))
+		if !known {
+			r.Body, r.ContentLength = io.NopCloser(struct{ io.Reader }{strings.NewReader(body)}), -1
+		}
+		tok, err := decodeVerify(httptest.NewRecorder(), r, limit)
+		var ae *apiError
+		if err != nil && !errors.As(err, &ae) {
+			t.Fatalf("body %q: error %v is not an apiError", body, err)
+		}
+		return tok, ae
+	}
+	for _, body := range []string{
+		`{"token":"a.b.c"}`, ` {"token" : "x"} `, `{"token":"a\u002eb"}`, `{"token":"a"`, ``,
+		`{"token":"` + strings.Repeat("a", limit) + `"}`, `{"token":"` + strings.Repeat("a", limit-12) + `"}`,
+	} {
+		kt, ke := decode(body, true)
+		ut, ue := decode(body, false)
+		if kt != ut || (ke == nil) != (ue == nil) || ke != nil && (ke.status != ue.status || ke.code != ue.code) {
+			t.Errorf("body %q: known length %q %v, unknown length %q %v", body, kt, ke, ut, ue)
+		}
+	}
+	if tok, ae := decode(`{"token":"a.b.c"}`, true); tok != "a.b.c" || ae != nil {
+		t.Fatalf("the usual body: %q %v", tok, ae)
+	}
+	if _, ae := decode(`{"token":"`+strings.Repeat("a", limit)+`"}`, true); ae == nil || ae.status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("a body over the limit: %v", ae)
+	}
+	r := httptest.NewRequest("POST", "/v1/sessions/verify", strings.NewReader(`{"token":"a.b.c"}`))
+	r.ContentLength += 5 // the client promised more than it sent
+	if _, err := decodeVerify(httptest.NewRecorder(), r, limit); err == nil || !strings.Contains(err.Error(), "truncated") {
+		t.Fatalf("a truncated body: %v", err)
+	}
+	// Over exactBodyMax, a body of known length grows the buffer as it
+	// arrives, as one of unknown length does.
+	big := `{"token":"` + strings.Repeat("a", exactBodyMax) + `"}`
+	r = httptest.NewRequest("POST", "/v1/sessions/verify", strings.NewReader(big))
+	if tok, err := decodeVerify(httptest.NewRecorder(), r, 1<<20); err != nil || len(tok) != exactBodyMax {
+		t.Fatalf("a body over exactBodyMax: %d bytes, %v", len(tok), err)
+	}
+}
+
+// TestIndexValue: the memoised X-Cass-Index value is the index's decimal
+// form, whether it was the last one asked for or not.
+func TestIndexValue(t *testing.T) {
+	for _, idx := range []uint64{7, 7, 123456789, 7, 0, 18446744073709551615, 18446744073709551615} {
+		if got := indexValue(idx); len(got) != 1 || got[0] != strconv.FormatUint(idx, 10) {
+			t.Fatalf("indexValue(%d) = %q", idx, got)
+		}
+	}
 }

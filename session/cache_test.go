@@ -2,8 +2,11 @@ package session
 
 import (
 	"crypto/ed25519"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -118,4 +121,57 @@ func BenchmarkVerifyCached(b *testing.B) {
 			i++
 		}
 	})
+}
+
+// BenchmarkCacheMemory reports the heap a full Cache holds per entry
+// (B/entry: the maps of both generations and what each entry keeps of
+// its Session), the other hidden cost of the cache. Each iteration fills a
+// fresh cache of 4,096 entries with distinct tokens.
+func BenchmarkCacheMemory(b *testing.B) {
+	const n = 4096
+	k := mustKey(b)
+	now := epoch
+	v := testVerifier(&now, k)
+	toks := make([]string, n)
+	for i := range toks {
+		s := testSession()
+		s.ID = fmt.Sprintf("ses_%06d", i)
+		s.PlayerID = fmt.Sprintf("player-%06d", i)
+		var err error
+		if toks[i], err = Sign(k, s); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var perEntry float64
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		c := NewCache(v, n, func() time.Time { return now })
+		for _, tok := range toks {
+			if _, err := c.Verify(tok); err != nil {
+				b.Fatal(err)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		if c.Len() != n {
+			b.Fatalf("%d entries cached, want %d", c.Len(), n)
+		}
+		perEntry = float64(after.HeapAlloc-before.HeapAlloc) / n
+		runtime.KeepAlive(c)
+	}
+	b.ReportMetric(perEntry, "B/entry")
+	b.ReportMetric(float64(len(toks[0])), "B/token")
+}
+
+// TestHashToken: the stack-buffered hash is SHA-256 of the token, on both
+// sides of the buffer's size.
+func TestHashToken(t *testing.T) {
+	for _, n := range []int{0, 1, 32, 33, 366, 1023, 1024, 1025, MaxTokenLen} {
+		tok := strings.Repeat("a.b-", n/4+1)[:n]
+		if got, want := hashToken(tok), sha256.Sum256([]byte(tok)); got != want {
+			t.Fatalf("length %d: %x, want %x", n, got, want)
+		}
+	}
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -233,7 +232,8 @@ func rateName(rate int) string {
 }
 
 // benchVerify measures POST /v1/sessions/verify on one node (addr) with
-// load.Clients clients verifying one valid token back to back.
+// load.Clients clients verifying one valid token back to back, each on a
+// keep-alive connection of its own (verifyLoad).
 func benchVerify(ctx context.Context, cl *Client, addr, tenant string, load LoadConfig) (LoadResult, error) {
 	r, err := cl.Do(ctx, http.MethodPost, addr, "/v1/tenants/"+tenant+"/sessions", map[string]any{"player_id": "bench-player"})
 	if err != nil {
@@ -248,15 +248,10 @@ func benchVerify(ctx context.Context, cl *Client, addr, tenant string, load Load
 	if err := r.JSON(&s); err != nil {
 		return LoadResult{}, err
 	}
-	body := map[string]string{"token": s.Token}
-	return RunLoad(ctx, load, func(ctx context.Context, _, _ int) error {
-		r, err := cl.Do(ctx, http.MethodPost, addr, "/v1/sessions/verify", body)
-		if err != nil {
-			return err
-		}
-		if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"ok"`) {
-			return &StatusError{Status: r.Status, Body: string(r.Body)}
-		}
-		return nil
-	})
+	vl, err := newVerifyLoad(addr, cl.Token, s.Token, load.Clients)
+	if err != nil {
+		return LoadResult{}, err
+	}
+	defer vl.close()
+	return RunLoad(ctx, load, vl.verify)
 }

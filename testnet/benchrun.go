@@ -45,6 +45,9 @@ type BenchOptions struct {
 	// Verify, if set, also measures session verification on node 1 with
 	// Clients clients for Duration.
 	Verify bool
+	// NoREST skips the ban write and stale read phases, and with them the
+	// etcd comparison (to profile one of the other phases alone).
+	NoREST bool
 	// Version names the cassnet build in the report.
 	Version string
 	// Progress receives one line per step (default: discarded).
@@ -88,6 +91,9 @@ func Benchmark(ctx context.Context, f BenchOptions, dir string) (*BenchReport, e
 		}
 	}
 
+	if f.NoREST {
+		return rep, nil
+	}
 	etcdBin, note := findPeer(f.Etcd, "etcd", "etcd", "etcd-server")
 	if etcdBin == "" {
 		rep.EtcdNote = note
@@ -166,9 +172,10 @@ func benchCassnet(ctx context.Context, f BenchOptions, dir string, load LoadConf
 	target := &BanLoad{Client: cl, Tenant: benchTenant, Addrs: addrs, Reason: benchReason}
 	before, serr := suspicions(ctx, c.Nodes())
 	termBefore, terr := maxTerm(ctx, c.Nodes())
-	res.BenchResult, err = RunBench(ctx, target, load)
-	if err != nil {
-		return res, 0, err
+	if !f.NoREST {
+		if res.BenchResult, err = RunBench(ctx, target, load); err != nil {
+			return res, 0, err
+		}
 	}
 	if f.Messaging > 0 {
 		var pids []int

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -72,21 +73,29 @@ func BenchmarkVerifyHTTP(b *testing.B) {
 		b.Fatal(err)
 	}
 	const clients = 32
-	cl := &Client{Token: c.AdminToken(), HTTP: NewLoadHTTPClient(clients)}
-	body := map[string]string{"token": token}
+	par := max(1, clients/runtime.GOMAXPROCS(0)) // RunParallel multiplies by GOMAXPROCS
+	// The same client as the bench's verify phase (verifyLoad): one
+	// keep-alive connection per goroutine, each answer a 200 with
+	// "valid":true.
+	vl, err := newVerifyLoad(n.HTTPAddr(), c.AdminToken(), token, par*runtime.GOMAXPROCS(0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer vl.close()
 
 	var mu sync.Mutex
 	var all Histogram
-	b.SetParallelism(max(1, clients/runtime.GOMAXPROCS(0))) // RunParallel multiplies by GOMAXPROCS
+	var next atomic.Int32
+	b.SetParallelism(par)
 	b.ResetTimer()
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
+		client := int(next.Add(1)) - 1
 		var h Histogram
-		for pb.Next() {
+		for seq := 0; pb.Next(); seq++ {
 			t0 := time.Now()
-			r, err := cl.Do(ctx, http.MethodPost, n.HTTPAddr(), "/v1/sessions/verify", body)
-			if err != nil || r.Status != http.StatusOK {
-				b.Errorf("verify: %v %v", r, err)
+			if err := vl.verify(ctx, client, seq); err != nil {
+				b.Errorf("verify: %v", err)
 				return
 			}
 			h.Record(time.Since(t0))

@@ -32,6 +32,37 @@ type benchFlags struct {
 	json                 bool
 	suite                string
 	serversPerNode       int
+	phases               string
+}
+
+// benchPhases are the phases --phases may name, in the order they run.
+var benchPhases = []string{"rest", "messaging", "verify", "failure"}
+
+// applyPhases turns --phases off for every phase it does not name ("all"
+// keeps them all). A named phase still obeys its own flag (--messaging 0,
+// --verify=false, --kills 0 skip it).
+func (f *benchFlags) applyPhases() (noREST bool, err error) {
+	if f.phases == "all" {
+		return false, nil
+	}
+	on := map[string]bool{}
+	for _, p := range strings.Split(f.phases, ",") {
+		p = strings.TrimSpace(p)
+		if !slices.Contains(benchPhases, p) {
+			return false, fmt.Errorf("bench: --phases: unknown phase %q (want all or a comma-separated list of %s)", p, strings.Join(benchPhases, ", "))
+		}
+		on[p] = true
+	}
+	if !on["messaging"] {
+		f.messaging = 0
+	}
+	if !on["verify"] {
+		f.verify = false
+	}
+	if !on["failure"] {
+		f.kills = 0
+	}
+	return !on["rest"], nil
 }
 
 const benchSynopsis = `Usage: cassnet bench [flags]
@@ -68,6 +99,7 @@ func runBench(args []string) error {
 	fs.BoolVar(&f.json, "json", false, "print the report as JSON")
 	fs.StringVar(&f.suite, "suite", "rest", "rest (ban writes and reads, beside etcd) or alloc (allocations)")
 	fs.IntVar(&f.serversPerNode, "servers-per-node", 200, "alloc suite: game servers registered on each node (at most 256)")
+	fs.StringVar(&f.phases, "phases", "all", "rest suite: the phases to run, all or a comma-separated list of rest (ban writes and reads, and etcd), messaging, verify, failure")
 	if _, err := parseWithEnv(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -79,6 +111,10 @@ func runBench(args []string) error {
 	}
 	if f.suite != "rest" && f.suite != "alloc" {
 		return fmt.Errorf("bench: --suite must be rest or alloc, not %q", f.suite)
+	}
+	noREST, err := f.applyPhases()
+	if err != nil {
+		return err
 	}
 	if f.bin == "" {
 		exe, err := os.Executable()
@@ -107,7 +143,7 @@ func runBench(args []string) error {
 	}
 	opts := testnet.BenchOptions{
 		Bin: f.bin, Nodes: f.nodes, Clients: f.clients, Duration: f.duration, Warmup: f.warmup,
-		Etcd: f.etcd, NATS: f.nats, Messaging: f.messaging, Verify: f.verify, AgentArgs: strings.Fields(f.agentArgs), Kills: f.kills, Version: version, Progress: os.Stderr,
+		Etcd: f.etcd, NATS: f.nats, Messaging: f.messaging, Verify: f.verify, NoREST: noREST, AgentArgs: strings.Fields(f.agentArgs), Kills: f.kills, Version: version, Progress: os.Stderr,
 	}
 	if f.suite == "alloc" {
 		return runAllocBench(ctx, f, opts, dir)
@@ -170,6 +206,10 @@ func printBench(w io.Writer, r *testnet.BenchReport) {
 		fmt.Fprintln(w, "note:", r.EtcdNote)
 	}
 	printMessaging(w, r)
+	if v := r.Verify; v != nil {
+		fmt.Fprintf(w, "\nsession verify on %s: %.0f/s, p50 %.2f ms, p99 %.2f ms, max %.2f ms, errors %s\n",
+			v.Node, v.PerSec, v.P50Ms, v.P99Ms, v.MaxMs, benchErrors(v.Errors))
+	}
 	printRatios(w, r)
 }
 
