@@ -107,14 +107,14 @@ func (s *Server) read(ctx context.Context, w http.ResponseWriter, o readOpts) er
 	if err != nil {
 		return err
 	}
-	setReadHeaders(w, meta)
+	s.setReadHeaders(w, meta)
 	return nil
 }
 
 // setReadHeaders reports the freshness of a read.
-func setReadHeaders(w http.ResponseWriter, m consensus.ReadMeta) {
+func (s *Server) setReadHeaders(w http.ResponseWriter, m consensus.ReadMeta) {
 	h := w.Header()
-	h[headerIndex] = indexValue(m.Index)
+	h[headerIndex] = s.indexMemo.value(m.Index)
 	if m.KnownLeader {
 		h[headerKnownLeader] = headerTrue
 	} else {
@@ -127,28 +127,27 @@ func setReadHeaders(w http.ResponseWriter, m consensus.ReadMeta) {
 	}
 }
 
-// lastIndexValue memoises the X-Cass-Index value of the last index a
-// read answered: under read load the applied index moves far less often
-// than reads are answered, and formatting it afresh cost every read two
+// indexMemo memoises the X-Cass-Index value of the last index a read
+// answered: under read load the applied index moves far less often than
+// reads are answered, and formatting it afresh cost every read two
 // allocations (the string and its one-element slice). Like the shared
-// values in respond.go, the slice is never written in place. It is a
-// memo of a pure function, not state: any value it holds is correct for
-// its index.
-var lastIndexValue atomic.Pointer[indexHeader]
+// values in respond.go, the slice is never written in place. Any value it
+// holds is correct for its index; safe for concurrent use.
+type indexMemo struct{ last atomic.Pointer[indexHeader] }
 
 type indexHeader struct {
 	index uint64
 	value []string
 }
 
-// indexValue is the header value of index, shared while index is the last
-// one asked for.
-func indexValue(index uint64) []string {
-	if c := lastIndexValue.Load(); c != nil && c.index == index {
+// value is the header value of index, shared while index is the last one
+// asked for.
+func (m *indexMemo) value(index uint64) []string {
+	if c := m.last.Load(); c != nil && c.index == index {
 		return c.value
 	}
 	c := &indexHeader{index: index, value: []string{strconv.FormatUint(index, 10)}}
-	lastIndexValue.Store(c)
+	m.last.Store(c)
 	return c.value
 }
 

@@ -115,14 +115,16 @@ type PluginInspector interface {
 // goroutine that flushes aggregated authentication failures and API key
 // uses. A Server is safe for concurrent use.
 type Server struct {
-	store   Store
-	state   *state.Domains
-	members Members
-	agent   Agent
-	topics  Topics
-	games   GameServers
-	joinTok JoinTokens
-	console Console
+	// indexMemo is the X-Cass-Index header of the last index read.
+	indexMemo indexMemo
+	store     Store
+	state     *state.Domains
+	members   Members
+	agent     Agent
+	topics    Topics
+	games     GameServers
+	joinTok   JoinTokens
+	console   Console
 	// webhookGuard is Config.WebhookGuard.
 	webhookGuard *webhook.Guard
 	peers        *http.Client

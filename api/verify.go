@@ -58,7 +58,7 @@ func (s *Server) handleVerifySession(w http.ResponseWriter, r *http.Request, p P
 		s.fail(w, r, err)
 		return
 	}
-	setReadHeaders(w, meta)
+	s.setReadHeaders(w, meta)
 	res := s.verifySession(p, token)
 	s.metrics.verifyBy[res.Reason].Inc()
 	writeVerifyResult(w, res)

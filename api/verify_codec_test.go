@@ -146,8 +146,9 @@ func TestDecodeVerifyLengths(t *testing.T) {
 // TestIndexValue: the memoised X-Cass-Index value is the index's decimal
 // form, whether it was the last one asked for or not.
 func TestIndexValue(t *testing.T) {
+	var m indexMemo
 	for _, idx := range []uint64{7, 7, 123456789, 7, 0, 18446744073709551615, 18446744073709551615} {
-		if got := indexValue(idx); len(got) != 1 || got[0] != strconv.FormatUint(idx, 10) {
+		if got := m.value(idx); len(got) != 1 || got[0] != strconv.FormatUint(idx, 10) {
 			t.Fatalf("indexValue(%d) = %q", idx, got)
 		}
 	}
