@@ -154,8 +154,12 @@ FUZZ_TARGETS := \
 	./api/:FuzzDecodeUGCItem \
 	./console/:FuzzCredential \
 	./api/:FuzzDecodeStreamRequest \
+	./api/:FuzzStreamVTEquivalence \
+	./api/:FuzzStreamResponseVT \
 	./streamclient/:FuzzDecodeResponse \
+	./streamclient/:FuzzResponseVTEquivalence \
 	./pubsub/:FuzzDecodeEnvelope \
+	./pubsub/:FuzzVTEquivalence \
 	./pubsub/:FuzzDecodeGossip \
 	./pubsub/:FuzzBackfillDecoders \
 	./pubsub/:FuzzDecodeEventID \
