@@ -103,7 +103,11 @@ type Event struct {
 	Seq         uint64
 	Published   time.Time
 	ContentType string
-	Payload     []byte
+	// Payload is the caller's: the client never reuses or modifies it. It
+	// shares one buffer with the other payloads of the WebSocket message
+	// it came in (no copy), so keeping one payload of many keeps that
+	// buffer alive: copy it to keep it long.
+	Payload []byte
 	// From and To are a gap's lost sequence numbers (inclusive).
 	From, To uint64
 	Reason   string
