@@ -84,36 +84,78 @@ const envelopeBatchField = 9
 // or, with noBatchInside, when one of its occurrences has a batch field
 // of its own: what the checks refuse, found before anything is allocated
 // and before the generated decoder, which has no recursion limit, would
-// descend into nested batches. Bytes protowire cannot walk are refused
-// too: proto.Unmarshal refuses them, while the generated decoder skips
-// some malformed unknown fields (mismatched groups) and could then reach
-// a nested batch.
+// descend into nested batches. Bytes that do not walk as protobuf are
+// refused too, as proto.Unmarshal refuses them: varints over 64 bits,
+// field numbers outside 1..2^29-1 (the generated decoder truncates a
+// larger one to 32 bits: 2^32+9 would be the batch field), lengths past
+// the end, malformed groups (which the generated decoder would skip).
+// The common wire types are walked here, groups by protowire.
 func shapeOK(b []byte, field protowire.Number, maxItems int, noBatchInside bool) bool {
 	items := 0
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+	for i := 0; i < len(b); {
+		tag, n := shapeVarint(b[i:])
 		if n < 0 {
 			return false
 		}
-		m := protowire.ConsumeFieldValue(num, typ, b[n:])
-		if m < 0 {
+		num, typ := protowire.Number(tag>>3), protowire.Type(tag&7)
+		if tag>>3 == 0 || tag>>3 > uint64(protowire.MaxValidNumber) {
 			return false
 		}
-		if num == field && typ == protowire.BytesType {
-			items++
-			if items > maxItems {
+		i += n
+		switch typ {
+		case protowire.VarintType:
+			if _, n = shapeVarint(b[i:]); n < 0 {
 				return false
 			}
-			if noBatchInside {
-				inner, _ := protowire.ConsumeBytes(b[n:])
-				if !shapeOK(inner, envelopeBatchField, 0, false) {
+			i += n
+		case protowire.Fixed64Type, protowire.Fixed32Type:
+			n = 8
+			if typ == protowire.Fixed32Type {
+				n = 4
+			}
+			if len(b)-i < n {
+				return false
+			}
+			i += n
+		case protowire.BytesType:
+			l, n := shapeVarint(b[i:])
+			if n < 0 || l > uint64(len(b)-i-n) {
+				return false
+			}
+			i += n
+			inner := b[i : i+int(l)]
+			i += int(l)
+			if num == field {
+				items++
+				if items > maxItems || noBatchInside && !shapeOK(inner, envelopeBatchField, 0, false) {
 					return false
 				}
 			}
+		default:
+			m := protowire.ConsumeFieldValue(num, typ, b[i:])
+			if m < 0 {
+				return false
+			}
+			i += m
 		}
-		b = b[n+m:]
 	}
 	return true
+}
+
+// shapeVarint decodes a varint of at most 64 bits as protowire does (n < 0:
+// malformed or over 64 bits).
+func shapeVarint(b []byte) (v uint64, n int) {
+	for i := 0; i < len(b) && i < binary.MaxVarintLen64; i++ {
+		c := b[i]
+		if i == binary.MaxVarintLen64-1 && c > 1 {
+			return 0, -1
+		}
+		v |= uint64(c&0x7f) << (7 * i)
+		if c < 0x80 {
+			return v, i + 1
+		}
+	}
+	return 0, -1
 }
 
 // decodeEnvelope parses and checks an envelope read from the network:

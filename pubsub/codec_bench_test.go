@@ -54,6 +54,14 @@ func BenchmarkGossipCodec(b *testing.B) {
 			}
 		}
 	})
+	b.Run("shape", func(b *testing.B) { // decode/vt's pre-scan alone
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			if !shapeOK(data, envelopeBatchField, maxBatchLen, true) {
+				b.Fatal("refused")
+			}
+		}
+	})
 	b.Run("decode/vt", func(b *testing.B) {
 		b.SetBytes(int64(len(data)))
 		b.ReportAllocs()
