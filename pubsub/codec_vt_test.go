@@ -8,6 +8,7 @@ import (
 
 	"github.com/cassandranet/cassnet/internal/wiretest"
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -102,12 +103,22 @@ func FuzzVTEquivalence(f *testing.F) {
 // deep (the generated decoder has no recursion limit) is refused without
 // decoding.
 func TestDecodeGossipDeepNesting(t *testing.T) {
-	var b []byte
-	for range 100_000 {
-		b = append(append([]byte{0x4a}, protowireLen(len(b))...), b...)
+	const depth = 100_000
+	inner := make([]int, depth+1) // inner[k]: the length of level k's content
+	for k := 1; k <= depth; k++ {
+		inner[k] = 1 + len(protowireLen(inner[k-1])) + inner[k-1]
 	}
-	if _, err := decodeGossip(b, 1024, 1<<30); err == nil {
-		t.Fatal("accepted deeply nested batches")
+	var b []byte
+	for k := depth; k >= 1; k-- {
+		b = append(append(b, 0x4a), protowireLen(inner[k-1])...)
+	}
+	if _, err := decodeGossip(b, 1024, 1<<30); err == nil || !strings.Contains(err.Error(), "or a nested batch") {
+		t.Fatalf("batches nested %d deep: %v (want refused before decoding)", depth, err)
+	}
+	// Field number 2^32+9: the generated decoder truncates it to 9.
+	wide := protowireLen(((1<<32 + envelopeBatchField) << 3) | int(protowire.BytesType))
+	if shapeOK(append(wide, 0x00), envelopeBatchField, maxBatchLen, true) {
+		t.Fatal("shapeOK accepted field number 2^32+9")
 	}
 	many := bytes.Repeat([]byte{0x4a, 0x00}, maxBatchLen+1)
 	if _, err := decodeGossip(many, 1024, 1<<30); err == nil || !strings.Contains(err.Error(), "more than") {
