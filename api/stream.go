@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 	"github.com/cassandranet/cassnet/consensus"
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
 	"github.com/gorilla/websocket"
-	"google.golang.org/protobuf/proto"
 )
 
 // The streaming client protocol: GET /v1/tenants/{tenant}/stream upgrades
@@ -180,7 +178,7 @@ func (c *streamConn) readLoop(maxPayload int) error {
 	c.ws.SetReadLimit(streamReadLimit(maxPayload))
 	alive := func() error { return c.ws.SetReadDeadline(time.Now().Add(streamIdle)) }
 	c.ws.SetPongHandler(func(string) error { return alive() })
-	var buf bytes.Buffer // reused: the decoder copies what it keeps
+	var hint int // a new buffer each message: the decoded request keeps it
 	for {
 		if err := alive(); err != nil {
 			return err
@@ -189,11 +187,10 @@ func (c *streamConn) readLoop(maxPayload int) error {
 		if err != nil {
 			return err
 		}
-		buf.Reset()
-		if _, err := buf.ReadFrom(r); err != nil {
+		data, err := readStreamMessage(r, &hint)
+		if err != nil {
 			return err
 		}
-		data := buf.Bytes()
 		if kind != websocket.BinaryMessage {
 			c.send(streamError(0, 0, consensus.ErrInvalid.Code, "messages must be binary StreamRequest protobufs"))
 			return errors.New("text message")
@@ -452,7 +449,7 @@ func (c *streamConn) writeLoop() {
 			}
 		}
 		var err error
-		buf, err = proto.MarshalOptions{}.MarshalAppend(buf[:0], &resp)
+		buf, err = appendStreamResponse(buf, &resp)
 		clear(resp.Replies)
 		if err == nil {
 			_ = c.ws.SetWriteDeadline(time.Now().Add(streamWrite))

@@ -1,8 +1,12 @@
 package api
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
+	"strings"
 	"unicode/utf8"
 
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
@@ -41,16 +45,29 @@ func streamReadLimit(maxPayload int) int64 {
 }
 
 // decodeStreamRequest parses and checks one client WebSocket message. A
-// malformed one ends the connection. Every payload it returns has its
-// own allocation, not shared with b or anything else: publish hands them
-// to the topics as Owned (no second copy). b may be reused afterwards.
+// malformed one ends the connection. The request keeps b: its payloads
+// share b's memory (vtprotobuf's unsafe decoder, no copy), so b must be a
+// buffer of its own, never reused or modified (readStreamMessage); its
+// strings are copies (detachStreamRequest). publish hands the payloads to
+// the topics as Owned (no second copy): nothing modifies them, and each
+// is capped at its length, so an append cannot write over a neighbour.
+//
+// The generated decoder does not validate UTF-8, which proto.Unmarshal
+// did: checkStreamCommand checks every string a command keeps. It refuses
+// a known field sent with another wire type, which proto.Unmarshal keeps
+// as an unknown field: on its error the request is decoded again with
+// proto.Unmarshal, so no request the previous decoder accepted is refused
+// (api.FuzzStreamVTEquivalence).
 func decodeStreamRequest(b []byte, maxPayload int) (*cassnetv1.StreamRequest, error) {
 	if int64(len(b)) > streamReadLimit(maxPayload) {
 		return nil, fmt.Errorf("%w: %d bytes", errStreamDecode, len(b))
 	}
 	req := new(cassnetv1.StreamRequest)
-	if err := proto.Unmarshal(b, req); err != nil {
-		return nil, fmt.Errorf("%w: %v", errStreamDecode, err)
+	if err := req.UnmarshalVTUnsafe(b); err != nil {
+		req = new(cassnetv1.StreamRequest)
+		if err := proto.Unmarshal(b, req); err != nil {
+			return nil, fmt.Errorf("%w: %v", errStreamDecode, err)
+		}
 	}
 	if len(req.GetCommands()) > maxStreamCommands {
 		return nil, fmt.Errorf("%w: %d commands (limit %d)", errStreamDecode, len(req.GetCommands()), maxStreamCommands)
@@ -60,7 +77,57 @@ func decodeStreamRequest(b []byte, maxPayload int) (*cassnetv1.StreamRequest, er
 			return nil, fmt.Errorf("%w: command %d: %v", errStreamDecode, i, err)
 		}
 	}
+	detachStreamRequest(req)
 	return req, nil
+}
+
+// detachStreamRequest gives a checked request's strings memory of their
+// own, so that a subscription's topic or a message's content type kept
+// in a history does not keep the whole WebSocket message alive, and caps
+// each payload at its length, so that an append to one cannot write over
+// its neighbours. Consecutive publishes usually share topic and content
+// type: one copy each.
+func detachStreamRequest(req *cassnetv1.StreamRequest) {
+	var rawTopic, topic, rawType, ctype string
+	for _, c := range req.GetCommands() {
+		switch cmd := c.GetCommand().(type) {
+		case *cassnetv1.StreamCommand_Publish:
+			p := cmd.Publish
+			if p.Topic != rawTopic {
+				rawTopic, topic = p.Topic, strings.Clone(p.Topic)
+			}
+			if p.ContentType != rawType {
+				rawType, ctype = p.ContentType, strings.Clone(p.ContentType)
+			}
+			p.Topic, p.ContentType, p.Payload = topic, ctype, slices.Clip(p.Payload)
+		case *cassnetv1.StreamCommand_Subscribe:
+			cmd.Subscribe.Topic = strings.Clone(cmd.Subscribe.Topic)
+			cmd.Subscribe.LastEventId = strings.Clone(cmd.Subscribe.LastEventId)
+		}
+	}
+}
+
+// readStreamMessage reads one WebSocket message into a new buffer, which
+// the decoded request keeps (decodeStreamRequest). *hint is the previous
+// message's size: the buffer starts that large, so a run of similar
+// messages costs one allocation each and no copies.
+func readStreamMessage(r io.Reader, hint *int) ([]byte, error) {
+	buf := bytes.NewBuffer(make([]byte, 0, max(*hint, 4<<10)+bytes.MinRead))
+	if _, err := buf.ReadFrom(r); err != nil {
+		return nil, err
+	}
+	*hint = buf.Len()
+	return buf.Bytes(), nil
+}
+
+// appendStreamResponse encodes resp into buf, reusing its memory.
+func appendStreamResponse(buf []byte, resp *cassnetv1.StreamResponse) ([]byte, error) {
+	n := resp.SizeVT()
+	buf = slices.Grow(buf[:0], n)[:n]
+	if _, err := resp.MarshalToSizedBufferVT(buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
 }
 
 func checkStreamCommand(c *cassnetv1.StreamCommand, maxPayload int) error {
@@ -78,6 +145,8 @@ func checkStreamCommand(c *cassnetv1.StreamCommand, maxPayload int) error {
 			return errors.New("publish without a ref")
 		case len(p.GetContentType()) > maxStreamContentType:
 			return errors.New("content type too long")
+		case !utf8.ValidString(p.GetContentType()):
+			return errors.New("content type is not UTF-8")
 		}
 		// An oversized payload or a bad content type is refused for that
 		// publish alone (streamConn.publish); the read limit bounds it.
@@ -149,7 +218,7 @@ func streamEvents(sub uint64, evs []TopicEvent) []*cassnetv1.StreamReply {
 func repliesSize(rs []*cassnetv1.StreamReply) int {
 	n := 0
 	for _, r := range rs {
-		n += proto.Size(r)
+		n += r.SizeVT()
 	}
 	return n
 }

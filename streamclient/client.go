@@ -26,7 +26,6 @@
 package streamclient
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -42,7 +41,6 @@ import (
 
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
 	"github.com/gorilla/websocket"
-	"google.golang.org/protobuf/proto"
 )
 
 // Errors callers can test with errors.Is.
@@ -233,19 +231,19 @@ func (c *Conn) writeLoop() {
 		case cmd := <-c.queue:
 			req.Commands = append(req.Commands[:0], cmd)
 		}
-		size := proto.Size(req.Commands[0])
+		size := req.Commands[0].SizeVT()
 	drain:
 		for len(req.Commands) < 4096 && size < 128<<10 {
 			select {
 			case cmd := <-c.queue:
 				req.Commands = append(req.Commands, cmd)
-				size += proto.Size(cmd)
+				size += cmd.SizeVT()
 			default:
 				break drain
 			}
 		}
 		var err error
-		buf, err = proto.MarshalOptions{}.MarshalAppend(buf[:0], &req)
+		buf, err = appendRequest(buf, &req)
 		clear(req.Commands)
 		if err == nil {
 			_ = c.ws.SetWriteDeadline(time.Now().Add(30 * time.Second))
@@ -260,18 +258,17 @@ func (c *Conn) writeLoop() {
 
 // readLoop dispatches the node's replies until the connection fails.
 func (c *Conn) readLoop() {
-	var buf bytes.Buffer // reused: the decoder copies what it keeps
+	var hint int // a new buffer each message: the decoded response keeps it
 	for {
 		kind, r, err := c.ws.NextReader()
+		var data []byte
 		if err == nil {
-			buf.Reset()
-			_, err = buf.ReadFrom(r)
+			data, err = readMessage(r, &hint)
 		}
 		if err != nil {
 			c.fail(fmt.Errorf("streamclient: read: %w", err))
 			return
 		}
-		data := buf.Bytes()
 		if kind != websocket.BinaryMessage {
 			c.fail(fmt.Errorf("%w: text message", ErrProtocol))
 			return

@@ -1,10 +1,16 @@
 package streamclient
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"slices"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
 	"google.golang.org/protobuf/proto"
@@ -55,6 +61,12 @@ func (p *Pending) Wait(ctx context.Context) (Published, error) {
 // payload is not copied: do not modify it until the Pending is done.
 func (c *Conn) PublishAsync(ctx context.Context, topic, contentType string, payload []byte) *Pending {
 	p := &Pending{done: make(chan struct{})}
+	if !utf8.ValidString(topic) || !utf8.ValidString(contentType) {
+		// The encoder does not check (proto.Marshal did): the node would
+		// refuse the whole WebSocket message and close the connection.
+		p.finish(Published{}, errors.New("streamclient: topic and content type must be UTF-8"))
+		return p
+	}
 	ref := c.refs.Add(1)
 	c.mu.Lock()
 	if c.err != nil {
@@ -91,7 +103,11 @@ type Event struct {
 	Seq         uint64
 	Published   time.Time
 	ContentType string
-	Payload     []byte
+	// Payload is the caller's: the client never reuses or modifies it. It
+	// shares one buffer with the other payloads of the WebSocket message
+	// it came in (no copy), so keeping one payload of many keeps that
+	// buffer alive: copy it to keep it long.
+	Payload []byte
 	// From and To are a gap's lost sequence numbers (inclusive).
 	From, To uint64
 	Reason   string
@@ -131,6 +147,9 @@ func (c *Conn) Subscribe(ctx context.Context, topic, lastEventID string, window 
 	}
 	if window > 65536 {
 		return nil, fmt.Errorf("streamclient: window %d exceeds 65536", window)
+	}
+	if !utf8.ValidString(topic) || !utf8.ValidString(lastEventID) {
+		return nil, errors.New("streamclient: topic and last event id must be UTF-8")
 	}
 	s := &Subscription{
 		c: c, id: c.subIDs.Add(1), window: window, last: lastEventID,
@@ -263,11 +282,24 @@ const (
 	maxAckRun = 1 << 16
 )
 
-// decodeResponse parses and checks one node WebSocket message.
+// decodeResponse parses and checks one node WebSocket message. The
+// response keeps b: its payloads share b's memory (vtprotobuf's unsafe
+// decoder, no copy), so b must be a buffer of its own, never reused or
+// modified (readMessage); its strings are copies (detachResponse).
+//
+// The generated decoder does not validate UTF-8, which proto.Unmarshal
+// did: every string a reply keeps is checked here. It refuses a known
+// field sent with another wire type, which proto.Unmarshal keeps as an
+// unknown field: on its error the message is decoded again with
+// proto.Unmarshal, so nothing the previous decoder accepted is refused
+// (FuzzResponseVTEquivalence).
 func decodeResponse(b []byte) (*cassnetv1.StreamResponse, error) {
 	resp := new(cassnetv1.StreamResponse)
-	if err := proto.Unmarshal(b, resp); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrProtocol, err)
+	if err := resp.UnmarshalVTUnsafe(b); err != nil {
+		resp = new(cassnetv1.StreamResponse)
+		if err := proto.Unmarshal(b, resp); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrProtocol, err)
+		}
 	}
 	if len(resp.GetReplies()) > maxReplies {
 		return nil, fmt.Errorf("%w: %d replies", ErrProtocol, len(resp.GetReplies()))
@@ -298,7 +330,74 @@ func decodeResponse(b []byte) (*cassnetv1.StreamResponse, error) {
 			if len(s) > maxStringField {
 				return nil, fmt.Errorf("%w: a field of %d bytes", ErrProtocol, len(s))
 			}
+			if !utf8.ValidString(s) {
+				return nil, fmt.Errorf("%w: a string field is not UTF-8", ErrProtocol)
+			}
 		}
 	}
+	detachResponse(resp)
 	return resp, nil
+}
+
+// detachResponse gives a checked response's strings memory of their own,
+// so that an event ID an application keeps does not keep the whole
+// WebSocket message alive, and caps each payload at its length, so that
+// an append to one cannot write over its neighbours. Event kinds become
+// the constants; origins, epochs and content types repeat from one reply
+// to the next: one copy each run.
+func detachResponse(resp *cassnetv1.StreamResponse) {
+	var raw, own [3]string
+	same := func(slot int, s string) string {
+		if s != raw[slot] {
+			raw[slot], own[slot] = s, strings.Clone(s)
+		}
+		return own[slot]
+	}
+	for _, r := range resp.GetReplies() {
+		switch r := r.GetReply().(type) {
+		case *cassnetv1.StreamReply_Published:
+			p := r.Published
+			p.Id, p.Origin, p.Epoch = strings.Clone(p.Id), same(0, p.Origin), same(1, p.Epoch)
+		case *cassnetv1.StreamReply_Error:
+			r.Error.Code, r.Error.Message = strings.Clone(r.Error.Code), strings.Clone(r.Error.Message)
+		case *cassnetv1.StreamReply_Event:
+			e := r.Event
+			switch e.Kind {
+			case "message":
+				e.Kind = "message"
+			case "gap":
+				e.Kind = "gap"
+			default:
+				e.Kind = "reset"
+			}
+			e.Id, e.Origin, e.Epoch = strings.Clone(e.Id), same(0, e.Origin), same(1, e.Epoch)
+			e.ContentType, e.Reason = same(2, e.ContentType), strings.Clone(e.Reason)
+			e.Payload = slices.Clip(e.Payload)
+		case *cassnetv1.StreamReply_Ended:
+			r.Ended.Reason = strings.Clone(r.Ended.Reason)
+		}
+	}
+}
+
+// readMessage reads one WebSocket message into a new buffer, which the
+// decoded response keeps (decodeResponse). *hint is the previous
+// message's size: the buffer starts that large, so a run of similar
+// messages costs one allocation each and no copies.
+func readMessage(r io.Reader, hint *int) ([]byte, error) {
+	buf := bytes.NewBuffer(make([]byte, 0, max(*hint, 4<<10)+bytes.MinRead))
+	if _, err := buf.ReadFrom(r); err != nil {
+		return nil, err
+	}
+	*hint = buf.Len()
+	return buf.Bytes(), nil
+}
+
+// appendRequest encodes req into buf, reusing its memory.
+func appendRequest(buf []byte, req *cassnetv1.StreamRequest) ([]byte, error) {
+	n := req.SizeVT()
+	buf = slices.Grow(buf[:0], n)[:n]
+	if _, err := req.MarshalToSizedBufferVT(buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
 }
