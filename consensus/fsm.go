@@ -43,10 +43,11 @@ type FSM struct {
 	// torn between two entries. Both take microseconds.
 	mu       sync.Mutex
 	gen      uint64                   // bumped whenever replicated data changes; under mu
+	index    uint64                   // the last entry the committed data includes; under mu
 	hashMemo atomic.Pointer[hashMemo] // last Hash result
 }
 
-var _ raft.FSM = (*FSM)(nil)
+var _ raft.BatchingFSM = (*FSM)(nil)
 
 // NewFSM returns an FSM over modules, which register their commands now.
 // Module names must be unique. Rejected entries are logged to logger
@@ -76,6 +77,39 @@ func (f *FSM) Applied() *Applied { return f.applied }
 // returns an *ApplyResult and always advances the applied index, so waiters
 // see every entry, including ones it rejects.
 func (f *FSM) Apply(l *raft.Log) interface{} {
+	res := f.applyEntry(l)
+	f.applied.advance(l.Index)
+	return res
+}
+
+// ApplyBatch applies a batch of committed entries (raft.BatchingFSM): each
+// command entry exactly as Apply does, in order, each in its own
+// transaction, committed before the next begins; then it advances the
+// applied index once, to the last command of the batch. Waiters (a
+// follower's forwarded writes, blocking queries) wake once per batch
+// instead of once per entry. Raft answers the batch's futures only after
+// ApplyBatch returns, so a write is still acknowledged only once it is
+// visible. Entries of other types (configuration changes) change nothing
+// here and get a nil response, as Apply never sees them.
+func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
+	out := make([]interface{}, len(logs))
+	var last uint64
+	for i, l := range logs {
+		if l.Type != raft.LogCommand {
+			continue
+		}
+		out[i] = f.applyEntry(l)
+		last = l.Index
+	}
+	if last > 0 {
+		f.applied.advance(last)
+	}
+	return out
+}
+
+// applyEntry decodes, validates and applies one command entry and
+// commits its changes; the caller advances the applied index.
+func (f *FSM) applyEntry(l *raft.Log) *ApplyResult {
 	res := &ApplyResult{Index: l.Index}
 	cmd, err := DecodeCommand(l.Data)
 	var (
@@ -94,17 +128,17 @@ func (f *FSM) Apply(l *raft.Log) interface{} {
 		// only the index and the error: the payload may hold secrets.
 		f.logger.Warn("consensus: rejected malformed log entry",
 			"index", l.Index, "term", l.Term, "error", err)
-		f.advance(l.Index, nil)
+		f.commit(l.Index, nil)
 		res.Err = err
 		return res
 	}
 	tx := &Tx{Index: l.Index, Time: time.Unix(0, cmd.GetTimeUnixNano()).UTC(), Actor: cmd.GetActor(), fsm: f}
 	if err := f.run(tx, rt, op); err != nil {
-		f.advance(l.Index, nil)
+		f.commit(l.Index, nil)
 		res.Err = err
 		return res
 	}
-	f.advance(l.Index, tx)
+	f.commit(l.Index, tx)
 	return res
 }
 
@@ -140,16 +174,18 @@ func (f *FSM) run(tx *Tx, rt *route, op proto.Message) (err error) {
 	return nil
 }
 
-// advance commits tx's staged changes (if any) and moves the applied
-// index, under mu, so that captures see whole entries only.
-func (f *FSM) advance(index uint64, tx *Tx) {
+// commit publishes tx's staged changes (if any) and records index as the
+// last entry they include, under mu, so that captures see whole entries
+// only and know which. Waiters see the entry once the applied index
+// advances (Apply, ApplyBatch).
+func (f *FSM) commit(index uint64, tx *Tx) {
 	f.mu.Lock()
 	if tx != nil {
 		tx.commit()
 		f.gen++
 	}
+	f.index = index
 	f.mu.Unlock()
-	f.applied.advance(index)
 }
 
 // capture is a consistent view of every module at one index.
@@ -164,7 +200,7 @@ type capture struct {
 func (f *FSM) capture() *capture {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	c := &capture{index: f.applied.Index(), gen: f.gen, version: f.engine.committed()}
+	c := &capture{index: f.index, gen: f.gen, version: f.engine.committed()}
 	for _, m := range f.modules {
 		c.names = append(c.names, m.Name())
 		c.sections = append(c.sections, m.Snapshot())
@@ -194,7 +230,8 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 			return fmt.Errorf("restore snapshot: %s: %w", m.Name(), err)
 		}
 	}
-	f.advance(snap.index, tx)
+	f.commit(snap.index, tx)
+	f.applied.advance(snap.index)
 	return nil
 }
 

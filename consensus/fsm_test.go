@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"google.golang.org/protobuf/proto"
 
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
 )
@@ -379,5 +380,78 @@ func TestWaitIndexAndChange(t *testing.T) {
 	}
 	if err := a.WaitChange(short, 1); err != nil {
 		t.Fatalf("WaitChange already satisfied = %v", err)
+	}
+}
+
+// TestApplyBatchMatchesApply applies the same log through Apply one entry
+// at a time and through ApplyBatch: the results, the data and the applied
+// index agree, a rejected entry in the middle of a batch changes nothing
+// while the entries after it still see the ones before, and a
+// configuration entry gets a nil response and no index of its own.
+func TestApplyBatchMatchesApply(t *testing.T) {
+	cmds := []*cassnetv1.Command{
+		createTenant("new"),
+		createProject("new", "g"),
+		createTenant("new"),            // conflict: rejected
+		createProject("acme", "fail"),  // staged in two modules, then rejected
+		deleteTenant("other"),          // reaches the dropper in the same entry
+		createProject("new", "second"), // sees "new" from earlier in the batch
+	}
+	one, batch := newHarness(t), newHarness(t)
+	baseState(one)
+	baseState(batch)
+	var logs []*raft.Log
+	var want []*ApplyResult
+	for _, c := range cmds {
+		want = append(want, one.apply(proto.Clone(c).(*cassnetv1.Command)))
+		batch.index++
+		batch.now = batch.now.Add(time.Second)
+		c.TimeUnixNano = batch.now.UnixNano()
+		data, err := EncodeCommand(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		logs = append(logs, &raft.Log{Index: batch.index, Term: 1, Type: raft.LogCommand, Data: data})
+	}
+	// A configuration change last: raft sends it in the batch.
+	logs = append(logs, &raft.Log{Index: batch.index + 1, Term: 1, Type: raft.LogConfiguration})
+
+	woke := make(chan error, 1)
+	start := batch.fsm.Applied().Index()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		woke <- batch.fsm.Applied().WaitChange(ctx, start)
+	}()
+	got := batch.fsm.ApplyBatch(logs)
+	if len(got) != len(logs) {
+		t.Fatalf("ApplyBatch returned %d responses for %d entries", len(got), len(logs))
+	}
+	for i, w := range want {
+		res, ok := got[i].(*ApplyResult)
+		if !ok {
+			t.Fatalf("response %d is %T", i, got[i])
+		}
+		if res.Index != logs[i].Index || !errors.Is(res.Err, w.Err) && (res.Err != nil || w.Err != nil) {
+			t.Errorf("entry %d: got (%d, %v), Apply gave (%d, %v)", i, res.Index, res.Err, w.Index, w.Err)
+		}
+	}
+	if got[len(got)-1] != nil {
+		t.Errorf("configuration entry response = %v, want nil", got[len(got)-1])
+	}
+	if err := <-woke; err != nil {
+		t.Fatalf("waiter: %v", err)
+	}
+	if idx := batch.fsm.Applied().Index(); idx != batch.index || idx != one.fsm.Applied().Index() {
+		t.Fatalf("applied index = %d, want %d (the last command)", idx, batch.index)
+	}
+	if a, b := batch.fsm.Hash(), one.fsm.Hash(); a != b {
+		t.Fatalf("batch hash %s differs from one-by-one %s", a, b)
+	}
+	if c := batch.fsm.capture(); c.index != batch.index {
+		t.Fatalf("capture index = %d, want %d", c.index, batch.index)
+	}
+	if _, ok := batch.alpha.get("p/new/second"); !ok {
+		t.Fatal("an entry did not see an earlier entry of its batch")
 	}
 }

@@ -3,14 +3,12 @@ package consensus
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-	"go.etcd.io/bbolt"
 )
 
 // RecoverConfig names the server to recover: one whose cluster lost its
@@ -20,8 +18,8 @@ type RecoverConfig struct {
 	// host:port, which become the only voter.
 	NodeID  string
 	Address string
-	// DataDir is the node's data dir (raft/raft.db and raft/snapshots
-	// inside, as Store.Start lays them out).
+	// DataDir is the node's data dir (the Raft log and raft/snapshots
+	// inside, as Store.Start lays them out; see logstore.go).
 	DataDir string
 	// DryRun only reports what is there.
 	DryRun bool
@@ -67,24 +65,22 @@ func Recover(cfg RecoverConfig) (RecoverReport, error) {
 		cfg.Logger = slog.Default()
 	}
 	dir := filepath.Join(cfg.DataDir, "raft") // as Store.Start
-	dbPath := filepath.Join(dir, "raft.db")
-	if _, err := os.Stat(dbPath); err != nil {
-		return rep, fmt.Errorf("recover: no raft log in %s: %w", cfg.DataDir, err)
+	if ok, err := hasLogStore(dir); err != nil {
+		return rep, fmt.Errorf("recover: %w", err)
+	} else if !ok {
+		return rep, fmt.Errorf("recover: no raft log in %s: %w", cfg.DataDir, fs.ErrNotExist)
 	}
-	bolt, err := raftboltdb.New(raftboltdb.Options{Path: dbPath, BoltOptions: &bbolt.Options{Timeout: time.Second}})
-	if errors.Is(err, bbolt.ErrTimeout) {
-		return rep, fmt.Errorf("recover: %s: %w", dbPath, ErrDataDirInUse)
-	}
-	if err != nil {
-		return rep, fmt.Errorf("recover: open raft log: %w", err)
-	}
-	defer bolt.Close()
 	rlog := newRaftLogger(cfg.Logger)
+	store, _, err := openLogStore(dir, rlog, time.Second)
+	if err != nil {
+		return rep, fmt.Errorf("recover: %w", err)
+	}
+	defer store.Close()
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, rlog)
 	if err != nil {
 		return rep, fmt.Errorf("recover: open snapshots: %w", err)
 	}
-	has, err := raft.HasExistingState(bolt, bolt, snaps)
+	has, err := raft.HasExistingState(store, store, snaps)
 	if err != nil {
 		return rep, fmt.Errorf("recover: %w", err)
 	}
@@ -102,7 +98,7 @@ func Recover(cfg RecoverConfig) (RecoverReport, error) {
 	if err != nil {
 		return rep, fmt.Errorf("recover: %w", err)
 	}
-	before, err := raft.GetConfiguration(conf, probe, bolt, bolt, snaps, trans)
+	before, err := raft.GetConfiguration(conf, probe, store, store, snaps, trans)
 	if err != nil {
 		return rep, fmt.Errorf("recover: read configuration: %w", err)
 	}
@@ -113,7 +109,7 @@ func Recover(cfg RecoverConfig) (RecoverReport, error) {
 		}
 		rep.Before = append(rep.Before, ServerConfig{ID: string(srv.ID), Address: string(srv.Address), Suffrage: suffrage})
 	}
-	if rep.LastIndex, rep.LastTerm, err = lastEntry(bolt, snaps); err != nil {
+	if rep.LastIndex, rep.LastTerm, err = lastEntry(store, snaps); err != nil {
 		return rep, err
 	}
 	if cfg.DryRun {
@@ -127,7 +123,7 @@ func Recover(cfg RecoverConfig) (RecoverReport, error) {
 	only := raft.Configuration{Servers: []raft.Server{{
 		Suffrage: raft.Voter, ID: raft.ServerID(cfg.NodeID), Address: raft.ServerAddress(cfg.Address),
 	}}}
-	if err := raft.RecoverCluster(conf, fsm, bolt, bolt, snaps, trans, only); err != nil {
+	if err := raft.RecoverCluster(conf, fsm, store, store, snaps, trans, only); err != nil {
 		return rep, fmt.Errorf("recover: %w", err)
 	}
 	rep.AppliedIndex, rep.StateHash = fsm.Applied().Index(), fsm.Hash()

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"google.golang.org/grpc"
 
 	"github.com/cassandranet/cassnet/mesh"
@@ -33,7 +32,8 @@ type MemberSource interface {
 type Config struct {
 	// NodeID is the stable Raft server ID (the node's ID on disk).
 	NodeID string
-	// DataDir holds raft/raft.db and raft/snapshots.
+	// DataDir holds the Raft log (raft/wal, or raft/raft.db in a data dir
+	// made by an earlier release; see logstore.go) and raft/snapshots.
 	DataDir string
 	// BindAddr is the host:port the Raft and internal RPC port listens on.
 	BindAddr string
@@ -116,7 +116,8 @@ type Store struct {
 	fsm    *FSM
 
 	raft      *raft.Raft
-	boltStore *raftboltdb.BoltStore
+	logs      logStore
+	logKind   string // LogStoreWAL or LogStoreBolt
 	transport *raft.NetworkTransport
 	mux       *mux
 	tag       []byte
@@ -185,11 +186,12 @@ func (s *Store) Start(ctx context.Context) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create raft dir: %w", err)
 	}
-	bolt, err := raftboltdb.NewBoltStore(filepath.Join(dir, "raft.db"))
+	store, kind, err := openLogStore(dir, newRaftLogger(s.logger), 0)
 	if err != nil {
-		return fmt.Errorf("open raft log: %w", err)
+		return err
 	}
-	s.boltStore = bolt
+	s.logs, s.logKind = store, kind
+	s.logger.Info("opened the raft log", "store", kind)
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, newRaftLogger(s.logger))
 	if err != nil {
 		return fmt.Errorf("open snapshot store: %w", err)
@@ -227,13 +229,13 @@ func (s *Store) Start(ctx context.Context) error {
 	}
 	// The leader re-reads every entry it has just written to replicate it;
 	// a cache of the newest entries saves a bolt read and a decode each
-	// (about 13% of the leader's CPU under cassnet bench, see
-	// docs/benchmarks.md). It holds entries already durable in bolt.
-	logs, err := raft.NewLogCache(logCacheEntries, bolt)
+	// (about 13% of the leader's CPU under cassnet bench with bolt, see
+	// docs/benchmarks.md). It holds entries already durable in the store.
+	logs, err := raft.NewLogCache(logCacheEntries, store)
 	if err != nil {
 		return fmt.Errorf("log cache: %w", err)
 	}
-	r, err := raft.NewRaft(conf, s.fsm, logs, bolt, snaps, s.transport)
+	r, err := raft.NewRaft(conf, s.fsm, logs, store, snaps, s.transport)
 	if err != nil {
 		s.mux.close()
 		return fmt.Errorf("start raft: %w", err)
@@ -241,7 +243,7 @@ func (s *Store) Start(ctx context.Context) error {
 	s.raft = r
 
 	if s.cfg.Bootstrap {
-		has, err := raft.HasExistingState(bolt, bolt, snaps)
+		has, err := raft.HasExistingState(store, store, snaps)
 		if err != nil {
 			return fmt.Errorf("inspect raft state: %w", err)
 		}
@@ -314,8 +316,8 @@ func (s *Store) Shutdown() error {
 		if s.mux != nil {
 			_ = s.mux.close()
 		}
-		if s.boltStore != nil {
-			if err := s.boltStore.Close(); err != nil {
+		if s.logs != nil {
+			if err := s.logs.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("close raft log: %w", err))
 			}
 		}
