@@ -1,6 +1,6 @@
 // Package consensus is the engine of the replicated state: the Raft log
-// (hashicorp/raft stored in raft-wal, or raft-boltdb in older data dirs;
-// see logstore.go), the FSM that routes each
+// (hashicorp/raft stored in raft-boltdb, or in raft-wal when a data dir
+// is created with it; see logstore.go), the FSM that routes each
 // committed command to the domain module that owns it, the snapshot
 // container, the command envelope, the internal RPC that forwards writes
 // and read-index requests to the leader, read consistency, the leadership

@@ -18,15 +18,17 @@ import (
 )
 
 // The Raft log and stable store of one data dir (DataDir/raft) is one of
-// two layouts, chosen once when the data dir is created and never changed:
+// two layouts, chosen once when the data dir is created (Config.LogStore,
+// the agent's --raft-log-store) and never changed:
 //
-//   - raft-wal in raft/wal/ (every data dir created by this release): one
-//     fdatasync per append where bolt makes two, and no B+tree to rewrite;
-//     about 2.5x less time per append on the build machine
-//     (docs/benchmarks.md, "Writes beside etcd, third session").
-//   - raft-boltdb in raft/raft.db (data dirs created by earlier
-//     releases), kept as it is: there is no migration, so an upgrade never
-//     rewrites a log.
+//   - raft-boltdb in raft/raft.db: the default, and every data dir created
+//     by earlier releases, kept as it is: there is no migration, so an
+//     upgrade never rewrites a log.
+//   - raft-wal in raft/wal/ (opt-in: hashicorp/raft-wal v0.4.0 calls
+//     itself experimental, and Consul ships it as an experimental
+//     backend): one fdatasync per append where bolt makes two, and no
+//     B+tree to rewrite; about 2.5x less time per append on the build
+//     machine (docs/benchmarks.md, "Writes beside etcd, third session").
 //
 // A new WAL data dir also gets a small marker file at raft/raft.db. It is
 // not a bolt file, so an older release, which opens that path with
@@ -56,11 +58,13 @@ type logStore interface {
 	io.Closer
 }
 
-// openLogStore opens the log store of the raft dir, creating a WAL if the
-// dir holds neither layout. With lockTimeout > 0 it fails with
-// ErrDataDirInUse, instead of blocking, when another process holds the
-// store (Recover runs beside a possibly running agent).
-func openLogStore(dir string, logger hclog.Logger, lockTimeout time.Duration) (logStore, string, error) {
+// openLogStore opens the log store of the raft dir, whichever layout it
+// holds; a dir that holds neither gets fresh, the kind newKind names
+// (LogStoreBolt when empty: raft-wal is opt-in, as Consul still ships it
+// as experimental). With lockTimeout > 0 it fails with ErrDataDirInUse,
+// instead of blocking, when another process holds the store (Recover runs
+// beside a possibly running agent).
+func openLogStore(dir string, logger hclog.Logger, lockTimeout time.Duration, newKind string) (logStore, string, error) {
 	walDir := filepath.Join(dir, walDirName)
 	boltPath := filepath.Join(dir, boltLogName)
 	hasWAL, err := exists(walDir)
@@ -72,9 +76,12 @@ func openLogStore(dir string, logger hclog.Logger, lockTimeout time.Duration) (l
 		if err != nil {
 			return nil, "", err
 		}
-		if hasBolt {
+		switch {
+		case hasBolt, newKind == "", newKind == LogStoreBolt:
 			s, err := openBolt(boltPath, lockTimeout)
 			return s, LogStoreBolt, err
+		case newKind != LogStoreWAL:
+			return nil, "", fmt.Errorf("unknown raft log store %q (want %s or %s)", newKind, LogStoreBolt, LogStoreWAL)
 		}
 	}
 	s, err := openWAL(walDir, logger, lockTimeout)

@@ -26,7 +26,7 @@ func testLogs(from, n uint64) []*raft.Log {
 // wantKind and holds what fill wrote.
 func reopenHasData(t *testing.T, dir, wantKind string) {
 	t.Helper()
-	s, kind, err := openLogStore(dir, hclog.NewNullLogger(), 0)
+	s, kind, err := openLogStore(dir, hclog.NewNullLogger(), 0, "") // an existing dir keeps its kind
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,12 +58,39 @@ func fill(t *testing.T, s logStore) {
 	}
 }
 
+// TestNewDataDirKind: a new data dir gets raft-boltdb unless the WAL is
+// asked for; an unknown kind is refused.
+func TestNewDataDirKind(t *testing.T) {
+	for _, kind := range []string{"", LogStoreBolt} {
+		dir := t.TempDir()
+		s, got, err := openLogStore(dir, hclog.NewNullLogger(), 0, kind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fill(t, s)
+		s.Close()
+		if got != LogStoreBolt {
+			t.Fatalf("new data dir with %q opened as %q, want %q", kind, got, LogStoreBolt)
+		}
+		reopenHasData(t, dir, LogStoreBolt)
+		// Asking for the WAL later does not convert it.
+		s, got, err = openLogStore(dir, hclog.NewNullLogger(), 0, LogStoreWAL)
+		if err != nil || got != LogStoreBolt {
+			t.Fatalf("reopened with wal asked: %q, %v", got, err)
+		}
+		s.Close()
+	}
+	if _, _, err := openLogStore(t.TempDir(), hclog.NewNullLogger(), 0, "rocksdb"); err == nil {
+		t.Fatal("an unknown log store kind was accepted")
+	}
+}
+
 func TestNewDataDirUsesWALAndStopsOldReleases(t *testing.T) {
 	dir := t.TempDir()
 	if ok, err := hasLogStore(dir); err != nil || ok {
 		t.Fatalf("hasLogStore(empty) = %v, %v", ok, err)
 	}
-	s, kind, err := openLogStore(dir, hclog.NewNullLogger(), 0)
+	s, kind, err := openLogStore(dir, hclog.NewNullLogger(), 0, LogStoreWAL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +135,7 @@ func TestExistingBoltDataDirStaysBolt(t *testing.T) {
 // leaves a data dir that still opens as a WAL, and gets its marker.
 func TestWALWithoutMarkerGetsOne(t *testing.T) {
 	dir := t.TempDir()
-	s, _, err := openLogStore(dir, hclog.NewNullLogger(), 0)
+	s, _, err := openLogStore(dir, hclog.NewNullLogger(), 0, LogStoreWAL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,14 +160,14 @@ func TestOpenLogStoreInUse(t *testing.T) {
 			if kind == LogStoreBolt {
 				held, err = raftboltdb.NewBoltStore(filepath.Join(dir, boltLogName))
 			} else {
-				held, _, err = openLogStore(dir, hclog.NewNullLogger(), 0)
+				held, _, err = openLogStore(dir, hclog.NewNullLogger(), 0, LogStoreWAL)
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer held.Close()
 			start := time.Now()
-			s, _, err := openLogStore(dir, hclog.NewNullLogger(), 100*time.Millisecond)
+			s, _, err := openLogStore(dir, hclog.NewNullLogger(), 100*time.Millisecond, "")
 			if err == nil {
 				s.Close()
 				t.Fatal("opened a log store another handle holds")

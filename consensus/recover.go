@@ -71,7 +71,7 @@ func Recover(cfg RecoverConfig) (RecoverReport, error) {
 		return rep, fmt.Errorf("recover: no raft log in %s: %w", cfg.DataDir, fs.ErrNotExist)
 	}
 	rlog := newRaftLogger(cfg.Logger)
-	store, _, err := openLogStore(dir, rlog, time.Second)
+	store, _, err := openLogStore(dir, rlog, time.Second, "") // an existing log: its own kind
 	if err != nil {
 		return rep, fmt.Errorf("recover: %w", err)
 	}

@@ -71,6 +71,10 @@ type Config struct {
 	SnapshotThreshold uint64
 	SnapshotInterval  time.Duration
 	TrailingLogs      uint64
+	// LogStore is the Raft log store a new data dir gets: LogStoreBolt
+	// (the default when empty) or LogStoreWAL. An existing data dir keeps
+	// the one it has (logstore.go).
+	LogStore string
 	// UnsafeAckBeforeCommit is for the chaos harness only: the leader
 	// reports a write as done when it has not committed within a short
 	// grace (unsafeAckGrace) after raft.Apply enqueued it, without waiting
@@ -186,7 +190,7 @@ func (s *Store) Start(ctx context.Context) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create raft dir: %w", err)
 	}
-	store, kind, err := openLogStore(dir, newRaftLogger(s.logger), 0)
+	store, kind, err := openLogStore(dir, newRaftLogger(s.logger), 0, s.cfg.LogStore)
 	if err != nil {
 		return err
 	}

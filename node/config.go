@@ -111,7 +111,10 @@ type Config struct {
 	// settings when non-zero.
 	SnapshotThreshold uint64
 	TrailingLogs      uint64
-	SnapshotInterval  time.Duration
+	// RaftLogStore is the Raft log store of a new data dir: "boltdb"
+	// (default) or "wal" (hashicorp/raft-wal, opt-in).
+	RaftLogStore     string
+	SnapshotInterval time.Duration
 	// SnapshotAgentInterval, if set, runs the snapshot agent: the leader
 	// writes a snapshot archive into SnapshotAgentDir every interval and
 	// keeps the newest SnapshotAgentRetain (see snapshotagent.go). Not

@@ -126,6 +126,7 @@ func (n *Node) start(ctx context.Context) error {
 		},
 		SnapshotThreshold: cfg.SnapshotThreshold,
 		TrailingLogs:      cfg.TrailingLogs,
+		LogStore:          cfg.RaftLogStore,
 		SnapshotInterval:  cfg.SnapshotInterval,
 		Logger:            n.logger,
 
