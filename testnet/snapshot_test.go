@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -150,12 +151,24 @@ func TestSnapshotSaveRestore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	names, _ := filepath.Glob(filepath.Join(agentDir, "cassnet-*.snap"))
-	for _, name := range names {
-		out, err := op("snapshot", "inspect", name, "--json")
-		if err != nil || !strings.Contains(out, `"node": "`+leader.Name+`"`) {
-			t.Fatalf("inspect of an agent archive (want one the leader %s wrote): %v\n%s", leader.Name, err, out)
+	// The agent keeps writing (every second) and pruning: an archive
+	// listed here may be gone before inspect reads it, so inspect what is
+	// there again until one listing is read whole.
+	err = WaitFor(ctx, func() error {
+		names, _ := filepath.Glob(filepath.Join(agentDir, "cassnet-*.snap"))
+		for _, name := range names {
+			out, err := op("snapshot", "inspect", name, "--json")
+			if _, serr := os.Stat(name); err != nil && errors.Is(serr, os.ErrNotExist) {
+				return fmt.Errorf("%s was pruned while it was read", name)
+			}
+			if err != nil || !strings.Contains(out, `"node": "`+leader.Name+`"`) {
+				t.Fatalf("inspect of an agent archive (want one the leader %s wrote): %v\n%s", leader.Name, err, out)
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
