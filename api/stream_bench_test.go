@@ -14,14 +14,15 @@ import (
 // 64 events of 1 KiB (writeLoop, into a reused buffer) and a
 // StreamRequest of 128 publishes of 1 KiB (readLoop, with every check).
 func BenchmarkStreamCodec(b *testing.B) {
-	var resp cassnetv1.StreamResponse
+	var evs []TopicEvent
 	for i := range 64 {
-		resp.Replies = append(resp.Replies, streamEvent(1, TopicEvent{
+		evs = append(evs, TopicEvent{
 			Kind: "message", ID: fmt.Sprintf("node-1a2b3c4d:1234567890abcdef:%d", 1000+i), Origin: "node-1a2b3c4d",
 			Epoch: "1234567890abcdef", Seq: uint64(1000 + i), Published: time.Unix(1_700_000_000, int64(i)),
 			ContentType: "application/octet-stream", Payload: make([]byte, 1024),
-		}))
+		})
 	}
+	resp := cassnetv1.StreamResponse{Replies: streamEvents(1, evs)}
 	var req cassnetv1.StreamRequest
 	for i := range 128 {
 		req.Commands = append(req.Commands, &cassnetv1.StreamCommand{Command: &cassnetv1.StreamCommand_Publish{

@@ -186,11 +186,6 @@ func visibleASCII(s string) bool {
 	return true
 }
 
-// streamEvent renders a subscription event for the wire.
-func streamEvent(sub uint64, ev TopicEvent) *cassnetv1.StreamReply {
-	return streamEvents(sub, []TopicEvent{ev})[0]
-}
-
 // streamEvents renders events of one subscription for the wire, with
 // three allocations for the lot rather than three per event.
 func streamEvents(sub uint64, evs []TopicEvent) []*cassnetv1.StreamReply {

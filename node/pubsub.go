@@ -71,7 +71,7 @@ func (t topics) Subscribe(ctx context.Context, tenant, topic, lastEventID string
 	if err != nil {
 		return nil, topicErr(err)
 	}
-	return &topicStream{sub: sub, epoch: &epochCache{}}, nil
+	return &topicStream{sub: sub}, nil
 }
 
 // Peers implements api.Topics.
@@ -94,7 +94,7 @@ type topicStream struct {
 	// batch is NextBatch's buffer; epoch caches the hex of the last
 	// epoch seen (events come in runs of one stream).
 	batch []pubsub.Event
-	epoch *epochCache
+	epoch epochCache
 }
 
 // epochCache remembers one epoch's hex form.
@@ -104,10 +104,7 @@ type epochCache struct {
 }
 
 func (c *epochCache) hexOf(e uint64) string {
-	if e == 0 {
-		return epochHex(0)
-	}
-	if c.epoch != e || c.hex == "" {
+	if c.epoch != e || c.hex == "" { // an empty hex: nothing cached yet
 		c.epoch, c.hex = e, epochHex(e)
 	}
 	return c.hex
