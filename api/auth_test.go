@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -112,4 +113,39 @@ func TestUnknownCredentialWhileCatchingUp(t *testing.T) {
 	wantError(t, h.doWith("GET", "/v1/tenants", "", "Bearer "+wrongSecret), http.StatusUnauthorized, "unauthenticated")
 	h.store.set(func(f *fakeStore) { f.ready = true })
 	wantError(t, h.doWith("GET", "/v1/tenants", "", "Bearer "+other), http.StatusUnauthorized, "unauthenticated")
+}
+
+// TestUnknownOperatorTokenWhileSeeding: a bootstrap node serves requests
+// before the admin token it printed is replicated. In that window an
+// operator token the state does not hold is a retryable 503, not a 401,
+// and no authentication failure is recorded (one would land in the audit
+// log later, as a write nobody made). Once seeding is done the same token
+// is a 401 and is counted.
+func TestUnknownOperatorTokenWhileSeeding(t *testing.T) {
+	var seeding atomic.Bool
+	seeding.Store(true)
+	h := newHarness(t, func(c *Config) { c.Seeding = seeding.Load })
+	printed, _, _, err := NewOperatorToken() // not replicated yet
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := h.doWith("GET", "/v1/tenants", "", "Bearer "+printed)
+	wantError(t, rec, http.StatusServiceUnavailable, "not_ready")
+	if rec.Header().Get("Retry-After") == "" {
+		t.Error("no Retry-After on the seeding answer")
+	}
+	if got := h.srv.failures.drain(); len(got) != 0 {
+		t.Fatalf("failures recorded while seeding: %v", got)
+	}
+	if rec := h.doWith("GET", "/v1/tenants", "", "Bearer "+h.token); rec.Code != http.StatusOK {
+		t.Fatalf("a replicated operator token while seeding: %d", rec.Code)
+	}
+	wrongSecret := h.token[:22] + strings.Repeat("A", 43)
+	wantError(t, h.doWith("GET", "/v1/tenants", "", "Bearer "+wrongSecret), http.StatusUnauthorized, "unauthenticated")
+	h.srv.failures.drain()
+	seeding.Store(false)
+	wantError(t, h.doWith("GET", "/v1/tenants", "", "Bearer "+printed), http.StatusUnauthorized, "unauthenticated")
+	if got := h.srv.failures.drain(); len(got) != 1 || got[0].GetReason() != failUnknown {
+		t.Fatalf("failures after seeding: %v, want one %q", got, failUnknown)
+	}
 }

@@ -58,7 +58,7 @@ func (s *Server) authOperator(cred string) (Principal, *apiError) {
 	match := subtle.ConstantTimeCompare(sum[:], want) == 1
 	var reason string
 	switch {
-	case !found && !s.store.Ready():
+	case !found && (!s.store.Ready() || s.seeding != nil && s.seeding()):
 		return Principal{}, errCatchingUp
 	case !found:
 		reason = failUnknown

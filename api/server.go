@@ -61,6 +61,14 @@ type Config struct {
 	// UGC blobs it holds (the leader also those on s3). Zero:
 	// DefaultUGCCollectInterval.
 	UGCCollectInterval time.Duration
+	// Seeding reports whether this node is still writing the cluster's
+	// first state: a bootstrap node has printed an admin token whose hash
+	// is not replicated yet. Until it is, an operator token the state does
+	// not hold is answered as while catching up (a retryable 503, no
+	// authentication failure recorded), so a client that uses the printed
+	// token at once is told to retry, not that the token is wrong. It is
+	// called on the request path and must not block. Nil means never.
+	Seeding func() bool
 	// PeerClient and PeerScheme ("http" or "https") reach other members'
 	// REST APIs, for cluster-wide answers such as the metrics history.
 	// Optional: without a client such answers hold this node only.
@@ -159,6 +167,7 @@ type Server struct {
 	fleets     FleetNode
 	ugc        UGCBlobs
 	ugcGC      time.Duration
+	seeding    func() bool
 	downloads  downloadCounts
 	hooks      hooks.Runner
 	plugins    PluginInspector
@@ -208,6 +217,7 @@ func New(cfg Config) (*Server, error) {
 		keyring:    session.NewKeyring(),
 		ugc:        cfg.UGC,
 		ugcGC:      cmp.Or(cfg.UGCCollectInterval, DefaultUGCCollectInterval),
+		seeding:    cfg.Seeding,
 		hooks:      cfg.Hooks,
 		plugins:    cfg.Plugins,
 	}

@@ -21,14 +21,17 @@ import (
 // two layouts, chosen once when the data dir is created (Config.LogStore,
 // the agent's --raft-log-store) and never changed:
 //
-//   - raft-boltdb in raft/raft.db: the default, and every data dir created
-//     by earlier releases, kept as it is: there is no migration, so an
-//     upgrade never rewrites a log.
-//   - raft-wal in raft/wal/ (opt-in: hashicorp/raft-wal v0.4.0 calls
-//     itself experimental, and Consul ships it as an experimental
-//     backend): one fdatasync per append where bolt makes two, and no
-//     B+tree to rewrite; about 2.5x less time per append on the build
-//     machine (docs/benchmarks.md, "Writes beside etcd, third session").
+//   - raft-wal in raft/wal/: what the agent gives a new data dir (its
+//     --raft-log-store default), as Consul does since 1.20 (a fresh
+//     server gets raft-wal, one with a raft.db keeps bolt:
+//     hashicorp/consul#21992). One fdatasync per append where bolt makes
+//     two, and no B+tree to rewrite: about 2.5x less time per append on
+//     the build machine, and 1.17-1.27x etcd's writes/s through REST
+//     where bolt made 0.75-1.03x (docs/benchmarks.md, "Issue 17, fourth
+//     session").
+//   - raft-boltdb in raft/raft.db: every data dir created by earlier
+//     releases, kept as it is (there is no migration, so an upgrade never
+//     rewrites a log), and what an empty Config.LogStore gives.
 //
 // A new WAL data dir also gets a small marker file at raft/raft.db. It is
 // not a bolt file, so an older release, which opens that path with
@@ -60,8 +63,7 @@ type logStore interface {
 
 // openLogStore opens the log store of the raft dir, whichever layout it
 // holds; a dir that holds neither gets fresh, the kind newKind names
-// (LogStoreBolt when empty: raft-wal is opt-in, as Consul still ships it
-// as experimental). With lockTimeout > 0 it fails with ErrDataDirInUse,
+// (LogStoreBolt when empty; the agent passes LogStoreWAL). With lockTimeout > 0 it fails with ErrDataDirInUse,
 // instead of blocking, when another process holds the store (Recover runs
 // beside a possibly running agent).
 func openLogStore(dir string, logger hclog.Logger, lockTimeout time.Duration, newKind string) (logStore, string, error) {
@@ -141,19 +143,9 @@ func openWAL(dir string, logger hclog.Logger, lockTimeout time.Duration) (logSto
 		meta.Close()
 		return nil, fmt.Errorf("open raft log %s: %w", dir, err)
 	}
-	return &walStore{WAL: w, meta: meta}, nil
-}
-
-// walStore closes the WAL's meta store with the WAL: raft-wal v0.4.0's
-// Close leaves it open, and with it the file lock, so reopening the data
-// dir in the same process (a restarted Store) would wait forever.
-type walStore struct {
-	*wal.WAL
-	meta *metadb.BoltMetaDB
-}
-
-func (s *walStore) Close() error {
-	return errors.Join(s.WAL.Close(), s.meta.Close())
+	// raft-wal v0.4.1+ closes the meta store, and with it the file lock,
+	// in WAL.Close: a restarted Store reopens the dir in this process.
+	return w, nil
 }
 
 // ensureWALMarker writes the marker at path (see walMarker) if nothing is

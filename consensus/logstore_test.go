@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -225,5 +228,133 @@ func BenchmarkLogStoreAppend(b *testing.B) {
 				b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "entries/s")
 			})
 		}
+	}
+}
+
+// TestSuffixTruncationSurvivesRestart is what a follower does when a new
+// leader's log disagrees with its tail (raft's "clearing log suffix"):
+// delete the last entries, append the leader's, and later restart. Every
+// entry must still read back after the restart. raft-wal v0.4.0 marked
+// the truncated segment sealed without writing its index block, so the
+// restarted node panicked in raft.NewRaft ("sealed segment has no index
+// block", hashicorp/raft-wal#31); the chaos harness caught it after a
+// partition and a kill.
+func TestSuffixTruncationSurvivesRestart(t *testing.T) {
+	for _, kind := range []string{LogStoreWAL, LogStoreBolt} {
+		t.Run(kind, func(t *testing.T) {
+			dir := t.TempDir()
+			s, _, err := openLogStore(dir, hclog.NewNullLogger(), 0, kind)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.StoreLogs(testLogs(1, 5)); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.DeleteRange(4, 5); err != nil {
+				t.Fatal(err)
+			}
+			newer := testLogs(4, 4) // 4..7, from the new leader's term
+			for _, l := range newer {
+				l.Term = 4
+			}
+			if err := s.StoreLogs(newer); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+
+			s, _, err = openLogStore(dir, hclog.NewNullLogger(), 0, kind)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if last, err := s.LastIndex(); err != nil || last != 7 {
+				t.Fatalf("LastIndex after restart = %d, %v; want 7", last, err)
+			}
+			for i := uint64(1); i <= 7; i++ {
+				var l raft.Log
+				if err := s.GetLog(i, &l); err != nil {
+					t.Fatalf("GetLog(%d) after restart: %v", i, err)
+				}
+				wantTerm := uint64(3)
+				if i >= 4 {
+					wantTerm = 4
+				}
+				if l.Index != i || l.Term != wantTerm || !bytes.Equal(l.Data, fmt.Appendf(nil, "entry %d", i)) {
+					t.Fatalf("entry %d after restart = index %d term %d %q", i, l.Index, l.Term, l.Data)
+				}
+			}
+		})
+	}
+}
+
+// unreadableLog is a log store whose entry at bad cannot be read, as a
+// damaged data dir's.
+type unreadableLog struct {
+	*raft.InmemStore
+	bad   uint64 // GetLog fails
+	buggy uint64 // GetLog panics with a runtime error
+}
+
+func (l unreadableLog) GetLog(index uint64, out *raft.Log) error {
+	if index == l.bad {
+		return errors.New("sealed segment has no index block")
+	}
+	if index == l.buggy {
+		var entries []raft.Log
+		*out = entries[index] // a runtime error: a bug, not a damaged log
+	}
+	return l.InmemStore.GetLog(index, out)
+}
+
+type nopFSM struct{}
+
+func (nopFSM) Apply(*raft.Log) any                 { return nil }
+func (nopFSM) Snapshot() (raft.FSMSnapshot, error) { return nil, errors.New("no snapshots") }
+func (nopFSM) Restore(rc io.ReadCloser) error      { return rc.Close() }
+
+// TestUnreadableLogIsAnError: raft.NewRaft panics when an entry of the
+// log cannot be read on start; the store answers ErrLogUnreadable, which
+// says what to do, instead of crashing the agent.
+func TestUnreadableLogIsAnError(t *testing.T) {
+	mem := raft.NewInmemStore()
+	if err := mem.StoreLogs(testLogs(1, 3)); err != nil {
+		t.Fatal(err)
+	}
+	logs := unreadableLog{InmemStore: mem, bad: 2}
+	conf := raft.DefaultConfig()
+	conf.LocalID = "n1"
+	conf.Logger = hclog.NewNullLogger()
+	_, trans := raft.NewInmemTransport("n1")
+	r, err := startRaft(conf, nopFSM{}, logs, mem, raft.NewInmemSnapshotStore(), trans)
+	if err == nil {
+		r.Shutdown().Error()
+		t.Fatal("raft started over a log with an unreadable entry")
+	}
+	if !errors.Is(err, ErrLogUnreadable) || !strings.Contains(err.Error(), "sealed segment has no index block") {
+		t.Fatalf("err = %v, want ErrLogUnreadable with the store's reason", err)
+	}
+
+	// A runtime error is a bug, not a damaged log: it is not disguised
+	// as one.
+	logs.bad, logs.buggy = 0, 2
+	var panicked any
+	func() {
+		defer func() { panicked = recover() }()
+		r, err = startRaft(conf, nopFSM{}, logs, mem, raft.NewInmemSnapshotStore(), trans)
+	}()
+	if _, ok := panicked.(runtime.Error); !ok {
+		t.Fatalf("a runtime error in the log store came out as panic %v (%T), return %v, %v; want the panic itself", panicked, panicked, r, err)
+	}
+
+	// The same store with every entry readable starts.
+	logs.buggy = 0
+	r, err = startRaft(conf, nopFSM{}, logs, mem, raft.NewInmemSnapshotStore(), trans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Shutdown().Error(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -48,6 +48,12 @@ type RecoverReport struct {
 // agent.
 var ErrDataDirInUse = errors.New("the raft log is in use: stop the agent first")
 
+// ErrLogUnreadable is returned when Raft cannot read an entry of this
+// node's log on start: the data dir is damaged. Its state is on the other
+// servers; remove the node and let it rejoin with an empty data dir
+// (docs/operations.md, "A damaged Raft log").
+var ErrLogUnreadable = errors.New("the raft log in the data dir is damaged: an entry cannot be read; rejoin this node with an empty data dir (docs/operations.md)")
+
 // Recover rewrites a stopped server's Raft state so that it alone is the
 // cluster's voter, as raft.RecoverCluster (and Consul's peers.json) do: it
 // restores the newest snapshot, applies every entry of its log, writes a

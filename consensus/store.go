@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -216,6 +217,17 @@ func (s *Store) Start(ctx context.Context) error {
 		MaxPool: 3,
 		Timeout: 10 * time.Second,
 		Logger:  newRaftLogger(s.logger),
+		// 1 turns pipeline replication off: every AppendEntries waits for
+		// its answer. The pipeline (2 in flight, the default) can wedge
+		// for good when a follower refuses an append: its send loop parks
+		// on a channel that the response decoder, itself parked, never
+		// reads, so that follower gets heartbeats but no more entries, and
+		// the leader's raft.Shutdown never returns (hashicorp/raft#612;
+		// grafana/pyroscope#5518 turned it off for the same reason). The
+		// chaos harness hit it: a leader's SIGTERM hung for 30 s with its
+		// replication goroutine in netPipeline.AppendEntries. raft's own
+		// docs measure little gain from the pipeline at 2 in flight.
+		MaxRPCsInFlight: 1,
 	})
 
 	conf := raft.DefaultConfig()
@@ -239,7 +251,7 @@ func (s *Store) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("log cache: %w", err)
 	}
-	r, err := raft.NewRaft(conf, s.fsm, logs, store, snaps, s.transport)
+	r, err := startRaft(conf, s.fsm, logs, store, snaps, s.transport)
 	if err != nil {
 		s.mux.close()
 		return fmt.Errorf("start raft: %w", err)
@@ -327,6 +339,32 @@ func (s *Store) Shutdown() error {
 		}
 	})
 	return errors.Join(errs...)
+}
+
+// startRaft is raft.NewRaft, with its panic on a log entry it cannot read
+// turned into an error wrapping ErrLogUnreadable. hashicorp/raft v1.7.3
+// panics when GetLog fails while it scans the log for configuration
+// entries on start (api.go), before it starts any goroutine, so nothing
+// is left running. The agent then exits with a message that names the
+// damaged log and the remedy, not a goroutine dump, and a supervisor that
+// restarts it sees the same message each time. Raft panics there with the
+// store's error; any other panic (a runtime error, say in an FSM's
+// Restore) is a bug, not a damaged log, and goes on with its stack.
+func startRaft(conf *raft.Config, fsm raft.FSM, logs raft.LogStore, stable raft.StableStore,
+	snaps raft.SnapshotStore, trans raft.Transport) (r *raft.Raft, err error) {
+	defer func() {
+		p := recover()
+		if p == nil {
+			return
+		}
+		perr, ok := p.(error)
+		var bug runtime.Error
+		if !ok || errors.As(perr, &bug) {
+			panic(p)
+		}
+		r, err = nil, fmt.Errorf("%w: %w", ErrLogUnreadable, perr)
+	}()
+	return raft.NewRaft(conf, fsm, logs, stable, snaps, trans)
 }
 
 // clientTLS is the configuration for dialing other servers, or nil.

@@ -291,7 +291,7 @@ func exerciseDomains(t *testing.T, ctx context.Context, b *browser, base string,
 	}); err != nil {
 		t.Fatal(err)
 	}
-	b.do(t, "reopen the editor", chromedp.Click(chromedp.CSS(".plugin-edit")), chromedp.WaitVisible(chromedp.ID("plugin-config")))
+	b.doSettled(t, "reopen the editor", chromedp.Click(chromedp.CSS(".plugin-edit")), chromedp.WaitVisible(chromedp.ID("plugin-config")))
 	noMarkup(t, b, "plugins")
 	b.screenshot(t, "plugins")
 	// Delete it from the console (it has a before_ban_create hook, and

@@ -231,6 +231,27 @@ func (b *browser) do(t *testing.T, what string, actions ...chromedp.Action[chrom
 	}
 }
 
+// doSettled is do for a step whose target a re-render may replace
+// between chromedp's query and its click (the page redraws a list once a
+// save lands): on "Could not find node with given id" it tries again, for
+// up to 15 s. Any other error fails at once, as in do.
+func (b *browser) doSettled(t *testing.T, what string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+		err := chromedp.Do(ctx, actions...)
+		cancel()
+		if err == nil {
+			return
+		}
+		if !strings.Contains(err.Error(), "Could not find node with given id") || time.Now().After(deadline) {
+			t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // eval evaluates a JavaScript expression.
 func eval[T any](t *testing.T, b *browser, expr string) T {
 	t.Helper()

@@ -176,9 +176,15 @@ func TestServerKey(t *testing.T) {
 		t.Fatalf("principal %+v ok %v", p, ok)
 	}
 	other, _ := d.Servers.Server("acme", "a2")
+	// The MAC's last two characters, changed: a key that happens to end
+	// in "AA" (1 in 4,096) would otherwise be "tampered" into itself.
+	tampered := key[:len(key)-2] + "AA"
+	if tampered == key {
+		tampered = key[:len(key)-2] + "BB"
+	}
 	for name, cred := range map[string]string{
 		"another node's server": a.keys.key(other),
-		"tampered":              key[:len(key)-2] + "AA",
+		"tampered":              tampered,
 		"another server's mac":  "cnsk_a2." + key[strings.LastIndexByte(key, '.')+1:],
 		"no mac":                "cnsk_a1",
 		"another agent":         agentWith(t, d, "a1").keys.key(rec),

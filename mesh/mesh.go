@@ -46,6 +46,7 @@ type Mesh struct {
 
 	// Set by Start, then read-only.
 	ml        *memberlist.Memberlist
+	selfAddr  string              // this node's gossip address, host:port
 	keyring   *memberlist.Keyring // see SetKeys
 	persisted []string
 	peers     *peerStore
@@ -134,6 +135,11 @@ func (m *Mesh) Start(ctx context.Context) error {
 			net.JoinHostPort(m.cfg.BindAddr, strconv.Itoa(m.cfg.BindPort)), err)
 	}
 	m.ml = ml
+	// Read once, before anything can call UpdateNode: LocalNode returns
+	// memberlist's own record, which UpdateNode rewrites without a lock
+	// the caller can take (the chaos harness's race detector caught the
+	// join loop reading it while UpdateMeta ran).
+	m.selfAddr = ml.LocalNode().Address()
 	m.started = true
 
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -147,7 +153,7 @@ func (m *Mesh) Start(ctx context.Context) error {
 	}
 	m.goLocked(func() { m.maintainLoop(bg) })
 	m.log.Info("mesh: started", "name", m.cfg.Name, "id", m.cfg.NodeID,
-		"gossip_addr", ml.LocalNode().Address(), "seeds", len(m.cfg.Seeds), "persisted_peers", len(m.persisted))
+		"gossip_addr", m.selfAddr, "seeds", len(m.cfg.Seeds), "persisted_peers", len(m.persisted))
 	return nil
 }
 

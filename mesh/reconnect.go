@@ -81,7 +81,7 @@ func (m *Mesh) reconnectLoop(ctx context.Context) {
 // blocking attempts, each bounded by Timing.TCPTimeout), skipping this
 // node's own address. It returns how many answered and the last error.
 func (m *Mesh) join(ctx context.Context, addrs []string) (int, error) {
-	self := m.ml.LocalNode().Address()
+	self := m.selfAddr
 	var (
 		n       int
 		lastErr error

@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -121,4 +122,29 @@ func TestRestartWithPeersFileOnly(t *testing.T) {
 	}
 	took := waitFor(t, 10*time.Second, seesAll([]*Mesh{a, b, c2}, all, StatusAlive))
 	t.Logf("restarted node rejoined from its peers file in %v", took.Round(10*time.Millisecond))
+}
+
+// TestMetaUpdateDuringJoinRetries: the start-up join loop keeps retrying
+// a seed that does not answer while the node updates its metadata (the
+// node shares its load every few seconds). Under -race this failed while
+// join read memberlist's local node record, which UpdateNode rewrites.
+func TestMetaUpdateDuringJoinRetries(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t, "a")
+	cfg.Seeds = []string{fmt.Sprintf("127.0.0.1:%d", freePort(t))} // nobody listens
+	cfg.JoinRetryMax = 100 * time.Millisecond
+	m := startMesh(t, cfg)
+	ctx := context.Background()
+	deadline := time.Now().Add(1500 * time.Millisecond)
+	for i := 0; time.Now().Before(deadline); i++ {
+		meta := cfg.Meta
+		meta.Load = Load{CPU: uint8(i % 100)}
+		if err := m.UpdateMeta(ctx, meta); err != nil {
+			t.Fatalf("UpdateMeta: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !m.joining.Load() {
+		t.Fatal("the join loop stopped; it should still be retrying the dead seed")
+	}
 }

@@ -111,8 +111,10 @@ type Config struct {
 	// settings when non-zero.
 	SnapshotThreshold uint64
 	TrailingLogs      uint64
-	// RaftLogStore is the Raft log store of a new data dir: "boltdb"
-	// (default) or "wal" (hashicorp/raft-wal, opt-in).
+	// RaftLogStore is the Raft log store of a new data dir: "wal"
+	// (hashicorp/raft-wal, the agent's default) or "boltdb" (also what an
+	// empty value gives, for embedders and in-process tests); an existing
+	// data dir keeps its own.
 	RaftLogStore     string
 	SnapshotInterval time.Duration
 	// SnapshotAgentInterval, if set, runs the snapshot agent: the leader

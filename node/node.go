@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cassandranet/cassnet/api"
@@ -57,10 +58,13 @@ type Node struct {
 
 	joinToken  string
 	adminToken string
-	token      pki.Token // joinToken, parsed
-	ca         *pki.CA   // set once the node has its TLS material
-	peerID     string    // libp2p peer ID, bound by the node certificate
-	httpCert   *httpCert // --http-tls-cert/--http-tls-key, or nil
+	// seeding is true from the start of a bootstrap node holding an admin
+	// token until seedAdminToken has replicated it (api.Config.Seeding).
+	seeding  atomic.Bool
+	token    pki.Token // joinToken, parsed
+	ca       *pki.CA   // set once the node has its TLS material
+	peerID   string    // libp2p peer ID, bound by the node certificate
+	httpCert *httpCert // --http-tls-cert/--http-tls-key, or nil
 
 	leaveOnce sync.Once
 	leaveCh   chan struct{}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
 	"strconv"
 
 	"github.com/cassandranet/cassnet/api"
@@ -26,6 +27,7 @@ func (n *Node) newPubSub(key crypto.PrivKey, members pubsub.Members, id *pki.Ide
 		BatchMax:       n.cfg.PubSubBatchMax,
 		BatchLinger:    n.cfg.PubSubBatchLinger,
 		HistoryAge:     n.cfg.PubSubHistoryAge,
+		HeadsPath:      filepath.Join(n.cfg.DataDir, "pubsub-heads"),
 		Logger:         n.logger.With("component", "pubsub"),
 	})
 	if err != nil {

@@ -151,6 +151,7 @@ func (n *Node) start(ctx context.Context) error {
 	if n.plugins, err = n.newPlugins(ctx); err != nil {
 		return fmt.Errorf("configure plugins: %w", err)
 	}
+	n.seeding.Store(cfg.Bootstrap && n.adminToken != "") // until seedClusterState has replicated it
 	srv, err := api.New(api.Config{
 		Hooks: n.plugins, Plugins: n.plugins,
 		ServerKeys: n.fleet, Fleets: n.fleet,
@@ -163,6 +164,7 @@ func (n *Node) start(ctx context.Context) error {
 		WebhookGuard:       cfg.webhookGuard(),
 		UGC:                n.ugc,
 		UGCCollectInterval: cfg.UGC.GCInterval,
+		Seeding:            n.seeding.Load,
 	})
 	if err != nil {
 		return fmt.Errorf("configure api: %w", err)

@@ -38,6 +38,7 @@ func (n *Node) seedClusterState(ctx context.Context) {
 		}
 	}
 	n.seedAdminToken(retry)
+	n.seeding.Store(false)
 	n.seedGossipKeyring(retry)
 	n.seedJoinToken(retry)
 	// The first signing key. Sessions would create it lazily anyway; doing

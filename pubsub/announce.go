@@ -23,9 +23,14 @@ type announcer struct {
 
 // published restarts the schedule after a publish at now.
 func (a *announcer) published(now time.Time, horizon time.Duration) {
+	a.schedule(now, now.Add(horizon))
+}
+
+// schedule announces from now + announceFirst until until.
+func (a *announcer) schedule(now, until time.Time) {
 	a.every = announceFirst
 	a.next = now.Add(a.every)
-	a.until = now.Add(horizon)
+	a.until = until
 }
 
 // due reports whether an announcement is due at now, and if so advances

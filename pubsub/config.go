@@ -79,6 +79,13 @@ type Config struct {
 	BatchBytes  int
 	BatchLinger time.Duration
 
+	// HeadsPath is the head ledger (heads.go): the file where the
+	// flusher records each own stream's head before acknowledging it, so
+	// that after a crash this node announces what it had acknowledged and
+	// receivers report a gap instead of nothing. Empty: no ledger (a
+	// message acknowledged just before a crash may then vanish silently).
+	HeadsPath string
+
 	// Logger receives structured logs (default slog.Default()).
 	Logger *slog.Logger
 

@@ -38,6 +38,11 @@
 //     BatchMax messages or BatchBytes): GossipSub's cost is per message.
 //     Every message in a batch keeps its own {origin, epoch, seq}, so
 //     ordering, gap detection and repair are per message as before.
+//   - The head ledger (heads.go): the one file this package writes
+//     (Config.HeadsPath, in the data dir). The flusher records each own
+//     stream's head before the hand-over, and a restarted node announces
+//     its previous life's heads, so that a tail that died with a crashed
+//     origin is reported as a gap instead of vanishing.
 //   - Ordering and repair: per stream (one origin epoch on one topic)
 //     in-order delivery, out-of-order arrivals held up to HoldTimeout,
 //     duplicates dropped, gaps repaired over /cassnet/backfill/1.0.0 from

@@ -32,6 +32,7 @@ func (f *fakeMembers) Members() []mesh.Member {
 func (f *fakeMembers) add(m mesh.Member) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.list = slices.DeleteFunc(f.list, func(o mesh.Member) bool { return o.ID == m.ID })
 	f.list = append(f.list, m)
 }
 
@@ -48,6 +49,7 @@ type testCluster struct {
 	members *fakeMembers
 	svcs    []*Service
 	regs    []*prometheus.Registry
+	cfgs    []Config
 }
 
 func newTestCluster(t *testing.T, n int, tweak func(i int, c *Config)) *testCluster {
@@ -78,27 +80,47 @@ func startTestCluster(t testing.TB, n int, tweak func(i int, c *Config)) *testCl
 		if tweak != nil {
 			tweak(i, &cfg)
 		}
-		s, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.RegisterMetrics(reg); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Start(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			if err := s.Stop(); err != nil {
-				t.Errorf("stop: %v", err)
-			}
-		})
-		tc.members.add(mesh.Member{Meta: mesh.Meta{Name: fmt.Sprintf("n%d", i+1), ID: cfg.NodeID,
-			PeerID: s.PeerID().String(), P2PAddr: s.Addr()}, Status: mesh.StatusAlive})
+		s := tc.startService(t, i, cfg, reg)
 		tc.svcs = append(tc.svcs, s)
 		tc.regs = append(tc.regs, reg)
+		tc.cfgs = append(tc.cfgs, cfg)
 	}
 	return tc
+}
+
+// startService starts one service of the cluster and makes it a member.
+func (tc *testCluster) startService(t testing.TB, i int, cfg Config, reg *prometheus.Registry) *Service {
+	t.Helper()
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RegisterMetrics(reg); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	tc.members.add(mesh.Member{Meta: mesh.Meta{Name: fmt.Sprintf("n%d", i+1), ID: cfg.NodeID,
+		PeerID: s.PeerID().String(), P2PAddr: s.Addr()}, Status: mesh.StatusAlive})
+	return s
+}
+
+// restart stops service i, losing its memory as a crash would, and
+// starts it again with the same identity and configuration (a new
+// port).
+func (tc *testCluster) restart(t *testing.T, i int) {
+	t.Helper()
+	if err := tc.svcs[i].Stop(); err != nil {
+		t.Fatal(err)
+	}
+	tc.regs[i] = prometheus.NewRegistry()
+	tc.svcs[i] = tc.startService(t, i, tc.cfgs[i], tc.regs[i])
 }
 
 // join makes service i carry the topic, then waits until every carrier

@@ -43,9 +43,11 @@ type stream struct {
 	floor     int64
 	repairing bool
 	attempts  int
-	// own is set for streams this node publishes; announcing drives the
-	// head announcements.
+	// own is set for the stream this node publishes, ended for those it
+	// published in its previous life (from the head ledger, heads.go);
+	// announce drives the head announcements of both.
 	own      bool
+	ended    bool
 	announce announcer
 }
 

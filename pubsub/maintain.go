@@ -2,6 +2,8 @@ package pubsub
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"time"
 
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
@@ -148,20 +150,23 @@ func (s *Service) sweep(ctx context.Context, now time.Time) {
 	}
 	s.mu.Unlock()
 	for _, t := range topics {
-		var head *cassnetv1.Envelope
+		var heads []*cassnetv1.Envelope
 		t.mu.Lock()
 		t.hist.evict(now)
 		if st := t.own; st != nil && st.announce.due(now) {
-			head = &cassnetv1.Envelope{
-				Kind: cassnetv1.EnvelopeKind_ENVELOPE_KIND_HEAD, Origin: st.origin, Epoch: st.epoch,
-				Seq: st.delivered(), PublishUnixNano: st.lastTime,
-			}
+			heads = append(heads, st.head())
 		}
+		t.ended = slices.DeleteFunc(t.ended, func(st *stream) bool {
+			if st.announce.due(now) {
+				heads = append(heads, st.head())
+			}
+			return !st.announce.active()
+		})
 		t.forgetStreamsLocked(now)
 		idle := t.subs == 0 && t.hist.first == t.hist.next && now.Sub(t.lastUse) > s.cfg.HistoryAge &&
-			(t.own == nil || !t.own.announce.active())
+			(t.own == nil || !t.own.announce.active()) && len(t.ended) == 0
 		t.mu.Unlock()
-		if head != nil {
+		for _, head := range heads {
 			if data, err := encodeEnvelope(head); err == nil {
 				if err := t.lt.Publish(ctx, data); err != nil {
 					s.log.Debug("head announcement failed", "topic", t.name, "err", err)
@@ -174,6 +179,40 @@ func (s *Service) sweep(ctx context.Context, now time.Time) {
 	}
 }
 
+// head is the announcement of st's head.
+func (st *stream) head() *cassnetv1.Envelope {
+	return &cassnetv1.Envelope{
+		Kind: cassnetv1.EnvelopeKind_ENVELOPE_KIND_HEAD, Origin: st.origin, Epoch: st.epoch,
+		Seq: st.delivered(), PublishUnixNano: st.lastTime,
+	}
+}
+
+// announcePrevious makes this node announce the heads of the streams it
+// published in its previous life (from the head ledger), for what is left
+// of their history age: receivers that missed their tail then repair it,
+// or report it as a gap if nobody holds it.
+func (s *Service) announcePrevious(prev []headRecord) {
+	now := s.cfg.now()
+	for _, r := range prev {
+		t, err := s.openTopic(r.topic)
+		if err != nil {
+			s.log.Warn("cannot announce the head of a stream published before the restart", "topic", r.topic, "err", err)
+			continue
+		}
+		if t.streams[r.epoch] == nil {
+			st := &stream{origin: s.cfg.NodeID, epoch: r.epoch, ended: true, touched: now, lastTime: r.last}
+			st.ord.start(r.seq + 1)
+			st.announce.schedule(now, time.Unix(0, r.last).Add(s.cfg.HistoryAge))
+			t.streams[r.epoch] = st
+			t.ended = append(t.ended, st)
+			s.log.Info("announcing the head of a stream published before the restart",
+				"topic", r.topic, "epoch", fmt.Sprintf("%016x", r.epoch), "seq", r.seq)
+		}
+		t.lastUse = now
+		t.mu.Unlock()
+	}
+}
+
 // forgetStreamsLocked drops streams that retain nothing and have been
 // idle for streamForget, and the least recently active beyond
 // maxStreamsPerTopic. This node's own stream is never dropped while the
@@ -181,7 +220,7 @@ func (s *Service) sweep(ctx context.Context, now time.Time) {
 func (t *topic) forgetStreamsLocked(now time.Time) {
 	for e, st := range t.streams {
 		if st != t.own && len(st.retained) == 0 && !st.repairing && st.ord.gapSince.IsZero() &&
-			now.Sub(st.touched) > streamForget {
+			!st.announce.active() && now.Sub(st.touched) > streamForget {
 			delete(t.streams, e)
 		}
 	}

@@ -33,6 +33,9 @@ import (
 // topic closes or ctx ends. Publish acknowledges only then: a message
 // acknowledged but still in the outbox when its origin crashed would be
 // lost without a trace (no peer would know its sequence number existed).
+// The flusher records the head in the head ledger before the hand-over
+// (heads.go), which closes the same hole for the moment between the
+// hand-over and GossipSub's write to the network.
 func (t *topic) waitHanded(ctx context.Context, seq uint64) {
 	for {
 		t.mu.Lock()
@@ -123,6 +126,7 @@ func (t *topic) flushLoop(ctx context.Context) {
 			}
 			batch := t.takeLocked()
 			t.mu.Unlock()
+			t.recordHead(batch[len(batch)-1])
 			t.send(ctx, batch)
 			t.mu.Lock()
 			t.handed = batch[len(batch)-1].GetSeq()

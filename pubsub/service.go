@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	lp2pps "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/host"
@@ -52,6 +53,10 @@ type Service struct {
 
 	gapMu  sync.Mutex
 	gapped map[*topic]struct{}
+
+	// heads is the head ledger (heads.go); nil without Config.HeadsPath.
+	heads       *headLedger
+	headsFailed atomic.Bool // the last ledger write failed (logged once)
 }
 
 // New checks cfg and builds a Service. It starts nothing.
@@ -106,6 +111,25 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	var prev []headRecord
+	if s.cfg.HeadsPath != "" {
+		l, recs, err := openHeadLedger(s.cfg.HeadsPath, s.cfg.HistoryAge, s.cfg.now)
+		if err != nil {
+			return err
+		}
+		s.heads, prev = l, recs
+	}
+	if err := s.start(); err != nil {
+		if s.heads != nil {
+			s.heads.close()
+		}
+		return err
+	}
+	s.announcePrevious(prev)
+	return nil
+}
+
+func (s *Service) start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.state != 0 {
@@ -152,6 +176,9 @@ func (s *Service) Stop() error {
 	}
 	s.cancel()
 	s.wg.Wait()
+	if s.heads != nil {
+		s.heads.close()
+	}
 	if err := s.host.Close(); err != nil {
 		return fmt.Errorf("pubsub: close host: %w", err)
 	}

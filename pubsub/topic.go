@@ -32,6 +32,7 @@ type topic struct {
 	hist    *history
 	streams map[uint64]*stream // by epoch
 	own     *stream            // what this node publishes; nil until it does
+	ended   []*stream          // previous lives' streams still announced (heads.go)
 	subs    int                // open local subscriptions
 	lastUse time.Time
 	closed  bool

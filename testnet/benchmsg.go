@@ -66,9 +66,17 @@ type MsgPhase struct {
 	MaxMs     float64 `json:"max_ms"`
 	// Gapped counts messages reported lost by gap events; SilentDrops
 	// those neither delivered nor reported (sequenced systems only).
-	Gapped      int            `json:"gapped"`
-	SilentDrops int            `json:"silent_drops"`
-	Errors      map[string]int `json:"errors,omitempty"`
+	Gapped      int `json:"gapped"`
+	SilentDrops int `json:"silent_drops"`
+	// Duplicates counts sequenced messages delivered after a later one of
+	// their stream (sequenced systems only): a message delivered twice, or
+	// out of order; either breaks the stream's promise.
+	Duplicates int `json:"duplicates"`
+	// Unacknowledged counts publishes the end of the phase cut off before
+	// their answer: their outcome is unknown, so Delivered may exceed
+	// Published by up to this many without any duplicate.
+	Unacknowledged int            `json:"unacknowledged"`
+	Errors         map[string]int `json:"errors,omitempty"`
 	// Rate is the achieved publish rate of a paced phase.
 	Rate float64 `json:"rate,omitempty"`
 	// CPUMicrosPerMsg is the CPU time (user + system) the system's
@@ -82,6 +90,7 @@ type msgRun struct {
 	mu        sync.Mutex
 	errors    map[string]int
 	published int
+	cut       int // publishes whose answer the phase's end cut off
 }
 
 func (r *msgRun) fail(err error) {
@@ -175,6 +184,9 @@ recv:
 			received++
 			res.Delivered++
 			if sequenced {
+				if ev.seq < expect {
+					res.Duplicates++
+				}
 				if ev.seq > expect {
 					res.SilentDrops += int(ev.seq - expect)
 				}
@@ -195,7 +207,7 @@ recv:
 	for _, p := range pubs {
 		_ = p.flush()
 	}
-	res.Published = run.published
+	res.Published, res.Unacknowledged = run.published, run.cut
 	res.CPUMicrosPerMsg = cpu.microsPerMsg(res.Delivered)
 	if !last.IsZero() {
 		res.PerSec = float64(res.Delivered) / last.Sub(start).Seconds()
@@ -256,6 +268,9 @@ func (r *msgRun) publishLoop(ctx context.Context, p msgPub, window chan struct{}
 		binary.BigEndian.PutUint64(payload, uint64(time.Now().UnixNano()))
 		if err := p.publish(ctx, payload); err != nil {
 			if ctx.Err() != nil {
+				r.mu.Lock()
+				r.cut++
+				r.mu.Unlock()
 				return
 			}
 			r.fail(err)

@@ -55,7 +55,14 @@ func (n *Node) start(args []string) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.cmd != nil {
-		return fmt.Errorf("%s is already running", n.Name)
+		select {
+		case <-n.done:
+			// Not stopped by the harness: it crashed or exited by itself.
+			// Starting it again would hide that; its log says why.
+			return fmt.Errorf("%s exited on its own (%v), not by a fault; not restarted, see %s", n.Name, n.cmd.ProcessState, n.logPath)
+		default:
+			return fmt.Errorf("%s is already running", n.Name)
+		}
 	}
 	logf, err := os.OpenFile(n.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {

@@ -104,7 +104,7 @@ func parseAgent(args []string) (*agentCommand, error) {
 	fs.UintVar(&auditRetention, "audit-retention", uint(cfg.AuditRetention), "audit entries kept, written when the cluster is bootstrapped")
 	fs.Uint64Var(&cfg.SnapshotThreshold, "raft-snapshot-threshold", 0, "log entries between snapshots (0: raft default 8192)")
 	fs.Uint64Var(&cfg.TrailingLogs, "raft-trailing-logs", 0, "log entries kept after a snapshot (0: raft default 10240)")
-	fs.StringVar(&cfg.RaftLogStore, "raft-log-store", "boltdb", "Raft log store of a new data dir: boltdb, or wal (hashicorp/raft-wal, experimental upstream; an existing data dir keeps its own)")
+	fs.StringVar(&cfg.RaftLogStore, "raft-log-store", "wal", "Raft log store of a new data dir: wal (hashicorp/raft-wal, as Consul 1.20+ does) or boltdb; an existing data dir keeps its own")
 	fs.DurationVar(&cfg.SnapshotInterval, "raft-snapshot-interval", 0, "how often raft checks whether to snapshot (0: raft default 120s)")
 	fs.DurationVar(&cfg.SnapshotAgentInterval, "snapshot-interval", 0, "snapshot agent: the leader writes a snapshot archive into --snapshot-dir this often (0: off)")
 	fs.StringVar(&cfg.SnapshotAgentDir, "snapshot-dir", "", "snapshot agent: directory for the archives")

@@ -234,10 +234,10 @@ func printMessaging(w io.Writer, r *testnet.BenchReport) {
 	}
 	fmt.Fprintf(w, "\nmessaging: 1 KiB, publish on the last node, subscribe on the first, window %d in flight\n", 4096)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\tpublished\tdelivered\tmsgs/s\tCPU µs/msg\tp50 ms\tp99 ms\tmax ms\tgapped\tsilent drops\terrors\t")
+	fmt.Fprintln(tw, "phase\tpublished\tunacked\tdelivered\tmsgs/s\tCPU µs/msg\tp50 ms\tp99 ms\tmax ms\tgapped\tsilent drops\tdups\terrors\t")
 	row := func(name string, p testnet.MsgPhase) {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%.1f\t%.2f\t%.2f\t%.2f\t%d\t%d\t%s\t\n", name, p.Published, p.Delivered, p.PerSec,
-			p.CPUMicrosPerMsg, p.P50Ms, p.P99Ms, p.MaxMs, p.Gapped, p.SilentDrops, benchErrors(p.Errors))
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.0f\t%.1f\t%.2f\t%.2f\t%.2f\t%d\t%d\t%d\t%s\t\n", name, p.Published, p.Unacknowledged, p.Delivered, p.PerSec,
+			p.CPUMicrosPerMsg, p.P50Ms, p.P99Ms, p.MaxMs, p.Gapped, p.SilentDrops, p.Duplicates, benchErrors(p.Errors))
 	}
 	row("cassnet REST+SSE, unpaced", m.RESTThroughput)
 	row(fmt.Sprintf("cassnet REST+SSE, %.0f/s", m.RESTLatency.Rate), m.RESTLatency)
@@ -294,6 +294,8 @@ func printRatios(w io.Writer, r *testnet.BenchReport) {
 		row("p99 ms at 1000/s, REST vs NATS", m.RESTLatency.P99Ms, nl, "%.2f", "<= 5 ms")
 		drops := m.RESTThroughput.SilentDrops + m.RESTLatency.SilentDrops + m.StreamThroughput.SilentDrops + m.StreamLatency.SilentDrops
 		fmt.Fprintf(tw, "silent drops (all cassnet phases)\t%d\t-\t-\t0\t\n", drops)
+		dups := m.RESTThroughput.Duplicates + m.RESTLatency.Duplicates + m.StreamThroughput.Duplicates + m.StreamLatency.Duplicates
+		fmt.Fprintf(tw, "duplicate deliveries (all cassnet phases)\t%d\t-\t-\t0\t\n", dups)
 	}
 	if v := r.Verify; v != nil {
 		row("session verify/s, one node", v.PerSec, 20000, "%.0f", ">= 1.0 (of 20k/s)")
