@@ -164,6 +164,7 @@ FUZZ_TARGETS := \
 	./pubsub/:FuzzBackfillDecoders \
 	./pubsub/:FuzzDecodeEventID \
 	./pubsub/:FuzzDecodeHeads \
+	./testnet/:FuzzParseVmHWM \
 	./supervisor/:FuzzParsePortRange \
 	./supervisor/:FuzzValidateEnv \
 	./pki/:FuzzParseToken \

@@ -115,7 +115,13 @@ type Config struct {
 	// (hashicorp/raft-wal, the agent's default) or "boltdb" (also what an
 	// empty value gives, for embedders and in-process tests); an existing
 	// data dir keeps its own.
-	RaftLogStore     string
+	RaftLogStore string
+	// GCPercent, when non-zero, is the Go garbage collector's target
+	// (GOGC) for as long as Run runs; the agent's default is
+	// DefaultGCPercent unless GOGC is set in its environment. Zero leaves
+	// the runtime's setting, which embedders and in-process tests get.
+	// Not persisted.
+	GCPercent        int
 	SnapshotInterval time.Duration
 	// SnapshotAgentInterval, if set, runs the snapshot agent: the leader
 	// writes a snapshot archive into SnapshotAgentDir every interval and
@@ -210,6 +216,9 @@ func (c *Config) validate() error {
 	var errs []error
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("--data-dir is required"))
+	}
+	if err := validateGCPercent(c.GCPercent); err != nil {
+		errs = append(errs, err)
 	}
 	if net.ParseIP(c.Bind) == nil {
 		errs = append(errs, fmt.Errorf("--bind %q is not an IP address", c.Bind))

@@ -32,6 +32,7 @@ import (
 // dir it resumes as the voter it was. That is what makes a rolling
 // restart safe (docs/operations.md).
 func (n *Node) Run(ctx context.Context) error {
+	defer n.applyGCPercent()()
 	if err := n.start(ctx); err != nil {
 		n.stop()
 		return err

@@ -60,11 +60,16 @@ func (s *Service) newHost() (host.Host, error) {
 // membership, and the peer filter ignores anyone else.
 func (s *Service) newGossipSub(h host.Host) (*lp2pps.PubSub, error) {
 	// The message cache holds every message for HistoryLength heartbeats
-	// (1 s each) for IHAVE gossip. Batches make messages large, and gap
-	// repair is our own backfill, so a shorter window (3 s, gossiping the
-	// last 2) is enough and bounds the memory at full rate.
+	// (1 s each) for IHAVE gossip, which repairs what a mesh link lost.
+	// Gap repair is our own backfill, and at full rate the cache is most
+	// of a node's heap (3 s of 100k msgs/s is 300 MB of batches), so it
+	// keeps the least that still lets gossip work: each heartbeat
+	// advertises the window it then keeps for one more, so an IWANT
+	// within a second is still answered (HistoryLength 1 would drop what
+	// was just advertised). docs/benchmarks.md, "Issue 17, seventh
+	// session", has the memory this saves.
 	params := lp2pps.DefaultGossipSubParams()
-	params.HistoryLength, params.HistoryGossip = 3, 2
+	params.HistoryLength, params.HistoryGossip = 2, 1
 	ps, err := lp2pps.NewGossipSub(s.runCtx, h,
 		lp2pps.WithGossipSubParams(params),
 		lp2pps.WithMessageSignaturePolicy(lp2pps.StrictNoSign),

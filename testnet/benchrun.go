@@ -75,6 +75,7 @@ func Benchmark(ctx context.Context, f BenchOptions, dir string) (*BenchReport, e
 	rep.Cassnet = newSide("cassnet "+f.Version, res.BenchResult, valueSize)
 	rep.Messaging, rep.Verify, rep.Failure, rep.SuspicionsUnderLoad = res.msg, res.verify, res.fail, res.suspicions
 	rep.ElectionsUnderLoad = res.elections
+	rep.Cassnet.PeakRSSMiB, rep.CassnetPeakRSSAllPhasesMiB = res.peakRSSREST, res.peakRSSAll
 
 	if f.Messaging > 0 {
 		natsBin, note := findPeer(f.NATS, "nats-server", "NATS", "nats-server")
@@ -100,11 +101,13 @@ func Benchmark(ctx context.Context, f BenchOptions, dir string) (*BenchReport, e
 		fmt.Fprintln(f.Progress, "bench:", note)
 		return rep, nil
 	}
-	res.BenchResult, err = benchEtcd(ctx, f.Progress, etcdBin, filepath.Join(dir, "etcd"), load, valueSize)
+	var etcdRSS float64
+	res.BenchResult, etcdRSS, err = benchEtcd(ctx, f.Progress, etcdBin, filepath.Join(dir, "etcd"), load, valueSize)
 	if err != nil {
 		return nil, fmt.Errorf("bench etcd: %w", err)
 	}
 	rep.Etcd = newSide(etcdVersion(etcdBin), res.BenchResult, valueSize)
+	rep.Etcd.PeakRSSMiB = etcdRSS
 	rep.Ratio = &BenchRatio{
 		WritesPerSec: BenchDiv(rep.Cassnet.Writes.PerSec, rep.Etcd.Writes.PerSec),
 		WriteP99:     BenchDiv(rep.Cassnet.Writes.P99Ms, rep.Etcd.Writes.P99Ms),
@@ -125,6 +128,9 @@ type cassnetRun struct {
 	// elections: how far the Raft term moved in the same phases (-1:
 	// not measured); every change is a false election.
 	elections int
+	// peakRSSREST and peakRSSAll are the largest node's peak resident
+	// set after the REST phases and after every load phase, in MiB.
+	peakRSSREST, peakRSSAll float64
 }
 
 // benchCassnet starts the agents, waits for the voters, creates the tenant
@@ -177,11 +183,12 @@ func benchCassnet(ctx context.Context, f BenchOptions, dir string, load LoadConf
 			return res, 0, err
 		}
 	}
+	var pids []int
+	for _, n := range c.Nodes() {
+		pids = append(pids, n.Pid())
+	}
+	res.peakRSSREST = peakRSSMiB(pids)
 	if f.Messaging > 0 {
-		var pids []int
-		for _, n := range c.Nodes() {
-			pids = append(pids, n.Pid())
-		}
 		m, err := benchCassnetMessaging(ctx, f.Progress, addrs, pids, c.AdminToken(), benchTenant, f.Messaging)
 		if err != nil {
 			return res, 0, fmt.Errorf("messaging: %w", err)
@@ -196,6 +203,7 @@ func benchCassnet(ctx context.Context, f BenchOptions, dir string, load LoadConf
 		}
 		res.verify = &VerifyPhase{Node: addrs[0], BenchPhase: newBenchPhase(v)}
 	}
+	res.peakRSSAll = peakRSSMiB(pids) // before the kills restart nodes
 	res.suspicions = -1
 	if after, err := suspicions(ctx, c.Nodes()); err == nil && serr == nil {
 		res.suspicions = after - before
@@ -227,20 +235,22 @@ func benchPost(ctx context.Context, cl *Client, addr, path string, body any) err
 }
 
 // benchEtcd starts a 3-member etcd cluster and runs the same load.
-func benchEtcd(ctx context.Context, progress io.Writer, bin, dir string, load LoadConfig, valueSize int) (BenchResult, error) {
+// It also returns the largest member's peak resident set, in MiB.
+func benchEtcd(ctx context.Context, progress io.Writer, bin, dir string, load LoadConfig, valueSize int) (BenchResult, float64, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return BenchResult{}, err
+		return BenchResult{}, 0, err
 	}
 	fmt.Fprintf(progress, "bench: starting 3 etcd members (%s) in %s\n", bin, dir)
 	e, err := StartEtcd(ctx, EtcdConfig{Bin: bin, Dir: dir, IPs: []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"}})
 	if err != nil {
-		return BenchResult{}, err
+		return BenchResult{}, 0, err
 	}
 	defer e.Stop()
 	hc := NewLoadHTTPClient(load.Clients)
 	defer hc.CloseIdleConnections()
 	fmt.Fprintf(progress, "bench: etcd ready (gateway %s)\n", e.GatewayPrefix())
-	return RunBench(ctx, e.Load(hc, valueSize), load)
+	r, err := RunBench(ctx, e.Load(hc, valueSize), load)
+	return r, peakRSSMiB(e.Pids()), err
 }
 
 // findPeer resolves a peer flag (auto, off or a path) to a binary, or ""
@@ -297,6 +307,10 @@ type BenchReport struct {
 	// ElectionsUnderLoad is how far the Raft term moved during the same
 	// phases (every leader was up: any election is false).
 	ElectionsUnderLoad int `json:"elections_under_load"`
+	// CassnetPeakRSSAllPhasesMiB is the largest node's peak resident set
+	// after every load phase (writes, reads, messaging, verification),
+	// before the failure-detection kills; 0 if unknown.
+	CassnetPeakRSSAllPhasesMiB float64 `json:"cassnet_peak_rss_all_phases_mib"`
 }
 
 // NATSMsg is the messaging peer's results.
@@ -329,6 +343,9 @@ type BenchSide struct {
 	ValueBytes int        `json:"value_bytes"`
 	Writes     BenchPhase `json:"writes"`
 	Reads      BenchPhase `json:"reads"`
+	// PeakRSSMiB is the largest server process's peak resident set
+	// (VmHWM) after the write and read phases, in MiB; 0 if unknown.
+	PeakRSSMiB float64 `json:"peak_rss_mib"`
 }
 
 // BenchPhase is one phase (writes or reads) of one system.

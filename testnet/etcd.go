@@ -47,6 +47,15 @@ type etcdMember struct {
 	logPath   string
 }
 
+// Pids are the members' process ids.
+func (e *Etcd) Pids() []int {
+	pids := make([]int, 0, len(e.members))
+	for _, m := range e.members {
+		pids = append(pids, m.cmd.Process.Pid)
+	}
+	return pids
+}
+
 // StartEtcd starts one etcd member per IP as a new cluster and waits until
 // every member is healthy and the JSON gateway answers. On error it kills
 // whatever it started.

@@ -105,6 +105,11 @@ func parseAgent(args []string) (*agentCommand, error) {
 	fs.Uint64Var(&cfg.SnapshotThreshold, "raft-snapshot-threshold", 0, "log entries between snapshots (0: raft default 8192)")
 	fs.Uint64Var(&cfg.TrailingLogs, "raft-trailing-logs", 0, "log entries kept after a snapshot (0: raft default 10240)")
 	fs.StringVar(&cfg.RaftLogStore, "raft-log-store", "wal", "Raft log store of a new data dir: wal (hashicorp/raft-wal, as Consul 1.20+ does) or boltdb; an existing data dir keeps its own")
+	gcDefault := node.DefaultGCPercent
+	if os.Getenv("GOGC") != "" {
+		gcDefault = 0 // the operator's GOGC wins over the agent's default
+	}
+	fs.IntVar(&cfg.GCPercent, "gc-percent", gcDefault, fmt.Sprintf("Go garbage collector target, as GOGC: collect when the heap has grown this many percent (0: leave the runtime's setting; default %d unless GOGC is set)", node.DefaultGCPercent))
 	fs.DurationVar(&cfg.SnapshotInterval, "raft-snapshot-interval", 0, "how often raft checks whether to snapshot (0: raft default 120s)")
 	fs.DurationVar(&cfg.SnapshotAgentInterval, "snapshot-interval", 0, "snapshot agent: the leader writes a snapshot archive into --snapshot-dir this often (0: off)")
 	fs.StringVar(&cfg.SnapshotAgentDir, "snapshot-dir", "", "snapshot agent: directory for the archives")

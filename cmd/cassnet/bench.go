@@ -198,7 +198,11 @@ func printBench(w io.Writer, r *testnet.BenchReport) {
 	row("stale reads/s", func(s *testnet.BenchSide) float64 { return s.Reads.PerSec }, "%.0f")
 	row("read p50 ms", func(s *testnet.BenchSide) float64 { return s.Reads.P50Ms }, "%.2f")
 	row("read p99 ms", func(s *testnet.BenchSide) float64 { return s.Reads.P99Ms }, "%.2f")
+	row("peak RSS MiB, largest node", func(s *testnet.BenchSide) float64 { return s.PeakRSSMiB }, "%.0f")
 	tw.Flush()
+	if r.CassnetPeakRSSAllPhasesMiB > 0 {
+		fmt.Fprintf(w, "cassnet peak RSS after every load phase, largest node: %.0f MiB\n", r.CassnetPeakRSSAllPhasesMiB)
+	}
 	for _, s := range sides {
 		fmt.Fprintf(w, "%s errors: writes %s, reads %s\n", s.System, benchErrors(s.Writes.Errors), benchErrors(s.Reads.Errors))
 	}
