@@ -245,13 +245,7 @@ func TestGapRepairedFromAnotherPeer(t *testing.T) {
 			c.cutBackfill = func(node string) bool { return node == "node-3" }
 		}
 	})
-	sub, err := tc.svcs[0].Subscribe(t.Context(), "acme", "relay", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
-	tc.join(t, 1, "acme", "relay")
-	tc.join(t, 2, "acme", "relay")
+	sub := tc.subscribeCarried(t, "acme", "relay")
 	publishN(t, tc.svcs[2], "acme", "relay", 15)
 	checkMessages(t, collectEvents(t, sub, 15, 20*time.Second), 1, 15)
 	if got := testutil.ToFloat64(tc.svcs[0].met.backfilled); got < 5 {

@@ -140,13 +140,7 @@ func TestRestartedOriginReportsLostTail(t *testing.T) {
 			return firstLife.Load() && e.GetOrigin() == "node-3" && e.GetSeq() >= 6
 		}
 	})
-	sub, err := tc.svcs[0].Subscribe(t.Context(), "acme", "crash", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
-	tc.join(t, 1, "acme", "crash")
-	tc.join(t, 2, "acme", "crash")
+	sub := tc.subscribeCarried(t, "acme", "crash")
 	publishN(t, tc.svcs[2], "acme", "crash", 10)
 	checkMessages(t, collectEvents(t, sub, 5, 10*time.Second), 1, 5)
 

@@ -123,6 +123,21 @@ func (tc *testCluster) restart(t *testing.T, i int) {
 	tc.svcs[i] = tc.startService(t, i, tc.cfgs[i], tc.regs[i])
 }
 
+// subscribeCarried subscribes on service 0 from the start of the topic,
+// closing the subscription when the test ends, and makes services 1 and
+// 2 carry the topic too.
+func (tc *testCluster) subscribeCarried(t *testing.T, tenant, topicName string) *Subscription {
+	t.Helper()
+	sub, err := tc.svcs[0].Subscribe(t.Context(), tenant, topicName, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sub.Close)
+	tc.join(t, 1, tenant, topicName)
+	tc.join(t, 2, tenant, topicName)
+	return sub
+}
+
 // join makes service i carry the topic, then waits until every carrier
 // sees the others, so that the next publish is not raced.
 func (tc *testCluster) join(t *testing.T, i int, tenant, topicName string) {
