@@ -19,9 +19,22 @@ func TestMain(m *testing.M) {
 	os.Exit(runMain(m))
 }
 
+// fuzzing reports whether this run fuzzes (go test -fuzz) or is one of
+// the fuzzing engine's workers, which run TestMain too: the fuzz targets
+// need no agent binary, and building one per worker would take the whole
+// -fuzztime.
+func fuzzing() bool {
+	for _, name := range []string{"test.fuzz", "test.fuzzworker"} {
+		if f := flag.Lookup(name); f != nil && f.Value.String() != "" && f.Value.String() != "false" {
+			return true
+		}
+	}
+	return false
+}
+
 func runMain(m *testing.M) int {
 	flag.Parse()
-	if testing.Short() {
+	if testing.Short() || fuzzing() {
 		return m.Run()
 	}
 	if p := os.Getenv("CASSNET_BIN"); p != "" {
