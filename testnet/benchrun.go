@@ -178,16 +178,16 @@ func benchCassnet(ctx context.Context, f BenchOptions, dir string, load LoadConf
 	target := &BanLoad{Client: cl, Tenant: benchTenant, Addrs: addrs, Reason: benchReason}
 	before, serr := suspicions(ctx, c.Nodes())
 	termBefore, terr := maxTerm(ctx, c.Nodes())
-	if !f.NoREST {
-		if res.BenchResult, err = RunBench(ctx, target, load); err != nil {
-			return res, 0, err
-		}
-	}
 	var pids []int
 	for _, n := range c.Nodes() {
 		pids = append(pids, n.Pid())
 	}
-	res.peakRSSREST = peakRSSMiB(pids)
+	if !f.NoREST {
+		if res.BenchResult, err = RunBench(ctx, target, load); err != nil {
+			return res, 0, err
+		}
+		res.peakRSSREST = peakRSSMiB(pids)
+	}
 	if f.Messaging > 0 {
 		m, err := benchCassnetMessaging(ctx, f.Progress, addrs, pids, c.AdminToken(), benchTenant, f.Messaging)
 		if err != nil {

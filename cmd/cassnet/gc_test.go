@@ -10,19 +10,19 @@ import (
 // environment when the operator set one, and --gc-percent over both.
 func TestAgentGCPercent(t *testing.T) {
 	for _, tc := range []struct {
-		name, gogc string
-		args       []string
-		want       int
+		name, gogc, cassEnv string
+		args                []string
+		want                int
 	}{
-		{"default", "", nil, node.DefaultGCPercent},
-		{"GOGC set", "150", nil, 0},
-		{"flag over GOGC", "150", []string{"--gc-percent", "300"}, 300},
-		{"CASS_GC_PERCENT", "", nil, 120},
+		{"default", "", "", nil, node.DefaultGCPercent},
+		{"GOGC set", "150", "", nil, 0},
+		{"flag over GOGC", "150", "", []string{"--gc-percent", "300"}, 300},
+		{"CASS_GC_PERCENT", "", "120", nil, 120},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("GOGC", tc.gogc)
-			if tc.name == "CASS_GC_PERCENT" {
-				t.Setenv("CASS_GC_PERCENT", "120")
+			if tc.cassEnv != "" { // an empty CASS_* still counts as set
+				t.Setenv("CASS_GC_PERCENT", tc.cassEnv)
 			}
 			a, err := parseAgent(append([]string{"--data-dir", t.TempDir()}, tc.args...))
 			if err != nil {
