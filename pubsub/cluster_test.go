@@ -294,6 +294,11 @@ func TestBatchesKeepOrderAndRepairGaps(t *testing.T) {
 		if err != nil || len(res) != len(msgs) {
 			t.Fatalf("PublishBatch: %v, %d results", err, len(res))
 		}
+		for i, r := range res {
+			if want := MessageID(r.Origin, r.Epoch, r.Seq); r.ID != want || (i > 0 && r.Seq != res[i-1].Seq+1) {
+				t.Fatalf("result %d: %+v, want id %s and consecutive seqs", i, r, want)
+			}
+		}
 	}
 	for i, sub := range subs {
 		evs := collectEvents(t, sub, 200, 20*time.Second)

@@ -108,6 +108,9 @@ func (s *Service) PublishBatch(ctx context.Context, tenant, topicName string, ms
 	envs := make([]*cassnetv1.Envelope, len(msgs))
 	out := make([]Published, len(msgs))
 	prev := st.lastTime
+	// The ids of one batch share "<origin>:<epoch>:": formatted once.
+	idBuf := []byte(MessageID(s.cfg.NodeID, st.epoch, 0))
+	prefix := len(idBuf) - 1
 	for i, m := range msgs {
 		ct := m.ContentType
 		if ct == "" {
@@ -124,7 +127,8 @@ func (s *Service) PublishBatch(ctx context.Context, tenant, topicName string, ms
 		}
 		prev = env.PublishUnixNano
 		envs[i] = env
-		out[i] = Published{ID: MessageID(env.Origin, env.Epoch, env.Seq), Origin: env.Origin, Epoch: env.Epoch, Seq: env.Seq}
+		idBuf = strconv.AppendUint(idBuf[:prefix], env.Seq, 10)
+		out[i] = Published{ID: string(idBuf), Origin: env.Origin, Epoch: env.Epoch, Seq: env.Seq}
 	}
 	for _, env := range envs {
 		ready, _ := st.ord.offer(env, now)

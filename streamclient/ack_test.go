@@ -11,11 +11,14 @@ import (
 // publish of the run, each with its own seq and the id the node gives it;
 // a plain reply (count 0) finishes only its own ref.
 func TestAcknowledgedRun(t *testing.T) {
-	c := &Conn{pending: map[uint64]*Pending{}}
+	c := &Conn{q: newOutQueue()}
+	c.q.base, c.q.nextRef = 10, 9
 	pds := map[uint64]*Pending{}
 	for ref := uint64(10); ref <= 14; ref++ {
 		pds[ref] = &Pending{done: make(chan struct{})}
-		c.pending[ref] = pds[ref]
+		if got := c.q.addPending(pds[ref]); got != ref {
+			t.Fatalf("addPending gave ref %d, want %d", got, ref)
+		}
 	}
 	c.acknowledged(&cassnetv1.StreamPublished{Ref: 10, Id: "n1:00000000000000ab:7", Origin: "n1", Epoch: "00000000000000ab", Seq: 7, Count: 3})
 	c.acknowledged(&cassnetv1.StreamPublished{Ref: 14, Id: "n1:00000000000000ab:11", Origin: "n1", Epoch: "00000000000000ab", Seq: 11})
@@ -35,7 +38,7 @@ func TestAcknowledgedRun(t *testing.T) {
 		t.Fatal("ref 13 finished by acknowledgements that did not cover it")
 	default:
 	}
-	if len(c.pending) != 1 || c.pending[13] == nil {
-		t.Fatalf("pending after the acknowledgements: %v", c.pending)
+	if left := c.q.allPending(); len(left) != 1 || left[0] != pds[13] {
+		t.Fatalf("pending after the acknowledgements: %v", left)
 	}
 }

@@ -7,10 +7,10 @@
 // # What it owns
 //
 // A Conn owns its socket and two goroutines, started by Dial and stopped
-// and awaited by Close: a writer that coalesces queued commands into one
-// WebSocket message (a burst of publishes costs one frame), and a reader
-// that dispatches the node's replies to the waiting publishes and to the
-// subscriptions.
+// and awaited by Close: a writer that sends the queued commands, encoded
+// as they were queued, many to a WebSocket message (a burst of publishes
+// costs one frame; queue.go), and a reader that dispatches the node's
+// replies to the waiting publishes and to the subscriptions.
 //
 // # Guarantees
 //
@@ -91,16 +91,16 @@ type Conn struct {
 	cfg    Config
 	ws     *websocket.Conn
 	log    *slog.Logger
-	queue  chan *cassnetv1.StreamCommand
 	done   chan struct{}
 	wg     sync.WaitGroup
-	refs   atomic.Uint64
 	subIDs atomic.Uint64
 
-	mu      sync.Mutex
-	err     error
-	pending map[uint64]*Pending
-	subs    map[uint64]*Subscription
+	// mu guards err, subs and q (the queued commands and the pending
+	// publishes).
+	mu   sync.Mutex
+	err  error
+	subs map[uint64]*Subscription
+	q    outQueue
 }
 
 // Dial opens a connection; ctx bounds the handshake only.
@@ -136,8 +136,7 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	ws.SetReadLimit(64 << 20)
 	c := &Conn{
 		cfg: cfg, ws: ws, log: cfg.Logger,
-		queue: make(chan *cassnetv1.StreamCommand, cfg.QueueSize), done: make(chan struct{}),
-		pending: make(map[uint64]*Pending), subs: make(map[uint64]*Subscription),
+		done: make(chan struct{}), subs: make(map[uint64]*Subscription), q: newOutQueue(),
 	}
 	c.wg.Go(c.writeLoop)
 	c.wg.Go(c.readLoop)
@@ -192,8 +191,8 @@ func (c *Conn) fail(err error) {
 		return
 	}
 	c.err = err
-	pending, subs := c.pending, c.subs
-	c.pending, c.subs = map[uint64]*Pending{}, map[uint64]*Subscription{}
+	pending, subs := c.q.allPending(), c.subs
+	c.subs = map[uint64]*Subscription{}
 	close(c.done)
 	c.mu.Unlock()
 	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""),
@@ -207,58 +206,39 @@ func (c *Conn) fail(err error) {
 	}
 }
 
-// enqueue queues a command for the writer.
-func (c *Conn) enqueue(ctx context.Context, cmd *cassnetv1.StreamCommand) error {
-	select {
-	case c.queue <- cmd:
-		return nil
-	case <-c.done:
-		return c.Err()
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// writeLoop sends queued commands, as many per WebSocket message as are
-// queued (up to 128 KiB or 4096 commands: small enough to pipeline).
+// writeLoop sends the queued segments, each as one WebSocket message,
+// until the connection fails.
 func (c *Conn) writeLoop() {
-	var req cassnetv1.StreamRequest
-	var buf []byte
+	var segs [][]byte
 	for {
 		select {
 		case <-c.done:
 			return
-		case cmd := <-c.queue:
-			req.Commands = append(req.Commands[:0], cmd)
+		case <-c.q.kick:
 		}
-		size := req.Commands[0].SizeVT()
-	drain:
-		for len(req.Commands) < 4096 && size < 128<<10 {
-			select {
-			case cmd := <-c.queue:
-				req.Commands = append(req.Commands, cmd)
-				size += cmd.SizeVT()
-			default:
-				break drain
+		c.mu.Lock()
+		segs = c.q.take(segs[:0])
+		c.mu.Unlock()
+		for _, seg := range segs {
+			_ = c.ws.SetWriteDeadline(time.Now().Add(30 * time.Second))
+			if err := c.ws.WriteMessage(websocket.BinaryMessage, seg); err != nil {
+				c.fail(fmt.Errorf("streamclient: write: %w", err))
+				return
 			}
 		}
-		var err error
-		buf, err = appendRequest(buf, &req)
-		clear(req.Commands)
-		if err == nil {
-			_ = c.ws.SetWriteDeadline(time.Now().Add(30 * time.Second))
-			err = c.ws.WriteMessage(websocket.BinaryMessage, buf)
+		c.mu.Lock()
+		for _, seg := range segs {
+			c.q.recycle(seg)
 		}
-		if err != nil {
-			c.fail(fmt.Errorf("streamclient: write: %w", err))
-			return
-		}
+		c.mu.Unlock()
+		clear(segs)
 	}
 }
 
 // readLoop dispatches the node's replies until the connection fails.
 func (c *Conn) readLoop() {
 	var hint int // a new buffer each message: the decoded response keeps it
+	var run eventRun
 	for {
 		kind, r, err := c.ws.NextReader()
 		var data []byte
@@ -278,13 +258,55 @@ func (c *Conn) readLoop() {
 			c.fail(err)
 			return
 		}
-		for _, r := range resp.GetReplies() {
-			if err := c.dispatch(r); err != nil {
-				c.fail(err)
-				return
-			}
+		if err := c.dispatchAll(resp.GetReplies(), &run); err != nil {
+			c.fail(err)
+			return
 		}
 	}
+}
+
+// eventRun collects consecutive events of one subscription, handed over
+// together (one lock for the run).
+type eventRun struct {
+	sub uint64
+	evs []Event
+}
+
+// dispatchAll dispatches one message's replies in order: runs of events
+// of one subscription in one delivery, anything else one by one.
+func (c *Conn) dispatchAll(replies []*cassnetv1.StreamReply, run *eventRun) error {
+	flush := func() error {
+		if len(run.evs) == 0 {
+			return nil
+		}
+		s := c.sub(run.sub)
+		ok := s == nil || s.deliver(run.evs...)
+		clear(run.evs)
+		run.evs = run.evs[:0]
+		if !ok {
+			return fmt.Errorf("%w: the node sent more events than the window", ErrProtocol)
+		}
+		return nil
+	}
+	for _, r := range replies {
+		if e := r.GetEvent(); e != nil {
+			if len(run.evs) > 0 && run.sub != e.GetSub() {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+			run.sub = e.GetSub()
+			run.evs = append(run.evs, eventOf(e))
+			continue
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		if err := c.dispatch(r); err != nil {
+			return err
+		}
+	}
+	return flush()
 }
 
 func (c *Conn) dispatch(r *cassnetv1.StreamReply) error {
@@ -333,8 +355,7 @@ func (c *Conn) acknowledged(p *cassnetv1.StreamPublished) {
 	pds := make([]*Pending, n)
 	c.mu.Lock()
 	for i := range n {
-		pds[i] = c.pending[p.GetRef()+i]
-		delete(c.pending, p.GetRef()+i)
+		pds[i] = c.q.takePending(p.GetRef() + i)
 	}
 	c.mu.Unlock()
 	for i, pd := range pds {
@@ -360,9 +381,7 @@ func messageID(origin, epoch string, seq uint64) string {
 func (c *Conn) takePending(ref uint64) *Pending {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	p := c.pending[ref]
-	delete(c.pending, ref)
-	return p
+	return c.q.takePending(ref)
 }
 
 func (c *Conn) sub(id uint64) *Subscription {

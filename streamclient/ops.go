@@ -58,7 +58,7 @@ func (p *Pending) Wait(ctx context.Context) (Published, error) {
 // PublishAsync queues a publish and returns at once (or when the queue
 // has room, or ctx ends); Wait on the result for the acknowledgement.
 // Publishes of one Conn are sequenced in the order they are queued.
-// payload is not copied: do not modify it until the Pending is done.
+// payload is copied before PublishAsync returns: the caller may reuse it.
 func (c *Conn) PublishAsync(ctx context.Context, topic, contentType string, payload []byte) *Pending {
 	p := &Pending{done: make(chan struct{})}
 	if !utf8.ValidString(topic) || !utf8.ValidString(contentType) {
@@ -67,22 +67,14 @@ func (c *Conn) PublishAsync(ctx context.Context, topic, contentType string, payl
 		p.finish(Published{}, errors.New("streamclient: topic and content type must be UTF-8"))
 		return p
 	}
-	ref := c.refs.Add(1)
 	c.mu.Lock()
-	if c.err != nil {
-		err := c.err
+	if err := c.enqueueLocked(ctx); err != nil {
 		c.mu.Unlock()
 		p.finish(Published{}, err)
 		return p
 	}
-	c.pending[ref] = p
+	c.q.appendPublish(c.q.addPending(p), topic, contentType, payload)
 	c.mu.Unlock()
-	cmd := &cassnetv1.StreamCommand{Command: &cassnetv1.StreamCommand_Publish{Publish: &cassnetv1.StreamPublish{
-		Ref: ref, Topic: topic, ContentType: contentType, Payload: payload}}}
-	if err := c.enqueue(ctx, cmd); err != nil {
-		c.takePending(ref)
-		p.finish(Published{}, err)
-	}
 	return p
 }
 
@@ -127,15 +119,22 @@ type Subscription struct {
 	c      *Conn
 	id     uint64
 	window int
-	events chan Event
 	ready  chan struct{}
 	ended  chan struct{}
+	// wake (capacity 1) is signalled when an event arrives while Next
+	// waits for one.
+	wake chan struct{}
 
 	mu        sync.Mutex
 	confirmed bool
 	err       error
 	last      string
 	unacked   int
+	// in[head:] are the events received and not yet returned by Next, at
+	// most window of them; waiting says Next waits for one.
+	in      []Event
+	head    int
+	waiting bool
 }
 
 // Subscribe opens a subscription and waits until the node confirms it.
@@ -153,7 +152,7 @@ func (c *Conn) Subscribe(ctx context.Context, topic, lastEventID string, window 
 	}
 	s := &Subscription{
 		c: c, id: c.subIDs.Add(1), window: window, last: lastEventID,
-		events: make(chan Event, window), ready: make(chan struct{}), ended: make(chan struct{}),
+		ready: make(chan struct{}), ended: make(chan struct{}), wake: make(chan struct{}, 1),
 	}
 	c.mu.Lock()
 	if c.err != nil {
@@ -189,14 +188,31 @@ func (s *Subscription) confirm() {
 	}
 }
 
-// deliver hands an event to Next; false if the node overran the window.
-func (s *Subscription) deliver(ev Event) bool {
-	select {
-	case s.events <- ev:
-		return true
-	default:
+// deliver hands events to Next, in order; false (and none taken) if
+// they would overrun the window.
+func (s *Subscription) deliver(evs ...Event) bool {
+	s.mu.Lock()
+	if len(s.in)-s.head+len(evs) > s.window {
+		s.mu.Unlock()
 		return false
 	}
+	if len(s.in)+len(evs) > cap(s.in) && s.head >= len(s.in)/2 {
+		// Reuse the returned half before growing.
+		n := copy(s.in, s.in[s.head:])
+		clear(s.in[n:])
+		s.in, s.head = s.in[:n], 0
+	}
+	s.in = append(s.in, evs...)
+	wake := s.waiting
+	s.waiting = false
+	s.mu.Unlock()
+	if wake {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+	return true
 }
 
 // end ends the subscription with err (once).
@@ -218,23 +234,32 @@ func (s *Subscription) endErr() error {
 // Next returns the next event. Events already received are returned
 // before the end is reported. After an error, resume with LastEventID.
 func (s *Subscription) Next(ctx context.Context) (Event, error) {
-	var ev Event
-	select {
-	case ev = <-s.events:
-	default:
+	s.mu.Lock()
+	for s.head == len(s.in) {
+		if s.err != nil {
+			err := s.err
+			s.mu.Unlock()
+			return Event{}, err
+		}
+		s.waiting = true
+		s.mu.Unlock()
 		select {
-		case ev = <-s.events:
+		case <-s.wake:
 		case <-s.ended:
-			select {
-			case ev = <-s.events:
-			default:
-				return Event{}, s.endErr()
-			}
 		case <-ctx.Done():
+			s.mu.Lock()
+			s.waiting = false
+			s.mu.Unlock()
 			return Event{}, ctx.Err()
 		}
+		s.mu.Lock()
 	}
-	s.mu.Lock()
+	ev := s.in[s.head]
+	s.in[s.head] = Event{} // do not pin its payload
+	s.head++
+	if s.head == len(s.in) {
+		s.in, s.head = s.in[:0], 0
+	}
 	s.last = ev.ID
 	s.unacked++
 	ack := 0
@@ -382,9 +407,13 @@ func detachResponse(resp *cassnetv1.StreamResponse) {
 // readMessage reads one WebSocket message into a new buffer, which the
 // decoded response keeps (decodeResponse). *hint is the previous
 // message's size: the buffer starts that large, so a run of similar
-// messages costs one allocation each and no copies.
+// messages costs one allocation each and no copies. It starts a quarter
+// larger than that: bytes.Buffer doubles (a copy and an allocation twice
+// the size) as soon as less than bytes.MinRead is free, which a message
+// just past the previous one's size would otherwise cost, and writers that
+// coalesce up to a byte bound send such runs.
 func readMessage(r io.Reader, hint *int) ([]byte, error) {
-	buf := bytes.NewBuffer(make([]byte, 0, max(*hint, 4<<10)+bytes.MinRead))
+	buf := bytes.NewBuffer(make([]byte, 0, max(*hint+*hint/4, 4<<10)+bytes.MinRead))
 	if _, err := buf.ReadFrom(r); err != nil {
 		return nil, err
 	}
