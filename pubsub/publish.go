@@ -108,9 +108,10 @@ func (s *Service) PublishBatch(ctx context.Context, tenant, topicName string, ms
 	envs := make([]*cassnetv1.Envelope, len(msgs))
 	out := make([]Published, len(msgs))
 	prev := st.lastTime
-	// The ids of one batch share "<origin>:<epoch>:": formatted once.
-	idBuf := []byte(MessageID(s.cfg.NodeID, st.epoch, 0))
-	prefix := len(idBuf) - 1
+	// The ids of one batch share "<origin>:<epoch>:" (MessageID's
+	// format): formatted once.
+	idBuf := append(AppendEpochHex(append([]byte(s.cfg.NodeID), ':'), st.epoch), ':')
+	prefix := len(idBuf)
 	for i, m := range msgs {
 		ct := m.ContentType
 		if ct == "" {

@@ -309,6 +309,8 @@ func (c *Conn) dispatchAll(replies []*cassnetv1.StreamReply, run *eventRun) erro
 	return flush()
 }
 
+// dispatch handles one reply other than an event (dispatchAll delivers
+// those).
 func (c *Conn) dispatch(r *cassnetv1.StreamReply) error {
 	switch r := r.GetReply().(type) {
 	case *cassnetv1.StreamReply_Published:
@@ -331,10 +333,6 @@ func (c *Conn) dispatch(r *cassnetv1.StreamReply) error {
 	case *cassnetv1.StreamReply_Subscribed:
 		if s := c.sub(r.Subscribed.GetSub()); s != nil {
 			s.confirm()
-		}
-	case *cassnetv1.StreamReply_Event:
-		if s := c.sub(r.Event.GetSub()); s != nil && !s.deliver(eventOf(r.Event)) {
-			return fmt.Errorf("%w: the node sent more events than the window", ErrProtocol)
 		}
 	case *cassnetv1.StreamReply_Ended:
 		if s := c.takeSub(r.Ended.GetSub()); s != nil {

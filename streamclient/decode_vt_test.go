@@ -36,7 +36,7 @@ func refDecodeResponse(b []byte) (*cassnetv1.StreamResponse, error) {
 // generated decoder accepts is explained by wiretest.Lenient; every accepted
 // response re-encodes (MarshalVT) to bytes proto.Unmarshal reads back
 // equal; decoding never modifies the input. It also holds the client's
-// request encoder (appendRequest) to proto.Marshal.
+// request encoder (the outgoing queue's segments, queue.go) to proto.Marshal.
 func FuzzResponseVTEquivalence(f *testing.F) {
 	b, _ := proto.Marshal(&cassnetv1.StreamResponse{Replies: []*cassnetv1.StreamReply{
 		{Reply: &cassnetv1.StreamReply_Published{Published: &cassnetv1.StreamPublished{Ref: 1, Id: "n:0:1", Origin: "n", Epoch: "0", Seq: 1}}},
@@ -74,19 +74,23 @@ func FuzzResponseVTEquivalence(f *testing.F) {
 		if err != nil || proto.Unmarshal(out, back) != nil || !proto.Equal(got, back) {
 			t.Fatalf("MarshalVT's bytes read back differently (%v):\n%v\n%v", err, got, back)
 		}
-		// The client's encoder, on commands made of the decoded strings.
+		// The client's encoder (the queue's segments, end to end), on
+		// commands made of the decoded strings.
 		var req cassnetv1.StreamRequest
+		q := newOutQueue()
 		for _, r := range got.GetReplies() {
 			if e := r.GetEvent(); e != nil && utf8.ValidString(e.GetId()) {
+				ack := &cassnetv1.StreamCommand{Command: &cassnetv1.StreamCommand_Ack{Ack: &cassnetv1.StreamAck{Sub: e.GetSub(), Count: uint32(e.GetTo())}}}
 				req.Commands = append(req.Commands,
 					&cassnetv1.StreamCommand{Command: &cassnetv1.StreamCommand_Publish{Publish: &cassnetv1.StreamPublish{
-						Ref: e.GetSeq(), Topic: e.GetId(), ContentType: e.GetContentType(), Payload: e.GetPayload()}}},
-					&cassnetv1.StreamCommand{Command: &cassnetv1.StreamCommand_Ack{Ack: &cassnetv1.StreamAck{Sub: e.GetSub(), Count: uint32(e.GetTo())}}})
+						Ref: e.GetSeq(), Topic: e.GetId(), ContentType: e.GetContentType(), Payload: e.GetPayload()}}}, ack)
+				q.appendPublish(e.GetSeq(), e.GetId(), e.GetContentType(), e.GetPayload())
+				q.appendCmd(ack)
 			}
 		}
-		enc, err := appendRequest(make([]byte, 3), &req)
-		if want, _ := proto.Marshal(&req); err != nil || !bytes.Equal(enc, want) {
-			t.Fatalf("appendRequest and proto.Marshal differ (%v):\n%x\n%x", err, enc, want)
+		enc := bytes.Join(q.take(nil), nil)
+		if want, _ := proto.Marshal(&req); !bytes.Equal(enc, want) {
+			t.Fatalf("the queue's encoding and proto.Marshal differ:\n%x\n%x", enc, want)
 		}
 	})
 }

@@ -420,13 +420,3 @@ func readMessage(r io.Reader, hint *int) ([]byte, error) {
 	*hint = buf.Len()
 	return buf.Bytes(), nil
 }
-
-// appendRequest encodes req into buf, reusing its memory.
-func appendRequest(buf []byte, req *cassnetv1.StreamRequest) ([]byte, error) {
-	n := req.SizeVT()
-	buf = slices.Grow(buf[:0], n)[:n]
-	if _, err := req.MarshalToSizedBufferVT(buf); err != nil {
-		return nil, err
-	}
-	return buf, nil
-}

@@ -2,6 +2,7 @@ package streamclient
 
 import (
 	"context"
+	"slices"
 
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -84,12 +85,7 @@ func (q *outQueue) appendCmd(cmd *cassnetv1.StreamCommand) {
 	seg := protowire.AppendTag(q.segs[n-1], requestCommandsField, protowire.BytesType)
 	seg = protowire.AppendVarint(seg, uint64(size))
 	at := len(seg)
-	if cap(seg)-at < size {
-		grown := make([]byte, at, max(2*cap(seg), at+size, 4<<10))
-		copy(grown, seg)
-		seg = grown
-	}
-	seg = seg[:at+size]
+	seg = slices.Grow(seg, size)[:at+size]
 	// The generated encoder cannot fail on a message it sized itself.
 	_, _ = cmd.MarshalToSizedBufferVT(seg[at:])
 	q.segs[n-1] = seg
