@@ -23,6 +23,14 @@ func (p *seqPub) publish(ctx context.Context, payload []byte) error {
 	p.mu.Unlock()
 	for _, ev := range evs {
 		ev.payload = payload
+		// The send first: with the phase's context done and room in out,
+		// a select between the two would sometimes refuse a message that
+		// was already sequenced, which the check then counts as dropped.
+		select {
+		case p.out <- ev:
+			continue
+		default:
+		}
 		select {
 		case p.out <- ev:
 		case <-ctx.Done():
