@@ -45,6 +45,10 @@ const (
 	// accepts acknowledgements of runs of publishes (StreamPublished.count).
 	// A client that offers none gets one acknowledgement per publish.
 	streamProtocolV2 = "cassnet.stream.v2"
+	// streamProtocolV3 is v2 plus runs of message events
+	// (StreamEventRun): one reply for consecutive messages of one stream
+	// instead of one StreamEvent each.
+	streamProtocolV3 = "cassnet.stream.v3"
 	// streamPing is how often the node pings; a client silent (no
 	// message, no pong) for streamIdle is dropped.
 	streamPing  = 15 * time.Second
@@ -105,9 +109,12 @@ type streamConn struct {
 	cancel context.CancelFunc
 	out    chan []*cassnetv1.StreamReply
 	wg     sync.WaitGroup
-	// rangeAcks: the client negotiated streamProtocolV2, so one
+	// rangeAcks: the client negotiated streamProtocolV2 or V3, so one
 	// published reply may acknowledge a run of consecutive refs.
 	rangeAcks bool
+	// eventRuns: the client negotiated streamProtocolV3, so messages go
+	// out as StreamEventRuns.
+	eventRuns bool
 
 	mu   sync.Mutex
 	subs map[uint64]*streamSub
@@ -125,7 +132,8 @@ func (s *Server) streamUpgrader() *websocket.Upgrader {
 	return &websocket.Upgrader{
 		ReadBufferSize: 64 << 10, WriteBufferSize: 64 << 10,
 		HandshakeTimeout: 10 * time.Second,
-		Subprotocols:     []string{streamProtocolV2},
+		// The first of these the client also offers is chosen.
+		Subprotocols: []string{streamProtocolV3, streamProtocolV2},
 		// CheckOrigin is gorilla's default: a browser page may only open
 		// a stream to its own origin.
 	}
@@ -155,7 +163,8 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request, p Principa
 	c := &streamConn{
 		s: s, ws: ws, topics: topics, tenant: tenant, p: p, ctx: ctx, cancel: cancel,
 		out: make(chan []*cassnetv1.StreamReply, streamOutQueue), subs: make(map[uint64]*streamSub),
-		rangeAcks: ws.Subprotocol() == streamProtocolV2,
+		rangeAcks: ws.Subprotocol() == streamProtocolV2 || ws.Subprotocol() == streamProtocolV3,
+		eventRuns: ws.Subprotocol() == streamProtocolV3,
 	}
 	if !s.streams.add(c) {
 		cancel()
@@ -382,7 +391,11 @@ func (c *streamConn) pump(ctx context.Context, sub *streamSub, topic, last strin
 		evs, err = nextEvents(ctx, stream, evs[:0], int(min(credit, streamPumpBatch)))
 		if len(evs) > 0 {
 			sub.credit.Add(-int64(len(evs)))
-			if !c.sendAll(streamEvents(sub.id, evs)) {
+			render := streamEvents
+			if c.eventRuns {
+				render = streamEventRuns
+			}
+			if !c.sendAll(render(sub.id, evs)) {
 				return
 			}
 			clear(evs) // the payloads are the history's: do not pin them here

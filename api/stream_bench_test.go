@@ -69,3 +69,33 @@ func BenchmarkStreamCodec(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkStreamRender is the node's cost per pumped batch of 64
+// messages of 1 KiB of one stream: rendering (streamEvents for v2,
+// streamEventRuns for v3) and encoding into a reused buffer.
+func BenchmarkStreamRender(b *testing.B) {
+	var evs []TopicEvent
+	for i := range 64 {
+		evs = append(evs, TopicEvent{
+			Kind: "message", ID: fmt.Sprintf("node-1a2b3c4d:1234567890abcdef:%d", 1000+i), Origin: "node-1a2b3c4d",
+			Epoch: "1234567890abcdef", Seq: uint64(1000 + i), Published: time.Unix(1_700_000_000, int64(i)),
+			ContentType: "application/octet-stream", Payload: make([]byte, 1024),
+		})
+	}
+	for _, tt := range []struct {
+		name   string
+		render func(uint64, []TopicEvent) []*cassnetv1.StreamReply
+	}{{"v2", streamEvents}, {"v3", streamEventRuns}} {
+		b.Run(tt.name, func(b *testing.B) {
+			var buf []byte
+			b.ReportAllocs()
+			for b.Loop() {
+				var err error
+				if buf, err = appendStreamResponse(buf, &cassnetv1.StreamResponse{Replies: tt.render(1, evs)}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.SetBytes(int64(len(buf)))
+		})
+	}
+}

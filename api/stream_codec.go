@@ -213,6 +213,43 @@ func streamEvents(sub uint64, evs []TopicEvent) []*cassnetv1.StreamReply {
 	return out
 }
 
+// streamEventRuns renders events of one subscription for a
+// cassnet.stream.v3 connection: each run of consecutive messages of one
+// stream with one content type becomes one StreamEventRun (one reply and
+// its lists, instead of three objects and the repeated strings per
+// message); gaps and resets stay StreamEvents, in order with the runs.
+func streamEventRuns(sub uint64, evs []TopicEvent) []*cassnetv1.StreamReply {
+	var out []*cassnetv1.StreamReply
+	for i := 0; i < len(evs); {
+		first := &evs[i]
+		if first.Kind != "message" {
+			out = append(out, streamEvents(sub, evs[i:i+1])...)
+			i++
+			continue
+		}
+		j := i + 1
+		for j < len(evs) && evs[j].Kind == "message" && evs[j].Seq == evs[j-1].Seq+1 &&
+			evs[j].Epoch == first.Epoch && evs[j].Origin == first.Origin && evs[j].ContentType == first.ContentType {
+			j++
+		}
+		n := j - i
+		run := &cassnetv1.StreamEventRun{
+			Sub: sub, Origin: first.Origin, Epoch: first.Epoch, ContentType: first.ContentType, FirstSeq: first.Seq,
+			PublishedUnixNano: make([]int64, n), Ids: make([]string, n), Payloads: make([][]byte, n),
+		}
+		for k := range n {
+			ev := &evs[i+k]
+			if !ev.Published.IsZero() {
+				run.PublishedUnixNano[k] = ev.Published.UnixNano()
+			}
+			run.Ids[k], run.Payloads[k] = ev.ID, ev.Payload
+		}
+		out = append(out, &cassnetv1.StreamReply{Reply: &cassnetv1.StreamReply_Events{Events: run}})
+		i = j
+	}
+	return out
+}
+
 // repliesSize is the encoded size of rs (what the writer coalesces by).
 func repliesSize(rs []*cassnetv1.StreamReply) int {
 	n := 0

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/cassandranet/cassnet/internal/wiretest"
@@ -102,7 +103,7 @@ func FuzzStreamResponseVT(f *testing.F) {
 		var resp cassnetv1.StreamResponse
 		for i := range int(which%8) + 1 {
 			var r *cassnetv1.StreamReply
-			switch (int(which) + i) % 5 {
+			switch (int(which) + i) % 6 {
 			case 0:
 				r = &cassnetv1.StreamReply{Reply: &cassnetv1.StreamReply_Event{Event: &cassnetv1.StreamEvent{
 					Sub: n, Kind: kind, Id: id, Origin: origin, Epoch: id, Seq: n + 1, PublishedUnixNano: at,
@@ -111,6 +112,11 @@ func FuzzStreamResponseVT(f *testing.F) {
 				r = streamPublished(n, PublishedMessage{ID: id, Origin: origin, Epoch: kind, Seq: n}, uint32(n%5))
 			case 2:
 				r = streamError(n, n/2, kind, id)
+			case 4:
+				r = streamEventRuns(n, []TopicEvent{
+					{Kind: "message", ID: id, Origin: origin, Epoch: kind, Seq: n, ContentType: kind, Payload: payload},
+					{Kind: "message", ID: origin, Origin: origin, Epoch: kind, Seq: n + 1, ContentType: kind, Published: time.Unix(0, at)},
+				})[0]
 			case 3:
 				r = &cassnetv1.StreamReply{Reply: &cassnetv1.StreamReply_Subscribed{Subscribed: &cassnetv1.StreamSubscribed{Sub: n}}}
 			default:

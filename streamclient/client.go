@@ -120,7 +120,7 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 		ReadBufferSize: 64 << 10, WriteBufferSize: 64 << 10,
 		// v2 lets the node acknowledge a run of publishes in one reply; a
 		// node that does not know it answers each publish (v1).
-		Subprotocols: []string{protocolV2},
+		Subprotocols: []string{protocolV3, protocolV2},
 	}
 	h := http.Header{}
 	if cfg.Credential != "" {
@@ -288,15 +288,28 @@ func (c *Conn) dispatchAll(replies []*cassnetv1.StreamReply, run *eventRun) erro
 		}
 		return nil
 	}
+	join := func(sub uint64) error {
+		if len(run.evs) > 0 && run.sub != sub {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		run.sub = sub
+		return nil
+	}
 	for _, r := range replies {
 		if e := r.GetEvent(); e != nil {
-			if len(run.evs) > 0 && run.sub != e.GetSub() {
-				if err := flush(); err != nil {
-					return err
-				}
+			if err := join(e.GetSub()); err != nil {
+				return err
 			}
-			run.sub = e.GetSub()
 			run.evs = append(run.evs, eventOf(e))
+			continue
+		}
+		if er := r.GetEvents(); er != nil {
+			if err := join(er.GetSub()); err != nil {
+				return err
+			}
+			run.evs = appendEventRun(run.evs, er)
 			continue
 		}
 		if err := flush(); err != nil {
@@ -342,9 +355,14 @@ func (c *Conn) dispatch(r *cassnetv1.StreamReply) error {
 	return nil
 }
 
-// protocolV2 is the WebSocket subprotocol that allows acknowledgements
-// of runs of publishes (StreamPublished.count).
-const protocolV2 = "cassnet.stream.v2"
+const (
+	// protocolV2 is the WebSocket subprotocol that allows
+	// acknowledgements of runs of publishes (StreamPublished.count).
+	protocolV2 = "cassnet.stream.v2"
+	// protocolV3 is v2 plus runs of message events (StreamEventRun). The
+	// client offers both; a node that knows only v2 picks v2.
+	protocolV3 = "cassnet.stream.v3"
+)
 
 // acknowledged finishes the publishes a published reply acknowledges:
 // one, or count consecutive refs sequenced as consecutive seqs.

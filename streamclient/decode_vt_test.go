@@ -44,6 +44,8 @@ func FuzzResponseVTEquivalence(f *testing.F) {
 		{Reply: &cassnetv1.StreamReply_Event{Event: &cassnetv1.StreamEvent{Sub: 1, Kind: "gap", From: 2, To: 3}}},
 		{Reply: &cassnetv1.StreamReply_Error{Error: &cassnetv1.StreamError{Ref: 2, Code: "bad_request", Message: "no"}}},
 		{Reply: &cassnetv1.StreamReply_Subscribed{Subscribed: &cassnetv1.StreamSubscribed{Sub: 1}}},
+		{Reply: &cassnetv1.StreamReply_Events{Events: &cassnetv1.StreamEventRun{Sub: 1, Origin: "n", Epoch: "0", ContentType: "t/p",
+			FirstSeq: 4, PublishedUnixNano: []int64{9, 10}, Ids: []string{"n:0:4", "n:0:5"}, Payloads: [][]byte{[]byte("q"), []byte("r")}}}},
 		{Reply: &cassnetv1.StreamReply_Ended{Ended: &cassnetv1.StreamEnded{Sub: 1, Reason: "bye"}}},
 	}})
 	f.Add(b)
@@ -101,6 +103,8 @@ func TestDecodeResponseDetaches(t *testing.T) {
 	b, _ := proto.Marshal(&cassnetv1.StreamResponse{Replies: []*cassnetv1.StreamReply{
 		{Reply: &cassnetv1.StreamReply_Event{Event: &cassnetv1.StreamEvent{Sub: 1, Kind: "message", Id: "n:1:1", Origin: "n", ContentType: "t/p", Payload: []byte("ab")}}},
 		{Reply: &cassnetv1.StreamReply_Event{Event: &cassnetv1.StreamEvent{Sub: 1, Kind: "message", Id: "n:1:2", Origin: "n", ContentType: "t/p", Payload: []byte("cd")}}},
+		{Reply: &cassnetv1.StreamReply_Events{Events: &cassnetv1.StreamEventRun{Sub: 1, Origin: "n", Epoch: "1", ContentType: "t/p", FirstSeq: 3,
+			PublishedUnixNano: []int64{0, 0}, Ids: []string{"n:1:3", "n:1:4"}, Payloads: [][]byte{[]byte("ef"), []byte("gh")}}}},
 	}})
 	resp, err := decodeResponse(b)
 	if err != nil {
@@ -111,9 +115,20 @@ func TestDecodeResponseDetaches(t *testing.T) {
 	if !bytes.Equal(in, b) {
 		t.Fatal("an append to a payload wrote over the next reply")
 	}
+	_ = append(resp.Replies[2].GetEvents().Payloads[0], 'X', 'X', 'X', 'X')
+	if !bytes.Equal(in, b) {
+		t.Fatal("an append to a run's payload wrote over the next one")
+	}
 	clear(b)
 	e := resp.Replies[1].GetEvent()
 	if e.GetId() != "n:1:2" || e.GetOrigin() != "n" || e.GetContentType() != "t/p" || e.GetKind() != "message" {
 		t.Fatalf("strings share the message buffer: %v", e)
+	}
+	run := resp.Replies[2].GetEvents()
+	if fmt.Sprint(run.GetIds()) != "[n:1:3 n:1:4]" || run.GetOrigin() != "n" || run.GetContentType() != "t/p" || run.GetEpoch() != "1" {
+		t.Fatalf("a run's strings share the message buffer: %v", run)
+	}
+	if string(run.GetPayloads()[1]) != "\x00\x00" {
+		t.Fatalf("a run's payload %q does not alias the message", run.GetPayloads()[1])
 	}
 }

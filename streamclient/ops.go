@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -112,6 +113,21 @@ func eventOf(e *cassnetv1.StreamEvent) Event {
 		ev.Published = time.Unix(0, n)
 	}
 	return ev
+}
+
+// appendEventRun appends the messages of a checked run (decodeResponse)
+// to evs, each the Event its StreamEvent would have been.
+func appendEventRun(evs []Event, r *cassnetv1.StreamEventRun) []Event {
+	evs = slices.Grow(evs, len(r.GetIds()))
+	for i, id := range r.GetIds() {
+		ev := Event{Kind: "message", ID: id, Origin: r.GetOrigin(), Epoch: r.GetEpoch(), Seq: r.GetFirstSeq() + uint64(i),
+			ContentType: r.GetContentType(), Payload: r.GetPayloads()[i]}
+		if n := r.GetPublishedUnixNano()[i]; n != 0 {
+			ev.Published = time.Unix(0, n)
+		}
+		evs = append(evs, ev)
+	}
+	return evs
 }
 
 // Subscription is one topic subscription on a Conn.
@@ -345,6 +361,11 @@ func decodeResponse(b []byte) (*cassnetv1.StreamResponse, error) {
 				return nil, fmt.Errorf("%w: event kind %q", ErrProtocol, e.GetKind())
 			}
 			strs = []string{e.GetId(), e.GetOrigin(), e.GetEpoch(), e.GetContentType(), e.GetReason()}
+		case *cassnetv1.StreamReply_Events:
+			if err := checkEventRun(r.Events); err != nil {
+				return nil, err
+			}
+			strs = append([]string{r.Events.GetOrigin(), r.Events.GetEpoch(), r.Events.GetContentType()}, r.Events.GetIds()...)
 		case *cassnetv1.StreamReply_Subscribed:
 		case *cassnetv1.StreamReply_Ended:
 			strs = []string{r.Ended.GetReason()}
@@ -362,6 +383,20 @@ func decodeResponse(b []byte) (*cassnetv1.StreamResponse, error) {
 	}
 	detachResponse(resp)
 	return resp, nil
+}
+
+// checkEventRun checks a run's shape: lists of one length, at least 1,
+// whose sequence numbers do not wrap.
+func checkEventRun(r *cassnetv1.StreamEventRun) error {
+	n := len(r.GetIds())
+	if n == 0 || len(r.GetPayloads()) != n || len(r.GetPublishedUnixNano()) != n {
+		return fmt.Errorf("%w: a run of %d ids, %d payloads and %d times", ErrProtocol,
+			n, len(r.GetPayloads()), len(r.GetPublishedUnixNano()))
+	}
+	if r.GetFirstSeq() > math.MaxUint64-uint64(n-1) {
+		return fmt.Errorf("%w: a run's sequence numbers wrap", ErrProtocol)
+	}
+	return nil
 }
 
 // detachResponse gives a checked response's strings memory of their own,
@@ -398,9 +433,28 @@ func detachResponse(resp *cassnetv1.StreamResponse) {
 			e.Id, e.Origin, e.Epoch = strings.Clone(e.Id), same(0, e.Origin), same(1, e.Epoch)
 			e.ContentType, e.Reason = same(2, e.ContentType), strings.Clone(e.Reason)
 			e.Payload = slices.Clip(e.Payload)
+		case *cassnetv1.StreamReply_Events:
+			detachEventRun(r.Events, same)
 		case *cassnetv1.StreamReply_Ended:
 			r.Ended.Reason = strings.Clone(r.Ended.Reason)
 		}
+	}
+}
+
+// detachEventRun detaches a run as detachResponse does an event, except
+// that its ids share one allocation (one copy of them all, cut into the
+// ids): an application that keeps one id keeps the run's ids alive, not
+// the WebSocket message.
+func detachEventRun(r *cassnetv1.StreamEventRun, same func(int, string) string) {
+	r.Origin, r.Epoch, r.ContentType = same(0, r.Origin), same(1, r.Epoch), same(2, r.ContentType)
+	all := strings.Join(r.Ids, "")
+	off := 0
+	for i, id := range r.Ids {
+		r.Ids[i] = all[off : off+len(id)]
+		off += len(id)
+	}
+	for i, p := range r.Payloads {
+		r.Payloads[i] = slices.Clip(p)
 	}
 }
 

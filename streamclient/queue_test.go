@@ -259,14 +259,25 @@ func TestDispatchAllRuns(t *testing.T) {
 	ev := func(sub, seq uint64) *cassnetv1.StreamReply {
 		return &cassnetv1.StreamReply{Reply: &cassnetv1.StreamReply_Event{Event: &cassnetv1.StreamEvent{Sub: sub, Kind: "message", Seq: seq}}}
 	}
+	runOf := func(sub, first uint64, n int) *cassnetv1.StreamReply {
+		r := &cassnetv1.StreamEventRun{Sub: sub, FirstSeq: first, Origin: "o", PublishedUnixNano: make([]int64, n), Payloads: make([][]byte, n)}
+		for i := range n {
+			r.Ids = append(r.Ids, fmt.Sprint(first+uint64(i)))
+		}
+		r.PublishedUnixNano[n-1] = 42
+		return &cassnetv1.StreamReply{Reply: &cassnetv1.StreamReply_Events{Events: r}}
+	}
 	end := &cassnetv1.StreamReply{Reply: &cassnetv1.StreamReply_Ended{Ended: &cassnetv1.StreamEnded{Sub: 1, Reason: "bye"}}}
 	var run eventRun
-	if err := c.dispatchAll([]*cassnetv1.StreamReply{ev(1, 1), ev(1, 2), ev(2, 1), ev(1, 3), end, ev(2, 2)}, &run); err != nil {
+	if err := c.dispatchAll([]*cassnetv1.StreamReply{ev(1, 1), ev(1, 2), ev(2, 1), runOf(1, 3, 2), ev(1, 5), end, ev(2, 2)}, &run); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []uint64{1, 2, 3} {
+	for _, want := range []uint64{1, 2, 3, 4, 5} {
 		if got, err := a.Next(t.Context()); err != nil || got.Seq != want {
 			t.Fatalf("a: %d %v, want %d", got.Seq, err, want)
+		} else if run := want == 3 || want == 4; run && (got.ID != fmt.Sprint(want) || got.Origin != "o" || got.Kind != "message" ||
+			got.Published.IsZero() != (want == 3)) {
+			t.Fatalf("a run's event %d: %+v", want, got)
 		}
 	}
 	if _, err := a.Next(t.Context()); !errors.Is(err, ErrEnded) {
@@ -280,5 +291,9 @@ func TestDispatchAllRuns(t *testing.T) {
 	err := c.dispatchAll([]*cassnetv1.StreamReply{ev(2, 3), ev(2, 4), ev(2, 5), ev(2, 6)}, &run)
 	if !errors.Is(err, ErrProtocol) {
 		t.Fatalf("4 events into a window of 3: %v, want ErrProtocol", err)
+	}
+	newSub(3, 3)
+	if err := c.dispatchAll([]*cassnetv1.StreamReply{runOf(3, 1, 4)}, &run); !errors.Is(err, ErrProtocol) {
+		t.Fatalf("a run of 4 into a window of 3: %v, want ErrProtocol", err)
 	}
 }

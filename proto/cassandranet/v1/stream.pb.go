@@ -493,6 +493,7 @@ type StreamReply struct {
 	//	*StreamReply_Event
 	//	*StreamReply_Subscribed
 	//	*StreamReply_Ended
+	//	*StreamReply_Events
 	Reply         isStreamReply_Reply `protobuf_oneof:"reply"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -580,6 +581,15 @@ func (x *StreamReply) GetEnded() *StreamEnded {
 	return nil
 }
 
+func (x *StreamReply) GetEvents() *StreamEventRun {
+	if x != nil {
+		if x, ok := x.Reply.(*StreamReply_Events); ok {
+			return x.Events
+		}
+	}
+	return nil
+}
+
 type isStreamReply_Reply interface {
 	isStreamReply_Reply()
 }
@@ -604,6 +614,10 @@ type StreamReply_Ended struct {
 	Ended *StreamEnded `protobuf:"bytes,5,opt,name=ended,proto3,oneof"`
 }
 
+type StreamReply_Events struct {
+	Events *StreamEventRun `protobuf:"bytes,6,opt,name=events,proto3,oneof"`
+}
+
 func (*StreamReply_Published) isStreamReply_Reply() {}
 
 func (*StreamReply_Error) isStreamReply_Reply() {}
@@ -614,14 +628,16 @@ func (*StreamReply_Subscribed) isStreamReply_Reply() {}
 
 func (*StreamReply_Ended) isStreamReply_Reply() {}
 
+func (*StreamReply_Events) isStreamReply_Reply() {}
+
 // StreamPublished acknowledges publish ref: the node sequenced it, put it
 // in its history and handed it to GossipSub (the REST 202).
 //
 // With count > 1 (only on a connection that negotiated the WebSocket
-// subprotocol "cassnet.stream.v2"), it acknowledges count publishes at
-// once: refs ref .. ref+count-1 were sequenced as seq .. seq+count-1 of
-// the same origin and epoch; id is the first one's, and the others' are
-// "<origin>:<epoch>:<seq+i>".
+// subprotocol "cassnet.stream.v2" or "cassnet.stream.v3"), it
+// acknowledges count publishes at once: refs ref .. ref+count-1 were
+// sequenced as seq .. seq+count-1 of the same origin and epoch; id is the
+// first one's, and the others' are "<origin>:<epoch>:<seq+i>".
 type StreamPublished struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Ref   uint64                 `protobuf:"varint,1,opt,name=ref,proto3" json:"ref,omitempty"`
@@ -963,6 +979,117 @@ func (x *StreamEvent) GetReason() string {
 	return ""
 }
 
+// StreamEventRun is a run of message events of subscription sub (only
+// on a connection that negotiated the WebSocket subprotocol
+// "cassnet.stream.v3"): consecutive messages of one stream (origin,
+// epoch) with one content type. Message i (from 0) has sequence number
+// first_seq+i, published_unix_nano[i], ids[i] and payloads[i]; the three
+// lists have the same length, at least 1. Each message means exactly what
+// a StreamEvent of kind "message" with those fields means; a run costs
+// one reply instead of one per message. Gaps and resets stay StreamEvents,
+// in order with the runs.
+type StreamEventRun struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Sub    uint64                 `protobuf:"varint,1,opt,name=sub,proto3" json:"sub,omitempty"`
+	Origin string                 `protobuf:"bytes,2,opt,name=origin,proto3" json:"origin,omitempty"`
+	// 16 hex digits.
+	Epoch             string  `protobuf:"bytes,3,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	ContentType       string  `protobuf:"bytes,4,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	FirstSeq          uint64  `protobuf:"varint,5,opt,name=first_seq,json=firstSeq,proto3" json:"first_seq,omitempty"`
+	PublishedUnixNano []int64 `protobuf:"varint,6,rep,packed,name=published_unix_nano,json=publishedUnixNano,proto3" json:"published_unix_nano,omitempty"`
+	// The event ids: resume after message i with ids[i], on any node.
+	Ids           []string `protobuf:"bytes,7,rep,name=ids,proto3" json:"ids,omitempty"`
+	Payloads      [][]byte `protobuf:"bytes,8,rep,name=payloads,proto3" json:"payloads,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamEventRun) Reset() {
+	*x = StreamEventRun{}
+	mi := &file_proto_cassandranet_v1_stream_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamEventRun) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamEventRun) ProtoMessage() {}
+
+func (x *StreamEventRun) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_cassandranet_v1_stream_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamEventRun.ProtoReflect.Descriptor instead.
+func (*StreamEventRun) Descriptor() ([]byte, []int) {
+	return file_proto_cassandranet_v1_stream_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *StreamEventRun) GetSub() uint64 {
+	if x != nil {
+		return x.Sub
+	}
+	return 0
+}
+
+func (x *StreamEventRun) GetOrigin() string {
+	if x != nil {
+		return x.Origin
+	}
+	return ""
+}
+
+func (x *StreamEventRun) GetEpoch() string {
+	if x != nil {
+		return x.Epoch
+	}
+	return ""
+}
+
+func (x *StreamEventRun) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *StreamEventRun) GetFirstSeq() uint64 {
+	if x != nil {
+		return x.FirstSeq
+	}
+	return 0
+}
+
+func (x *StreamEventRun) GetPublishedUnixNano() []int64 {
+	if x != nil {
+		return x.PublishedUnixNano
+	}
+	return nil
+}
+
+func (x *StreamEventRun) GetIds() []string {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+func (x *StreamEventRun) GetPayloads() [][]byte {
+	if x != nil {
+		return x.Payloads
+	}
+	return nil
+}
+
 // StreamEnded says the node ended subscription sub (a slow subscriber,
 // the node stopping); the client may subscribe again with its last event
 // id.
@@ -976,7 +1103,7 @@ type StreamEnded struct {
 
 func (x *StreamEnded) Reset() {
 	*x = StreamEnded{}
-	mi := &file_proto_cassandranet_v1_stream_proto_msgTypes[12]
+	mi := &file_proto_cassandranet_v1_stream_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -988,7 +1115,7 @@ func (x *StreamEnded) String() string {
 func (*StreamEnded) ProtoMessage() {}
 
 func (x *StreamEnded) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_cassandranet_v1_stream_proto_msgTypes[12]
+	mi := &file_proto_cassandranet_v1_stream_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1001,7 +1128,7 @@ func (x *StreamEnded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamEnded.ProtoReflect.Descriptor instead.
 func (*StreamEnded) Descriptor() ([]byte, []int) {
-	return file_proto_cassandranet_v1_stream_proto_rawDescGZIP(), []int{12}
+	return file_proto_cassandranet_v1_stream_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StreamEnded) GetSub() uint64 {
@@ -1047,7 +1174,7 @@ const file_proto_cassandranet_v1_stream_proto_rawDesc = "" +
 	"\x03sub\x18\x01 \x01(\x04R\x03sub\x12\x14\n" +
 	"\x05count\x18\x02 \x01(\rR\x05count\"H\n" +
 	"\x0eStreamResponse\x126\n" +
-	"\areplies\x18\x01 \x03(\v2\x1c.cassandranet.v1.StreamReplyR\areplies\"\xbf\x02\n" +
+	"\areplies\x18\x01 \x03(\v2\x1c.cassandranet.v1.StreamReplyR\areplies\"\xfa\x02\n" +
 	"\vStreamReply\x12@\n" +
 	"\tpublished\x18\x01 \x01(\v2 .cassandranet.v1.StreamPublishedH\x00R\tpublished\x124\n" +
 	"\x05error\x18\x02 \x01(\v2\x1c.cassandranet.v1.StreamErrorH\x00R\x05error\x124\n" +
@@ -1055,7 +1182,8 @@ const file_proto_cassandranet_v1_stream_proto_rawDesc = "" +
 	"\n" +
 	"subscribed\x18\x04 \x01(\v2!.cassandranet.v1.StreamSubscribedH\x00R\n" +
 	"subscribed\x124\n" +
-	"\x05ended\x18\x05 \x01(\v2\x1c.cassandranet.v1.StreamEndedH\x00R\x05endedB\a\n" +
+	"\x05ended\x18\x05 \x01(\v2\x1c.cassandranet.v1.StreamEndedH\x00R\x05ended\x129\n" +
+	"\x06events\x18\x06 \x01(\v2\x1f.cassandranet.v1.StreamEventRunH\x00R\x06eventsB\a\n" +
 	"\x05reply\"\x89\x01\n" +
 	"\x0fStreamPublished\x12\x10\n" +
 	"\x03ref\x18\x01 \x01(\x04R\x03ref\x12\x0e\n" +
@@ -1084,7 +1212,16 @@ const file_proto_cassandranet_v1_stream_proto_rawDesc = "" +
 	"\x04from\x18\n" +
 	" \x01(\x04R\x04from\x12\x0e\n" +
 	"\x02to\x18\v \x01(\x04R\x02to\x12\x16\n" +
-	"\x06reason\x18\f \x01(\tR\x06reason\"7\n" +
+	"\x06reason\x18\f \x01(\tR\x06reason\"\xee\x01\n" +
+	"\x0eStreamEventRun\x12\x10\n" +
+	"\x03sub\x18\x01 \x01(\x04R\x03sub\x12\x16\n" +
+	"\x06origin\x18\x02 \x01(\tR\x06origin\x12\x14\n" +
+	"\x05epoch\x18\x03 \x01(\tR\x05epoch\x12!\n" +
+	"\fcontent_type\x18\x04 \x01(\tR\vcontentType\x12\x1b\n" +
+	"\tfirst_seq\x18\x05 \x01(\x04R\bfirstSeq\x12.\n" +
+	"\x13published_unix_nano\x18\x06 \x03(\x03R\x11publishedUnixNano\x12\x10\n" +
+	"\x03ids\x18\a \x03(\tR\x03ids\x12\x1a\n" +
+	"\bpayloads\x18\b \x03(\fR\bpayloads\"7\n" +
 	"\vStreamEnded\x12\x10\n" +
 	"\x03sub\x18\x01 \x01(\x04R\x03sub\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reasonBAZ?github.com/cassandranet/cassnet/proto/cassandranet/v1;cassnetv1b\x06proto3"
@@ -1101,7 +1238,7 @@ func file_proto_cassandranet_v1_stream_proto_rawDescGZIP() []byte {
 	return file_proto_cassandranet_v1_stream_proto_rawDescData
 }
 
-var file_proto_cassandranet_v1_stream_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_proto_cassandranet_v1_stream_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_proto_cassandranet_v1_stream_proto_goTypes = []any{
 	(*StreamRequest)(nil),     // 0: cassandranet.v1.StreamRequest
 	(*StreamCommand)(nil),     // 1: cassandranet.v1.StreamCommand
@@ -1115,7 +1252,8 @@ var file_proto_cassandranet_v1_stream_proto_goTypes = []any{
 	(*StreamError)(nil),       // 9: cassandranet.v1.StreamError
 	(*StreamSubscribed)(nil),  // 10: cassandranet.v1.StreamSubscribed
 	(*StreamEvent)(nil),       // 11: cassandranet.v1.StreamEvent
-	(*StreamEnded)(nil),       // 12: cassandranet.v1.StreamEnded
+	(*StreamEventRun)(nil),    // 12: cassandranet.v1.StreamEventRun
+	(*StreamEnded)(nil),       // 13: cassandranet.v1.StreamEnded
 }
 var file_proto_cassandranet_v1_stream_proto_depIdxs = []int32{
 	1,  // 0: cassandranet.v1.StreamRequest.commands:type_name -> cassandranet.v1.StreamCommand
@@ -1128,12 +1266,13 @@ var file_proto_cassandranet_v1_stream_proto_depIdxs = []int32{
 	9,  // 7: cassandranet.v1.StreamReply.error:type_name -> cassandranet.v1.StreamError
 	11, // 8: cassandranet.v1.StreamReply.event:type_name -> cassandranet.v1.StreamEvent
 	10, // 9: cassandranet.v1.StreamReply.subscribed:type_name -> cassandranet.v1.StreamSubscribed
-	12, // 10: cassandranet.v1.StreamReply.ended:type_name -> cassandranet.v1.StreamEnded
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	13, // 10: cassandranet.v1.StreamReply.ended:type_name -> cassandranet.v1.StreamEnded
+	12, // 11: cassandranet.v1.StreamReply.events:type_name -> cassandranet.v1.StreamEventRun
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_proto_cassandranet_v1_stream_proto_init() }
@@ -1153,6 +1292,7 @@ func file_proto_cassandranet_v1_stream_proto_init() {
 		(*StreamReply_Event)(nil),
 		(*StreamReply_Subscribed)(nil),
 		(*StreamReply_Ended)(nil),
+		(*StreamReply_Events)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1160,7 +1300,7 @@ func file_proto_cassandranet_v1_stream_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_cassandranet_v1_stream_proto_rawDesc), len(file_proto_cassandranet_v1_stream_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
