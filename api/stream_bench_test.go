@@ -14,14 +14,7 @@ import (
 // 64 events of 1 KiB (writeLoop, into a reused buffer) and a
 // StreamRequest of 128 publishes of 1 KiB (readLoop, with every check).
 func BenchmarkStreamCodec(b *testing.B) {
-	var evs []TopicEvent
-	for i := range 64 {
-		evs = append(evs, TopicEvent{
-			Kind: "message", ID: fmt.Sprintf("node-1a2b3c4d:1234567890abcdef:%d", 1000+i), Origin: "node-1a2b3c4d",
-			Epoch: "1234567890abcdef", Seq: uint64(1000 + i), Published: time.Unix(1_700_000_000, int64(i)),
-			ContentType: "application/octet-stream", Payload: make([]byte, 1024),
-		})
-	}
+	evs := benchEvents(64)
 	resp := cassnetv1.StreamResponse{Replies: streamEvents(1, evs)}
 	var req cassnetv1.StreamRequest
 	for i := range 128 {
@@ -74,14 +67,7 @@ func BenchmarkStreamCodec(b *testing.B) {
 // messages of 1 KiB of one stream: rendering (streamEvents for v2,
 // streamEventRuns for v3) and encoding into a reused buffer.
 func BenchmarkStreamRender(b *testing.B) {
-	var evs []TopicEvent
-	for i := range 64 {
-		evs = append(evs, TopicEvent{
-			Kind: "message", ID: fmt.Sprintf("node-1a2b3c4d:1234567890abcdef:%d", 1000+i), Origin: "node-1a2b3c4d",
-			Epoch: "1234567890abcdef", Seq: uint64(1000 + i), Published: time.Unix(1_700_000_000, int64(i)),
-			ContentType: "application/octet-stream", Payload: make([]byte, 1024),
-		})
-	}
+	evs := benchEvents(64)
 	for _, tt := range []struct {
 		name   string
 		render func(uint64, []TopicEvent) []*cassnetv1.StreamReply
@@ -98,4 +84,17 @@ func BenchmarkStreamRender(b *testing.B) {
 			b.SetBytes(int64(len(buf)))
 		})
 	}
+}
+
+// benchEvents is n consecutive messages of 1 KiB of one stream.
+func benchEvents(n int) []TopicEvent {
+	var evs []TopicEvent
+	for i := range n {
+		evs = append(evs, TopicEvent{
+			Kind: "message", ID: fmt.Sprintf("node-1a2b3c4d:1234567890abcdef:%d", 1000+i), Origin: "node-1a2b3c4d",
+			Epoch: "1234567890abcdef", Seq: uint64(1000 + i), Published: time.Unix(1_700_000_000, int64(i)),
+			ContentType: "application/octet-stream", Payload: make([]byte, 1024),
+		})
+	}
+	return evs
 }

@@ -2,7 +2,6 @@ package api
 
 import (
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"strings"
@@ -122,12 +121,7 @@ func TestStreamEventRunsNegotiated(t *testing.T) {
 		{"v1", nil, "", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			d := websocket.Dialer{Subprotocols: tt.protocols}
-			ws, _, err := d.DialContext(t.Context(), url, http.Header{"Authorization": {"Bearer " + h.token}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ws.Close()
+			ws := dialRawStream(t, url, h.token, tt.protocols)
 			if ws.Subprotocol() != tt.chosen {
 				t.Fatalf("subprotocol %q, want %q", ws.Subprotocol(), tt.chosen)
 			}

@@ -159,6 +159,19 @@ func TestStreamRejectsMalformed(t *testing.T) {
 	}
 }
 
+// dialRawStream opens a stream WebSocket offering protocols, without
+// streamclient; the test's cleanup closes it.
+func dialRawStream(t *testing.T, url, token string, protocols []string) *websocket.Conn {
+	t.Helper()
+	d := websocket.Dialer{Subprotocols: protocols}
+	ws, _, err := d.DialContext(t.Context(), url, http.Header{"Authorization": {"Bearer " + token}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ws.Close() })
+	return ws
+}
+
 func mustMarshal(t *testing.T, m proto.Message) []byte {
 	t.Helper()
 	b, err := proto.Marshal(m)
@@ -249,12 +262,7 @@ func TestStreamRangeAcks(t *testing.T) {
 		{"v2", []string{streamProtocolV2}, []string{"1/3/5", "7/0/8"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			d := websocket.Dialer{Subprotocols: tt.protocols}
-			ws, _, err := d.DialContext(t.Context(), url, http.Header{"Authorization": {"Bearer " + h.token}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ws.Close()
+			ws := dialRawStream(t, url, h.token, tt.protocols)
 			req := &cassnetv1.StreamRequest{Commands: []*cassnetv1.StreamCommand{pub(1), pub(2), pub(3), pub(7)}}
 			if err := ws.WriteMessage(websocket.BinaryMessage, mustMarshal(t, req)); err != nil {
 				t.Fatal(err)
