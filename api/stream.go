@@ -112,9 +112,10 @@ type streamConn struct {
 	// rangeAcks: the client negotiated streamProtocolV2 or V3, so one
 	// published reply may acknowledge a run of consecutive refs.
 	rangeAcks bool
-	// eventRuns: the client negotiated streamProtocolV3, so messages go
-	// out as StreamEventRuns.
-	eventRuns bool
+	// renderEvents renders a batch of events for the wire:
+	// streamEventRuns when the client negotiated streamProtocolV3, else
+	// streamEvents.
+	renderEvents func(sub uint64, evs []TopicEvent) []*cassnetv1.StreamReply
 
 	mu   sync.Mutex
 	subs map[uint64]*streamSub
@@ -163,8 +164,11 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request, p Principa
 	c := &streamConn{
 		s: s, ws: ws, topics: topics, tenant: tenant, p: p, ctx: ctx, cancel: cancel,
 		out: make(chan []*cassnetv1.StreamReply, streamOutQueue), subs: make(map[uint64]*streamSub),
-		rangeAcks: ws.Subprotocol() == streamProtocolV2 || ws.Subprotocol() == streamProtocolV3,
-		eventRuns: ws.Subprotocol() == streamProtocolV3,
+		rangeAcks:    ws.Subprotocol() == streamProtocolV2 || ws.Subprotocol() == streamProtocolV3,
+		renderEvents: streamEvents,
+	}
+	if ws.Subprotocol() == streamProtocolV3 {
+		c.renderEvents = streamEventRuns
 	}
 	if !s.streams.add(c) {
 		cancel()
@@ -391,11 +395,7 @@ func (c *streamConn) pump(ctx context.Context, sub *streamSub, topic, last strin
 		evs, err = nextEvents(ctx, stream, evs[:0], int(min(credit, streamPumpBatch)))
 		if len(evs) > 0 {
 			sub.credit.Add(-int64(len(evs)))
-			render := streamEvents
-			if c.eventRuns {
-				render = streamEventRuns
-			}
-			if !c.sendAll(render(sub.id, evs)) {
+			if !c.sendAll(c.renderEvents(sub.id, evs)) {
 				return
 			}
 			clear(evs) // the payloads are the history's: do not pin them here

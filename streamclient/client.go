@@ -118,8 +118,9 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	d := websocket.Dialer{
 		TLSClientConfig: cfg.TLS, HandshakeTimeout: 10 * time.Second,
 		ReadBufferSize: 64 << 10, WriteBufferSize: 64 << 10,
-		// v2 lets the node acknowledge a run of publishes in one reply; a
-		// node that does not know it answers each publish (v1).
+		// v2 lets the node acknowledge a run of publishes in one reply, v3
+		// also send a run of messages in one; a node that knows neither
+		// answers each publish and sends each event alone (v1).
 		Subprotocols: []string{protocolV3, protocolV2},
 	}
 	h := http.Header{}

@@ -365,24 +365,36 @@ func decodeResponse(b []byte) (*cassnetv1.StreamResponse, error) {
 			if err := checkEventRun(r.Events); err != nil {
 				return nil, err
 			}
-			strs = append([]string{r.Events.GetOrigin(), r.Events.GetEpoch(), r.Events.GetContentType()}, r.Events.GetIds()...)
+			if err := checkStrings(r.Events.GetIds()...); err != nil {
+				return nil, err
+			}
+			strs = []string{r.Events.GetOrigin(), r.Events.GetEpoch(), r.Events.GetContentType()}
 		case *cassnetv1.StreamReply_Subscribed:
 		case *cassnetv1.StreamReply_Ended:
 			strs = []string{r.Ended.GetReason()}
 		default:
 			return nil, fmt.Errorf("%w: empty or unknown reply", ErrProtocol)
 		}
-		for _, s := range strs {
-			if len(s) > maxStringField {
-				return nil, fmt.Errorf("%w: a field of %d bytes", ErrProtocol, len(s))
-			}
-			if !utf8.ValidString(s) {
-				return nil, fmt.Errorf("%w: a string field is not UTF-8", ErrProtocol)
-			}
+		if err := checkStrings(strs...); err != nil {
+			return nil, err
 		}
 	}
 	detachResponse(resp)
 	return resp, nil
+}
+
+// checkStrings checks string fields a reply keeps: each at most
+// maxStringField bytes, and UTF-8.
+func checkStrings(ss ...string) error {
+	for _, s := range ss {
+		if len(s) > maxStringField {
+			return fmt.Errorf("%w: a field of %d bytes", ErrProtocol, len(s))
+		}
+		if !utf8.ValidString(s) {
+			return fmt.Errorf("%w: a string field is not UTF-8", ErrProtocol)
+		}
+	}
+	return nil
 }
 
 // checkEventRun checks a run's shape: lists of one length, at least 1,
