@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -140,24 +141,56 @@ func (s streamSub) next(ctx context.Context) (msgEvent, error) {
 
 // CassnetMsg is cassnet's messaging results.
 type CassnetMsg struct {
-	RESTThroughput   MsgPhase `json:"rest_throughput"`
-	RESTLatency      MsgPhase `json:"rest_latency"`
-	StreamThroughput MsgPhase `json:"stream_throughput"`
-	StreamLatency    MsgPhase `json:"stream_latency"`
+	RESTThroughput MsgPhase `json:"rest_throughput"`
+	RESTLatency    MsgPhase `json:"rest_latency"`
+	// StreamThroughput and StreamLatency are the median rounds of the
+	// streaming phases (by msgs/s, and by p99); the Rounds lists hold
+	// every round in order (benchrounds.go).
+	StreamThroughput       MsgPhase   `json:"stream_throughput"`
+	StreamLatency          MsgPhase   `json:"stream_latency"`
+	StreamThroughputRounds []MsgPhase `json:"stream_throughput_rounds"`
+	StreamLatencyRounds    []MsgPhase `json:"stream_latency_rounds"`
 }
 
-// benchCassnetMessaging runs the four cassnet messaging phases on a
-// running cluster: publishing on the last node, subscribing on the first.
-func benchCassnetMessaging(ctx context.Context, progress io.Writer, addrs []string, pids []int, token, tenant string, d time.Duration) (CassnetMsg, error) {
+// phases is every phase measured, each round once.
+func (m *CassnetMsg) phases() []MsgPhase {
+	return slices.Concat([]MsgPhase{m.RESTThroughput, m.RESTLatency}, m.StreamThroughputRounds, m.StreamLatencyRounds)
+}
+
+// SilentDrops sums every phase's silent drops.
+func (m *CassnetMsg) SilentDrops() (n int) {
+	for _, p := range m.phases() {
+		n += p.SilentDrops
+	}
+	return n
+}
+
+// Duplicates sums every phase's duplicate deliveries.
+func (m *CassnetMsg) Duplicates() (n int) {
+	for _, p := range m.phases() {
+		n += p.Duplicates
+	}
+	return n
+}
+
+// msgRates are the rates of the messaging shapes: unpaced, then paced.
+var msgRates = []int{0, msgLatencyRate}
+
+// benchCassnetMessaging runs the cassnet messaging phases on a running
+// cluster, publishing on the last node and subscribing on the first: REST
+// + SSE at each rate once, then rounds of the streaming protocol at each
+// rate, alternating with peer's phases if peer is not nil. It returns the
+// peer's phases by rate and round.
+func benchCassnetMessaging(ctx context.Context, progress io.Writer, addrs []string, pids []int, token, tenant string, d time.Duration, peer *natsSystem, rounds int) (CassnetMsg, [][]MsgPhase, error) {
 	var out CassnetMsg
 	pubAddr, subAddr := addrs[len(addrs)-1], addrs[0]
 	hc := NewLoadHTTPClient(pubConcurrencyREST)
 	defer hc.CloseIdleConnections()
-	for i, rate := range []int{0, msgLatencyRate} {
+	for i, rate := range msgRates {
 		topic := fmt.Sprintf("bench-rest-%d", i)
 		sse, err := openSSE(ctx, subAddr, token, "/v1/tenants/"+tenant+"/topics/"+topic+"/events", "")
 		if err != nil {
-			return out, fmt.Errorf("subscribe: %w", err)
+			return out, nil, fmt.Errorf("subscribe: %w", err)
 		}
 		n := pubConcurrencyREST
 		if rate > 0 {
@@ -176,48 +209,67 @@ func benchCassnetMessaging(ctx context.Context, progress io.Writer, addrs []stri
 			out.RESTLatency = res
 		}
 	}
-	dial := func(addr string) (*streamclient.Conn, error) {
-		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		return streamclient.Dial(dctx, streamclient.Config{URL: "http://" + addr, Tenant: tenant, Credential: token})
+	systems := []namedSystem{{"cassnet streaming protocol", &cassnetStream{pubAddr: pubAddr, subAddr: subAddr, pids: pids, token: token, tenant: tenant, d: d}}}
+	if peer != nil {
+		systems = append(systems, namedSystem{"NATS", peer})
 	}
-	for i, rate := range []int{0, msgLatencyRate} {
-		topic := fmt.Sprintf("bench-stream-%d", i)
-		sc, err := dial(subAddr)
-		if err != nil {
-			return out, err
-		}
-		sub, err := sc.Subscribe(ctx, topic, "", 2*msgWindow)
-		if err != nil {
-			sc.Close()
-			return out, err
-		}
-		pc, err := dial(pubAddr)
-		if err != nil {
-			sc.Close()
-			return out, err
-		}
-		fmt.Fprintf(progress, "bench: messaging through the streaming protocol, rate %s\n", rateName(rate))
-		pub := newStreamPub(pc, topic)
-		run := &msgRun{}
-		pub.run = run
-		res := runMsgPhase(ctx, []msgPub{pub}, streamSub{sub}, d, rate, true, pids)
-		pub.close()
-		for k, v := range run.errors {
-			if res.Errors == nil {
-				res.Errors = map[string]int{}
-			}
-			res.Errors["ack "+k] += v
-		}
-		pc.Close()
-		sc.Close()
-		if rate == 0 {
-			out.StreamThroughput = res
-		} else {
-			out.StreamLatency = res
-		}
+	res, err := runRounds(ctx, progress, systems, msgRates, max(rounds, 1))
+	if err != nil {
+		return out, nil, err
 	}
-	return out, nil
+	out.StreamThroughputRounds, out.StreamLatencyRounds = res[0][0], res[0][1]
+	out.StreamThroughput = medianPhase(res[0][0], phasePerSec)
+	out.StreamLatency = medianPhase(res[0][1], phaseP99)
+	if peer == nil {
+		return out, nil, nil
+	}
+	return out, res[1], nil
+}
+
+// cassnetStream runs messaging phases through the streaming protocol:
+// one connection publishing on pubAddr without waiting for each
+// acknowledgement, one subscribed on subAddr, a fresh topic each phase.
+type cassnetStream struct {
+	pubAddr, subAddr string
+	pids             []int
+	token, tenant    string
+	d                time.Duration
+}
+
+func (s *cassnetStream) dial(ctx context.Context, addr string) (*streamclient.Conn, error) {
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return streamclient.Dial(dctx, streamclient.Config{URL: "http://" + addr, Tenant: s.tenant, Credential: s.token})
+}
+
+func (s *cassnetStream) phase(ctx context.Context, rate, round int) (MsgPhase, error) {
+	topic := fmt.Sprintf("bench-stream-%d-%d", rate, round)
+	sc, err := s.dial(ctx, s.subAddr)
+	if err != nil {
+		return MsgPhase{}, err
+	}
+	defer sc.Close()
+	sub, err := sc.Subscribe(ctx, topic, "", 2*msgWindow)
+	if err != nil {
+		return MsgPhase{}, err
+	}
+	pc, err := s.dial(ctx, s.pubAddr)
+	if err != nil {
+		return MsgPhase{}, err
+	}
+	defer pc.Close()
+	pub := newStreamPub(pc, topic)
+	run := &msgRun{}
+	pub.run = run
+	res := runMsgPhase(ctx, []msgPub{pub}, streamSub{sub}, s.d, rate, true, s.pids)
+	pub.close()
+	for k, v := range run.errors {
+		if res.Errors == nil {
+			res.Errors = map[string]int{}
+		}
+		res.Errors["ack "+k] += v
+	}
+	return res, nil
 }
 
 // pubConcurrencyREST is how many HTTP publishers the REST throughput

@@ -37,6 +37,9 @@ type BenchOptions struct {
 	// Messaging is each messaging phase's publishing time (0: skip the
 	// messaging phases).
 	Messaging time.Duration
+	// Rounds is how many times the streaming phases run, alternating
+	// with the peer's (benchrounds.go); at least 1.
+	Rounds int
 	// Kills is how many times the failure-detection phase kills a node
 	// (0: no such phase).
 	Kills int
@@ -68,15 +71,8 @@ func Benchmark(ctx context.Context, f BenchOptions, dir string) (*BenchReport, e
 		Duration: f.Duration.String(), Warmup: f.Warmup.String(),
 	}
 	load := LoadConfig{Clients: f.Clients, Warmup: f.Warmup, Duration: f.Duration}
-	res, valueSize, err := benchCassnet(ctx, f, filepath.Join(dir, "cassnet"), load)
-	if err != nil {
-		return nil, fmt.Errorf("bench cassnet: %w", err)
-	}
-	rep.Cassnet = newSide("cassnet "+f.Version, res.BenchResult, valueSize)
-	rep.Messaging, rep.Verify, rep.Failure, rep.SuspicionsUnderLoad = res.msg, res.verify, res.fail, res.suspicions
-	rep.ElectionsUnderLoad = res.elections
-	rep.Cassnet.PeakRSSMiB, rep.CassnetPeakRSSAllPhasesMiB = res.peakRSSREST, res.peakRSSAll
-
+	var peer *natsSystem
+	var natsName string
 	if f.Messaging > 0 {
 		natsBin, note := findPeer(f.NATS, "nats-server", "NATS", "nats-server")
 		if natsBin == "" {
@@ -84,12 +80,27 @@ func Benchmark(ctx context.Context, f BenchOptions, dir string) (*BenchReport, e
 			fmt.Fprintln(f.Progress, "bench:", note)
 		} else {
 			fmt.Fprintf(f.Progress, "bench: starting 3 nats-server processes (%s)\n", natsBin)
-			thr, lat, err := benchNATSMessaging(ctx, natsBin, filepath.Join(dir, "nats"), f.Messaging)
+			n, err := StartNATS(natsBin, filepath.Join(dir, "nats"))
 			if err != nil {
 				return nil, fmt.Errorf("bench nats: %w", err)
 			}
-			rep.NATS = &NATSMsg{System: NATSVersion(natsBin), Throughput: thr, Latency: lat}
+			defer n.Stop()
+			peer, natsName = &natsSystem{n: n, d: f.Messaging}, NATSVersion(natsBin)
 		}
+	}
+	res, valueSize, err := benchCassnet(ctx, f, filepath.Join(dir, "cassnet"), load, peer)
+	if err != nil {
+		return nil, fmt.Errorf("bench cassnet: %w", err)
+	}
+	rep.Cassnet = newSide("cassnet "+f.Version, res.BenchResult, valueSize)
+	rep.Messaging, rep.Verify, rep.Failure, rep.SuspicionsUnderLoad = res.msg, res.verify, res.fail, res.suspicions
+	rep.ElectionsUnderLoad = res.elections
+	rep.Cassnet.PeakRSSMiB, rep.CassnetPeakRSSAllPhasesMiB = res.peakRSSREST, res.peakRSSAll
+	if peer != nil && res.msg != nil {
+		thr, lat := res.peerMsg[0], res.peerMsg[1]
+		rep.NATS = &NATSMsg{System: natsName, Throughput: medianPhase(thr, phasePerSec), Latency: medianPhase(lat, phaseP99),
+			ThroughputRounds: thr, LatencyRounds: lat}
+		rep.MsgRatio = newMsgRatios(res.msg.StreamThroughputRounds, thr)
 	}
 
 	if f.NoREST {
@@ -128,6 +139,8 @@ type cassnetRun struct {
 	// elections: how far the Raft term moved in the same phases (-1:
 	// not measured); every change is a false election.
 	elections int
+	// peerMsg is the messaging peer's phases by rate and round.
+	peerMsg [][]MsgPhase
 	// peakRSSREST and peakRSSAll are the largest node's peak resident
 	// set after the REST phases and after every load phase, in MiB.
 	peakRSSREST, peakRSSAll float64
@@ -136,7 +149,7 @@ type cassnetRun struct {
 // benchCassnet starts the agents, waits for the voters, creates the tenant
 // and runs the load, then the messaging and verification phases. It also
 // returns the size of one ban's JSON.
-func benchCassnet(ctx context.Context, f BenchOptions, dir string, load LoadConfig) (cassnetRun, int, error) {
+func benchCassnet(ctx context.Context, f BenchOptions, dir string, load LoadConfig, peer *natsSystem) (cassnetRun, int, error) {
 	var res cassnetRun
 	c, err := NewCluster(Config{
 		Bin: f.Bin, Dir: dir,
@@ -189,11 +202,11 @@ func benchCassnet(ctx context.Context, f BenchOptions, dir string, load LoadConf
 		res.peakRSSREST = peakRSSMiB(pids)
 	}
 	if f.Messaging > 0 {
-		m, err := benchCassnetMessaging(ctx, f.Progress, addrs, pids, c.AdminToken(), benchTenant, f.Messaging)
+		m, peerMsg, err := benchCassnetMessaging(ctx, f.Progress, addrs, pids, c.AdminToken(), benchTenant, f.Messaging, peer, f.Rounds)
 		if err != nil {
 			return res, 0, fmt.Errorf("messaging: %w", err)
 		}
-		res.msg = &m
+		res.msg, res.peerMsg = &m, peerMsg
 	}
 	if f.Verify {
 		fmt.Fprintf(f.Progress, "bench: session verification on %s, %d clients\n", addrs[0], f.Clients)
@@ -281,7 +294,6 @@ func etcdVersion(bin string) string {
 	return "etcd"
 }
 
-// BenchReport is everything one run measured.
 // BenchReport is everything one benchmark run measured.
 type BenchReport struct {
 	Date     string       `json:"date"`
@@ -295,10 +307,12 @@ type BenchReport struct {
 	EtcdNote string       `json:"etcd_note,omitempty"`
 	Ratio    *BenchRatio  `json:"cassnet_over_etcd,omitempty"`
 	// Messaging is cassnet's messaging, NATS the peer's (nil when skipped).
-	Messaging *CassnetMsg  `json:"messaging,omitempty"`
-	NATS      *NATSMsg     `json:"nats,omitempty"`
-	NATSNote  string       `json:"nats_note,omitempty"`
-	Verify    *VerifyPhase `json:"session_verify,omitempty"`
+	Messaging *CassnetMsg `json:"messaging,omitempty"`
+	NATS      *NATSMsg    `json:"nats,omitempty"`
+	NATSNote  string      `json:"nats_note,omitempty"`
+	// MsgRatio compares the streaming rounds with NATS's, round by round.
+	MsgRatio *MsgRatios   `json:"messaging_ratio,omitempty"`
+	Verify   *VerifyPhase `json:"session_verify,omitempty"`
 	// Failure is the failure-detection phase; SuspicionsUnderLoad counts
 	// memberlist suspicions raised during the load phases (all false: no
 	// node was down then).
@@ -313,11 +327,14 @@ type BenchReport struct {
 	CassnetPeakRSSAllPhasesMiB float64 `json:"cassnet_peak_rss_all_phases_mib"`
 }
 
-// NATSMsg is the messaging peer's results.
+// NATSMsg is the messaging peer's results: the median rounds (by msgs/s,
+// and by p99) and every round in order.
 type NATSMsg struct {
-	System     string   `json:"system"`
-	Throughput MsgPhase `json:"throughput"`
-	Latency    MsgPhase `json:"latency"`
+	System           string     `json:"system"`
+	Throughput       MsgPhase   `json:"throughput"`
+	Latency          MsgPhase   `json:"latency"`
+	ThroughputRounds []MsgPhase `json:"throughput_rounds"`
+	LatencyRounds    []MsgPhase `json:"latency_rounds"`
 }
 
 // VerifyPhase is session verification over REST on one node.

@@ -25,6 +25,7 @@ type benchFlags struct {
 	nodes, clients       int
 	duration, warmup     time.Duration
 	messaging            time.Duration
+	rounds               int
 	verify               bool
 	agentArgs            string
 	cpuProfile           string
@@ -92,6 +93,7 @@ func runBench(args []string) error {
 	fs.StringVar(&f.etcd, "etcd", "auto", "etcd peer: auto (etcd from PATH if present), off, or the path of an etcd binary")
 	fs.StringVar(&f.nats, "nats", "auto", "NATS peer: auto (nats-server from PATH if present), off, or the path of a nats-server binary")
 	fs.DurationVar(&f.messaging, "messaging", 10*time.Second, "publishing time of each messaging phase (0: no messaging phases)")
+	fs.IntVar(&f.rounds, "rounds", 3, "rounds of the streaming phases, each beside NATS's, back to back; the ratios are the median round's")
 	fs.BoolVar(&f.verify, "verify", true, "also measure session verification over REST on node 1")
 	fs.StringVar(&f.agentArgs, "agent-args", "", "extra flags for every cassnet agent, space-separated (e.g. \"--pubsub-batch-max 64\")")
 	fs.IntVar(&f.kills, "kills", 10, "kill -9 the last node this many times and time its failure detection on node 1 (0: skip)")
@@ -108,6 +110,9 @@ func runBench(args []string) error {
 	}
 	if f.nodes < 1 || f.nodes > 254 || f.clients < 1 || f.duration <= 0 || f.warmup < 0 {
 		return errors.New("bench: need 1-254 nodes, at least one client and a positive duration")
+	}
+	if f.rounds < 1 || f.rounds > 99 {
+		return fmt.Errorf("bench: --rounds must be 1-99, not %d", f.rounds)
 	}
 	if f.suite != "rest" && f.suite != "alloc" {
 		return fmt.Errorf("bench: --suite must be rest or alloc, not %q", f.suite)
@@ -143,7 +148,7 @@ func runBench(args []string) error {
 	}
 	opts := testnet.BenchOptions{
 		Bin: f.bin, Nodes: f.nodes, Clients: f.clients, Duration: f.duration, Warmup: f.warmup,
-		Etcd: f.etcd, NATS: f.nats, Messaging: f.messaging, Verify: f.verify, NoREST: noREST, AgentArgs: strings.Fields(f.agentArgs), Kills: f.kills, Version: version, Progress: os.Stderr,
+		Etcd: f.etcd, NATS: f.nats, Messaging: f.messaging, Rounds: f.rounds, Verify: f.verify, NoREST: noREST, AgentArgs: strings.Fields(f.agentArgs), Kills: f.kills, Version: version, Progress: os.Stderr,
 	}
 	if f.suite == "alloc" {
 		return runAllocBench(ctx, f, opts, dir)
@@ -245,16 +250,37 @@ func printMessaging(w io.Writer, r *testnet.BenchReport) {
 	}
 	row("cassnet REST+SSE, unpaced", m.RESTThroughput)
 	row(fmt.Sprintf("cassnet REST+SSE, %.0f/s", m.RESTLatency.Rate), m.RESTLatency)
-	row("cassnet stream, unpaced", m.StreamThroughput)
-	row(fmt.Sprintf("cassnet stream, %.0f/s", m.StreamLatency.Rate), m.StreamLatency)
+	var natsThr, natsLat []testnet.MsgPhase
+	natsName := ""
 	if n := r.NATS; n != nil {
-		row(n.System+", unpaced", n.Throughput)
-		row(fmt.Sprintf("%s, %.0f/s", n.System, n.Latency.Rate), n.Latency)
+		natsThr, natsLat, natsName = n.ThroughputRounds, n.LatencyRounds, n.System
 	}
+	rounds := func(shape string, cassnet, nats []testnet.MsgPhase) {
+		for i, p := range cassnet {
+			round := ""
+			if len(cassnet) > 1 {
+				round = fmt.Sprintf(", round %d", i+1)
+			}
+			row(fmt.Sprintf("cassnet stream, %s%s", phaseRate(shape, p), round), p)
+			if i < len(nats) {
+				row(fmt.Sprintf("%s, %s%s", natsName, phaseRate(shape, nats[i]), round), nats[i])
+			}
+		}
+	}
+	rounds("unpaced", m.StreamThroughputRounds, natsThr)
+	rounds("paced", m.StreamLatencyRounds, natsLat)
 	tw.Flush()
 	if r.NATSNote != "" {
 		fmt.Fprintln(w, "note:", r.NATSNote)
 	}
+}
+
+// phaseRate names a phase's rate: unpaced, or what a paced phase reached.
+func phaseRate(shape string, p testnet.MsgPhase) string {
+	if shape == "unpaced" {
+		return shape
+	}
+	return fmt.Sprintf("%.0f/s", p.Rate)
 }
 
 // printRatios writes the one table of ratios against the peers and the
@@ -286,20 +312,22 @@ func printRatios(w io.Writer, r *testnet.BenchReport) {
 		if r.NATS != nil {
 			nt, nl = r.NATS.Throughput.PerSec, r.NATS.Latency.P99Ms
 		}
-		row("msgs/s stream vs NATS", m.StreamThroughput.PerSec, nt, "%.0f", ">= 0.5")
-		if r.NATS != nil && m.StreamThroughput.CPUMicrosPerMsg > 0 && r.NATS.Throughput.CPUMicrosPerMsg > 0 {
-			// The inverse ratio, so that it reads like msgs/s: NATS's CPU
-			// per message over cassnet's.
-			fmt.Fprintf(tw, "msgs per CPU-s, stream vs NATS\t%.0f\t%.0f\t%.3f\t>= 0.5\t\n", 1e6/m.StreamThroughput.CPUMicrosPerMsg,
-				1e6/r.NATS.Throughput.CPUMicrosPerMsg, r.NATS.Throughput.CPUMicrosPerMsg/m.StreamThroughput.CPUMicrosPerMsg)
+		rounds := len(m.StreamThroughputRounds)
+		if q := r.MsgRatio; q != nil {
+			// Each ratio is the median of the rounds' own ratios (phases
+			// seconds apart), not the ratio of the two medians.
+			fmt.Fprintf(tw, "msgs/s stream vs NATS, median of %d rounds\t%.0f\t%.0f\t%.3f\t>= 0.5\t\n", rounds, m.StreamThroughput.PerSec, nt, q.StreamPerSec)
+			if q.StreamPerCPU > 0 {
+				fmt.Fprintf(tw, "msgs per CPU-s, stream vs NATS, median\t%.0f\t%.0f\t%.3f\t>= 0.5\t\n", cpuRate(m.StreamThroughput), cpuRate(r.NATS.Throughput), q.StreamPerCPU)
+			}
+		} else {
+			row("msgs/s stream vs NATS", m.StreamThroughput.PerSec, nt, "%.0f", ">= 0.5")
 		}
 		row("msgs/s REST vs NATS", m.RESTThroughput.PerSec, nt, "%.0f", "")
-		row("p99 ms at 1000/s, stream vs NATS", m.StreamLatency.P99Ms, nl, "%.2f", "<= 5 ms")
+		row(fmt.Sprintf("p99 ms at 1000/s, stream vs NATS, median of %d", len(m.StreamLatencyRounds)), m.StreamLatency.P99Ms, nl, "%.2f", "<= 5 ms")
 		row("p99 ms at 1000/s, REST vs NATS", m.RESTLatency.P99Ms, nl, "%.2f", "<= 5 ms")
-		drops := m.RESTThroughput.SilentDrops + m.RESTLatency.SilentDrops + m.StreamThroughput.SilentDrops + m.StreamLatency.SilentDrops
-		fmt.Fprintf(tw, "silent drops (all cassnet phases)\t%d\t-\t-\t0\t\n", drops)
-		dups := m.RESTThroughput.Duplicates + m.RESTLatency.Duplicates + m.StreamThroughput.Duplicates + m.StreamLatency.Duplicates
-		fmt.Fprintf(tw, "duplicate deliveries (all cassnet phases)\t%d\t-\t-\t0\t\n", dups)
+		fmt.Fprintf(tw, "silent drops (all cassnet phases)\t%d\t-\t-\t0\t\n", m.SilentDrops())
+		fmt.Fprintf(tw, "duplicate deliveries (all cassnet phases)\t%d\t-\t-\t0\t\n", m.Duplicates())
 	}
 	if v := r.Verify; v != nil {
 		row("session verify/s, one node", v.PerSec, 20000, "%.0f", ">= 1.0 (of 20k/s)")
@@ -315,6 +343,26 @@ func printRatios(w io.Writer, r *testnet.BenchReport) {
 		fmt.Fprintf(tw, "false elections under load (raft term moves)\t%d\t-\t-\t0\t\n", r.ElectionsUnderLoad)
 	}
 	tw.Flush()
+	if q := r.MsgRatio; q != nil && len(q.StreamPerSecRounds) > 1 {
+		fmt.Fprintf(w, "msgs/s stream vs NATS by round: %s\n", formatRatios(q.StreamPerSecRounds))
+	}
+}
+
+// cpuRate is messages per CPU-second of a phase (0 if unknown).
+func cpuRate(p testnet.MsgPhase) float64 {
+	if p.CPUMicrosPerMsg <= 0 {
+		return 0
+	}
+	return 1e6 / p.CPUMicrosPerMsg
+}
+
+// formatRatios lists ratios as "0.512, 0.488, 0.530".
+func formatRatios(rs []float64) string {
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = fmt.Sprintf("%.3f", r)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // runAllocBench runs the allocation suite and prints it.
