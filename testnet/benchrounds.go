@@ -92,7 +92,7 @@ func medianPhase(ps []MsgPhase, key func(MsgPhase) float64) MsgPhase {
 // pairedRatios is a[i]/b[i] for every round both measured (b's key
 // positive, a's not negative: -1 stands for unknown), and their median
 // (0 if there is none).
-func pairedRatios(a, b []MsgPhase, key func(MsgPhase) float64) (median float64, rounds []float64) {
+func pairedRatios[T any](a, b []T, key func(T) float64) (median float64, rounds []float64) {
 	for i := range min(len(a), len(b)) {
 		if ka, kb := key(a[i]), key(b[i]); ka >= 0 && kb > 0 {
 			rounds = append(rounds, ka/kb)
@@ -119,6 +119,9 @@ type MsgRatios struct {
 	// peer); 0 when CPU time could not be read.
 	StreamPerCPU       float64   `json:"stream_per_cpu,omitempty"`
 	StreamPerCPURounds []float64 `json:"stream_per_cpu_rounds,omitempty"`
+	// StreamP99 is the same for the p99 latency of the paced phases.
+	StreamP99       float64   `json:"stream_p99"`
+	StreamP99Rounds []float64 `json:"stream_p99_rounds"`
 }
 
 func phasePerSec(p MsgPhase) float64 { return p.PerSec }
@@ -132,12 +135,13 @@ func cpuInverse(p MsgPhase) float64 {
 	return 1 / p.CPUMicrosPerMsg
 }
 
-// newMsgRatios compares cassnet's unpaced streaming rounds with the
-// peer's.
-func newMsgRatios(cassnet, peer []MsgPhase) *MsgRatios {
+// newMsgRatios compares cassnet's streaming rounds with the peer's:
+// unpaced (thr) and paced (lat).
+func newMsgRatios(thr, peerThr, lat, peerLat []MsgPhase) *MsgRatios {
 	r := &MsgRatios{}
-	r.StreamPerSec, r.StreamPerSecRounds = pairedRatios(cassnet, peer, phasePerSec)
-	r.StreamPerCPU, r.StreamPerCPURounds = pairedRatios(cassnet, peer, cpuInverse)
+	r.StreamPerSec, r.StreamPerSecRounds = pairedRatios(thr, peerThr, phasePerSec)
+	r.StreamPerCPU, r.StreamPerCPURounds = pairedRatios(thr, peerThr, cpuInverse)
+	r.StreamP99, r.StreamP99Rounds = pairedRatios(lat, peerLat, phaseP99)
 	return r
 }
 

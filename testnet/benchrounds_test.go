@@ -115,15 +115,55 @@ func TestMedianPhase(t *testing.T) {
 }
 
 // TestNewMsgRatiosCPU: messages per CPU-second compare as the inverse of
-// CPU time per message, and a round without CPU figures is left out.
+// CPU time per message, and a round without CPU figures is left out; the
+// p99 ratio pairs the paced rounds.
 func TestNewMsgRatiosCPU(t *testing.T) {
 	c := []MsgPhase{{PerSec: 50, CPUMicrosPerMsg: 20}, {PerSec: 60, CPUMicrosPerMsg: 0}}
 	n := []MsgPhase{{PerSec: 100, CPUMicrosPerMsg: 10}, {PerSec: 100, CPUMicrosPerMsg: 10}}
-	r := newMsgRatios(c, n)
+	r := newMsgRatios(c, n, []MsgPhase{{P99Ms: 6}, {P99Ms: 2}, {P99Ms: 3}}, []MsgPhase{{P99Ms: 3}, {P99Ms: 4}, {P99Ms: 1}})
 	if r.StreamPerSec != 0.5 || !slices.Equal(r.StreamPerSecRounds, []float64{0.5, 0.6}) {
 		t.Fatalf("msgs/s ratios %+v", r)
 	}
 	if r.StreamPerCPU != 0.5 || !slices.Equal(r.StreamPerCPURounds, []float64{0.5}) {
 		t.Fatalf("CPU ratios %+v", r)
+	}
+	if r.StreamP99 != 2 || !slices.Equal(r.StreamP99Rounds, []float64{2, 0.5, 3}) {
+		t.Fatalf("p99 ratios %+v", r)
+	}
+}
+
+// TestMedianBenchPhaseSumsErrors: each figure is the median over the
+// rounds on its own, and successes and errors are summed, so an error in
+// any round shows.
+func TestMedianBenchPhaseSumsErrors(t *testing.T) {
+	got := medianBenchPhase([]BenchPhase{
+		{PerSec: 300, OK: 10, P99Ms: 9},
+		{PerSec: 100, OK: 20, P99Ms: 2, Errors: map[string]int{"HTTP 503": 2}},
+		{PerSec: 200, OK: 30, P99Ms: 5, Errors: map[string]int{"HTTP 503": 1, "timeout": 1}},
+	})
+	if got.PerSec != 200 || got.P99Ms != 5 || got.OK != 60 {
+		t.Fatalf("medians %+v", got)
+	}
+	if got.Errors["HTTP 503"] != 3 || got.Errors["timeout"] != 1 {
+		t.Fatalf("errors %v", got.Errors)
+	}
+}
+
+// TestNewBenchRatioPairsRounds: the writes ratio is the median of the
+// rounds' own ratios; a round where etcd measured nothing is left out.
+func TestNewBenchRatioPairsRounds(t *testing.T) {
+	side := func(w ...float64) *BenchSide {
+		s := &BenchSide{}
+		for _, x := range w {
+			s.Rounds = append(s.Rounds, BenchRound{Writes: BenchPhase{PerSec: x, P99Ms: 10}})
+		}
+		return s
+	}
+	r := newBenchRatio(side(100, 300, 200, 50), side(200, 250, 100, 0))
+	if !slices.Equal(r.WritesPerSecRounds, []float64{0.5, 1.2, 2}) || r.WritesPerSec != 1.2 {
+		t.Fatalf("writes ratios %+v", r)
+	}
+	if r.WriteP99 != 1 || len(r.WriteP99Rounds) != 4 {
+		t.Fatalf("p99 ratios %+v", r)
 	}
 }

@@ -57,10 +57,12 @@ type BenchOptions struct {
 	Progress io.Writer
 }
 
-// Benchmark starts a cassnet cluster in dir, measures ban writes and stale
-// ban checks through REST, then runs the same workload against a
-// 3-member etcd cluster if one is available, and reports both side by
-// side.
+// Benchmark starts a cassnet cluster in dir beside a 3-member etcd
+// cluster and a 3-server NATS cluster where they are available, and
+// measures ban writes and stale ban checks through REST in rounds
+// alternating with the same workload on etcd, then messaging in rounds
+// alternating with NATS (benchrounds.go), session verification and
+// failure detection; it reports every side by side.
 func Benchmark(ctx context.Context, f BenchOptions, dir string) (*BenchReport, error) {
 	if f.Progress == nil {
 		f.Progress = io.Discard
@@ -68,11 +70,12 @@ func Benchmark(ctx context.Context, f BenchOptions, dir string) (*BenchReport, e
 	rep := &BenchReport{
 		Date: time.Now().UTC().Format(time.RFC3339), Machine: benchMachine(),
 		Nodes: f.Nodes, Clients: f.Clients,
-		Duration: f.Duration.String(), Warmup: f.Warmup.String(),
+		Duration: f.Duration.String(), Warmup: f.Warmup.String(), Rounds: max(f.Rounds, 1),
 	}
 	load := LoadConfig{Clients: f.Clients, Warmup: f.Warmup, Duration: f.Duration}
-	var peer *natsSystem
-	var natsName string
+	// The peers start first: their phases alternate with cassnet's.
+	var peers benchPeers
+	var natsName, etcdName string
 	if f.Messaging > 0 {
 		natsBin, note := findPeer(f.NATS, "nats-server", "NATS", "nats-server")
 		if natsBin == "" {
@@ -85,51 +88,55 @@ func Benchmark(ctx context.Context, f BenchOptions, dir string) (*BenchReport, e
 				return nil, fmt.Errorf("bench nats: %w", err)
 			}
 			defer n.Stop()
-			peer, natsName = &natsSystem{n: n, d: f.Messaging}, NATSVersion(natsBin)
+			peers.nats, natsName = &natsSystem{n: n, d: f.Messaging}, NATSVersion(natsBin)
 		}
 	}
-	res, valueSize, err := benchCassnet(ctx, f, filepath.Join(dir, "cassnet"), load, peer)
+	if !f.NoREST {
+		etcdBin, note := findPeer(f.Etcd, "etcd", "etcd", "etcd-server")
+		if etcdBin == "" {
+			rep.EtcdNote = note
+			fmt.Fprintln(f.Progress, "bench:", note)
+		} else {
+			e, err := startBenchEtcd(ctx, f.Progress, etcdBin, filepath.Join(dir, "etcd"))
+			if err != nil {
+				return nil, fmt.Errorf("bench etcd: %w", err)
+			}
+			defer e.Stop()
+			peers.etcd, etcdName = e, etcdVersion(etcdBin)
+		}
+	}
+	res, err := benchCassnet(ctx, f, filepath.Join(dir, "cassnet"), load, peers)
 	if err != nil {
 		return nil, fmt.Errorf("bench cassnet: %w", err)
 	}
-	rep.Cassnet = newSide("cassnet "+f.Version, res.BenchResult, valueSize)
+	rep.Cassnet = newRoundsSide("cassnet "+f.Version, res.restRounds, res.valueSize)
 	rep.Messaging, rep.Verify, rep.Failure, rep.SuspicionsUnderLoad = res.msg, res.verify, res.fail, res.suspicions
 	rep.ElectionsUnderLoad = res.elections
 	rep.Cassnet.PeakRSSMiB, rep.CassnetPeakRSSAllPhasesMiB = res.peakRSSREST, res.peakRSSAll
-	if peer != nil && res.msg != nil {
+	if peers.nats != nil && res.msg != nil {
 		thr, lat := res.peerMsg[0], res.peerMsg[1]
 		rep.NATS = &NATSMsg{System: natsName, Throughput: medianPhase(thr, phasePerSec), Latency: medianPhase(lat, phaseP99),
 			ThroughputRounds: thr, LatencyRounds: lat}
-		rep.MsgRatio = newMsgRatios(res.msg.StreamThroughputRounds, thr)
+		rep.MsgRatio = newMsgRatios(res.msg.StreamThroughputRounds, thr, res.msg.StreamLatencyRounds, lat)
 	}
-
-	if f.NoREST {
-		return rep, nil
-	}
-	etcdBin, note := findPeer(f.Etcd, "etcd", "etcd", "etcd-server")
-	if etcdBin == "" {
-		rep.EtcdNote = note
-		fmt.Fprintln(f.Progress, "bench:", note)
-		return rep, nil
-	}
-	var etcdRSS float64
-	res.BenchResult, etcdRSS, err = benchEtcd(ctx, f.Progress, etcdBin, filepath.Join(dir, "etcd"), load, valueSize)
-	if err != nil {
-		return nil, fmt.Errorf("bench etcd: %w", err)
-	}
-	rep.Etcd = newSide(etcdVersion(etcdBin), res.BenchResult, valueSize)
-	rep.Etcd.PeakRSSMiB = etcdRSS
-	rep.Ratio = &BenchRatio{
-		WritesPerSec: BenchDiv(rep.Cassnet.Writes.PerSec, rep.Etcd.Writes.PerSec),
-		WriteP99:     BenchDiv(rep.Cassnet.Writes.P99Ms, rep.Etcd.Writes.P99Ms),
-		ReadsPerSec:  BenchDiv(rep.Cassnet.Reads.PerSec, rep.Etcd.Reads.PerSec),
+	if peers.etcd != nil && !f.NoREST {
+		rep.Etcd = newRoundsSide(etcdName, res.etcdRounds, res.valueSize)
+		rep.Etcd.PeakRSSMiB = res.etcdPeakRSS
+		rep.Ratio = newBenchRatio(rep.Cassnet, rep.Etcd)
 	}
 	return rep, nil
 }
 
-// cassnetRun is everything measured on the cassnet cluster.
+// benchPeers are the peer clusters that are up while cassnet runs, nil
+// where a peer is off or missing.
+type benchPeers struct {
+	nats *natsSystem
+	etcd *Etcd
+}
+
+// cassnetRun is everything measured on the cassnet cluster, and the
+// peers' rounds that alternated with its own.
 type cassnetRun struct {
-	BenchResult
 	msg    *CassnetMsg
 	verify *VerifyPhase
 	fail   *FailurePhase
@@ -141,28 +148,35 @@ type cassnetRun struct {
 	elections int
 	// peerMsg is the messaging peer's phases by rate and round.
 	peerMsg [][]MsgPhase
+	// restRounds and etcdRounds are the REST rounds of cassnet and of
+	// etcd (nil without etcd); etcdPeakRSS is etcd's largest member's
+	// peak resident set after them, in MiB; valueSize is the size of one
+	// ban's JSON, the size of etcd's values.
+	restRounds, etcdRounds []BenchResult
+	etcdPeakRSS            float64
+	valueSize              int
 	// peakRSSREST and peakRSSAll are the largest node's peak resident
 	// set after the REST phases and after every load phase, in MiB.
 	peakRSSREST, peakRSSAll float64
 }
 
 // benchCassnet starts the agents, waits for the voters, creates the tenant
-// and runs the load, then the messaging and verification phases. It also
-// returns the size of one ban's JSON.
-func benchCassnet(ctx context.Context, f BenchOptions, dir string, load LoadConfig, peer *natsSystem) (cassnetRun, int, error) {
+// and runs the REST rounds (beside peers.etcd's), then the messaging
+// phases (beside peers.nats's) and the verification phase.
+func benchCassnet(ctx context.Context, f BenchOptions, dir string, load LoadConfig, peers benchPeers) (cassnetRun, error) {
 	var res cassnetRun
 	c, err := NewCluster(Config{
 		Bin: f.Bin, Dir: dir,
 		AgentArgs: append([]string{"--stabilization-time", "1s", "--log-level", "warn"}, f.AgentArgs...),
 	})
 	if err != nil {
-		return res, 0, err
+		return res, err
 	}
 	defer c.Shutdown()
 	fmt.Fprintf(f.Progress, "bench: starting %d cassnet agents in %s\n", f.Nodes, dir)
 	for i := 1; i <= f.Nodes; i++ {
 		if _, err := c.AddNode(ctx, fmt.Sprintf("n%d", i), fmt.Sprintf("127.0.0.%d", i)); err != nil {
-			return res, 0, err
+			return res, err
 		}
 	}
 	cl := &Client{Token: c.AdminToken(), HTTP: NewLoadHTTPClient(f.Clients)}
@@ -170,22 +184,22 @@ func benchCassnet(ctx context.Context, f BenchOptions, dir string, load LoadConf
 	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	if err := WaitVoters(wctx, cl, c.Nodes(), min(f.Nodes, 3)); err != nil {
-		return res, 0, fmt.Errorf("cluster did not settle: %w", err)
+		return res, fmt.Errorf("cluster did not settle: %w", err)
 	}
 	var addrs []string
 	for _, n := range c.Nodes() {
 		addrs = append(addrs, n.HTTPAddr())
 	}
 	if err := benchPost(ctx, cl, addrs[0], "/v1/tenants", map[string]string{"name": benchTenant}); err != nil {
-		return res, 0, fmt.Errorf("create tenant: %w", err)
+		return res, fmt.Errorf("create tenant: %w", err)
 	}
 	probe := map[string]string{"player_id": "probe", "reason": benchReason}
 	resp, err := cl.Do(ctx, http.MethodPost, addrs[0], "/v1/tenants/"+benchTenant+"/bans", probe)
 	if err != nil {
-		return res, 0, fmt.Errorf("probe ban: %w", err)
+		return res, fmt.Errorf("probe ban: %w", err)
 	}
 	if resp.Status != http.StatusCreated {
-		return res, 0, fmt.Errorf("probe ban: %w", &StatusError{Status: resp.Status, Body: string(resp.Body)})
+		return res, fmt.Errorf("probe ban: %w", &StatusError{Status: resp.Status, Body: string(resp.Body)})
 	}
 	fmt.Fprintf(f.Progress, "bench: cassnet ready; %d clients, %s warm-up + %s per phase\n", f.Clients, load.Warmup, load.Duration)
 	target := &BanLoad{Client: cl, Tenant: benchTenant, Addrs: addrs, Reason: benchReason}
@@ -195,16 +209,29 @@ func benchCassnet(ctx context.Context, f BenchOptions, dir string, load LoadConf
 	for _, n := range c.Nodes() {
 		pids = append(pids, n.Pid())
 	}
+	res.valueSize = len(resp.Body)
 	if !f.NoREST {
-		if res.BenchResult, err = RunBench(ctx, target, load); err != nil {
-			return res, 0, err
+		systems := []restSystem{{"cassnet", target}}
+		var etcdHTTP *http.Client
+		if peers.etcd != nil {
+			etcdHTTP = NewLoadHTTPClient(f.Clients)
+			defer etcdHTTP.CloseIdleConnections()
+			systems = append(systems, restSystem{"etcd", peers.etcd.Load(etcdHTTP, res.valueSize)})
 		}
+		rounds, err := runRESTRounds(ctx, f.Progress, systems, load, max(f.Rounds, 1))
+		if err != nil {
+			return res, err
+		}
+		res.restRounds = rounds[0]
 		res.peakRSSREST = peakRSSMiB(pids)
+		if peers.etcd != nil {
+			res.etcdRounds, res.etcdPeakRSS = rounds[1], peakRSSMiB(peers.etcd.Pids())
+		}
 	}
 	if f.Messaging > 0 {
-		m, peerMsg, err := benchCassnetMessaging(ctx, f.Progress, addrs, pids, c.AdminToken(), benchTenant, f.Messaging, peer, f.Rounds)
+		m, peerMsg, err := benchCassnetMessaging(ctx, f.Progress, addrs, pids, c.AdminToken(), benchTenant, f.Messaging, peers.nats, f.Rounds)
 		if err != nil {
-			return res, 0, fmt.Errorf("messaging: %w", err)
+			return res, fmt.Errorf("messaging: %w", err)
 		}
 		res.msg, res.peerMsg = &m, peerMsg
 	}
@@ -212,7 +239,7 @@ func benchCassnet(ctx context.Context, f BenchOptions, dir string, load LoadConf
 		fmt.Fprintf(f.Progress, "bench: session verification on %s, %d clients\n", addrs[0], f.Clients)
 		v, err := benchVerify(ctx, cl, addrs[0], benchTenant, load)
 		if err != nil {
-			return res, 0, fmt.Errorf("verify: %w", err)
+			return res, fmt.Errorf("verify: %w", err)
 		}
 		res.verify = &VerifyPhase{Node: addrs[0], BenchPhase: newBenchPhase(v)}
 	}
@@ -228,11 +255,11 @@ func benchCassnet(ctx context.Context, f BenchOptions, dir string, load LoadConf
 	if f.Kills > 0 {
 		fp, err := benchFailureDetection(ctx, f.Progress, cl, c.Nodes(), f.Kills)
 		if err != nil {
-			return res, 0, fmt.Errorf("failure detection: %w", err)
+			return res, fmt.Errorf("failure detection: %w", err)
 		}
 		res.fail = &fp
 	}
-	return res, len(resp.Body), nil
+	return res, nil
 }
 
 // benchPost POSTs body and wants 201.
@@ -247,23 +274,18 @@ func benchPost(ctx context.Context, cl *Client, addr, path string, body any) err
 	return nil
 }
 
-// benchEtcd starts a 3-member etcd cluster and runs the same load.
-// It also returns the largest member's peak resident set, in MiB.
-func benchEtcd(ctx context.Context, progress io.Writer, bin, dir string, load LoadConfig, valueSize int) (BenchResult, float64, error) {
+// startBenchEtcd starts a 3-member etcd cluster in dir.
+func startBenchEtcd(ctx context.Context, progress io.Writer, bin, dir string) (*Etcd, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return BenchResult{}, 0, err
+		return nil, err
 	}
 	fmt.Fprintf(progress, "bench: starting 3 etcd members (%s) in %s\n", bin, dir)
 	e, err := StartEtcd(ctx, EtcdConfig{Bin: bin, Dir: dir, IPs: []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"}})
 	if err != nil {
-		return BenchResult{}, 0, err
+		return nil, err
 	}
-	defer e.Stop()
-	hc := NewLoadHTTPClient(load.Clients)
-	defer hc.CloseIdleConnections()
 	fmt.Fprintf(progress, "bench: etcd ready (gateway %s)\n", e.GatewayPrefix())
-	r, err := RunBench(ctx, e.Load(hc, valueSize), load)
-	return r, peakRSSMiB(e.Pids()), err
+	return e, nil
 }
 
 // findPeer resolves a peer flag (auto, off or a path) to a binary, or ""
@@ -302,10 +324,12 @@ type BenchReport struct {
 	Clients  int          `json:"clients"`
 	Duration string       `json:"duration"`
 	Warmup   string       `json:"warmup"`
-	Cassnet  *BenchSide   `json:"cassnet"`
-	Etcd     *BenchSide   `json:"etcd,omitempty"`
-	EtcdNote string       `json:"etcd_note,omitempty"`
-	Ratio    *BenchRatio  `json:"cassnet_over_etcd,omitempty"`
+	// Rounds is how many rounds of the REST and streaming phases ran.
+	Rounds   int         `json:"rounds"`
+	Cassnet  *BenchSide  `json:"cassnet"`
+	Etcd     *BenchSide  `json:"etcd,omitempty"`
+	EtcdNote string      `json:"etcd_note,omitempty"`
+	Ratio    *BenchRatio `json:"cassnet_over_etcd,omitempty"`
 	// Messaging is cassnet's messaging, NATS the peer's (nil when skipped).
 	Messaging *CassnetMsg `json:"messaging,omitempty"`
 	NATS      *NATSMsg    `json:"nats,omitempty"`
@@ -363,6 +387,9 @@ type BenchSide struct {
 	// PeakRSSMiB is the largest server process's peak resident set
 	// (VmHWM) after the write and read phases, in MiB; 0 if unknown.
 	PeakRSSMiB float64 `json:"peak_rss_mib"`
+	// Rounds are the write and read phases of every round, in order;
+	// Writes and Reads are their medians (medianBenchPhase).
+	Rounds []BenchRound `json:"rounds"`
 }
 
 // BenchPhase is one phase (writes or reads) of one system.
@@ -377,15 +404,15 @@ type BenchPhase struct {
 	MaxMs  float64        `json:"max_ms"`
 }
 
-// BenchRatio is cassnet divided by etcd.
+// BenchRatio is cassnet divided by etcd: each the median of the rounds'
+// own ratios, beside those ratios in round order.
 type BenchRatio struct {
-	WritesPerSec float64 `json:"writes_per_sec"`
-	WriteP99     float64 `json:"write_p99"`
-	ReadsPerSec  float64 `json:"reads_per_sec"`
-}
-
-func newSide(system string, r BenchResult, valueSize int) *BenchSide {
-	return &BenchSide{System: system, ValueBytes: valueSize, Writes: newBenchPhase(r.Writes), Reads: newBenchPhase(r.Reads)}
+	WritesPerSec       float64   `json:"writes_per_sec"`
+	WriteP99           float64   `json:"write_p99"`
+	ReadsPerSec        float64   `json:"reads_per_sec"`
+	WritesPerSecRounds []float64 `json:"writes_per_sec_rounds"`
+	WriteP99Rounds     []float64 `json:"write_p99_rounds"`
+	ReadsPerSecRounds  []float64 `json:"reads_per_sec_rounds"`
 }
 
 func newBenchPhase(r LoadResult) BenchPhase {

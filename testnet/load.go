@@ -207,14 +207,16 @@ type BenchResult struct {
 }
 
 // RunBench runs a write phase, then a read phase, against t. Every client
-// writes unique keys; then every client reads back, alternately, keys it
-// wrote successfully and keys nobody wrote, so half the reads hit.
-func RunBench(ctx context.Context, t Target, cfg LoadConfig) (BenchResult, error) {
+// writes unique keys (each starting with keyPrefix, so that runs against
+// one target do not overwrite each other); then every client reads back,
+// alternately, keys it wrote successfully and keys nobody wrote, so half
+// the reads hit.
+func RunBench(ctx context.Context, t Target, cfg LoadConfig, keyPrefix string) (BenchResult, error) {
 	var res BenchResult
 	written := make([][]int, cfg.Clients) // written[i] is touched only by client i
 	var err error
 	res.Writes, err = RunLoad(ctx, cfg, func(ctx context.Context, client, seq int) error {
-		if err := t.Write(ctx, client, benchKey(client, seq)); err != nil {
+		if err := t.Write(ctx, client, keyPrefix+benchKey(client, seq)); err != nil {
 			return err
 		}
 		written[client] = append(written[client], seq)
@@ -224,9 +226,9 @@ func RunBench(ctx context.Context, t Target, cfg LoadConfig) (BenchResult, error
 		return res, fmt.Errorf("write phase: %w", err)
 	}
 	res.Reads, err = RunLoad(ctx, cfg, func(ctx context.Context, client, seq int) error {
-		key := "miss-" + benchKey(client, seq)
+		key := "miss-" + keyPrefix + benchKey(client, seq)
 		if own := written[client]; seq%2 == 0 && len(own) > 0 {
-			key = benchKey(client, own[(seq/2)%len(own)])
+			key = keyPrefix + benchKey(client, own[(seq/2)%len(own)])
 		}
 		return t.Read(ctx, client, key)
 	})

@@ -184,7 +184,7 @@ func (m *memTarget) Read(_ context.Context, client int, key string) error {
 // can only miss.
 func TestRunBenchHalfHits(t *testing.T) {
 	m := newMemTarget()
-	res, err := RunBench(context.Background(), m, LoadConfig{Clients: 3, Duration: 30 * time.Millisecond})
+	res, err := RunBench(context.Background(), m, LoadConfig{Clients: 3, Duration: 30 * time.Millisecond}, "r1-")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,6 +203,23 @@ func TestRunBenchHalfHits(t *testing.T) {
 			t.Errorf("client %d wrote nothing and hit %d times", c, hits)
 		case m.writes[c] > 0 && (hits-misses < -1 || hits-misses > 1):
 			t.Errorf("client %d: hits %d, misses %d: want about half each", c, hits, misses)
+		}
+	}
+}
+
+// TestRunBenchRoundsWriteOwnKeys: a second round against the same target,
+// with its own key prefix, writes no key the first one wrote (the target
+// refuses a key written twice).
+func TestRunBenchRoundsWriteOwnKeys(t *testing.T) {
+	m := newMemTarget()
+	cfg := LoadConfig{Clients: 3, Duration: 30 * time.Millisecond}
+	for _, prefix := range []string{"r1-", "r2-"} {
+		res, err := RunBench(context.Background(), m, cfg, prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := res.Writes.ErrorCount(); n != 0 || res.Writes.OK == 0 {
+			t.Fatalf("round %s: %d writes, errors %v", prefix, res.Writes.OK, res.Writes.Errors)
 		}
 	}
 }

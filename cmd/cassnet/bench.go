@@ -68,12 +68,15 @@ func (f *benchFlags) applyPhases() (noREST bool, err error) {
 
 const benchSynopsis = `Usage: cassnet bench [flags]
 
-Starts a cassnet cluster on 127.0.0.1..N and measures ban writes and stale
-ban checks through REST, topic messaging (REST + SSE, and the streaming
-protocol) and session verification on one node; then the same write and
-read workload against a 3-member etcd cluster (puts and serializable range
-reads through its JSON gateway) and the same messaging against a 3-server
-NATS cluster. It ends with one table of ratios.
+Starts a cassnet cluster on 127.0.0.1..N beside a 3-member etcd cluster
+and a 3-server NATS cluster (where their binaries are found), and measures
+ban writes and stale ban checks through REST, topic messaging (REST + SSE,
+and the streaming protocol), session verification on one node and failure
+detection. The write and read phases run in rounds (--rounds), back to
+back with the same workload on etcd (puts and serializable range reads
+through its JSON gateway), and so do the streaming phases with the same
+messaging on NATS. It ends with one table of ratios, each the median of
+the rounds' own ratios.
 
 --suite alloc measures allocations instead: game servers register on every
 node over gRPC, matchmakers allocate them over REST (a fresh idempotency
@@ -93,7 +96,7 @@ func runBench(args []string) error {
 	fs.StringVar(&f.etcd, "etcd", "auto", "etcd peer: auto (etcd from PATH if present), off, or the path of an etcd binary")
 	fs.StringVar(&f.nats, "nats", "auto", "NATS peer: auto (nats-server from PATH if present), off, or the path of a nats-server binary")
 	fs.DurationVar(&f.messaging, "messaging", 10*time.Second, "publishing time of each messaging phase (0: no messaging phases)")
-	fs.IntVar(&f.rounds, "rounds", 3, "rounds of the streaming phases, each beside NATS's, back to back; the ratios are the median round's")
+	fs.IntVar(&f.rounds, "rounds", 3, "rounds of the REST and streaming phases, each back to back with the peer's (etcd, NATS); a ratio is the median of the rounds' own ratios")
 	fs.BoolVar(&f.verify, "verify", true, "also measure session verification over REST on node 1")
 	fs.StringVar(&f.agentArgs, "agent-args", "", "extra flags for every cassnet agent, space-separated (e.g. \"--pubsub-batch-max 64\")")
 	fs.IntVar(&f.kills, "kills", 10, "kill -9 the last node this many times and time its failure detection on node 1 (0: skip)")
@@ -175,8 +178,9 @@ func printBench(w io.Writer, r *testnet.BenchReport) {
 	m := r.Machine
 	fmt.Fprintf(w, "cassnet bench, %s\n", r.Date)
 	fmt.Fprintf(w, "machine: %s, %d CPUs, %s, %s, load average %s at start\n", m.CPU, m.NumCPU, m.OSArch, m.GoVersion, m.LoadAvg)
-	fmt.Fprintf(w, "load: %d cassnet nodes, %d clients, %s measured after %s warm-up per phase, ~%d-byte records\n\n",
+	fmt.Fprintf(w, "load: %d cassnet nodes, %d clients, %s measured after %s warm-up per phase, ~%d-byte records\n",
 		r.Nodes, r.Clients, r.Duration, r.Warmup, r.Cassnet.ValueBytes)
+	fmt.Fprintf(w, "rounds: %d, each side's phases back to back with the peer's; below, each figure is the median of the rounds\n\n", r.Rounds)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	sides := []*testnet.BenchSide{r.Cassnet}
 	header := "\t" + r.Cassnet.System + "\t"
@@ -304,9 +308,21 @@ func printRatios(w io.Writer, r *testnet.BenchReport) {
 	if r.Etcd != nil {
 		etcdW, etcdP99, etcdR = r.Etcd.Writes.PerSec, r.Etcd.Writes.P99Ms, r.Etcd.Reads.PerSec
 	}
-	row("writes/s vs etcd", r.Cassnet.Writes.PerSec, etcdW, "%.0f", ">= 1.0")
-	row("write p99 ms vs etcd", r.Cassnet.Writes.P99Ms, etcdP99, "%.2f", "<= 1.0")
-	row("stale reads/s vs etcd", r.Cassnet.Reads.PerSec, etcdR, "%.0f", "")
+	// paired is a row whose ratio is the median of the rounds' own ratios.
+	paired := func(what string, a, b, ratio float64, format, goal string) {
+		if b <= 0 {
+			row(what, a, b, format, goal)
+			return
+		}
+		fmt.Fprintf(tw, "%s\t"+format+"\t"+format+"\t%.3f\t%s\t\n", what, a, b, ratio, goal)
+	}
+	var q testnet.BenchRatio
+	if r.Ratio != nil {
+		q = *r.Ratio
+	}
+	paired("writes/s vs etcd", r.Cassnet.Writes.PerSec, etcdW, q.WritesPerSec, "%.0f", ">= 1.0")
+	paired("write p99 ms vs etcd", r.Cassnet.Writes.P99Ms, etcdP99, q.WriteP99, "%.2f", "<= 1.0")
+	paired("stale reads/s vs etcd", r.Cassnet.Reads.PerSec, etcdR, q.ReadsPerSec, "%.0f", "")
 	if m := r.Messaging; m != nil {
 		var nt, nl float64
 		if r.NATS != nil {
@@ -324,7 +340,11 @@ func printRatios(w io.Writer, r *testnet.BenchReport) {
 			row("msgs/s stream vs NATS", m.StreamThroughput.PerSec, nt, "%.0f", ">= 0.5")
 		}
 		row("msgs/s REST vs NATS", m.RESTThroughput.PerSec, nt, "%.0f", "")
-		row(fmt.Sprintf("p99 ms at 1000/s, stream vs NATS, median of %d", len(m.StreamLatencyRounds)), m.StreamLatency.P99Ms, nl, "%.2f", "<= 5 ms")
+		if q := r.MsgRatio; q != nil {
+			paired(fmt.Sprintf("p99 ms at 1000/s, stream vs NATS, median of %d", len(m.StreamLatencyRounds)), m.StreamLatency.P99Ms, nl, q.StreamP99, "%.2f", "<= 5 ms")
+		} else {
+			row("p99 ms at 1000/s, stream vs NATS", m.StreamLatency.P99Ms, nl, "%.2f", "<= 5 ms")
+		}
 		row("p99 ms at 1000/s, REST vs NATS", m.RESTLatency.P99Ms, nl, "%.2f", "<= 5 ms")
 		fmt.Fprintf(tw, "silent drops (all cassnet phases)\t%d\t-\t-\t0\t\n", m.SilentDrops())
 		fmt.Fprintf(tw, "duplicate deliveries (all cassnet phases)\t%d\t-\t-\t0\t\n", m.Duplicates())
@@ -343,6 +363,11 @@ func printRatios(w io.Writer, r *testnet.BenchReport) {
 		fmt.Fprintf(tw, "false elections under load (raft term moves)\t%d\t-\t-\t0\t\n", r.ElectionsUnderLoad)
 	}
 	tw.Flush()
+	fmt.Fprintln(w, "(a ratio is the median of the rounds' own ratios, each between phases seconds apart)")
+	if q := r.Ratio; q != nil && len(q.WritesPerSecRounds) > 1 {
+		fmt.Fprintf(w, "writes/s vs etcd by round: %s\n", formatRatios(q.WritesPerSecRounds))
+		fmt.Fprintf(w, "write p99 vs etcd by round: %s\n", formatRatios(q.WriteP99Rounds))
+	}
 	if q := r.MsgRatio; q != nil && len(q.StreamPerSecRounds) > 1 {
 		fmt.Fprintf(w, "msgs/s stream vs NATS by round: %s\n", formatRatios(q.StreamPerSecRounds))
 	}
