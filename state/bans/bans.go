@@ -14,7 +14,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -130,73 +129,20 @@ func (s *Store) begin(d *data) *write {
 // orderKey sorts by tenant, then CreatedAt, then ID (compareBans).
 func orderKey(b *Ban) string { return table.Key(b.Tenant, table.TimeKey(b.CreatedAt)+table.Sep+b.ID) }
 
-// A ban lives in the state for as long as it is in force, and every
-// garbage-collection cycle of the node marks it again, however much or
-// little the node allocates for other work (messaging, sessions). So a
-// stored ban keeps its strings in one allocation (packed) and its three
-// table keys in another (keysOf): about 4 heap objects a ban instead of
-// 11 (BenchmarkGCWithBans, docs/benchmarks.md). A stored ban's pointers
-// must therefore only ever be set by packed.
-
-// packedBan is a ban and the times its pointers refer to, in one
-// allocation.
-type packedBan struct {
-	ban              Ban
-	expires, revoked time.Time
-}
-
-// packed returns a copy of b whose strings share one allocation, and whose
-// times live beside it.
-func packed(src Ban) *Ban {
-	p := &packedBan{ban: src}
-	b := &p.ban
-	if src.ExpiresAt != nil {
-		p.expires, b.ExpiresAt = *src.ExpiresAt, &p.expires
-	}
-	if src.RevokedAt != nil {
-		p.revoked, b.RevokedAt = *src.RevokedAt, &p.revoked
-	}
-	fields := []*string{&b.ID, &b.Tenant, &b.ProjectID, &b.PlayerID, &b.Reason, &b.CreatedBy, &b.RevokedBy}
-	var all strings.Builder
-	for _, f := range fields {
-		all.Grow(len(*f))
-	}
-	for _, f := range fields {
-		all.WriteString(*f)
-	}
-	rest := all.String()
-	for _, f := range fields {
-		n := len(*f)
-		if n > 0 {
-			*f, rest = rest[:n], rest[n:]
-		}
-	}
-	return b
-}
-
-// banKeys are a ban's keys in the bans, byPlayer and ordered tables.
-type banKeys struct{ id, player, order string }
-
-// keysOf returns b's keys, sharing one allocation.
-func keysOf(b *Ban) banKeys {
-	id, player, order := table.Key(b.Tenant, b.ID), table.Key(b.Tenant, b.PlayerID), orderKey(b)
-	all := id + player + order
-	return banKeys{id: all[:len(id)], player: all[len(id) : len(id)+len(player)], order: all[len(id)+len(player):]}
-}
-
 func (s *Store) write(tx *consensus.Tx) *write {
 	return tx.Stage(s, func() consensus.Pending { return s.begin(s.cur.Load()) }).(*write)
 }
 
 // add stores b and indexes it.
 func (w *write) add(b *Ban) {
-	k := keysOf(b)
-	w.bans.Put(k.id, b)
-	w.ordered.Put(k.order, b)
-	list, _ := w.byPlayer.Get(k.player)
-	w.byPlayer.Put(k.player, append(slices.Clip(list), b))
+	key := table.Key(b.Tenant, b.ID)
+	w.bans.Put(key, b)
+	w.ordered.Put(orderKey(b), b)
+	pk := table.Key(b.Tenant, b.PlayerID)
+	list, _ := w.byPlayer.Get(pk)
+	w.byPlayer.Put(pk, append(slices.Clip(list), b))
 	if end := b.endedAt(); end != nil {
-		w.ended.Add(*end, k.id)
+		w.ended.Add(*end, key)
 	}
 }
 
@@ -296,15 +242,14 @@ func (s *Store) create(tx *consensus.Tx, op *cassnetv1.CreateBan) error {
 	if _, ok := w.bans.Get(table.Key(op.GetTenant(), op.GetId())); ok {
 		return consensus.NewError(consensus.ErrConflict, "ban %q already exists in tenant %q", op.GetId(), op.GetTenant())
 	}
-	nb := Ban{
+	b := &Ban{
 		ID: op.GetId(), Tenant: op.GetTenant(), ProjectID: op.GetProject(), PlayerID: op.GetPlayerId(),
 		Reason: op.GetReason(), CreatedBy: tx.Actor, CreatedAt: tx.Time,
 	}
 	if d := op.GetDurationSeconds(); d > 0 {
 		exp := tx.Time.Add(time.Duration(d) * time.Second)
-		nb.ExpiresAt = &exp
+		b.ExpiresAt = &exp
 	}
-	b := packed(nb)
 	w.add(b)
 	data := map[string]string{"ban_id": b.ID, "player_id": b.PlayerID, "project_id": b.ProjectID, "reason": b.Reason, "expires_at": ""}
 	if b.ExpiresAt != nil {
@@ -326,7 +271,7 @@ func (s *Store) revoke(tx *consensus.Tx, op *cassnetv1.RevokeBan) error {
 	b := *old
 	at := tx.Time
 	b.RevokedAt, b.RevokedBy = &at, tx.Actor
-	w.replace(old, packed(b))
+	w.replace(old, &b)
 	tx.Emit(consensus.Event{Action: "ban.revoke", Tenant: op.GetTenant(), Target: op.GetId(),
 		Data: map[string]string{"ban_id": b.ID, "player_id": b.PlayerID, "project_id": b.ProjectID, "revoked_by": tx.Actor}})
 	return nil

@@ -135,7 +135,7 @@ func (s *Store) Restore(tx *consensus.Tx, src consensus.SectionSource) error {
 		}
 		b.CreatedAt = b.CreatedAt.UTC()
 		b.ExpiresAt, b.RevokedAt = consensus.UTC(b.ExpiresAt), consensus.UTC(b.RevokedAt)
-		w.add(packed(b))
+		w.add(&b)
 	}
 	return nil
 }
