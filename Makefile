@@ -16,7 +16,7 @@ all: build
 help:
 	@echo "make run         build and start a one-node cluster under $(DATA)"
 	@echo "make test        vet, check generated code, run every test with -race"
-	@echo "make bench       every side-by-side suite (etcd, NATS, verify, failure detection), one table of ratios"
+	@echo "make bench       every side-by-side suite (etcd, NATS, verify, failure detection) in 3 rounds, one table of ratios (~10 min)"
 	@echo "make fuzz        run each fuzz target for a short while"
 	@echo "make chaos       5-minute chaos run, every fault, race-built agents (root for network faults)"
 	@echo "make chaos-alloc 50 s allocation chaos test: double allocations, idempotency, lost allocations"
