@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"slices"
 )
 
 // Rounds of the REST write and read phases, alternating with etcd's, for
@@ -50,8 +49,7 @@ func medianBenchPhase(ps []BenchPhase) BenchPhase {
 		for i, p := range ps {
 			xs[i] = f(p)
 		}
-		slices.Sort(xs)
-		return xs[(len(xs)-1)/2]
+		return median(xs)
 	}
 	out := BenchPhase{
 		PerSec: med(func(p BenchPhase) float64 { return p.PerSec }),

@@ -15,7 +15,8 @@ import (
 // each system ran its phases once, minutes apart, the ratio measured
 // mostly which of them the neighbours slowed down. So the streaming
 // phases and the peer's run in rounds, back to back, with both clusters
-// up (an idle cluster costs well under 1 % of a core): round r runs, for
+// up (an idle NATS costs 0-2 % of a core, an idle cassnet 6-12 %, which
+// handicaps NATS; docs/benchmarks.md): round r runs, for
 // each rate, cassnet then NATS, and every even round NATS then cassnet,
 // so that neither side always goes first. A ratio is taken within each
 // round, between phases seconds apart, and the report gives the median of
@@ -92,18 +93,23 @@ func medianPhase(ps []MsgPhase, key func(MsgPhase) float64) MsgPhase {
 // pairedRatios is a[i]/b[i] for every round both measured (b's key
 // positive, a's not negative: -1 stands for unknown), and their median
 // (0 if there is none).
-func pairedRatios[T any](a, b []T, key func(T) float64) (median float64, rounds []float64) {
+func pairedRatios[T any](a, b []T, key func(T) float64) (med float64, rounds []float64) {
 	for i := range min(len(a), len(b)) {
 		if ka, kb := key(a[i]), key(b[i]); ka >= 0 && kb > 0 {
 			rounds = append(rounds, ka/kb)
 		}
 	}
-	if len(rounds) == 0 {
-		return 0, nil
+	return median(rounds), rounds
+}
+
+// median is the median of xs (the lower of the two middle ones for an
+// even count), 0 for none. xs is not reordered.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
 	}
-	sorted := slices.Clone(rounds)
-	slices.Sort(sorted)
-	return sorted[(len(sorted)-1)/2], rounds
+	sorted := slices.Sorted(slices.Values(xs))
+	return sorted[(len(sorted)-1)/2]
 }
 
 // MsgRatios compares cassnet's streaming phases with the peer's, round by

@@ -1,10 +1,11 @@
 package main
 
 import (
-	"github.com/cassandranet/cassnet/testnet"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cassandranet/cassnet/testnet"
 )
 
 // TestBenchPhases: --phases all keeps every phase as its own flag set it;
