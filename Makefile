@@ -136,6 +136,8 @@ FUZZTIME ?= 30s
 FUZZ_TARGETS := \
 	./consensus/:FuzzApplyEnvelope \
 	./state/:FuzzDecodeApply \
+	./state/bans/:FuzzRecordRoundTrip \
+	./state/bans/:FuzzRecordDecode \
 	./state/servers/:FuzzValidateAllocate \
 	./state/fleets/:FuzzParseSpec \
 	./fleet/:FuzzServerKey \

@@ -13,7 +13,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -81,16 +81,17 @@ type Store struct {
 	cur      atomic.Pointer[data]
 }
 
-// data is one immutable version. Ban values are never changed once
-// stored: a revocation stores a new *Ban.
+// data is one immutable version. Records are never changed once stored:
+// a revocation stores a new one.
 type data struct {
-	bans     table.Table[*Ban]   // by Key(tenant, id)
-	byPlayer table.Table[[]*Ban] // by Key(tenant, player), in apply order
-	// ended indexes bans by when they ended, for pruning, and ordered by
-	// tenant, CreatedAt and ID (the hash and snapshot order). Both are
-	// derived: rebuilt on restore, never hashed or written.
-	ended   table.Expiry
-	ordered table.Table[*Ban]
+	bans table.Table[record] // by Key(tenant, id)
+	// byPlayer holds, by Key(tenant, player), the records of that
+	// player's bans concatenated in apply order: the record itself while
+	// the player has one ban.
+	byPlayer table.Table[string]
+	// ended indexes bans by when they ended, for pruning. It is derived:
+	// rebuilt on restore, never hashed or written.
+	ended table.Expiry
 }
 
 // New returns an empty bans module that checks tenants and projects in
@@ -112,54 +113,47 @@ func (s *Store) Name() string { return "bans" }
 
 type write struct {
 	s        *Store
-	bans     *table.Txn[*Ban]
-	byPlayer *table.Txn[[]*Ban]
+	bans     *table.Txn[record]
+	byPlayer *table.Txn[string]
 	ended    table.ExpiryTxn
-	ordered  *table.Txn[*Ban]
 }
 
 func (w *write) Commit() {
-	w.s.cur.Store(&data{bans: w.bans.Commit(), byPlayer: w.byPlayer.Commit(), ended: w.ended.Commit(), ordered: w.ordered.Commit()})
+	w.s.cur.Store(&data{bans: w.bans.Commit(), byPlayer: w.byPlayer.Commit(), ended: w.ended.Commit()})
 }
 
 func (s *Store) begin(d *data) *write {
-	return &write{s: s, bans: d.bans.Txn(), byPlayer: d.byPlayer.Txn(), ended: d.ended.Txn(), ordered: d.ordered.Txn()}
+	return &write{s: s, bans: d.bans.Txn(), byPlayer: d.byPlayer.Txn(), ended: d.ended.Txn()}
 }
-
-// orderKey sorts by tenant, then CreatedAt, then ID (compareBans).
-func orderKey(b *Ban) string { return table.Key(b.Tenant, table.TimeKey(b.CreatedAt)+table.Sep+b.ID) }
 
 func (s *Store) write(tx *consensus.Tx) *write {
 	return tx.Stage(s, func() consensus.Pending { return s.begin(s.cur.Load()) }).(*write)
 }
 
-// add stores b and indexes it.
+// add stores the ban b and indexes it.
 func (w *write) add(b *Ban) {
+	rec := encode(b)
 	key := table.Key(b.Tenant, b.ID)
-	w.bans.Put(key, b)
-	w.ordered.Put(orderKey(b), b)
+	w.bans.Put(key, rec)
 	pk := table.Key(b.Tenant, b.PlayerID)
-	list, _ := w.byPlayer.Get(pk)
-	w.byPlayer.Put(pk, append(slices.Clip(list), b))
+	if list, ok := w.byPlayer.Get(pk); ok {
+		w.byPlayer.Put(pk, list+string(rec))
+	} else {
+		w.byPlayer.Put(pk, string(rec))
+	}
 	if end := b.endedAt(); end != nil {
 		w.ended.Add(*end, key)
 	}
 }
 
-// replace swaps old for b in the tables (same tenant, id and player).
-func (w *write) replace(old, b *Ban) {
+// replace stores b in place of old (same tenant, id and player).
+func (w *write) replace(old *view, b *Ban) {
+	rec := encode(b)
 	key := table.Key(b.Tenant, b.ID)
-	w.bans.Put(key, b)
-	w.ordered.Put(orderKey(b), b)
-	pk := table.Key(b.Tenant, b.PlayerID)
-	list, _ := w.byPlayer.Get(pk)
-	list = slices.Clone(list)
-	if i := slices.Index(list, old); i >= 0 {
-		list[i] = b
-	}
-	w.byPlayer.Put(pk, list)
-	if end := old.endedAt(); end != nil {
-		w.ended.Remove(*end, key)
+	w.bans.Put(key, rec)
+	w.setPlayerList(b.Tenant, b.PlayerID, b.ID, rec)
+	if end, ok := old.endedAt(); ok {
+		w.ended.Remove(end, key)
 	}
 	if end := b.endedAt(); end != nil {
 		w.ended.Add(*end, key)
@@ -168,19 +162,43 @@ func (w *write) replace(old, b *Ban) {
 
 // remove drops the ban at key.
 func (w *write) remove(key string) {
-	b, ok := w.bans.Get(key)
+	rec, ok := w.bans.Get(key)
 	if !ok {
 		return
 	}
+	v := rec.decode()
 	w.bans.Delete(key)
-	w.ordered.Delete(orderKey(b))
-	pk := table.Key(b.Tenant, b.PlayerID)
+	w.setPlayerList(v.tenant, v.player, v.id, "")
+}
+
+// setPlayerList replaces ban id in the player's list with rec, or drops
+// it when rec is empty. A list left with one ban shares that ban's record.
+func (w *write) setPlayerList(tenant, player, id string, rec record) {
+	pk := table.Key(tenant, player)
 	list, _ := w.byPlayer.Get(pk)
-	list = slices.DeleteFunc(slices.Clone(list), func(x *Ban) bool { return x == b })
-	if len(list) == 0 {
+	var kept []string
+	each(list, func(r record, v view) {
+		switch {
+		case v.id != id:
+			kept = append(kept, v.id)
+		case rec != "":
+			kept = append(kept, id)
+		}
+	})
+	switch len(kept) {
+	case 0:
 		w.byPlayer.Delete(pk)
-	} else {
-		w.byPlayer.Put(pk, list)
+	case 1:
+		only, _ := w.bans.Get(table.Key(tenant, kept[0]))
+		w.byPlayer.Put(pk, string(only))
+	default:
+		var sb strings.Builder
+		sb.Grow(len(list) + len(rec))
+		for _, k := range kept {
+			r, _ := w.bans.Get(table.Key(tenant, k))
+			sb.WriteString(string(r))
+		}
+		w.byPlayer.Put(pk, sb.String())
 	}
 }
 
@@ -265,13 +283,14 @@ func (s *Store) revoke(tx *consensus.Tx, op *cassnetv1.RevokeBan) error {
 	if !ok {
 		return consensus.NewError(consensus.ErrNotFound, "ban %q in tenant %q", op.GetId(), op.GetTenant())
 	}
-	if old.RevokedAt != nil {
+	ov := old.decode()
+	if ov.hasRevoked {
 		return consensus.NewError(consensus.ErrConflict, "ban %q is already revoked", op.GetId())
 	}
-	b := *old
+	b := ov.ban()
 	at := tx.Time
 	b.RevokedAt, b.RevokedBy = &at, tx.Actor
-	w.replace(old, &b)
+	w.replace(&ov, &b)
 	tx.Emit(consensus.Event{Action: "ban.revoke", Tenant: op.GetTenant(), Target: op.GetId(),
 		Data: map[string]string{"ban_id": b.ID, "player_id": b.PlayerID, "project_id": b.ProjectID, "revoked_by": tx.Actor}})
 	return nil
@@ -284,7 +303,6 @@ func (s *Store) DropTenant(tx *consensus.Tx, tenant string) {
 	w := s.write(tx)
 	w.bans.DeletePrefix(table.Prefix(tenant))
 	w.byPlayer.DeletePrefix(table.Prefix(tenant))
-	w.ordered.DeletePrefix(table.Prefix(tenant))
 }
 
 // Prune implements consensus.Pruner: bans that ended at least the ban
@@ -301,28 +319,15 @@ func (s *Store) Prune(tx *consensus.Tx) {
 	}
 	w := s.write(tx)
 	for _, key := range w.ended.Due(cutoff) {
-		if b, ok := w.bans.Get(key); ok {
-			if end := b.endedAt(); end != nil && !end.After(cutoff) {
+		if rec, ok := w.bans.Get(key); ok {
+			v := rec.decode()
+			if end, ok := v.endedAt(); ok && !end.After(cutoff) {
 				w.remove(key)
 			}
 		}
 	}
 }
 
-func compare(a, b *Ban) int {
-	return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
-}
-
-// outlasts reports whether a should be reported in preference to b: it
-// ends later (never is latest), or ends at the same time and sorts first.
-func outlasts(a, b *Ban) bool {
-	switch {
-	case a.ExpiresAt == nil && b.ExpiresAt != nil:
-		return true
-	case a.ExpiresAt != nil && b.ExpiresAt == nil:
-		return false
-	case a.ExpiresAt != nil && !a.ExpiresAt.Equal(*b.ExpiresAt):
-		return a.ExpiresAt.After(*b.ExpiresAt)
-	}
-	return compare(a, b) < 0
+func compare(a, b *view) int {
+	return cmp.Or(a.created.Compare(b.created), cmp.Compare(a.id, b.id))
 }

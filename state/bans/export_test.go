@@ -10,10 +10,11 @@ func EditBan(s *Store, tenant, id string, fn func(*Ban)) {
 	if !ok {
 		panic("EditBan: no ban " + tenant + "/" + id)
 	}
-	b := *old
+	v := old.decode()
+	b := v.ban()
 	fn(&b)
 	w := s.begin(d)
-	w.bans.Put(table.Key(tenant, id), &b)
+	w.bans.Put(table.Key(tenant, id), encode(&b))
 	s.cur.Store(&data{bans: w.bans.Commit(), byPlayer: d.byPlayer, ended: d.ended})
 }
 

@@ -1,6 +1,7 @@
 package bans
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"time"
@@ -20,31 +21,34 @@ func (s *Store) Bans(tenant string, f Filter) ([]Ban, error) {
 		return nil, consensus.NewError(consensus.ErrNotFound, "tenant %q", tenant)
 	}
 	d := s.cur.Load()
-	var out []Ban
-	add := func(b *Ban) {
-		if f.ActiveAt == nil || b.ActiveAt(*f.ActiveAt) {
-			out = append(out, clone(b))
+	var views []view
+	add := func(v view) {
+		if f.ActiveAt == nil || v.activeAt(*f.ActiveAt) {
+			views = append(views, v)
 		}
 	}
 	if f.PlayerID != "" {
 		list, _ := d.byPlayer.Get(table.Key(tenant, f.PlayerID))
-		for _, b := range list {
-			add(b)
-		}
+		each(list, func(_ record, v view) { add(v) })
 	} else {
-		d.bans.Walk(table.Prefix(tenant), func(_ string, b *Ban) bool { add(b); return true })
+		d.bans.Each(table.Prefix(tenant), func(rec record) bool { add(rec.decode()); return true })
 	}
-	slices.SortFunc(out, func(a, b Ban) int { return compare(&a, &b) })
+	slices.SortFunc(views, func(a, b view) int { return compare(&a, &b) })
+	out := make([]Ban, len(views))
+	for i := range views {
+		out[i] = views[i].ban()
+	}
 	return out, nil
 }
 
 // Ban returns one ban of a tenant.
 func (s *Store) Ban(tenant, id string) (Ban, bool) {
-	b, ok := s.cur.Load().bans.Get(table.Key(tenant, id))
+	rec, ok := s.cur.Load().bans.Get(table.Key(tenant, id))
 	if !ok {
 		return Ban{}, false
 	}
-	return clone(b), true
+	v := rec.decode()
+	return v.ban(), true
 }
 
 // ActiveBan reports whether the player is banned at now from the tenant's
@@ -52,33 +56,71 @@ func (s *Store) Ban(tenant, id string) (Ban, bool) {
 // A tenant-wide ban always counts; a project ban counts only for its
 // project. When several bans apply it returns the one that lasts longest
 // (permanent first), ties broken by CreatedAt then ID, so every node gives
-// the same answer. It costs one index lookup plus O(bans of that player).
+// the same answer. It costs one index lookup plus O(bans of that player),
+// and allocates only for the ban it returns.
 func (s *Store) ActiveBan(tenant, playerID, projectID string, now time.Time) (Ban, bool) {
 	list, _ := s.cur.Load().byPlayer.Get(table.Key(tenant, playerID))
-	var best *Ban
-	for _, b := range list {
-		if b.ProjectID != "" && b.ProjectID != projectID {
+	// Most bans are told apart by their heads; only a tie on the expiry
+	// needs the rest of the records (CreatedAt and ID), and the best so
+	// far is decoded at most once.
+	var best view
+	var bestTail string
+	found, decoded := false, false
+	for list != "" {
+		h, tail, rest, ok := nextHead(list)
+		if !ok {
+			panic("bans: corrupt stored record list")
+		}
+		list = rest
+		if h.project != "" && h.project != projectID || !h.activeAt(now) {
 			continue
 		}
-		if !b.ActiveAt(now) {
+		if !found {
+			best.head, bestTail, found = h, tail, true
 			continue
 		}
-		if best == nil || outlasts(b, best) {
-			best = b
+		switch endsLater(&h, &best.head) {
+		case 1:
+			best.head, bestTail, decoded = h, tail, false
+		case 0:
+			if !decoded {
+				best = mustFull(&best.head, bestTail)
+				decoded = true
+			}
+			if v := mustFull(&h, tail); compare(&v, &best) < 0 {
+				best = v
+			}
 		}
 	}
-	if best == nil {
+	if !found {
 		return Ban{}, false
 	}
-	return clone(best), true
+	if !decoded {
+		best = mustFull(&best.head, bestTail)
+	}
+	return best.ban(), true
 }
 
-// clone returns a copy of b that shares no memory with the state.
-func clone(b *Ban) Ban {
-	c := *b
-	c.ExpiresAt = consensus.UTC(b.ExpiresAt)
-	c.RevokedAt = consensus.UTC(b.RevokedAt)
-	return c
+// endsLater is 1 if a ends after b (never is latest), -1 if before, and
+// 0 if they end at once.
+func endsLater(a, b *head) int {
+	switch {
+	case !a.hasExpires && !b.hasExpires:
+		return 0
+	case !a.hasExpires:
+		return 1
+	case !b.hasExpires:
+		return -1
+	}
+	return a.expires.Compare(b.expires)
+}
+
+func mustFull(h *head, tail string) view {
+	v, ok := h.full(tail)
+	if !ok {
+		panic("bans: corrupt stored record")
+	}
+	return v
 }
 
 // Snapshot implements consensus.Module.
@@ -86,28 +128,66 @@ func (s *Store) Snapshot() consensus.Section { return section{s.cur.Load()} }
 
 type section struct{ d *data }
 
-// sorted returns every ban by tenant, CreatedAt and ID: the order of the
-// hash and the snapshot.
-func (c section) sorted() []*Ban {
-	out := make([]*Ban, 0, c.d.bans.Len())
-	c.d.ordered.Each("", func(b *Ban) bool { out = append(out, b); return true })
+// sorted returns every ban's record by tenant, CreatedAt and ID: the order
+// of the hash and the snapshot. The table is in tenant and ID order, so
+// each tenant's run is sorted here; a snapshot or a hash is rare beside
+// the writes that a third index, in this order, would slow down.
+func (c section) sorted() []record {
+	type entry struct {
+		rec  record
+		id   string
+		sec  int64
+		nsec int
+	}
+	out := make([]record, 0, c.d.bans.Len())
+	var run []entry
+	tenant := ""
+	flush := func() {
+		slices.SortFunc(run, func(a, b entry) int {
+			return cmp.Or(cmp.Compare(a.sec, b.sec), cmp.Compare(a.nsec, b.nsec), cmp.Compare(a.id, b.id))
+		})
+		for _, e := range run {
+			out = append(out, e.rec)
+		}
+		run = run[:0]
+	}
+	c.d.bans.Each("", func(rec record) bool {
+		v := rec.decode()
+		if v.tenant != tenant {
+			flush()
+			tenant = v.tenant
+		}
+		run = append(run, entry{rec: rec, id: v.id, sec: v.created.Unix(), nsec: v.created.Nanosecond()})
+		return true
+	})
+	flush()
 	return out
 }
 
 func (c section) Hash(e *consensus.HashEncoder) {
 	list := c.sorted()
 	e.Section("bans", len(list))
-	for _, b := range list {
-		e.Str(b.ID)
-		e.Str(b.Tenant)
-		e.Str(b.ProjectID)
-		e.Str(b.PlayerID)
-		e.Str(b.Reason)
-		e.Str(b.CreatedBy)
-		e.Time(b.CreatedAt)
-		e.OptTime(b.ExpiresAt)
-		e.OptTime(b.RevokedAt)
-		e.Str(b.RevokedBy)
+	for _, rec := range list {
+		b := rec.decode()
+		e.Str(b.id)
+		e.Str(b.tenant)
+		e.Str(b.project)
+		e.Str(b.player)
+		e.Str(b.reason)
+		e.Str(b.createdBy)
+		e.Time(b.created)
+		optTime(e, b.hasExpires, b.expires)
+		optTime(e, b.hasRevoked, b.revoked)
+		e.Str(b.revokedBy)
+	}
+}
+
+// optTime hashes an optional time as Ban's *time.Time fields hash.
+func optTime(e *consensus.HashEncoder, has bool, t time.Time) {
+	if has {
+		e.OptTime(&t)
+	} else {
+		e.OptTime(nil)
 	}
 }
 
