@@ -27,8 +27,12 @@ type Store interface {
 	// Applied is the local state machine's applied index and change
 	// notification; the domains' data is read through Config.State.
 	Applied() *consensus.Applied
-	// RaftInfo describes the local Raft status and configuration.
+	// RaftInfo describes the local Raft status and configuration, without
+	// the state hash; it is cheap.
 	RaftInfo() consensus.RaftInfo
+	// StateHash is the hash of the local state: a walk of every module
+	// once the state has changed, so only /v1/cluster/raft asks for it.
+	StateHash() string
 	// Ready is true once the node knows a leader and has caught up to the
 	// leader's index as of when it started.
 	Ready() bool

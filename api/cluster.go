@@ -102,6 +102,7 @@ func (s *Server) handleMembers(w http.ResponseWriter, _ *http.Request, _ Princip
 
 func (s *Server) handleRaft(w http.ResponseWriter, _ *http.Request, _ Principal) {
 	info := s.store.RaftInfo()
+	info.StateHash = s.store.StateHash()
 	info.Servers = nonNil(info.Servers)
 	writeJSON(w, http.StatusOK, info)
 }

@@ -62,6 +62,24 @@ func TestRaftInfo(t *testing.T) {
 	if info.ID != "node-a" || info.State != "Leader" || len(info.Servers) != 3 || info.AppliedIndex != h.store.fsm.Applied().Index() {
 		t.Errorf("raft info = %+v", info)
 	}
+	if info.StateHash == "" || info.StateHash != h.store.fsm.Hash() {
+		t.Errorf("state_hash = %q, want the FSM's %q", info.StateHash, h.store.fsm.Hash())
+	}
+}
+
+// The state hash walks every module once the state has moved: the pages
+// and scrapes that poll (members, metrics) must not ask for it.
+func TestOnlyRaftInfoHashesTheState(t *testing.T) {
+	h := newHarness(t)
+	h.mustDo("GET", "/v1/members", "", http.StatusOK)
+	h.mustDo("GET", "/metrics", "", http.StatusOK)
+	if n := h.store.hashCalls.Load(); n != 0 {
+		t.Errorf("members and metrics hashed the state %d times", n)
+	}
+	h.mustDo("GET", "/v1/cluster/raft", "", http.StatusOK)
+	if n := h.store.hashCalls.Load(); n != 1 {
+		t.Errorf("/v1/cluster/raft hashed the state %d times, want 1", n)
+	}
 }
 
 func TestSettings(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -55,6 +56,7 @@ type fakeStore struct {
 	modes     []consensus.Consistency
 	info      consensus.RaftInfo
 	ready     bool
+	hashCalls atomic.Int64 // StateHash calls
 }
 
 var _ Store = (*fakeStore)(nil)
@@ -145,6 +147,11 @@ func (f *fakeStore) RaftInfo() consensus.RaftInfo {
 	info.AppliedIndex = f.fsm.Applied().Index()
 	info.LastIndex, info.CommitIndex = f.index, f.index
 	return info
+}
+
+func (f *fakeStore) StateHash() string {
+	f.hashCalls.Add(1)
+	return f.fsm.Hash()
 }
 
 func (f *fakeStore) RemovePeer(_ context.Context, id string) (string, error) {

@@ -54,7 +54,8 @@ type RaftInfo struct {
 	AppliedIndex  uint64        `json:"applied_index"`
 	LastContact   time.Duration `json:"-"`
 	LastContactMs int64         `json:"last_contact_ms"`
-	StateHash     string        `json:"state_hash"`
+	// StateHash is set by /v1/cluster/raft only (Store.StateHash).
+	StateHash string `json:"state_hash"`
 	// StateVersion is the replicated state version (see engine.go).
 	StateVersion uint32         `json:"state_version"`
 	Servers      []ServerConfig `json:"servers"`

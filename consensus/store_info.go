@@ -11,7 +11,10 @@ import (
 	cassnetv1 "github.com/cassandranet/cassnet/proto/cassandranet/v1"
 )
 
-// RaftInfo describes the local Raft status and configuration.
+// RaftInfo describes the local Raft status and configuration. It leaves
+// StateHash empty: the hash covers the whole state and costs tens of
+// milliseconds a hundred thousand bans once the state has moved, too much
+// for every /v1/members call and metrics scrape. StateHash gives it.
 func (s *Store) RaftInfo() RaftInfo {
 	addr, id := s.raft.LeaderWithID()
 	info := RaftInfo{
@@ -23,7 +26,6 @@ func (s *Store) RaftInfo() RaftInfo {
 		LastIndex:    s.raft.LastIndex(),
 		CommitIndex:  s.raft.CommitIndex(),
 		AppliedIndex: s.fsm.applied.Index(),
-		StateHash:    s.fsm.Hash(),
 		StateVersion: s.fsm.engine.committed(),
 	}
 	if s.raft.State() != raft.Leader {
@@ -48,6 +50,10 @@ func (s *Store) RaftInfo() RaftInfo {
 	}
 	return info
 }
+
+// StateHash is the hash of the local state (FSM.Hash): memoized until the
+// state changes, then recomputed over every module.
+func (s *Store) StateHash() string { return s.fsm.Hash() }
 
 // removeServer removes id from the configuration. The caller must be the
 // leader.

@@ -59,7 +59,8 @@ func (f *fakeStore) Applied() *consensus.Applied { return f.fsm.Applied() }
 func (f *fakeStore) RaftInfo() consensus.RaftInfo {
 	return consensus.RaftInfo{ID: "node-a", State: "Leader"}
 }
-func (f *fakeStore) Ready() bool { return true }
+func (f *fakeStore) StateHash() string { return "" }
+func (f *fakeStore) Ready() bool        { return true }
 func (f *fakeStore) RemovePeer(context.Context, string) (string, error) {
 	return "", consensus.ErrNotFound
 }

@@ -67,6 +67,10 @@ func converged(ctx context.Context, cl *Client, nodes []*Node) ([]RaftInfo, erro
 		if err != nil {
 			return infos[:i], err
 		}
+		if info.StateHash == "" {
+			// Equal empty hashes would pass the comparison below unseen.
+			return infos[:i], fmt.Errorf("%s reports no state_hash in /v1/cluster/raft", n.Name)
+		}
 		infos[i] = info
 	}
 	for i, info := range infos[1:] {

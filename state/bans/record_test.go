@@ -1,6 +1,8 @@
 package bans
 
 import (
+	"cmp"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -140,4 +142,45 @@ func FuzzRecordDecode(f *testing.F) {
 		w := encode(&again).decode()
 		sameBan(t, w.ban(), again)
 	})
+}
+
+// The hash and snapshot order is tenant, CreatedAt, then ID (compare).
+// sorted breaks CreatedAt ties on an 8-byte ID prefix first: IDs that
+// share it, are shorter than it or differ only past it must still come
+// out in full-ID order.
+func TestSortedOrder(t *testing.T) {
+	at := time.Date(2026, 12, 4, 19, 0, 0, 500, time.UTC)
+	ids := []string{"ban-12345", "ban-1234", "ban-123", "ban-1234a", "ban-1234", "zz", "ban-12340", "a", "ban-1234b"}
+	for i := range 300 { // enough for the sort to partition, not insert
+		ids = append(ids, fmt.Sprintf("ban-1234x%d", i*7919%1000))
+	}
+	s := &Store{}
+	w := s.begin(&data{})
+	for i, id := range ids {
+		created := at
+		if i%4 == 3 {
+			created = at.Add(-time.Nanosecond) // one earlier, ahead of the ties
+		}
+		for _, tenant := range []string{"beta", "acme"} {
+			if id == "ban-1234" && i == 4 {
+				id = "ban-1234~" // the duplicate becomes a distinct ID sharing the prefix
+			}
+			w.add(&Ban{ID: id, Tenant: tenant, PlayerID: "p" + id, CreatedBy: "o", CreatedAt: created})
+		}
+	}
+	w.Commit()
+	got := section{s.cur.Load()}.sorted()
+	views := make([]view, len(got))
+	for i, rec := range got {
+		views[i] = rec.decode()
+	}
+	if len(views) != 2*len(ids) {
+		t.Fatalf("sorted %d records, want %d", len(views), 2*len(ids))
+	}
+	for i := 1; i < len(views); i++ {
+		a, b := &views[i-1], &views[i]
+		if c := cmp.Or(cmp.Compare(a.tenant, b.tenant), compare(a, b)); c >= 0 {
+			t.Errorf("record %d (%s %v %s) does not sort before record %d (%s %v %s)", i-1, a.tenant, a.created, a.id, i, b.tenant, b.created, b.id)
+		}
+	}
 }
