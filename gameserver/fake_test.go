@@ -60,7 +60,7 @@ func (f *fakeStore) RaftInfo() consensus.RaftInfo {
 	return consensus.RaftInfo{ID: "node-a", State: "Leader"}
 }
 func (f *fakeStore) StateHash() string { return "" }
-func (f *fakeStore) Ready() bool        { return true }
+func (f *fakeStore) Ready() bool       { return true }
 func (f *fakeStore) RemovePeer(context.Context, string) (string, error) {
 	return "", consensus.ErrNotFound
 }
