@@ -47,17 +47,6 @@ func (b *Ban) ActiveAt(t time.Time) bool {
 	return b.ExpiresAt == nil || t.Before(*b.ExpiresAt)
 }
 
-// endedAt is when the ban stopped being in force (revoked or expired,
-// whichever is first), or nil while it can still be in force forever.
-func (b *Ban) endedAt() *time.Time {
-	switch {
-	case b.RevokedAt != nil && (b.ExpiresAt == nil || b.RevokedAt.Before(*b.ExpiresAt)):
-		return b.RevokedAt
-	default:
-		return b.ExpiresAt
-	}
-}
-
 // Filter selects bans in Store.Bans.
 type Filter struct {
 	// PlayerID, if set, keeps only that player's bans.
@@ -141,8 +130,15 @@ func (w *write) add(b *Ban) {
 	} else {
 		w.byPlayer.Put(pk, string(rec))
 	}
-	if end := b.endedAt(); end != nil {
-		w.ended.Add(*end, key)
+	w.indexEnd(key, rec)
+}
+
+// indexEnd adds the ban at key to the ended index if its record says it
+// has stopped, or will stop, being in force.
+func (w *write) indexEnd(key string, rec record) {
+	h := rec.head()
+	if end, ok := h.endedAt(); ok {
+		w.ended.Add(end, key)
 	}
 }
 
@@ -155,9 +151,7 @@ func (w *write) replace(old *view, b *Ban) {
 	if end, ok := old.endedAt(); ok {
 		w.ended.Remove(end, key)
 	}
-	if end := b.endedAt(); end != nil {
-		w.ended.Add(*end, key)
-	}
+	w.indexEnd(key, rec)
 }
 
 // remove drops the ban at key.
@@ -176,26 +170,28 @@ func (w *write) remove(key string) {
 func (w *write) setPlayerList(tenant, player, id string, rec record) {
 	pk := table.Key(tenant, player)
 	list, _ := w.byPlayer.Get(pk)
-	var kept []string
+	var kept []record
 	each(list, func(r record, v view) {
 		switch {
 		case v.id != id:
-			kept = append(kept, v.id)
+			kept = append(kept, r)
 		case rec != "":
-			kept = append(kept, id)
+			kept = append(kept, rec)
 		}
 	})
 	switch len(kept) {
 	case 0:
 		w.byPlayer.Delete(pk)
 	case 1:
-		only, _ := w.bans.Get(table.Key(tenant, kept[0]))
+		// The bans table's copy, not a piece of the old list, which would
+		// keep all of it alive.
+		v := kept[0].decode()
+		only, _ := w.bans.Get(table.Key(tenant, v.id))
 		w.byPlayer.Put(pk, string(only))
 	default:
 		var sb strings.Builder
 		sb.Grow(len(list) + len(rec))
-		for _, k := range kept {
-			r, _ := w.bans.Get(table.Key(tenant, k))
+		for _, r := range kept {
 			sb.WriteString(string(r))
 		}
 		w.byPlayer.Put(pk, sb.String())

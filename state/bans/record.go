@@ -172,6 +172,15 @@ func nextHead(rs string) (h head, tail, rest string, ok bool) {
 	return h, r.s, rest, true
 }
 
+// head decodes the head of rec's only record.
+func (rec record) head() head {
+	h, _, _, ok := nextHead(string(rec))
+	if !ok {
+		panic("bans: corrupt stored record")
+	}
+	return h
+}
+
 // next splits the first record off rs and decodes all of it.
 func next(rs string) (v view, rest string, ok bool) {
 	h, tail, rest, ok := nextHead(rs)
@@ -223,7 +232,8 @@ func (v *head) activeAt(t time.Time) bool {
 	return !v.hasRevoked && (!v.hasExpires || t.Before(v.expires))
 }
 
-// endedAt is Ban.endedAt.
+// endedAt is when the ban stopped being in force (revoked or expired,
+// whichever is first); false while it can still be in force forever.
 func (v *head) endedAt() (time.Time, bool) {
 	switch {
 	case v.hasRevoked && (!v.hasExpires || v.revoked.Before(v.expires)):

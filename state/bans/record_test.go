@@ -46,8 +46,13 @@ func TestRecordRoundTrip(t *testing.T) {
 			if (v.head.hasExpires) != (b.ExpiresAt != nil) || v.activeAt(epoch) != b.ActiveAt(epoch) {
 				t.Fatalf("head disagrees with the ban: %+v", v.head)
 			}
-			if end, ok := v.endedAt(); ok != (b.endedAt() != nil) || ok && !end.Equal(*b.endedAt()) {
-				t.Fatalf("endedAt = %v, %v; want %v", end, ok, b.endedAt())
+			// Ended: at the revocation if it came first, else at the expiry.
+			want := b.ExpiresAt
+			if b.RevokedAt != nil && (want == nil || b.RevokedAt.Before(*want)) {
+				want = b.RevokedAt
+			}
+			if end, ok := v.endedAt(); ok != (want != nil) || ok && !end.Equal(*want) {
+				t.Fatalf("endedAt = %v, %v; want %v", end, ok, want)
 			}
 		})
 	}
